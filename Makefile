@@ -1,0 +1,43 @@
+# Attune: two commands do everything (see README): `make demo` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+
+.PHONY: demo test bench soak lint typecheck setup clean
+
+setup: $(STAMP) $(NODE_STAMP)
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+# The MicroPython VM for the tests comes from npm; without Node the VM tests skip (never on CI).
+$(NODE_STAMP): package.json
+	@if command -v npm >/dev/null 2>&1; then npm install --silent --no-audit --no-fund && touch $(NODE_STAMP); \
+	else echo "npm not found: MicroPython VM tests will be skipped"; fi
+
+demo: setup
+	$(BIN)/attune sim --demo
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/pytest -m "not slow"
+
+bench: setup
+	$(BIN)/python -m benchmarks
+
+soak: setup
+	$(BIN)/pytest -m slow -s
+
+lint: setup
+	$(BIN)/ruff check .
+
+typecheck: setup
+	$(BIN)/pyright -p pyrightconfig.json
+
+clean:
+	rm -rf $(VENV) node_modules out

@@ -1,0 +1,170 @@
+"""Signal conditioning for one analog sensor: rest baseline, drift, noise floor, adaptive
+smoothing and a 14-bit movement level. Integers only; nothing allocated per sample.
+
+Usage: c = Conditioner(65535, False, chs); c.restart(now_us); level = c.update(raw, now_us)
+
+The rest baseline is learned at start (and after a fault), then follows slow drift (FSR creep,
+temperature) while the sensor is at rest. The noise floor is measured, not assumed. The
+`sensitivity` setting places the trigger point between that noise floor and half the client's
+range, so one knob works on any sensor.
+"""
+
+from micropython import const
+from time import ticks_diff
+
+LEVEL_MAX = const(16383)
+_SETTLE_US = const(200000)  # learn the rest baseline over the first 0.2 s
+_NOISE_GATE = const(6)  # movement counted as noise while within this many noise floors
+_NOISE_MIN = const(4096)  # the noise floor never drops below 1 raw unit (Q12)
+_DRIFT_UP = const(11)  # baseline follows creep towards "more" with ~2 s time constant
+_DRIFT_DOWN = const(7)  # ... and a relaxing sensor much faster (~0.13 s)
+_NOISE_RATE = const(10)  # noise floor averages over ~1 s
+_FLOOR_NOISES = const(8)  # the most sensitive trigger sits 8 noise floors above rest
+_SMOOTH_KNEE = const(12)  # a change of 12 noise floors passes the smoother unsmoothed
+
+
+class Conditioner:
+    """Raw readings in, movement level 0..16383 out, with the trigger points for gestures."""
+
+    def __init__(self, full_scale, invert, chs):
+        self.full_scale = full_scale
+        self.invert = invert
+        self.chs = chs  # this channel's settings (settings.Values), read live
+        self.level = 0
+        self.trigger_level = LEVEL_MAX
+        self.release_level = LEVEL_MAX
+        self.settling = True
+        # fixed point: the smoothed reading in Q4; baseline and noise in Q12, so that slow
+        # drift of a fraction of a unit per second still moves them
+        self._y = 0
+        self._acc = 0  # rest baseline, Q12
+        self._noise = _NOISE_MIN * 2  # mean absolute deviation at rest, Q12
+        self._sum = 0
+        self._n = 0
+        self._t0 = 0
+        self._range = full_scale  # raw units that make LEVEL_MAX
+        self._amin = 256  # smoother's weight at rest, Q8 (256 = no smoothing)
+        self._knee = 1
+        self._gain = 0
+        self._gate = 0  # |deviation| counted as rest, Q12
+        self._seen = -1  # settings version last configured for
+        self._sens = -1
+        self._smooth = -1
+
+    @property
+    def baseline(self):
+        """Rest baseline in raw units."""
+        return self._acc >> 12
+
+    @property
+    def noise(self):
+        """Measured noise floor (mean deviation at rest) in raw units."""
+        return self._noise >> 12
+
+    @property
+    def trigger_raw(self):
+        """The trigger point in raw units (for plots and monitors)."""
+        d = self.trigger_level * self._range // LEVEL_MAX
+        return self.baseline - d if self.invert else self.baseline + d
+
+    def restart(self, now_us):
+        """Learn the rest baseline afresh (at start, after a fault, on request)."""
+        self.settling = True
+        self._sum = 0
+        self._n = 0
+        self._t0 = now_us
+        self.level = 0
+
+    def configure(self):
+        """Recompute what depends on settings and on the measured noise (slow path)."""
+        chs = self.chs
+        fs = self.full_scale
+        rng = fs * chs.range // 100
+        self._range = rng if rng > 0 else 1
+        noise = self._noise
+        if noise < _NOISE_MIN:
+            noise = _NOISE_MIN
+        self._gate = noise * _NOISE_GATE
+        # the most sensitive trigger: a few noise floors, and never under 0.25 % of the sensor
+        floor = (noise * _FLOOR_NOISES) >> 12
+        if floor < fs // 400:
+            floor = fs // 400
+        if floor < 1:
+            floor = 1
+        # sensitivity 100 -> floor; 1 -> half the range; a cubic curve gives fine control at the
+        # sensitive end, where small movements live
+        s = 100 - chs.sensitivity
+        f = s * s * 1000 // 9801 * s // 99  # per mille, 0..1000
+        half = self._range // 2
+        trig = floor + (half - floor) * f // 1000 if half > floor else floor
+        lvl = trig * LEVEL_MAX // self._range
+        if lvl < 2:
+            lvl = 2
+        elif lvl > LEVEL_MAX * 3 // 4:
+            lvl = LEVEL_MAX * 3 // 4
+        self.trigger_level = lvl
+        self.release_level = lvl * 3 // 5
+        # adaptive smoothing (1-euro-filter behaviour): heavy at rest, none once the reading
+        # moves by more than the knee, so a real movement is not delayed
+        sm = chs.smoothing
+        self._amin = 256 - sm * 252 // 100  # 256 (off) .. 4 (~64 samples at rest)
+        knee = (noise >> 8) * _SMOOTH_KNEE
+        self._knee = knee if knee > 0 else 1
+        self._gain = ((256 - self._amin) << 8) // self._knee
+        self._sens = chs.sensitivity
+        self._smooth = sm
+
+    def update(self, raw, now_us, pressed):
+        """One reading in; returns the level 0..16383. `pressed` freezes the rest tracking."""
+        x = raw << 4
+        if self.settling:
+            self._sum += raw
+            self._n += 1
+            if ticks_diff(now_us, self._t0) >= _SETTLE_US:
+                self._acc = (self._sum // self._n) << 12
+                self._y = self._acc >> 8
+                self.settling = False
+                self.configure()
+            return 0
+        # adaptive smoothing
+        y = self._y
+        d = x - y
+        ad = d if d >= 0 else -d
+        if ad >= self._knee:
+            y = x
+        else:
+            y += (d * (self._amin + ((ad * self._gain) >> 8))) >> 8
+        self._y = y
+        # rest tracking: drift of the baseline and the noise floor, only while at rest
+        acc = self._acc
+        if not pressed:
+            e = (raw << 12) - acc
+            ae = e if e >= 0 else -e
+            if ae < self._gate:
+                self._noise += (ae - self._noise) >> _NOISE_RATE
+                shift = _DRIFT_UP
+            elif (e < 0) != self.invert:
+                # the reading went past rest the other way: the sensor relaxed; follow quickly
+                shift = _DRIFT_DOWN
+            else:
+                shift = 0
+            if shift:
+                # shift the magnitude, so rounding never pushes the baseline one way
+                if e >= 0:
+                    acc += e >> shift
+                else:
+                    acc -= (-e) >> shift
+                self._acc = acc
+        # level
+        base = acc >> 8
+        delta = (base - y if self.invert else y - base) >> 4
+        if delta <= 0:
+            self.level = 0
+            return 0
+        rng = self._range
+        if delta >= rng:
+            self.level = LEVEL_MAX
+            return LEVEL_MAX
+        lvl = delta * LEVEL_MAX // rng
+        self.level = lvl
+        return lvl

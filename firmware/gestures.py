@@ -1,0 +1,151 @@
+"""Gestures: press and release with hysteresis, switch debounce, dwell, lockout, tremor guard
+and the strength of a press (for velocity). Integers and ticks only; nothing allocated.
+
+Usage: g = Gesture(chs, guard=True); event = g.update(level, trigger, release, now_us)
+
+Latency each option adds: debounce none (leading edge: the first contact plays at once); dwell
+exactly its setting; lockout none (it only refuses presses soon after a release); velocity from
+pressure 10 ms (the peak is awaited); the tremor guard none.
+"""
+
+from micropython import const
+from time import ticks_diff
+
+NONE = const(0)
+PRESS = const(1)
+RELEASE = const(2)
+
+_STRENGTH_MAX = const(16383)
+_FULL_SPEED_MS = const(50)  # crossing the whole range in 50 ms is the strongest press
+_PEAK_US = const(10000)  # velocity from pressure: wait this long for the peak
+_SHORT_US = const(200000)  # excursions shorter than this look like tremor, not intent
+_VEL_PRESSURE = const(2)
+_GUARD_FADE = const(11)  # settings.VEL_PRESSURE
+
+
+class Debouncer:
+    """Leading-edge switch debounce: a change is taken at once, then contact bounce is ignored
+    for `debounce` ms. Adds no delay to the note."""
+
+    def __init__(self, chs):
+        self.chs = chs
+        self.state = 0
+        self._t = 0
+
+    def update(self, raw, now_us):
+        """Raw 0/1 in, debounced 0/1 out."""
+        if raw != self.state and ticks_diff(now_us, self._t) >= self.chs.debounce * 1000:
+            self.state = raw
+            self._t = now_us
+        return self.state
+
+
+class Gesture:
+    """Turns a level (0..16383) into presses and releases.
+
+    With `guard` (analog sensors), short excursions that end without a deliberate press, such as
+    tremor, teach a guard level that the next press must clear; it fades within about a second.
+    """
+
+    def __init__(self, chs, guard):
+        self.chs = chs
+        self.guard = guard
+        self.pressed = 0
+        self.strength = 0  # of the last press, 0..16383
+        self._tremor = 0  # learned tremor peak, level units in Q4 (so it can fade slowly)
+        self._release = 0  # release level of the current press
+        self._pending = 0  # 1 while a dwell or a peak wait is running
+        self._t_pending = 0
+        self._peak = 0
+        self._speed = 0
+        self._t_rest = 0  # last time the level was at rest (below the gate)
+        self._t_release = 0
+        self._t_press = 0
+        self._exc = 0  # highest level of the current excursion above the gate
+        self._locked = 0  # 1 while the lockout after a release may still run
+
+    def reset(self, now_us):
+        """Forget any press in progress (after a fault, a settings change, a panic)."""
+        self.pressed = 0
+        self._pending = 0
+        self._exc = 0
+        self._t_rest = now_us
+
+    @property
+    def tremor(self):
+        """The learned tremor guard, in level units (0 when none)."""
+        return self._tremor >> 4
+
+    def _learn(self, peak):
+        if self.guard and peak << 4 > self._tremor:
+            self._tremor = peak << 4
+
+    def update(self, level, trigger, release, now_us):
+        """Returns NONE, PRESS (see `strength`) or RELEASE."""
+        if self.pressed:
+            if level > self._peak:
+                self._peak = level
+            if level < self._release:
+                self.pressed = 0
+                self._t_release = now_us
+                self._locked = 1
+                self._exc = 0
+                if ticks_diff(now_us, self._t_press) < _SHORT_US:
+                    self._learn(self._peak)
+                return RELEASE
+            return NONE
+        gate = release >> 1
+        t = self._tremor
+        if t > 0:
+            # fades with a ~2 s time constant, so the guard outlasts a few shakes
+            self._tremor = t - (t >> _GUARD_FADE) - 1
+        if level < gate:
+            if self._exc:
+                if ticks_diff(now_us, self._t_rest) < _SHORT_US:
+                    self._learn(self._exc)
+                self._exc = 0
+            self._t_rest = now_us
+            self._pending = 0
+            return NONE
+        if level > self._exc:
+            self._exc = level
+        eff = trigger
+        if self.guard:
+            t = self._tremor >> 4
+            g = t + (t >> 2)
+            if g > eff:
+                eff = g
+        if level < eff:
+            self._pending = 0
+            return NONE
+        chs = self.chs
+        if self._locked:
+            if ticks_diff(now_us, self._t_release) < chs.lockout * 1000:
+                return NONE
+            self._locked = 0
+        if not self._pending:
+            # approach speed: from leaving rest to crossing the trigger, in level units per ms
+            ms = ticks_diff(now_us, self._t_rest) // 1000 + 1
+            self._speed = (level - gate) * _FULL_SPEED_MS // ms
+        wait = chs.dwell * 1000
+        if chs.velocity == _VEL_PRESSURE:
+            wait += _PEAK_US
+        if wait:
+            if not self._pending:
+                self._pending = 1
+                self._t_pending = now_us
+                self._peak = level
+                return NONE
+            if level > self._peak:
+                self._peak = level
+            if ticks_diff(now_us, self._t_pending) < wait:
+                return NONE
+            self._pending = 0
+        # a press
+        s = self._peak if chs.velocity == _VEL_PRESSURE else self._speed
+        self.strength = s if s < _STRENGTH_MAX else _STRENGTH_MAX
+        self.pressed = 1
+        self._peak = level
+        self._t_press = now_us
+        self._release = release * eff // trigger if trigger else release
+        return PRESS

@@ -1,0 +1,239 @@
+"""The instrument: one channel per sensor (read -> condition -> gesture -> map -> MIDI), the
+tick that runs them, and fault isolation so one failing sensor never silences the others.
+
+Usage: inst = Instrument(settings, [("pad", sensor, "fsr")]); inst.begin(now_us);
+       inst.tick(now_us)   # then send inst.midi's queued packets
+
+Sensors are duck-typed (see sensors/__init__.py): KIND, FULL_SCALE, invert, fault, fault_text,
+begin(), read(now_us). Everything else here is pure: readings and time come in as arguments.
+"""
+
+from micropython import const
+from time import ticks_diff
+
+from conditioning import LEVEL_MAX, Conditioner
+from gestures import PRESS, RELEASE, Debouncer, Gesture
+from synth.mapper import Mapper
+from synth.midi import MidiOut
+
+_RECONFIGURE_TICKS = const(256)  # refresh noise-based trigger points this often
+_RAIL_US = const(3000000)  # a reading pinned at its "most" end this long is a wiring fault
+_RETRY_US = const(1000000)  # after an internal error, try the channel again this much later
+_SWITCH_TRIGGER = const(8192)
+_FAULT_RAIL = const(1001)
+_FAULT_CRASH = const(1002)
+
+RAIL_TEXT = "reading stuck at the end of its range: check the wiring"
+CRASH_TEXT = "stopped after an internal error; trying again"
+
+
+class Channel:
+    """One sensor and the stages that turn its readings into music."""
+
+    def __init__(self, index, name, sensor, sensor_type, settings, midi):
+        self.index = index
+        self.name = name
+        self.sensor = sensor
+        self.sensor_type = sensor_type
+        self.settings = settings
+        self.chs = settings.ch[index]
+        self.kind = sensor.KIND
+        self.full_scale = sensor.FULL_SCALE
+        self.invert = bool(getattr(sensor, "invert", False))
+        analog = self.kind != "switch"
+        self.cond = Conditioner(self.full_scale, self.invert, self.chs) if analog else None
+        self.debouncer = None if analog else Debouncer(self.chs)
+        self.gesture = Gesture(self.chs, analog)
+        self.mapper = Mapper(index, settings, midi)
+        self.raw = 0
+        self.level = 0
+        self.pressed = 0
+        self.fault = 0
+        self.fault_text = ""
+        self._seen = -1
+        self._count = 0
+        self._rail = 0 if self.invert else self.full_scale - (self.full_scale >> 9)
+        self._t_rail = 0
+        self._on_rail = 0
+        self._t_retry = 0
+
+    # what monitors and plots read
+    @property
+    def trigger_level(self):
+        return self.cond.trigger_level if self.cond else _SWITCH_TRIGGER
+
+    @property
+    def release_level(self):
+        return self.cond.release_level if self.cond else _SWITCH_TRIGGER
+
+    @property
+    def baseline(self):
+        return self.cond.baseline if self.cond else 0
+
+    @property
+    def noise(self):
+        return self.cond.noise if self.cond else 0
+
+    @property
+    def trigger_raw(self):
+        return self.cond.trigger_raw if self.cond else 1
+
+    def configure(self):
+        """Take in changed settings (slow path)."""
+        if self.cond:
+            self.cond.configure()
+            self.gesture.guard = self.chs.tremor_guard
+        self.mapper.configure()
+        if not self.chs.enabled and self.pressed:
+            self.pressed = 0
+            self.gesture.pressed = 0
+        self._seen = self.settings.version
+
+    def restart(self, now_us):
+        """Start afresh: relearn the rest baseline, forget any press (notes are ended)."""
+        self.mapper.off()
+        self.gesture.reset(now_us)
+        self.pressed = 0
+        self.level = 0
+        if self.cond:
+            self.cond.restart(now_us)
+
+    def set_fault(self, code, text, now_us):
+        """Stop playing this channel (its notes end) until the fault clears."""
+        self.mapper.off()
+        self.gesture.reset(now_us)
+        self.pressed = 0
+        self.level = 0
+        self.fault = code
+        self.fault_text = text
+
+    def update(self, raw, now_us):
+        """One reading of this channel's sensor."""
+        self.raw = raw
+        if self._seen != self.settings.version:
+            self.configure()
+        if not self.chs.enabled:
+            return
+        cond = self.cond
+        if cond is None:
+            lvl = LEVEL_MAX if self.debouncer.update(raw, now_us) else 0
+            trig = _SWITCH_TRIGGER
+            rel = _SWITCH_TRIGGER
+        else:
+            # a reading pinned at the "most" end for seconds is a short or a stuck ADC, not a
+            # client: end the note instead of holding it for ever
+            if (raw <= self._rail) if self.invert else (raw >= self._rail):
+                if not self._on_rail:
+                    self._on_rail = 1
+                    self._t_rail = now_us
+                elif ticks_diff(now_us, self._t_rail) >= _RAIL_US:
+                    self.set_fault(_FAULT_RAIL, RAIL_TEXT, now_us)
+                    return
+            else:
+                self._on_rail = 0
+            lvl = cond.update(raw, now_us, self.pressed)
+            if cond.settling:
+                return
+            self._count += 1
+            if self._count >= _RECONFIGURE_TICKS:
+                self._count = 0
+                cond.configure()
+            trig = cond.trigger_level
+            rel = cond.release_level
+        self.level = lvl
+        ev = self.gesture.update(lvl, trig, rel, now_us)
+        m = self.mapper
+        if m.continuous:
+            cont = (lvl - rel) * LEVEL_MAX // (LEVEL_MAX - rel) if lvl > rel else 0
+            m.level(cont, self.gesture.pressed)
+        if ev == PRESS:
+            self.pressed = 1
+            m.press(self.gesture.strength)
+        elif ev == RELEASE:
+            self.pressed = 0
+            m.release()
+
+
+def kind_defaults(channels):
+    """Per-kind defaults for (name, kind) pairs: switches play a fixed velocity."""
+    out = {}
+    for name, kind in channels:
+        if kind == "switch":
+            out[name + ".velocity"] = "fixed"
+    return out
+
+
+class Instrument:
+    """All channels of one instrument, ticked together, sharing one MIDI queue."""
+
+    def __init__(self, settings, sensors, midi=None):
+        self.settings = settings
+        self.midi = midi if midi is not None else MidiOut()
+        self.channels = []
+        i = 0
+        for name, sensor, sensor_type in sensors:
+            self.channels.append(Channel(i, name, sensor, sensor_type, settings, self.midi))
+            i += 1
+        self.errors = 0
+
+    def begin(self, now_us):
+        """Start every sensor (a missing I2C sensor just starts faulted) and learn baselines."""
+        for ch in self.channels:
+            try:
+                ch.sensor.begin()
+            except Exception:  # a sensor that cannot start must not stop the others
+                self.errors += 1
+            ch.restart(now_us)
+
+    def tick(self, now_us):
+        """Read every sensor once and queue the MIDI that results."""
+        chans = self.channels
+        n = len(chans)
+        i = 0
+        while i < n:
+            ch = chans[i]
+            i += 1
+            try:
+                raw = ch.sensor.read(now_us)
+                code = ch.sensor.fault
+                if code:
+                    if ch.fault != code:
+                        ch.set_fault(code, ch.sensor.fault_text, now_us)
+                    continue
+                if ch.fault:
+                    if ch.fault == _FAULT_RAIL:
+                        if (raw <= ch._rail) if ch.invert else (raw >= ch._rail):
+                            continue
+                    elif ch.fault == _FAULT_CRASH:
+                        if ticks_diff(now_us, ch._t_retry) < _RETRY_US:
+                            continue
+                    # recovered: start again from a fresh baseline
+                    ch.fault = 0
+                    ch.fault_text = ""
+                    ch._on_rail = 0
+                    ch.restart(now_us)
+                ch.update(raw, now_us)
+            except Exception:  # isolate the fault: this channel stops, the others play on
+                self.errors += 1
+                self._crashed(ch, now_us)
+
+    def _crashed(self, ch, now_us):
+        try:
+            ch.set_fault(_FAULT_CRASH, CRASH_TEXT, now_us)
+        except Exception:
+            ch.fault = _FAULT_CRASH
+            ch.fault_text = CRASH_TEXT
+        ch._t_retry = now_us
+
+    def panic(self):
+        """Every sounding note off, now. Returns True when all note-offs were queued."""
+        for ch in self.channels:
+            ch.mapper.off()
+            ch.mapper._latched = 0
+            ch.pressed = 0
+            ch.gesture.pressed = 0
+        return self.midi.panic()
+
+    def rebaseline(self, index, now_us):
+        """Relearn channel `index`'s rest position (its notes end)."""
+        self.channels[index].restart(now_us)

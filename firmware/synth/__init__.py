@@ -1,0 +1,1 @@
+"""Musical mapping and MIDI: scales, modes, encoding and note tracking."""
