@@ -18,6 +18,7 @@ _NOISE_GATE = const(6)  # movement counted as noise while within this many noise
 _NOISE_MIN = const(4096)  # the noise floor never drops below 1 raw unit (Q12)
 _DRIFT_UP = const(11)  # baseline follows creep towards "more" with ~2 s time constant
 _DRIFT_DOWN = const(7)  # ... and a relaxing sensor much faster (~0.13 s)
+_DRIFT_SLOW = const(13)  # beyond the noise, below a press: creep on, but ~8 s slow
 _NOISE_RATE = const(10)  # noise floor averages over ~1 s
 _FLOOR_NOISES = const(8)  # the most sensitive trigger sits 8 noise floors above rest
 _SMOOTH_KNEE = const(12)  # a change of 12 noise floors passes the smoother unsmoothed
@@ -147,7 +148,9 @@ class Conditioner:
                 # the reading went past rest the other way: the sensor relaxed; follow quickly
                 shift = _DRIFT_DOWN
             else:
-                shift = 0
+                # above the noise but not a press: fast creep, or the start of a slow movement;
+                # follow so slowly that a deliberate press is barely touched
+                shift = _DRIFT_SLOW
             if shift:
                 # shift the magnitude, so rounding never pushes the baseline one way
                 if e >= 0:

@@ -31,12 +31,19 @@ class Debouncer:
         self.chs = chs
         self.state = 0
         self._t = 0
+        self._holding = 0  # 1 while bounces after the last change are being ignored
 
     def update(self, raw, now_us):
         """Raw 0/1 in, debounced 0/1 out."""
-        if raw != self.state and ticks_diff(now_us, self._t) >= self.chs.debounce * 1000:
+        if self._holding:
+            # checked every tick while it runs, so a stale time can never wrap around
+            if ticks_diff(now_us, self._t) < self.chs.debounce * 1000:
+                return self.state
+            self._holding = 0
+        if raw != self.state:
             self.state = raw
             self._t = now_us
+            self._holding = 1
         return self.state
 
 
@@ -90,10 +97,12 @@ class Gesture:
                 self._t_release = now_us
                 self._locked = 1
                 self._exc = 0
-                if ticks_diff(now_us, self._t_press) < _SHORT_US:
+                if 0 <= ticks_diff(now_us, self._t_press) < _SHORT_US:
                     self._learn(self._peak)
                 return RELEASE
             return NONE
+        if self._locked and ticks_diff(now_us, self._t_release) >= self.chs.lockout * 1000:
+            self._locked = 0  # checked every tick while locked, so it cannot wrap around
         gate = release >> 1
         t = self._tremor
         if t > 0:
@@ -101,7 +110,7 @@ class Gesture:
             self._tremor = t - (t >> _GUARD_FADE) - 1
         if level < gate:
             if self._exc:
-                if ticks_diff(now_us, self._t_rest) < _SHORT_US:
+                if 0 <= ticks_diff(now_us, self._t_rest) < _SHORT_US:
                     self._learn(self._exc)
                 self._exc = 0
             self._t_rest = now_us
@@ -118,11 +127,9 @@ class Gesture:
         if level < eff:
             self._pending = 0
             return NONE
-        chs = self.chs
         if self._locked:
-            if ticks_diff(now_us, self._t_release) < chs.lockout * 1000:
-                return NONE
-            self._locked = 0
+            return NONE
+        chs = self.chs
         if not self._pending:
             # approach speed: from leaving rest to crossing the trigger, in level units per ms
             ms = ticks_diff(now_us, self._t_rest) // 1000 + 1

@@ -69,8 +69,20 @@ class Mapper:
             self.continuous = c.mode in (_ZONES, _CC, _BEND, _PRESSURE)
             self._melody_len = len(c.melody)
             self._leave(old_mode)
-            self._sent = -1
+            self._sent = self._rest_value()
         self._seen = self.settings.version
+
+    def _rest_value(self):
+        # what a continuous mode sends at rest; assumed in place, so an untouched sensor
+        # sends nothing at all
+        c = self.chs
+        if self.mode == _CC:
+            return c.cc_max if c.invert else c.cc_min
+        if self.mode == _BEND:
+            return _BEND_CENTRE
+        if self.mode == _PRESSURE:
+            return 127 if c.invert else 0
+        return -1
 
     def _leave(self, old_mode):
         # a bend or pressure left behind would detune or colour the next notes
@@ -188,9 +200,14 @@ class Mapper:
         elif mode == _BEND:
             # invert bends down instead of up
             v = (cont * 8191) // _LEVEL_MAX
-            v = _BEND_CENTRE - v if c.invert else _BEND_CENTRE + v
-            lo = _BEND_CENTRE - 8191
-            hi = _BEND_CENTRE + 8191
+            if c.invert:
+                v = _BEND_CENTRE - v
+                lo = _BEND_CENTRE - 8191
+                hi = _BEND_CENTRE
+            else:
+                v = _BEND_CENTRE + v
+                lo = _BEND_CENTRE
+                hi = _BEND_CENTRE + 8191
             dead = dead * 64
         else:
             v = (cont * 127) // _LEVEL_MAX

@@ -1,0 +1,252 @@
+"""The play loop: builds the instrument from /board.json and the active profile, then ticks it
+at a fixed rate, serving the serial port, LED and watchdog between ticks.
+
+Usage (main.py): import runtime; runtime.main()
+
+A crash anywhere in a tick is logged to errors.log, every note is turned off, and the loop
+starts again; Ctrl-C (how mpremote takes over) turns every note off and leaves the loop.
+A one-shot `maintenance` flag file (set by the `maintenance` command before a deploy) boots
+without the loop or the watchdog, so mpremote can copy files undisturbed.
+"""
+
+import gc
+import json
+import os
+import time
+
+import hardware
+import version
+from console import Console, load_settings
+from instrument import Instrument, kind_defaults
+from link import Link
+from micropython import const
+from settings import Settings
+from store import Store
+from usbmidi import DinMidi, Outputs, UsbMidi
+
+_PERIOD_US = const(1000)  # 1 kHz tick
+_WDT_MS = const(2000)
+_IDLE_GC_MS = const(5000)  # collect garbage at most this often, and only with no note held
+_LOG_MAX = const(4096)
+_SERVICE_BUDGET_US = const(400)  # serial/console work allowed after a tick
+
+BOARD_FILE = "board.json"
+LOG_FILE = "errors.log"
+MAINTENANCE_FLAG = "maintenance"
+
+INSTRUMENT = None  # the running instrument, for the simulator's probes and the REPL
+
+
+class Stats:
+    """Loop figures for `status`: reached tick rate, late ticks, uptime, free memory."""
+
+    def __init__(self):
+        self.tick_hz = 0
+        self.late_ticks = 0
+        self.uptime_ms = 0
+        self.mem_free = 0
+        self.restarts = 0
+
+
+def log_error(exc, where):
+    """Append a crash report to errors.log (kept small; slow, so only on a crash)."""
+    import sys
+
+    try:
+        try:
+            if os.stat(LOG_FILE)[6] > _LOG_MAX:
+                os.rename(LOG_FILE, LOG_FILE + ".old")
+        except OSError:
+            pass
+        with open(LOG_FILE, "a") as f:
+            f.write("--- " + where + " at " + str(time.ticks_ms()) + " ms\n")
+            sys.print_exception(exc, f) if hasattr(sys, "print_exception") else f.write(
+                repr(exc) + "\n")
+    except Exception:  # a full or read-only flash must not stop the music
+        pass
+
+
+def _exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def maintenance_requested():
+    """True (once) when the last run asked to boot into maintenance mode."""
+    if _exists(MAINTENANCE_FLAG):
+        try:
+            os.remove(MAINTENANCE_FLAG)
+        except OSError:
+            pass
+        return True
+    return False
+
+
+class Player:
+    """Everything the loop needs, built once per boot."""
+
+    def __init__(self, board_file=BOARD_FILE):
+        with open(board_file) as f:
+            conf = json.load(f)
+        board = conf["board"]
+        inst_conf = conf["instrument"]
+        self.title = inst_conf.get("title", inst_conf.get("name", "instrument"))
+        wiring = inst_conf["channels"]
+        built = hardware.build_sensors(board, inst_conf)
+        sensors = []
+        kinds = []
+        i = 0
+        for name, sensor in built:
+            sensors.append((name, sensor, wiring[i]["sensor"]))
+            kinds.append((name, sensor.KIND))
+            i += 1
+        self.settings = Settings([s[0] for s in sensors])
+        defaults = kind_defaults(kinds)
+        defaults.update(inst_conf.get("profile", {}))
+        self.store = Store(version.FIRMWARE)
+        self.profile, self.source = load_settings(self.store, self.settings, defaults)
+        self.instrument = Instrument(self.settings, sensors)
+        global INSTRUMENT
+        INSTRUMENT = self.instrument
+        din = hardware.build_din_midi(board)
+        tone_pwm = hardware.build_tone_pin(board)
+        tone = None
+        if tone_pwm is not None:
+            from synth.tone import Tone
+
+            tone = Tone(tone_pwm)
+        usb = UsbMidi.running()
+        if usb is None:
+            usb = UsbMidi.start("Attune " + self.title)
+        self.outputs = Outputs(usb, DinMidi(din) if din is not None else None, tone)
+        self.led = hardware.build_led(board)
+        self.stats = Stats()
+        info = {"firmware": version.FIRMWARE, "protocol": version.PROTOCOL,
+                "board": board.get("id", ""), "instrument": inst_conf.get("name", ""),
+                "title": self.title, "reboot": self.reboot, "profile": self.profile,
+                "config": self.source}
+        self.link = Link()
+        self.console = Console(self.instrument, self.store, info, self.stats,
+                               self.link.send_async)
+        self.wdt = None
+
+    def reboot(self):
+        """Restart the board (after the reply has gone out)."""
+        import machine
+
+        self.silence()
+        time.sleep_ms(100)
+        machine.reset()
+
+    def silence(self):
+        """All notes off, sent now (with a few tries if the USB queue is full)."""
+        midi = self.instrument.midi
+        tries = 0
+        while tries < 20:
+            done = self.instrument.panic()
+            left = self.outputs.send(midi)
+            if done and left == 0:
+                return
+            time.sleep_ms(2)
+            tries += 1
+
+    def _led(self, now_ms):
+        led = self.led
+        if led is None:
+            return
+        if self.instrument.midi.active:
+            on = 1  # a note is sounding
+        elif self._faulted:
+            on = (now_ms >> 7) & 1  # fast blink: a sensor needs attention
+        else:
+            on = 1 if (now_ms & 1023) < 60 else 0  # heartbeat: alive
+        led.value(on)
+
+    def run(self):
+        """The fixed-rate loop. Returns only through an exception."""
+        inst = self.instrument
+        midi = inst.midi
+        outputs = self.outputs
+        link = self.link
+        console = self.console
+        stats = self.stats
+        ticks_us = time.ticks_us
+        ticks_diff = time.ticks_diff
+        ticks_add = time.ticks_add
+        t_start = ticks_us()
+        inst.begin(t_start)
+        self.silence()
+        nxt = ticks_us()
+        t_sec = nxt
+        ticks = 0
+        last_gc = time.ticks_ms()
+        self._faulted = False
+        while True:
+            now = ticks_us()
+            inst.tick(now)
+            outputs.send(midi)
+            # between ticks: bounded serial and console work, LED, watchdog
+            link.service(console.handle, _SERVICE_BUDGET_US)
+            now_ms = time.ticks_ms()
+            console.poll(now_ms)
+            if self.wdt is not None:
+                self.wdt.feed()
+            ticks += 1
+            if ticks_diff(now, t_sec) >= 1000000:
+                stats.tick_hz = ticks
+                stats.uptime_ms = ticks_diff(now, t_start) // 1000
+                ticks = 0
+                t_sec = now
+                self._faulted = False
+                for ch in inst.channels:
+                    if ch.fault:
+                        self._faulted = True
+                if midi.active == 0 and midi.count == 0 and \
+                        ticks_diff(now_ms, last_gc) >= _IDLE_GC_MS:
+                    gc.collect()  # only when silent: a collection is an audible hiccup
+                    last_gc = now_ms
+                    stats.mem_free = gc.mem_free()
+                if self.wdt is None:
+                    self.start_watchdog()
+            self._led(now_ms)
+            nxt = ticks_add(nxt, _PERIOD_US)
+            wait = ticks_diff(nxt, ticks_us())
+            if wait > 0:
+                time.sleep_us(wait)
+            else:
+                stats.late_ticks += 1
+                if wait < -4 * _PERIOD_US:
+                    nxt = ticks_us()  # far behind: start afresh rather than rush to catch up
+
+    def start_watchdog(self):
+        """Started after the first second of play, never in maintenance mode."""
+        import machine
+
+        self.wdt = machine.WDT(timeout=_WDT_MS)
+
+
+def main(board_file=BOARD_FILE):
+    """Boot: maintenance mode, or build the player and keep it playing whatever happens."""
+    if maintenance_requested():
+        print("Attune: maintenance mode (no play loop, no watchdog). Reset to play.")
+        return
+    try:
+        player = Player(board_file)
+    except Exception as e:  # no instrument to play: say why, plainly, and stay reachable
+        log_error(e, "start-up")
+        print("Attune cannot start: " + str(e))
+        return
+    while True:
+        try:
+            player.run()
+        except KeyboardInterrupt:
+            player.silence()
+            print("Attune stopped (Ctrl-C). All notes off.")
+            raise
+        except Exception as e:
+            log_error(e, "play loop")
+            player.stats.restarts += 1
+            player.silence()

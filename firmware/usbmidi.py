@@ -1,0 +1,119 @@
+"""MIDI outputs: USB MIDI (micropython-lib usb-device-midi) and 5-pin DIN MIDI on a UART.
+
+Usage: usb = UsbMidi.start("Attune Combo")   # in boot.py, so the Pico enumerates once
+       out = Outputs(usb, din_uart, tone); out.send(instrument.midi)   # after every tick
+
+The only module that imports usb.device. The built-in serial port stays (builtin_driver=True),
+so mpremote and the therapist's tools keep working next to MIDI.
+"""
+
+from micropython import const
+
+_TXLEN = const(128)  # bytes: 32 events waiting for the host; our own queue holds the rest
+
+_usb = None  # the interface made in boot.py, found again by main.py
+
+
+class UsbMidi:
+    """The USB MIDI interface, sending a tick's packets in one transfer."""
+
+    def __init__(self, product):
+        import usb.device
+        from usb.device.midi import MIDIInterface
+
+        self.port = MIDIInterface(txlen=_TXLEN)
+        usb.device.get().init(self.port, builtin_driver=True, manufacturer_str="Attune",
+                              product_str=product)
+
+    @staticmethod
+    def start(product):
+        """Create the interface once per power-up (a second init would re-enumerate)."""
+        global _usb
+        if _usb is None:
+            _usb = UsbMidi(product)
+        return _usb
+
+    @staticmethod
+    def running():
+        """The interface boot.py started, or None (no USB MIDI: e.g. boot.py failed)."""
+        return _usb
+
+    def write(self, buf, start, n):
+        """Queue packets start..start+n of buf; returns how many the driver took.
+
+        Writes straight into the driver's TX ring and starts one transfer for all of them:
+        one send_event() call per packet costs ~0.9 ms each on an RP2040.
+        """
+        port = self.port
+        if not port.is_open():
+            return n  # nobody is listening: what would be sent is moot, drop it
+        tx = port._tx
+        room = tx.writable() >> 2
+        if room < n:
+            n = room
+        if n <= 0:
+            return 0
+        w = tx.pend_write()
+        i = 0
+        j = start * 4
+        end = n * 4
+        while i < end:
+            w[i] = buf[j]
+            i += 1
+            j += 1
+        tx.finish_write(end)
+        port._tx_xfer()
+        return n
+
+
+class DinMidi:
+    """Classic 5-pin MIDI out at 31,250 baud (for hardware synths in therapy rooms)."""
+
+    def __init__(self, uart):
+        self.uart = uart
+        self._msg = bytearray(3)
+        self._short = bytearray(2)
+
+    def write(self, buf, i):
+        """Send packet i of buf as a MIDI message."""
+        k = i * 4
+        status = buf[k + 1]
+        if status & 0xF0 == 0xD0:  # channel pressure has one data byte
+            m = self._short
+            m[0] = status
+            m[1] = buf[k + 2]
+        else:
+            m = self._msg
+            m[0] = status
+            m[1] = buf[k + 2]
+            m[2] = buf[k + 3]
+        self.uart.write(m)
+
+
+class Outputs:
+    """Every way the instrument sounds: USB MIDI, DIN MIDI, a PWM tone. Unsent USB packets
+    stay queued for the next tick; DIN and tone see each packet once."""
+
+    def __init__(self, usb=None, din=None, tone=None):
+        self.usb = usb
+        self.din = din
+        self.tone = tone
+        self._seen = 0  # packets at the front of the queue that DIN/tone already had
+
+    def send(self, midi):
+        """Send what the tick queued. Returns the number of USB packets still waiting."""
+        n = midi.count
+        if n == 0:
+            return 0
+        buf = midi.buf
+        i = self._seen
+        while i < n:
+            if self.din is not None:
+                self.din.write(buf, i)
+            if self.tone is not None:
+                self.tone.play(buf, i)
+            i += 1
+        sent = self.usb.write(buf, 0, n) if self.usb is not None else n
+        midi.consume(sent)
+        self._seen = n - sent
+        return n - sent

@@ -1,0 +1,97 @@
+"""Drive the engine from tiny traces and read back the MIDI it plays, in words.
+
+Usage: events = play({"pad": trace}, kinds={"pad": "analog"}, settings={"pad.mode": "cc"})
+       -> [(t_ms, "note_on", channel, note, velocity), ...]
+"""
+
+from __future__ import annotations
+
+from instrument import Instrument, kind_defaults
+from settings import Settings
+from synth.midi import describe
+
+FULL_SCALE = {"switch": 1, "analog": 65535, "tof": 255}
+
+
+class TraceSensor:
+    """A sensor that reads back a list of values, one per tick (the last one repeats)."""
+
+    def __init__(self, values: list[int], kind: str = "analog", invert: bool = False):
+        self.KIND = "switch" if kind == "switch" else "analog"
+        self.FULL_SCALE = FULL_SCALE[kind]
+        self.invert = invert
+        self.values = values
+        self.i = 0
+        self.fault = 0
+        self.fault_text = ""
+
+    def begin(self) -> None:
+        pass
+
+    def read(self, now_us: int) -> int:
+        v = self.values[self.i] if self.i < len(self.values) else self.values[-1]
+        self.i += 1
+        return v
+
+
+def build(traces: dict[str, list[int]], kinds: dict[str, str] | None = None,
+          settings: dict[str, str] | None = None,
+          invert: dict[str, bool] | None = None) -> Instrument:
+    kinds = kinds or {}
+    invert = invert or {}
+    names = list(traces)
+    st = Settings(names)
+    defaults = kind_defaults([(n, "switch" if kinds.get(n) == "switch" else "analog")
+                              for n in names])
+    assert st.apply({**defaults, **(settings or {})}) == []
+    sensors = [(n, TraceSensor(traces[n], kinds.get(n, "analog"), invert.get(n, False)), "fake")
+               for n in names]
+    inst = Instrument(st, sensors)
+    inst.begin(0)
+    return inst
+
+
+def drain(inst: Instrument, t_ms: float, out: list) -> None:
+    m = inst.midi
+    for i in range(m.count):
+        kind, ch, d1, d2 = describe(m.buf, i)
+        out.append((t_ms, kind, ch, d1, d2))
+    m.count = 0
+
+
+def run(inst: Instrument, ms: int, start_ms: int = 0, tick_us: int = 1000,
+        on_tick=None) -> list:
+    out: list = []
+    t = start_ms * 1000
+    end = (start_ms + ms) * 1000
+    while t < end:
+        if on_tick:
+            on_tick(inst, t // 1000)
+        inst.tick(t)
+        drain(inst, t / 1000, out)
+        t += tick_us
+    return out
+
+
+def play(traces: dict[str, list[int]], **kw) -> list:
+    """Run every trace to its end; returns the MIDI events."""
+    inst = build(traces, **{k: v for k, v in kw.items() if k in ("kinds", "settings", "invert")})
+    n = max(len(t) for t in traces.values())
+    return run(inst, n)
+
+
+def notes_on(events: list) -> list:
+    return [e for e in events if e[1] == "note_on"]
+
+
+def sounding_after(events: list) -> set:
+    """(channel, note) pairs still sounding after these events, as a synth would hear them."""
+    on: set = set()
+    for _, kind, ch, d1, d2 in events:
+        if kind == "note_on":
+            on.add((ch, d1))
+        elif kind == "note_off":
+            on.discard((ch, d1))
+        elif kind == "cc" and d1 == 123:
+            on = {x for x in on if x[0] != ch}
+    return on
