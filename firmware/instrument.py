@@ -50,9 +50,17 @@ class Channel:
         self.pressed = 0
         self.fault = 0
         self.fault_text = ""
-        self._seen = -1
-        self._count = 0
-        self._rail = 0 if self.invert else self.full_scale - (self.full_scale >> 9)
+        self.enabled = 1
+        # only sensors that say so (ADC inputs) treat a pinned reading as a fault; a distance
+        # sensor resting at its far limit is simply at rest
+        never = 1 << 29
+        rail = self.full_scale >> 9
+        if getattr(sensor, "RAIL_FAULT", False):
+            self._rail_hi = never if self.invert else self.full_scale - rail
+            self._rail_lo = rail if self.invert else -1
+        else:
+            self._rail_hi = never
+            self._rail_lo = -1
         self._t_rail = 0
         self._on_rail = 0
         self._t_retry = 0
@@ -84,10 +92,10 @@ class Channel:
             self.cond.configure()
             self.gesture.guard = self.chs.tremor_guard
         self.mapper.configure()
-        if not self.chs.enabled and self.pressed:
+        self.enabled = self.chs.enabled
+        if not self.enabled and self.pressed:
             self.pressed = 0
             self.gesture.pressed = 0
-        self._seen = self.settings.version
 
     def restart(self, now_us):
         """Start afresh: relearn the rest baseline, forget any press (notes are ended)."""
@@ -108,12 +116,8 @@ class Channel:
         self.fault_text = text
 
     def update(self, raw, now_us):
-        """One reading of this channel's sensor."""
+        """One reading of this channel's sensor (settings already taken in by the tick)."""
         self.raw = raw
-        if self._seen != self.settings.version:
-            self.configure()
-        if not self.chs.enabled:
-            return
         cond = self.cond
         if cond is None:
             lvl = LEVEL_MAX if self.debouncer.update(raw, now_us) else 0
@@ -122,36 +126,38 @@ class Channel:
         else:
             # a reading pinned at the "most" end for seconds is a short or a stuck ADC, not a
             # client: end the note instead of holding it for ever
-            if (raw <= self._rail) if self.invert else (raw >= self._rail):
+            if raw >= self._rail_hi or raw <= self._rail_lo:
                 if not self._on_rail:
                     self._on_rail = 1
                     self._t_rail = now_us
                 elif ticks_diff(now_us, self._t_rail) >= _RAIL_US:
                     self.set_fault(_FAULT_RAIL, RAIL_TEXT, now_us)
                     return
-            else:
+            elif self._on_rail:
                 self._on_rail = 0
             lvl = cond.update(raw, now_us, self.pressed)
             if cond.settling:
                 return
-            self._count += 1
-            if self._count >= _RECONFIGURE_TICKS:
-                self._count = 0
-                cond.configure()
             trig = cond.trigger_level
             rel = cond.release_level
         self.level = lvl
-        ev = self.gesture.update(lvl, trig, rel, now_us)
+        g = self.gesture
+        ev = g.update(lvl, trig, rel, now_us)
         m = self.mapper
         if m.continuous:
             cont = (lvl - rel) * LEVEL_MAX // (LEVEL_MAX - rel) if lvl > rel else 0
-            m.level(cont, self.gesture.pressed)
-        if ev == PRESS:
-            self.pressed = 1
-            m.press(self.gesture.strength)
-        elif ev == RELEASE:
-            self.pressed = 0
-            m.release()
+            m.level(cont, g.pressed)
+        if ev:
+            if ev == PRESS:
+                self.pressed = 1
+                m.press(g.strength)
+            else:
+                self.pressed = 0
+                m.release()
+
+    def on_rail(self, raw):
+        """Whether `raw` is at the rail that counts as a wiring fault."""
+        return raw >= self._rail_hi or raw <= self._rail_lo
 
 
 def kind_defaults(channels):
@@ -175,6 +181,8 @@ class Instrument:
             self.channels.append(Channel(i, name, sensor, sensor_type, settings, self.midi))
             i += 1
         self.errors = 0
+        self._seen = -1
+        self._ticks = 0
 
     def begin(self, now_us):
         """Start every sensor (a missing I2C sensor just starts faulted) and learn baselines."""
@@ -187,22 +195,34 @@ class Instrument:
 
     def tick(self, now_us):
         """Read every sensor once and queue the MIDI that results."""
+        if self._seen != self.settings.version:
+            self._configure()
+        self._ticks += 1
         chans = self.channels
         n = len(chans)
+        if self._ticks >= _RECONFIGURE_TICKS:
+            # follow the measured noise floor: trigger points move with it
+            self._ticks = 0
+            i = 0
+            while i < n:
+                if chans[i].cond is not None:
+                    chans[i].cond.configure()
+                i += 1
         i = 0
         while i < n:
             ch = chans[i]
             i += 1
             try:
-                raw = ch.sensor.read(now_us)
-                code = ch.sensor.fault
+                sensor = ch.sensor
+                raw = sensor.read(now_us)
+                code = sensor.fault
                 if code:
                     if ch.fault != code:
-                        ch.set_fault(code, ch.sensor.fault_text, now_us)
+                        ch.set_fault(code, sensor.fault_text, now_us)
                     continue
                 if ch.fault:
                     if ch.fault == _FAULT_RAIL:
-                        if (raw <= ch._rail) if ch.invert else (raw >= ch._rail):
+                        if ch.on_rail(raw):
                             continue
                     elif ch.fault == _FAULT_CRASH:
                         if ticks_diff(now_us, ch._t_retry) < _RETRY_US:
@@ -212,10 +232,19 @@ class Instrument:
                     ch.fault_text = ""
                     ch._on_rail = 0
                     ch.restart(now_us)
-                ch.update(raw, now_us)
+                if ch.enabled:
+                    ch.update(raw, now_us)
             except Exception:  # isolate the fault: this channel stops, the others play on
                 self.errors += 1
                 self._crashed(ch, now_us)
+
+    def _configure(self):
+        for ch in self.channels:
+            try:
+                ch.configure()
+            except Exception:
+                self.errors += 1
+        self._seen = self.settings.version
 
     def _crashed(self, ch, now_us):
         try:

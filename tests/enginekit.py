@@ -20,6 +20,7 @@ class TraceSensor:
         self.KIND = "switch" if kind == "switch" else "analog"
         self.FULL_SCALE = FULL_SCALE[kind]
         self.invert = invert
+        self.RAIL_FAULT = kind == "analog"  # an ADC input pinned at its rail is a wiring fault
         self.values = values
         self.i = 0
         self.fault = 0
