@@ -15,7 +15,8 @@ def tick_figures() -> dict:
     node = shutil.which("node")
     if node is None:
         raise RuntimeError("Node.js is needed to run the MicroPython VM")
-    cmd = [node, str(ROOT / "tests/micropython/run.mjs"), str(ROOT / "benchmarks/mp/bench_tick.py"),
+    cmd = [node, str(ROOT / "tests/micropython/run.mjs"),
+           str(ROOT / "benchmarks/mp/bench_tick.py"),
            "--path", str(ROOT / "firmware"), "--path", str(ROOT / "benchmarks/mp")]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=True).stdout
     data = json.loads(out.strip().splitlines()[-1])

@@ -9,8 +9,9 @@ temperature) while the sensor is at rest. The noise floor is measured, not assum
 range, so one knob works on any sensor.
 """
 
-from micropython import const
 from time import ticks_diff
+
+from micropython import const
 
 LEVEL_MAX = const(16383)
 _SETTLE_US = const(200000)  # learn the rest baseline over the first 0.2 s
@@ -35,6 +36,7 @@ class Conditioner:
         self.trigger_level = LEVEL_MAX
         self.release_level = LEVEL_MAX
         self.settling = True
+        self.learned = False  # a rest baseline has been learned at least once
         # fixed point: the smoothed reading in Q4; baseline and noise in Q12, so that slow
         # drift of a fraction of a unit per second still moves them
         self._y = 0
@@ -125,6 +127,7 @@ class Conditioner:
                 self._acc = (self._sum // self._n) << 12
                 self._y = self._acc >> 8
                 self.settling = False
+                self.learned = True
                 self.configure()
             return 0
         # adaptive smoothing

@@ -8,8 +8,9 @@ exactly its setting; lockout none (it only refuses presses soon after a release)
 pressure 10 ms (the peak is awaited); the tremor guard none.
 """
 
-from micropython import const
 from time import ticks_diff
+
+from micropython import const
 
 NONE = const(0)
 PRESS = const(1)

@@ -8,11 +8,11 @@ Sensors are duck-typed (see sensors/__init__.py): KIND, FULL_SCALE, invert, faul
 begin(), read(now_us). Everything else here is pure: readings and time come in as arguments.
 """
 
-from micropython import const
 from time import ticks_diff
 
 from conditioning import LEVEL_MAX, Conditioner
-from gestures import PRESS, RELEASE, Debouncer, Gesture
+from gestures import PRESS, Debouncer, Gesture
+from micropython import const
 from synth.mapper import Mapper
 from synth.midi import MidiOut
 
@@ -97,13 +97,14 @@ class Channel:
             self.pressed = 0
             self.gesture.pressed = 0
 
-    def restart(self, now_us):
-        """Start afresh: relearn the rest baseline, forget any press (notes are ended)."""
+    def restart(self, now_us, relearn=True):
+        """Start afresh: forget any press (notes are ended) and, with `relearn`, learn the rest
+        baseline again (a baseline never learned is always learned)."""
         self.mapper.off()
         self.gesture.reset(now_us)
         self.pressed = 0
         self.level = 0
-        if self.cond:
+        if self.cond and (relearn or not self.cond.learned):
             self.cond.restart(now_us)
 
     def set_fault(self, code, text, now_us):
@@ -227,11 +228,13 @@ class Instrument:
                     elif ch.fault == _FAULT_CRASH:
                         if ticks_diff(now_us, ch._t_retry) < _RETRY_US:
                             continue
-                    # recovered: start again from a fresh baseline
+                    # recovered: the rest position learned before the fault still holds (the
+                    # sensor is where it was), unless the fault was a crash: then relearn
+                    relearn = ch.fault == _FAULT_CRASH
                     ch.fault = 0
                     ch.fault_text = ""
                     ch._on_rail = 0
-                    ch.restart(now_us)
+                    ch.restart(now_us, relearn)
                 if ch.enabled:
                     ch.update(raw, now_us)
             except Exception:  # isolate the fault: this channel stops, the others play on

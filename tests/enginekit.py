@@ -88,7 +88,7 @@ def notes_on(events: list) -> list:
 def sounding_after(events: list) -> set:
     """(channel, note) pairs still sounding after these events, as a synth would hear them."""
     on: set = set()
-    for _, kind, ch, d1, d2 in events:
+    for _, kind, ch, d1, _ in events:
         if kind == "note_on":
             on.add((ch, d1))
         elif kind == "note_off":

@@ -326,3 +326,17 @@ def run_wrapped(inst: Instrument, ms: int, start_ms: int) -> list:
         inst.tick(t)
         drain(inst, k, out)
     return out
+
+
+def test_a_replugged_distance_sensor_plays_again_for_a_hand_still_near():
+    inst = build({"hand": [255] * 500 + [40] * 5000}, kinds={"hand": "tof"},
+                 invert={"hand": True})
+    ev = run(inst, 700)
+    assert len(notes_on(ev)) == 1
+    sensor = inst.channels[0].sensor
+    sensor.fault, sensor.fault_text = 5, "not answering"
+    ev += run(inst, 300, start_ms=700)
+    assert sounding_after(ev) == set()
+    sensor.fault = 0
+    ev += run(inst, 300, start_ms=1000)
+    assert len(notes_on(ev)) == 2

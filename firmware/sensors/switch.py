@@ -1,0 +1,28 @@
+"""A switch on one GPIO (accessibility switch, button, pedal): reads 1 while pressed.
+
+    sw = Switch(Pin(15, Pin.IN, Pin.PULL_UP))   # switch from GP15 to ground
+    sw.read(now_us)  # -> 1 pressed, 0 released
+
+The pin comes configured (direction and pull) from hardware.py; debouncing is the job of
+gestures.py, so read() reports the raw contact state. Cost: one Pin.value() call.
+"""
+
+
+class Switch:
+    KIND = "switch"
+    FULL_SCALE = 1
+    REST = 0
+
+    def __init__(self, pin, active_low=True, invert=False):
+        self._pin = pin
+        # value() ^ 1 turns a low (pressed, to ground) into 1.
+        self._flip = 1 if active_low else 0
+        self.invert = invert
+        self.fault = 0
+        self.fault_text = ""
+
+    def begin(self):
+        """Nothing to configure: the pin arrives set up. Kept for the common interface."""
+
+    def read(self, now_us):
+        return self._pin.value() ^ self._flip

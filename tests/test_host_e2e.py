@@ -1,0 +1,223 @@
+"""`attune` against the real firmware running in the simulator, over its pseudo-terminal: the same
+bytes a Pico's USB serial port carries. Each test starts its own simulated Pico (real time).
+
+The simulator is started through simulator.run.Simulation in a child process; once
+`attune sim --serial` lands, the same tests can start it that way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from host_tools import cli, errors
+from host_tools.client import Client, parse_async
+from host_tools.device import open_client
+from host_tools.errors import AttuneError
+from host_tools.firmware import REPO_DIR
+
+pytestmark = pytest.mark.skipif(
+    sys.platform == "win32" or not (REPO_DIR / "simulator" / "run.py").is_file()
+    or not (REPO_DIR / "firmware" / "console.py").is_file(),
+    reason="needs the simulator (simulator/run.py), the firmware console and a POSIX pty")
+
+# A child process: one simulated combo on a pty; prints the pty's path, then runs.
+SIMULATED_PICO = r"""
+import json, sys
+from simulator import movement
+from simulator.run import Simulation
+from simulator.world import PowerCut
+
+cfg = json.loads(sys.argv[1])
+trace = None
+if cfg.get("press_every_ms"):
+    sig = movement.rest(cfg["seconds"] * 1000, 1600.0)
+    for t in range(1000, cfg["seconds"] * 1000 - 500, cfg["press_every_ms"]):
+        movement.add_press(sig, t, cfg["amplitude"], rise_ms=40, hold_ms=200, fall_ms=40)
+    trace = {"pad": [int(v) for v in sig]}
+faults = [PowerCut(at_s=cfg["power_cut_at_s"])] if cfg.get("power_cut_at_s") else []
+sim = Simulation("combo", cfg["flash"], serial="pty", realtime=True,
+                 duration_s=cfg["seconds"], trace=trace, faults=faults, console=sys.stderr)
+print(sim.serial_path, flush=True)
+sim.run()
+"""
+
+
+def start_pico(flash: Path, **cfg) -> tuple[subprocess.Popen, str]:
+    cfg = {"flash": str(flash), "seconds": 30, **cfg}
+    env = dict(os.environ, PYTHONPATH=str(REPO_DIR))
+    proc = subprocess.Popen([sys.executable, "-c", SIMULATED_PICO, json.dumps(cfg)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=REPO_DIR, env=env)
+    assert proc.stdout is not None
+    path = proc.stdout.readline().strip()
+    if not path.startswith("/dev/"):
+        proc.kill()
+        pytest.fail("the simulator did not start: " + (proc.stderr.read() if proc.stderr else ""))
+    return proc, path
+
+
+def wait_for_attune(path: str, seconds: float = 10.0) -> Client:
+    """A client once the firmware answers `hello` (it boots in a moment of real time)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return open_client(path, 1.0)
+        except AttuneError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+@pytest.fixture
+def pico(tmp_path) -> Iterator[str]:
+    proc, path = start_pico(tmp_path / "flash")
+    try:
+        wait_for_attune(path).port.close()
+        yield path
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def attune(capsys, *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_commands_against_the_simulated_pico(pico, capsys, tmp_path):
+    code, out, _ = attune(capsys, "status", "--port", pico, "--json")
+    status = json.loads(out)
+    assert code == 0 and status["device"]["instrument"] == "combo"
+    assert [c["name"] for c in status["channels"]] == ["switch", "pad", "hand"]
+
+    code, out, _ = attune(capsys, "params", "--port", pico, "--json")
+    keys = {p["key"] for p in json.loads(out)}
+    assert {"scale", "pad.sensitivity", "hand.range", "switch.debounce"} <= keys
+
+    assert attune(capsys, "set", "pad.sensitivity", "85", "--port", pico)[0] == 0
+    assert attune(capsys, "get", "pad.sensitivity", "--port", pico)[1].strip() == (
+        "pad.sensitivity = 85")
+    code, _, err = attune(capsys, "set", "pad.sensitivity", "500", "--port", pico)
+    assert code == errors.REFUSED and "500 is out of range" in err
+
+    assert attune(capsys, "profile", "save", "anna", "--port", pico)[0] == 0
+    export = tmp_path / "anna.json"
+    assert attune(capsys, "profile", "export", "anna", str(export), "--port", pico)[0] == 0
+    doc = json.loads(export.read_text())
+    doc["values"]["wings.mode"] = "note"
+    export.write_text(json.dumps(doc))
+    code, out, _ = attune(capsys, "profile", "import", str(export), "ben", "--port", pico)
+    assert code == errors.REFUSED and "wings.mode" in out
+    code, out, _ = attune(capsys, "profile", "list", "--port", pico, "--json")
+    assert set(json.loads(out)["profiles"]) >= {"anna", "ben"}
+
+    code, out, _ = attune(capsys, "monitor", "--port", pico, "--json", "--seconds", "0.6")
+    lines = [json.loads(x) for x in out.splitlines()]
+    assert code == 0 and any(x["kind"] == "monitor" and x["sensor"] == "pad" for x in lines)
+    assert attune(capsys, "panic", "--port", pico)[0] == 0
+
+
+def light_presses_at(tmp_path: Path, first: int, then: int) -> tuple[dict, dict]:
+    """Presses of about a tenth of the pad's span, played at sensitivity `first`, then `then`:
+    what the monitor saw in each half (presses, note-ons)."""
+    proc, path = start_pico(tmp_path / "flash", press_every_ms=400, amplitude=6000)
+    try:
+        client = wait_for_attune(path)
+        client.set("pad.sensitivity", first)
+        client.monitor(20)
+        before = watch_pad(client, 2.0)
+        client.set("pad.sensitivity", then)
+        after = watch_pad(client, 2.0)
+        client.monitor_off()
+        client.port.close()
+        return before, after
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def watch_pad(client: Client, seconds: float) -> dict:
+    end = time.monotonic() + seconds
+    seen = {"pressed": 0, "note_on": 0}
+    while time.monotonic() < end:
+        line = client.read_async(0.1)
+        if line is None:
+            continue
+        msg = parse_async(line)
+        if msg.get("sensor") != "pad":
+            continue
+        if msg["kind"] == "monitor" and msg.get("pressed"):
+            seen["pressed"] += 1
+        if msg["kind"] == "event" and msg.get("type") == "note_on":
+            seen["note_on"] += 1
+    return seen
+
+
+def test_a_sensitivity_change_takes_effect_while_playing(tmp_path):
+    # too light at sensitivity 1 (a note needs half the range), easily enough at 100
+    before, after = light_presses_at(tmp_path, 1, 100)
+    assert before["pressed"] == 0
+    assert after["pressed"] >= 4
+
+
+@pytest.mark.xfail(strict=False, reason="firmware/runtime.py sends the tick's MIDI "
+                   "(outputs.send) before console.poll, so no `* event` lines reach the monitor")
+def test_a_sensitivity_change_is_heard_in_the_events(tmp_path):
+    before, after = light_presses_at(tmp_path, 1, 100)
+    assert before["note_on"] == 0
+    assert after["note_on"] >= 2
+
+
+def test_a_saved_profile_survives_a_power_cut(tmp_path):
+    cut_at_s = 5.0
+    proc, path = start_pico(tmp_path / "flash", power_cut_at_s=cut_at_s)
+    try:
+        client = wait_for_attune(path)
+        client.set("pad.sensitivity", 91)
+        client.set("scale", "blues")
+        client.profile_save("anna")
+        saved = client.profile_show("anna")["values"]
+        before = client.status()["uptime_s"]
+        client.port.close()
+        time.sleep(cut_at_s + 0.8 - before)  # past the cut and the half second without power
+        client = wait_for_attune(path)
+        status = client.status()
+        assert status["uptime_s"] < cut_at_s  # a fresh boot, not the old run
+        assert status["profile"] == "anna" and status["config"] == "saved"
+        assert client.get("pad.sensitivity") == "91" and client.get("scale") == "blues"
+        assert client.profile_show("anna")["values"] == saved
+        client.port.close()
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_killing_the_simulator_mid_session_then_restarting_keeps_the_profile(tmp_path):
+    flash = tmp_path / "flash"
+    proc, path = start_pico(flash)
+    try:
+        client = wait_for_attune(path)
+        client.set("pad.range", 55)
+        client.profile_save("carla")
+        client.port.close()
+    finally:
+        proc.kill()  # the abrupt end of the process: nothing more is written
+        proc.wait()
+    proc, path = start_pico(flash)
+    try:
+        client = wait_for_attune(path)
+        assert client.profile_list()["active"] == "carla"
+        assert client.get("pad.range") == "55"
+        client.port.close()
+    finally:
+        proc.kill()
+        proc.wait()

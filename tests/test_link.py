@@ -1,0 +1,359 @@
+"""The serial edge: whole lines in, one reply out each, bounded work per call, and never a
+blocking write, over real pipes standing in for the USB serial port."""
+
+import os
+import select
+import time
+
+import link as link_mod
+import pytest
+from console_kit import Kit
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+from link import Link
+
+
+class Port:
+    """Two pipes: the host writes requests into one and reads replies from the other."""
+
+    def __init__(self):
+        r, self.host_w = os.pipe()
+        self.host_r, w = os.pipe()
+        os.set_blocking(self.host_r, False)
+        os.set_blocking(w, False)  # a write the link should not have made shows as None
+        self.inp = open(r, "rb", buffering=0)
+        self.out = open(w, "wb", buffering=0)
+        self.filler = 0
+
+    def send(self, data):
+        os.write(self.host_w, data)
+
+    def read(self):
+        out = b""
+        while True:
+            try:
+                chunk = os.read(self.host_r, 65536)
+            except BlockingIOError:
+                return out
+            if not chunk:
+                return out
+            out += chunk
+
+    def stop_reading(self):
+        """The host holds the port open but reads nothing: fill the pipe to the brim."""
+        os.set_blocking(self.out.fileno(), False)
+        while True:
+            try:
+                self.filler += os.write(self.out.fileno(), b"~" * 4096)
+            except BlockingIOError:
+                break
+        while True:
+            try:
+                self.filler += os.write(self.out.fileno(), b"~")
+            except BlockingIOError:
+                return
+
+    def resume_reading(self):
+        """Read (and discard) the filler; returns what came after it."""
+        data = b""
+        while len(data) < self.filler:
+            data += self.read()
+        rest = data[self.filler:]
+        self.filler = 0
+        return rest
+
+    def close(self):
+        self.inp.close()
+        self.out.close()
+        os.close(self.host_w)
+        os.close(self.host_r)
+
+
+@pytest.fixture
+def port():
+    p = Port()
+    yield p
+    p.close()
+
+
+def echo(calls):
+    def handler(line):
+        calls.append(line)
+        return "OK " + line.decode()
+    return handler
+
+
+def pump_all(lnk, port, rounds=2000, now_ms=0):
+    out = b""
+    for _ in range(rounds):
+        lnk.pump(now_ms)
+        out += port.read()
+    return out
+
+
+def test_a_complete_line_is_handled_and_its_reply_goes_out_with_a_newline(port):
+    calls = []
+    lnk = Link(echo(calls), port.inp, port.out)
+    port.send(b"hello\n")
+    assert pump_all(lnk, port, 20) == b"OK hello\n"
+    assert calls == [b"hello"]
+
+
+def test_a_line_arriving_in_pieces_is_handled_once_it_is_whole(port):
+    calls = []
+    lnk = Link(echo(calls), port.inp, port.out)
+    port.send(b"set pad.ra")
+    pump_all(lnk, port, 5)
+    assert calls == []
+    port.send(b"nge 50\n")
+    pump_all(lnk, port, 5)
+    assert calls == [b"set pad.range 50"]
+
+
+def test_lf_cr_and_crlf_each_end_one_line_and_empty_lines_get_no_reply(port):
+    calls = []
+    lnk = Link(echo(calls), port.inp, port.out)
+    port.send(b"a\nb\rc\r\n\n\r\nd\n")
+    assert pump_all(lnk, port, 50) == b"OK a\nOK b\nOK c\nOK d\n"
+
+
+def test_an_over_long_line_is_dropped_whole_with_one_error_and_the_next_line_works(port):
+    calls = []
+    lnk = Link(echo(calls), port.inp, port.out)
+    port.send(b"set pad.range " + b"9" * 5000 + b"\r\nhello\n")
+    out = pump_all(lnk, port, 400).split(b"\n")
+    assert out[0].startswith(b"ERR toolong The line was 5014 bytes long; the most is 200.")
+    assert out[1:] == [b"OK hello", b""]
+    assert calls == [b"hello"]
+
+
+def test_a_line_of_exactly_200_bytes_is_handled(port):
+    calls = []
+    lnk = Link(echo(calls), port.inp, port.out)
+    port.send(b"x" * 200 + b"\n")
+    pump_all(lnk, port, 50)
+    assert calls == [b"x" * 200]
+
+
+def test_each_call_reads_at_most_64_bytes_so_a_flood_cannot_hold_up_a_tick(port):
+    calls = []
+    lnk = Link(lambda line: calls.append(line) or "OK", port.inp, port.out)
+    port.send(b"a\n" * 500)
+    lnk.pump(0)
+    assert len(calls) == 32
+    lnk.pump(0)
+    assert len(calls) == 64
+
+
+def test_each_call_writes_at_most_32_bytes(port):
+    lnk = Link(None, port.inp, port.out)
+    lnk.reply("x" * 100)
+    lnk.pump(0)
+    assert port.read() == b"x" * 32
+    for _ in range(3):
+        lnk.pump(0)
+    assert port.read() == b"x" * 68 + b"\n"
+
+
+def test_a_host_that_stops_reading_never_blocks_a_write(port):
+    lnk = Link(None, port.inp, port.out)
+    port.stop_reading()
+    lnk.reply("OK {}")
+    t0 = time.perf_counter()
+    for _ in range(1000):
+        lnk.pump(0)  # the out pipe is non-blocking: a write without room would fail loudly
+    assert time.perf_counter() - t0 < 1.0
+    assert lnk.pending == 6
+    assert port.resume_reading() == b""
+    pump_all(lnk, port, 10)
+
+
+def test_when_the_host_stops_reading_the_oldest_async_lines_are_dropped_never_replies(port):
+    lnk = Link(None, port.inp, port.out)
+    port.stop_reading()
+    for i in range(200):
+        lnk.send("* monitor line " + str(i) + " " + "." * 40)
+        if i % 50 == 0:
+            lnk.reply("OK {\"n\": " + str(i) + "}")
+    assert lnk.dropped > 0
+    assert lnk.pending <= 4096
+    port.resume_reading()
+    out = pump_all(lnk, port, 5000).decode().splitlines()
+    replies = [x for x in out if x.startswith("OK")]
+    assert replies == ['OK {"n": 0}', 'OK {"n": 50}', 'OK {"n": 100}', 'OK {"n": 150}']
+    monitors = [x for x in out if x.startswith("* monitor")]
+    assert monitors[-1].startswith("* monitor line 199 ")  # the newest are kept
+    assert len(monitors) + lnk.dropped == 200
+
+
+def test_while_replies_pile_up_no_new_requests_are_read(port):
+    calls = []
+    lnk = Link(lambda line: calls.append(line) or "OK " + "r" * 300, port.inp, port.out)
+    port.stop_reading()
+    port.send(b"status\n" * 50)
+    for _ in range(100):
+        lnk.pump(0)
+    assert len(calls) <= 4  # about 1 KiB of replies waiting: the rest wait in the port
+    assert lnk.pending < 4096
+    port.resume_reading()
+    out = pump_all(lnk, port, 50000)
+    assert len(calls) == 50
+    assert out.count(b"\n") == 50  # still exactly one reply per line
+
+
+def test_a_half_line_left_by_a_host_that_went_away_is_forgotten(port):
+    calls = []
+    lnk = Link(echo(calls), port.inp, port.out)
+    port.send(b"set pad.sensi")
+    lnk.pump(1000)
+    lnk.pump(7000)
+    port.send(b"hello\n")
+    lnk.pump(7001)
+    assert calls == [b"hello"]
+
+
+def test_a_slow_typist_keeps_the_line(port):
+    calls = []
+    lnk = Link(echo(calls), port.inp, port.out)
+    for i, ch in enumerate(b"hello\n"):
+        port.send(bytes([ch]))
+        lnk.pump(i * 3000)
+    assert calls == [b"hello"]
+
+
+def test_a_failing_handler_still_gives_one_reply_and_the_link_goes_on(port):
+    def broken(line):
+        if line == b"boom":
+            raise ValueError("bug")
+        return "OK"
+
+    lnk = Link(broken, port.inp, port.out)
+    port.send(b"boom\nfine\n")
+    out = pump_all(lnk, port, 30).split(b"\n")
+    assert out[0].startswith(b"ERR internal ")
+    assert out[1:] == [b"OK", b""]
+
+
+def test_a_line_before_the_console_is_ready_is_answered_busy(port):
+    lnk = Link(None, port.inp, port.out)
+    port.send(b"hello\n")
+    assert pump_all(lnk, port, 20).startswith(b"ERR busy ")
+
+
+def test_a_closed_host_pipe_drops_the_output_instead_of_raising(port):
+    lnk = Link(None, port.inp, port.out)
+    os.close(port.host_r)
+    port.host_r = os.open(os.devnull, os.O_RDONLY)
+    lnk.reply("OK {}")
+    lnk.send("* info x")
+    for _ in range(10):
+        lnk.pump(0)
+    assert lnk.pending == 0 and lnk.dropped == 2
+
+
+def test_service_stops_reading_once_its_time_budget_is_spent(port, monkeypatch):
+    clock = [0]
+
+    def ticks_us():
+        clock[0] += 50  # every look at the clock costs 50 us
+        return clock[0]
+
+    monkeypatch.setattr(link_mod.time, "ticks_us", ticks_us, raising=False)
+    monkeypatch.setattr(link_mod.time, "ticks_ms", lambda: clock[0] // 1000, raising=False)
+    monkeypatch.setattr(link_mod.time, "ticks_diff", lambda a, b: a - b, raising=False)
+    calls = []
+    lnk = Link(None, port.inp, port.out)
+    port.send(b"a\n" * 30)
+    lnk.service(lambda line: calls.append(line) or "OK", 400)
+    assert 1 <= len(calls) < 30
+    assert lnk.handler is not None
+
+
+def test_a_stream_that_cannot_be_polled_for_output_is_written_anyway(port):
+    class Sink:
+        def __init__(self):
+            self.data = b""
+
+        def write(self, b):
+            self.data += bytes(b)
+            return len(b)
+
+    sink = Sink()
+    lnk = Link(None, port.inp, sink)
+    lnk.reply("OK {}")
+    for _ in range(10):
+        lnk.pump(0)
+    assert sink.data == b"OK {}\n"
+
+
+def expected_replies(stream):
+    """How many replies the protocol promises for this byte stream (complete lines only)."""
+    n = 0
+    seg = b""
+    for b in stream:
+        if b in (10, 13):
+            printable = all(32 <= c <= 126 for c in seg)
+            if len(seg) > 200 or not printable or seg.strip(b" "):
+                n += 1
+            seg = b""
+        else:
+            seg += bytes([b])
+    return n
+
+
+CHUNKS = st.lists(st.one_of(
+    st.binary(max_size=80),
+    st.sampled_from([b"hello\n", b"status\r\n", b"set pad.sensitivity 500\n", b"\n", b"\r",
+                     b"set pad.range 40\n", b"get pad\n", b"x" * 300, b"panic\n", b"\xff\xc3\n",
+                     b"profile save anna\n", b"monitor 50\n", b"calibrate pad\n"]),
+), max_size=25)
+
+
+@hsettings(max_examples=60, deadline=None,
+           suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(CHUNKS)
+def test_any_bytes_into_the_playing_console_get_exactly_one_reply_per_complete_line(
+        tmp_path, monkeypatch, chunks):
+    monkeypatch.chdir(tmp_path)
+    port = Port()
+    try:
+        kit = Kit()
+        lnk = Link(kit.console.handle, port.inp, port.out)
+        kit.console.write = lnk.send
+        kit.play(250)
+        out = b""
+        for chunk in chunks:
+            port.send(chunk)
+            for _ in range(20):
+                kit.tick()
+                lnk.pump(kit.t_ms)
+                out += port.read()
+        end = b"\nmonitor off\ncalibrate cancel\n"  # ends any half line; quiets the lines
+        port.send(end)
+        for _ in range(20000):
+            kit.tick()
+            lnk.pump(kit.t_ms)
+            out += port.read()
+            if lnk.idle and not select.select([port.inp], [], [], 0)[0]:
+                break
+        stream = b"".join(chunks) + end
+        lines = out.split(b"\n")
+        assert lines[-1] == b""
+        replies = [x for x in lines[:-1] if not x.startswith(b"* ")]
+        assert all(x.startswith(b"OK ") or x.startswith(b"ERR ") for x in replies), replies
+        assert not any(x.startswith(b"ERR internal") for x in replies)
+        assert len(replies) == expected_replies(stream)
+    finally:
+        port.close()
+
+
+def test_the_wrap_of_ticks_ms_does_not_forget_a_line_being_typed(port):
+    calls = []
+    lnk = Link(echo(calls), port.inp, port.out)
+    port.send(b"hel")
+    lnk.pump(0x3FFFFFFF - 5)
+    port.send(b"lo\n")
+    lnk.pump(10)
+    assert calls == [b"hello"]
+

