@@ -120,11 +120,12 @@ class Channel:
         """One reading of this channel's sensor (settings already taken in by the tick)."""
         self.raw = raw
         cond = self.cond
-        if cond is None:
-            lvl = LEVEL_MAX if self.debouncer.update(raw, now_us) else 0
+        deb = self.debouncer
+        if deb is not None:
+            lvl = LEVEL_MAX if deb.update(raw, now_us) else 0
             trig = _SWITCH_TRIGGER
             rel = _SWITCH_TRIGGER
-        else:
+        elif cond is not None:
             # a reading pinned at the "most" end for seconds is a short or a stuck ADC, not a
             # client: end the note instead of holding it for ever
             if raw >= self._rail_hi or raw <= self._rail_lo:
@@ -141,6 +142,8 @@ class Channel:
                 return
             trig = cond.trigger_level
             rel = cond.release_level
+        else:
+            return
         self.level = lvl
         g = self.gesture
         ev = g.update(lvl, trig, rel, now_us)

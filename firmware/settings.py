@@ -174,7 +174,7 @@ def convert(row, value):
         if not 1 <= len(notes) <= row[3] or max(notes) > 127:
             return None, key + " must be " + _describe(row) + "."
         return notes, None
-    # CHOICE and ONOFF: accept the name or its index
+    # CHOICE and ONOFF: accept the name, in any case (on/off also as 1/0, yes/no, true/false)
     names = row[2]
     text = str(value).strip().lower()
     if kind == ONOFF and text in ("1", "true", "yes"):

@@ -1,0 +1,249 @@
+"""The movement-to-MIDI engine on real MicroPython: the same behaviour as on CPython, and no
+heap allocation per tick.
+
+Run: node tests/micropython/run.mjs tests/micropython/check_engine.py --path firmware \
+     --path benchmarks/mp
+"""
+
+from checks import alloc_bytes, run
+
+VM_PATHS = ("benchmarks/mp",)
+from fourchannel import ArraySensor, Noise, build
+from instrument import Instrument, kind_defaults
+from settings import Settings
+from synth import scales
+from synth.midi import MidiOut
+
+_MASK = (1 << 30) - 1
+
+
+def one(kind, data, settings=None, full=65535, invert=False):
+    names = ("x",)
+    st = Settings(names)
+    values = kind_defaults((("x", kind),))
+    if settings:
+        values.update(settings)
+    assert st.apply(values) == []
+    inst = Instrument(st, (("x", ArraySensor(kind, full, invert, data), "fake"),))
+    inst.begin(0)
+    return inst
+
+
+def play(inst, ticks, start=0):
+    """Run ticks; returns [(t_ms, status, d1, d2)] of what was queued."""
+    out = []
+    m = inst.midi
+    t = start
+    while t < start + ticks:
+        inst.tick((t * 1000) & _MASK)
+        i = 0
+        while i < m.count:
+            out.append((t, m.buf[i * 4 + 1], m.buf[i * 4 + 2], m.buf[i * 4 + 3]))
+            i += 1
+        m.count = 0
+        t += 1
+    return out
+
+
+def noisy(n, rest, amp, seed=3):
+    nz = Noise(seed)
+    return [rest + nz.next(amp) for _ in range(n)]
+
+
+def with_press(data, at, length, height, rise=40):
+    k = 0
+    while k < length:
+        ramp = min(k, rise, length - k)
+        data[at + k] += height * ramp // rise
+        k += 1
+    return data
+
+
+def kinds(events):
+    return [e[1] & 0xF0 for e in events]
+
+
+def check_untouched_noisy_sensor_plays_nothing_for_a_minute():
+    inst = one("analog", noisy(60000, 24600, 40))
+    assert play(inst, 60000) == []
+
+
+def check_two_percent_press_plays_one_note_and_releases_it():
+    data = with_press(noisy(3000, 2000, 16), 1000, 500, 1311)
+    ev = play(one("analog", data), 3000)
+    assert kinds(ev) == [0x90, 0x80], ev
+    assert 1000 <= ev[0][0] < 1100
+
+
+def check_switch_note_on_the_tick_of_the_first_contact():
+    data = [0] * 100 + [1, 0, 1, 0, 1] + [1] * 300 + [0] * 200
+    ev = play(one("switch", data), 600)
+    assert kinds(ev) == [0x90, 0x80] and ev[0][0] == 100
+
+
+def check_dwell_delays_the_note_by_exactly_its_setting():
+    data = [0] * 100 + [1] * 400 + [0] * 100
+    ev = play(one("switch", data, {"x.dwell": "120"}), 600)
+    assert ev[0][0] == 220
+
+
+def check_lockout_refuses_a_quick_second_press():
+    data = [0] * 100 + [1] * 100 + [0] * 100 + [1] * 100 + [0] * 600
+    ev = play(one("switch", data, {"x.lockout": "400"}), 1000)
+    assert kinds(ev) == [0x90, 0x80]
+
+
+def check_chord_mode_plays_a_major_triad_in_c_major():
+    data = [0] * 50 + [1] * 100 + [0] * 50
+    ev = play(one("switch", data, {"scale": "major", "x.mode": "chord"}), 200)
+    assert sorted(e[2] for e in ev if e[1] & 0xF0 == 0x90) == [60, 64, 67]
+    assert len([e for e in ev if e[1] & 0xF0 == 0x80]) == 3
+
+
+def check_sequence_mode_wraps_round_the_melody():
+    data = ([0] * 100 + [1] * 100) * 4 + [0] * 100
+    ev = play(one("switch", data, {"scale": "chromatic", "x.mode": "sequence",
+                                   "x.melody": "C4 D4"}), 900)
+    assert [e[2] for e in ev if e[1] & 0xF0 == 0x90] == [60, 62, 60, 62]
+
+
+def check_latch_mode_holds_until_the_next_press():
+    data = ([0] * 100 + [1] * 100) * 2 + [0] * 100
+    ev = play(one("switch", data, {"x.mode": "latch"}), 500)
+    assert kinds(ev) == [0x90, 0x80] and ev[1][0] == 300
+
+
+def check_cc_mode_sends_nothing_while_still_and_follows_movement():
+    data = noisy(2000, 2000, 16)
+    inst = one("analog", data + with_press(noisy(3000, 2000, 16), 500, 2000, 30000),
+               {"x.mode": "cc"})
+    assert play(inst, 2000) == []
+    ev = play(inst, 3000, 2000)
+    assert max(e[3] for e in ev) > 50 and ev[-1][3] == 0
+
+
+def check_zones_on_a_distance_sensor_play_higher_as_the_hand_comes_closer():
+    mm = [255] * 500 + [200 - k // 20 for k in range(3000)] + [255] * 500
+    ev = play(one("analog", mm, {"x.mode": "zones", "x.range": "80"}, full=255,
+                  invert=True), 4000)
+    notes = [e[2] for e in ev if e[1] & 0xF0 == 0x90]
+    assert len(notes) >= 3 and notes == sorted(notes), notes
+    assert len([e for e in ev if e[1] & 0xF0 == 0x80]) == len(notes)
+
+
+def check_scale_lock_keeps_every_degree_in_every_scale():
+    s = 0
+    while s < 10:
+        step = -5
+        while step < 30:
+            n = scales.degree_note(s, 2, 4, step)
+            assert scales.in_scale(n, s, 2) and 0 <= n <= 127
+            step += 1
+        s += 1
+
+
+def check_snapped_melody_notes_are_in_scale():
+    n = 0
+    while n < 128:
+        assert scales.in_scale(scales.snap(n, 3, 5), 3, 5)
+        n += 1
+
+
+def check_panic_ends_every_note_even_across_channels():
+    m = MidiOut()
+    m.note_on(0, 60, 100)
+    m.note_on(3, 61, 100)
+    m.note_on(3, 61, 100)
+    m.count = 0
+    assert m.panic()
+    offs = [(m.buf[i * 4 + 1], m.buf[i * 4 + 2]) for i in range(m.count)]
+    assert (0x80, 60) in offs and (0x83, 61) in offs and (0xB3, 123) in offs
+    assert m.active == 0
+
+
+def check_note_offs_get_through_when_the_queue_is_full():
+    m = MidiOut()
+    k = 0
+    while m.note_on(0, k, 90):
+        k += 1
+    assert m.dropped == 1 and k == 32
+    # the last 16 slots are kept for note-offs: half the notes can end before a send...
+    j = 0
+    while j < 16:
+        assert m.note_off(0, j)
+        j += 1
+    assert not m.cc(0, 1, 1)  # ...while anything else is refused
+    m.consume(m.count)  # the tick's packets went out
+    while j < k:
+        assert m.note_off(0, j)
+        j += 1
+    assert m.active == 0
+
+
+def check_a_faulty_sensor_ends_its_note_and_recovers():
+    data = [0] * 50 + [1] * 2000
+    inst = one("switch", data)
+    ev = play(inst, 200)
+    inst.channels[0].sensor.fault = 5
+    inst.channels[0].sensor.fault_text = "not answering"
+    ev += play(inst, 10, 200)
+    assert kinds(ev) == [0x90, 0x80]
+    inst.channels[0].sensor.fault = 0
+    play(inst, 10, 210)
+    assert inst.channels[0].fault == 0
+
+
+def check_ticks_wrap_does_not_stop_a_switch():
+    data = ([0] * 100 + [1] * 100) * 10
+    inst = one("switch", data)
+    start = _MASK // 1000 - 1000
+    inst.begin((start * 1000) & _MASK)
+    ev = play(inst, 2000, start)
+    assert len([e for e in ev if e[1] & 0xF0 == 0x90]) == 10
+
+
+def check_settings_change_is_heard_on_the_next_press():
+    data = ([0] * 100 + [1] * 100) * 2
+    inst = one("switch", data)
+    ev = play(inst, 200)
+    inst.settings.set("root", "G")
+    ev += play(inst, 200, 200)
+    notes = [e[2] for e in ev if e[1] & 0xF0 == 0x90]
+    assert notes == [60, 67]
+
+
+def check_one_tick_of_four_channels_allocates_nothing():
+    inst, step = build(4000)
+    assert alloc_bytes(step, 2000) == 0
+
+
+def check_four_channel_traces_really_play_notes_and_cc():
+    inst, _ = build(2000)
+    m = inst.midi
+    seen = set()
+    t = 0
+    while t < 3000:
+        inst.tick((t * 1000 + 5000000) & _MASK)
+        i = 0
+        while i < m.count:
+            seen.add(m.buf[i * 4 + 1] & 0xF0)
+            i += 1
+        m.count = 0
+        t += 1
+    assert 0x90 in seen and 0x80 in seen and 0xB0 in seen, seen
+
+
+def check_press_and_release_ticks_allocate_nothing():
+    data = ([0] * 20 + [1] * 20) * 200
+    inst = one("switch", data, {"x.mode": "chord", "x.chord": "seventh"})
+    state = [0]
+
+    def step():
+        state[0] += 1000
+        inst.tick(state[0])
+        inst.midi.count = 0
+
+    assert alloc_bytes(step, 2000, warmup=100) == 0
+
+
+run(globals())

@@ -1,0 +1,1 @@
+# micropython-lib `usb` namespace (on the Pico: `mpremote mip install usb-device-midi`).
