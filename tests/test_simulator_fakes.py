@@ -179,7 +179,7 @@ def test_a_host_that_stops_reading_fills_the_buffer(sim):
     at_ms(sim, 50)
     sim.world.usb_host_reading = False
     results = []
-    for i in range(20):
+    for _ in range(20):
         results.append(midi.send_event(0x9, 0x90, 60, 100))
         sim.clock.sleep_ms(1)
     assert results.count(True) == 16 and results[-1] is False

@@ -1,0 +1,228 @@
+"""The simulator's virtual clock: MicroPython's `time.ticks_*`/`sleep_*` on virtual microseconds.
+
+Usage: clock = Clock(); clock.install(); time.sleep_ms(5); clock.now  # -> 5000 (+ call costs)
+
+Virtual time only moves when the firmware asks for it (each `ticks_*` call costs `cost_us`, a sleep
+advances by its length), so a run is deterministic and as fast as the CPU allows. Callbacks
+scheduled with `call_at` run inside those calls, like interrupts, in time order.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections.abc import Callable
+from typing import Any
+
+# MicroPython's ticks period on rp2 (MICROPY_PY_TIME_TICKS_PERIOD): ticks wrap at 2**30.
+TICKS_PERIOD = 1 << 30
+TICKS_MAX = TICKS_PERIOD - 1
+TICKS_HALF = TICKS_PERIOD // 2
+_NEVER = 1 << 62
+
+# The real functions, kept before `install()` replaces any of them (threads of the simulator
+# itself, such as the serial relay, must wait in wall-clock time).
+real_sleep = time.sleep
+real_perf_counter = time.perf_counter
+
+_INSTALLED_NAMES = ("ticks_us", "ticks_ms", "ticks_cpu", "ticks_diff", "ticks_add", "sleep",
+                    "sleep_ms", "sleep_us")
+
+
+class SimulationEnd(BaseException):  # noqa: N818 (it is a signal, not an error)
+    """Raised out of a clock call when the run is over; a BaseException, so the firmware's
+    `except Exception` cannot swallow it."""
+
+
+def ticks_diff(end: int, start: int) -> int:
+    """Signed difference of two tick values, in [-2**29, 2**29), as on MicroPython."""
+    return ((end - start + TICKS_HALF) & TICKS_MAX) - TICKS_HALF
+
+
+def ticks_add(ticks: int, delta: int) -> int:
+    """`ticks + delta` wrapped to the ticks period; like MicroPython, refuses a delta that
+    `ticks_diff` could not measure back."""
+    if not -TICKS_HALF <= delta < TICKS_HALF:
+        raise OverflowError("ticks interval overflow")
+    return (ticks + delta) & TICKS_MAX
+
+
+class Clock:
+    """Virtual time in integer microseconds since the simulated power-on of the first boot.
+
+    `now` never wraps; the ticks the firmware sees do (optionally soon after the start, with
+    `start_near_wrap`). Callbacks belong either to the world (they survive a reset of the
+    firmware) or to the firmware's current boot (`firmware=True`: Timers, USB frames, pin IRQs),
+    which `new_boot()` discards.
+    """
+
+    __slots__ = ("now", "cost_us", "next_due", "halt", "epoch", "realtime", "stop_requested",
+                 "_heap", "_seq", "_us_offset", "_ms_offset", "_wall0", "_virt0", "_saved")
+
+    def __init__(self, cost_us: int = 1, start_near_wrap: bool | float = False,
+                 realtime: bool = False) -> None:
+        self.now = 0
+        self.cost_us = max(0, int(cost_us))
+        self.next_due = _NEVER
+        self.halt: BaseException | None = None
+        self.epoch = 0
+        self.realtime = realtime
+        self.stop_requested = False  # set from another thread (a key, a signal): end the run
+        self._heap: list[list[Any]] = []
+        self._seq = 0
+        self._saved: dict[str, Any] = {}
+        # Ticks start at 0 like a freshly booted Pico, or wrap `start_near_wrap` seconds in.
+        if start_near_wrap:
+            lead_s = 2.0 if start_near_wrap is True else float(start_near_wrap)
+            self._us_offset = TICKS_PERIOD - int(lead_s * 1_000_000)
+            self._ms_offset = TICKS_PERIOD - int(lead_s * 1_000)
+        else:
+            self._us_offset = 0
+            self._ms_offset = 0
+        self._wall0 = 0.0
+        self._virt0 = 0
+        if realtime:
+            self.call_at(0, self._pace)
+
+    # -- scheduling ---------------------------------------------------------------------------
+
+    def call_at(self, t_us: int, fn: Callable[..., Any], *args: Any,
+                firmware: bool = False) -> list[Any]:
+        """Run `fn(*args)` when virtual time reaches `t_us`; returns a handle for `cancel`."""
+        self._seq += 1
+        entry = [int(t_us), self._seq, fn, args, self.epoch if firmware else None]
+        heapq.heappush(self._heap, entry)
+        if entry[0] < self.next_due and self.halt is None:
+            self.next_due = entry[0]
+        return entry
+
+    def call_later(self, delay_us: int, fn: Callable[..., Any], *args: Any,
+                   firmware: bool = False) -> list[Any]:
+        return self.call_at(self.now + int(delay_us), fn, *args, firmware=firmware)
+
+    @staticmethod
+    def cancel(handle: list[Any] | None) -> None:
+        if handle is not None:
+            handle[2] = None
+
+    def new_boot(self) -> None:
+        """Forget every callback the firmware's previous boot scheduled (a reset clears them)."""
+        self.epoch += 1
+
+    def stop(self, exc: BaseException) -> None:
+        """Make every further clock call raise `exc` (sticky, so a `finally:` cannot go on
+        playing after the end of the run or a simulated reset)."""
+        self.halt = exc
+        self.next_due = -1
+        raise exc
+
+    def clear_halt(self) -> None:
+        self.halt = None
+        self.next_due = self._heap[0][0] if self._heap else _NEVER
+
+    def _run_due(self) -> None:
+        if self.halt is not None:
+            raise self.halt
+        heap = self._heap
+        now = self.now
+        while heap and heap[0][0] <= now:
+            entry = heapq.heappop(heap)
+            self.next_due = heap[0][0] if heap else _NEVER
+            fn = entry[2]
+            if fn is not None and (entry[4] is None or entry[4] == self.epoch):
+                fn(*entry[3])
+                if self.halt is not None:
+                    raise self.halt
+        self.next_due = heap[0][0] if heap else _NEVER
+
+    def advance(self, us: int) -> None:
+        """Move virtual time forward by `us`, running every callback due on the way."""
+        target = self.now + us
+        while self.next_due <= target:
+            if self.halt is not None:
+                raise self.halt
+            if self.next_due > self.now:
+                self.now = self.next_due
+            self._run_due()
+        self.now = target
+
+    def run_until(self, t_us: int) -> None:
+        if t_us > self.now:
+            self.advance(t_us - self.now)
+
+    def _pace(self) -> None:
+        """Realtime mode: hold virtual time to the wall clock, checked every virtual ms."""
+        if self.stop_requested:
+            self.stop(SimulationEnd("stopped"))
+        # Next check first: a KeyboardInterrupt (Ctrl-C from the serial port) may land while
+        # this sleeps, and pacing must survive it.
+        self.call_at(self.now + 1000, self._pace)
+        if self._wall0 == 0.0:
+            self._wall0 = real_perf_counter()
+            self._virt0 = self.now
+        ahead = (self.now - self._virt0) / 1e6 - (real_perf_counter() - self._wall0)
+        if ahead > 0.0005:
+            real_sleep(ahead)
+        elif ahead < -0.25:
+            # The simulation fell behind (a slow host); catch up instead of racing later.
+            self._wall0 = real_perf_counter()
+            self._virt0 = self.now
+
+    # -- MicroPython's time functions -----------------------------------------------------------
+
+    def ticks_us(self) -> int:
+        self.now += self.cost_us
+        if self.now >= self.next_due:
+            self._run_due()
+        return (self.now + self._us_offset) & TICKS_MAX
+
+    def ticks_ms(self) -> int:
+        self.now += self.cost_us
+        if self.now >= self.next_due:
+            self._run_due()
+        return (self.now // 1000 + self._ms_offset) & TICKS_MAX
+
+    ticks_cpu = ticks_us  # rp2: ticks_cpu runs from the same 1 MHz timer
+
+    def peek_us(self) -> int:
+        """The firmware's `ticks_us()` value now, without the call's cost (for chip models)."""
+        return (self.now + self._us_offset) & TICKS_MAX
+
+    def sleep_us(self, us: int) -> None:
+        self.advance(us if us > self.cost_us else self.cost_us)
+
+    def sleep_ms(self, ms: int) -> None:
+        us = int(ms) * 1000
+        self.advance(us if us > self.cost_us else self.cost_us)
+
+    def sleep(self, seconds: float) -> None:
+        us = int(seconds * 1_000_000)
+        self.advance(us if us > self.cost_us else self.cost_us)
+
+    @property
+    def now_ms(self) -> float:
+        return self.now / 1000.0
+
+    def install(self) -> None:
+        """Put this clock's functions on CPython's `time` module (undone by `uninstall`)."""
+        if self._saved:
+            return
+        for name in _INSTALLED_NAMES:
+            self._saved[name] = getattr(time, name, None)
+        time.ticks_us = self.ticks_us
+        time.ticks_ms = self.ticks_ms
+        time.ticks_cpu = self.ticks_cpu
+        time.ticks_diff = ticks_diff
+        time.ticks_add = ticks_add
+        time.sleep = self.sleep
+        time.sleep_ms = self.sleep_ms
+        time.sleep_us = self.sleep_us
+
+    def uninstall(self) -> None:
+        for name, value in self._saved.items():
+            if value is None:
+                if hasattr(time, name):
+                    delattr(time, name)
+            else:
+                setattr(time, name, value)
+        self._saved = {}

@@ -1,0 +1,1 @@
+"""Fake `usb` package for the simulator (micropython-lib's usb-device packages)."""
