@@ -188,13 +188,19 @@ class Player:
             now = ticks_us()
             inst.tick(now)
             outputs.send(midi)
-            # between ticks: bounded serial and console work, LED, watchdog
-            link.service(console.handle, _SERVICE_BUDGET_US)
-            now_ms = time.ticks_ms()
-            console.poll(now_ms)
-            if self.wdt is not None:
-                self.wdt.feed()
+            # between ticks, one chore per tick in turn, so no tick carries them all: serial
+            # and console every 4 ms is quick enough for people and cheap for the loop
             ticks += 1
+            chore = ticks & 3
+            if chore == 0:
+                link.service(console.handle, _SERVICE_BUDGET_US)
+            elif chore == 1:
+                console.poll(time.ticks_ms())
+            elif chore == 2:
+                if self.wdt is not None:
+                    self.wdt.feed()
+            else:
+                self._led(time.ticks_ms())
             if ticks_diff(now, t_sec) >= 1000000:
                 stats.tick_hz = ticks
                 stats.uptime_ms = ticks_diff(now, t_start) // 1000
@@ -204,6 +210,7 @@ class Player:
                 for ch in inst.channels:
                     if ch.fault:
                         self._faulted = True
+                now_ms = time.ticks_ms()
                 if midi.active == 0 and midi.count == 0 and \
                         ticks_diff(now_ms, last_gc) >= _IDLE_GC_MS:
                     gc.collect()  # only when silent: a collection is an audible hiccup
@@ -211,7 +218,6 @@ class Player:
                     stats.mem_free = gc.mem_free()
                 if self.wdt is None:
                     self.start_watchdog()
-            self._led(now_ms)
             nxt = ticks_add(nxt, _PERIOD_US)
             wait = ticks_diff(nxt, ticks_us())
             if wait > 0:
