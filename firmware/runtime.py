@@ -124,10 +124,9 @@ class Player:
         self.outputs = Outputs(usb, DinMidi(din) if din is not None else None, tone)
         self.led = hardware.build_led(board)
         self.stats = Stats()
-        info = {"firmware": version.FIRMWARE, "protocol": version.PROTOCOL,
+        info = {"firmware": version.FIRMWARE,
                 "board": board.get("id", ""), "instrument": inst_conf.get("name", ""),
-                "title": self.title, "reboot": self.reboot, "profile": self.profile,
-                "config": self.source}
+                "title": self.title, "reboot": self.reboot, "defaults": defaults}
         self.link = Link()
         self.console = Console(self.instrument, self.store, info, self.stats,
                                self.link.send_async)
@@ -187,6 +186,7 @@ class Player:
         while True:
             now = ticks_us()
             inst.tick(now)
+            console.capture()  # note the tick's events for monitor lines (only when monitoring)
             outputs.send(midi)
             # between ticks, one chore per tick in turn, so no tick carries them all: serial
             # and console every 4 ms is quick enough for people and cheap for the loop

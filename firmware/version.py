@@ -1,4 +1,3 @@
-"""The firmware and protocol versions, in one place (host tools read them too)."""
+"""The firmware version, in one place (the protocol version lives in protocol.py)."""
 
 FIRMWARE = "0.1.0"
-PROTOCOL = 1

@@ -1,0 +1,85 @@
+"""The serial protocol's words: split a request line, format replies and asynchronous lines.
+
+Usage: cmd, rest, error = parse(b"set pad.sensitivity 80"); reply = ok({"key": "pad.sensitivity"})
+
+Pure functions, no I/O: the firmware's console and the host tools both use them (docs/protocol.md).
+"""
+
+import json
+
+# Plain ints, not const(): host tools import this module on CPython without MicroPython's fakes.
+VERSION = 1  # protocol version, reported by `hello`
+MAX_LINE = 200  # bytes in a request line, without its line ending
+MAX_NAME = 24  # characters in a profile name
+_REASON_MAX = 300  # characters kept of an error reason
+
+NAME_RULE = "Profile names are 1 to 24 characters: letters, digits, - and _ only."
+
+
+def parse(line):
+    """A request line (bytes, without or with its line ending) -> (command, rest, error).
+
+    `command` is the first word in lower case, `rest` the remaining text stripped at both ends.
+    An empty line gives ("", "", None): it gets no reply. A refused line gives
+    (None, None, reply line) with the ERR reply to send.
+    """
+    n = len(line)
+    while n and line[n - 1] in (10, 13):
+        n -= 1
+    if n > MAX_LINE:
+        return None, None, err("toolong", "The line is " + str(n) + " bytes long; the most is "
+                               + str(MAX_LINE) + ". Nothing was done.")
+    for i in range(n):
+        b = line[i]
+        if b < 32 or b > 126:
+            return None, None, err("encoding", "Byte " + str(i + 1) + " of the line (" + hex(b)
+                                   + ") is not plain text. Use printable ASCII only; nothing "
+                                   "was done.")
+    text = bytes(line[:n]).decode().strip()
+    if not text:
+        return "", "", None
+    sp = text.find(" ")
+    if sp < 0:
+        return text.lower(), "", None
+    return text[:sp].lower(), text[sp + 1:].strip(), None
+
+
+def ok(payload):
+    """An OK reply line (without its newline) carrying a JSON object."""
+    return "OK " + json.dumps(payload)
+
+
+def err(code, reason):
+    """An ERR reply line (without its newline): a one-word code, then the reason in plain words."""
+    return "ERR " + code + " " + clean(reason)
+
+
+def notice(kind, text):
+    """An asynchronous line (without its newline), e.g. notice("fault", "pad not answering")."""
+    return "* " + kind + " " + clean(text)
+
+
+def clean(text):
+    """Text made safe for one protocol line: printable ASCII only, bounded length."""
+    text = str(text)
+    if len(text) > _REASON_MAX:
+        text = text[:_REASON_MAX - 3] + "..."
+    for c in text:
+        if c < " " or c > "~":
+            break
+    else:
+        return text
+    out = []
+    for c in text:
+        out.append(c if " " <= c <= "~" else "?")
+    return "".join(out)
+
+
+def valid_name(name):
+    """True if `name` is a usable profile name: 1..24 of A-Z a-z 0-9 - _ (no paths, no dots)."""
+    if not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME:
+        return False
+    for c in name:
+        if not ("a" <= c <= "z" or "A" <= c <= "Z" or "0" <= c <= "9" or c == "-" or c == "_"):
+            return False
+    return True

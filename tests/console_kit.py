@@ -1,0 +1,108 @@
+"""A playing instrument with its console, for the console and link tests.
+
+Usage: kit = Kit(); kit.ask("set pad.sensitivity 80"); kit.play(100); kit.lines  # async lines
+"""
+
+from __future__ import annotations
+
+from console import Console
+from instrument import Instrument, kind_defaults
+from settings import Settings
+from store import Store
+from synth.midi import describe
+
+FULL_SCALE = {"switch": 1, "analog": 65535}
+
+
+class LiveSensor:
+    """A sensor whose reading a test sets directly (`value`), with an injectable fault."""
+
+    def __init__(self, kind: str, value: int) -> None:
+        self.KIND = kind
+        self.FULL_SCALE = FULL_SCALE[kind]
+        self.invert = False
+        self.value = value
+        self.fault = 0
+        self.fault_text = ""
+
+    def begin(self) -> None:
+        pass
+
+    def read(self, now_us: int) -> int:
+        return self.value
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.tick_hz = 1000
+        self.late_ticks = 0
+        self.uptime_ms = 0
+        self.mem_free = 150000
+
+
+class Kit:
+    """Three channels (switch, pad, hand), a store in the current folder, a console."""
+
+    REST = {"switch": 0, "pad": 2000, "hand": 3000}
+
+    def __init__(self, defaults: dict | None = None) -> None:
+        names = ["switch", "pad", "hand"]
+        kinds = {"switch": "switch", "pad": "analog", "hand": "analog"}
+        self.sensors = {n: LiveSensor(kinds[n], self.REST[n]) for n in names}
+        self.settings = Settings(names)
+        self.defaults = kind_defaults([(n, kinds[n]) for n in names])
+        if defaults:
+            self.defaults.update(defaults)
+        self.settings.apply(self.defaults)
+        self.inst = Instrument(self.settings,
+                               [(n, self.sensors[n], "fsr" if n != "switch" else "button")
+                                for n in names])
+        self.panics = 0
+        real_panic = self.inst.panic
+
+        def counted_panic() -> bool:
+            self.panics += 1
+            return real_panic()
+
+        self.inst.panic = counted_panic
+        self.store = Store("0.1.0")
+        self.stats = Stats()
+        self.lines: list[str] = []
+        self.reboots = 0
+        self.info = {"firmware": "0.1.0", "board": "pico", "instrument": "combo",
+                     "title": "Combo", "reboot": self._reboot, "defaults": self.defaults}
+        self.console = Console(self.inst, self.store, self.info, self.stats, self.lines.append)
+        self.t_ms = 0
+        self.events: list[tuple] = []
+        self.inst.begin(0)
+
+    def _reboot(self) -> None:
+        self.reboots += 1
+
+    def ask(self, line: str | bytes) -> str | None:
+        return self.console.handle(line.encode() if isinstance(line, str) else line)
+
+    def tick(self) -> None:
+        self.inst.tick(self.t_ms * 1000)
+        self.console.poll(self.t_ms)
+        m = self.inst.midi
+        for i in range(m.count):
+            self.events.append((self.t_ms,) + tuple(describe(m.buf, i)))
+        m.count = 0  # sent
+        self.t_ms += 1
+        self.stats.uptime_ms = self.t_ms
+
+    def play(self, ms: int) -> None:
+        for _ in range(ms):
+            self.tick()
+
+    def sounding(self) -> set:
+        on: set = set()
+        for _, kind, ch, d1, _d2 in self.events:
+            if kind == "note_on":
+                on.add((ch, d1))
+            elif kind == "note_off":
+                on.discard((ch, d1))
+            elif kind == "cc" and d1 == 123:
+                on = {x for x in on if x[0] != ch}
+        return on
