@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 from enginekit import build, notes_on, run
-
 from settings import Settings
 
 INSTRUMENTS = sorted((Path(__file__).parents[1] / "boards" / "instruments").glob("*.json"))

@@ -6,14 +6,13 @@ Run: node tests/micropython/run.mjs tests/micropython/check_engine.py --path fir
 """
 
 from checks import alloc_bytes, run
-
-VM_PATHS = ("benchmarks/mp",)
 from fourchannel import ArraySensor, Noise, build
 from instrument import Instrument, kind_defaults
 from settings import Settings
 from synth import scales
 from synth.midi import MidiOut
 
+VM_PATHS = ("benchmarks/mp",)  # fourchannel.py, shared with the benchmarks
 _MASK = (1 << 30) - 1
 
 
