@@ -11,9 +11,10 @@ setup: $(STAMP) $(NODE_STAMP)
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
-	touch $(STAMP)
+	@echo "Installing Python packages (log: $(VENV)/install.log) ..."
+	@$(BIN)/pip install -q --upgrade pip > $(VENV)/install.log 2>&1 || (cat $(VENV)/install.log; exit 1)
+	@$(BIN)/pip install -q -e '.[dev]' >> $(VENV)/install.log 2>&1 || (cat $(VENV)/install.log; exit 1)
+	@touch $(STAMP)
 
 # The MicroPython VM for the tests comes from npm; without Node the VM tests skip (never on CI).
 $(NODE_STAMP): package.json

@@ -20,7 +20,8 @@ _NOISE_MIN = const(4096)  # the noise floor never drops below 1 raw unit (Q12)
 _DRIFT_UP = const(11)  # baseline follows creep towards "more" with ~2 s time constant
 _DRIFT_DOWN = const(7)  # ... and a relaxing sensor much faster (~0.13 s)
 _DRIFT_SLOW = const(13)  # beyond the noise, below a press: creep on, but ~8 s slow
-_NOISE_RATE = const(10)  # noise floor averages over ~1 s
+_NOISE_RATE = const(10)  # noise floor falls with a ~1 s time constant...
+_NOISE_RISE = const(14)  # ...and rises with ~16 s
 _FLOOR_NOISES = const(8)  # the most sensitive trigger sits 8 noise floors above rest
 _SMOOTH_KNEE = const(12)  # a change of 12 noise floors passes the smoother unsmoothed
 
@@ -44,6 +45,9 @@ class Conditioner:
         self._noise = _NOISE_MIN * 2  # mean absolute deviation at rest, Q12
         self._sum = 0
         self._n = 0
+        self._mid = -1
+        self._dev = 0
+        self._dn = 0
         self._t0 = 0
         self._range = full_scale  # raw units that make LEVEL_MAX
         self._amin = 256  # smoother's weight at rest, Q8 (256 = no smoothing)
@@ -75,6 +79,9 @@ class Conditioner:
         self.settling = True
         self._sum = 0
         self._n = 0
+        self._mid = -1
+        self._dev = 0
+        self._dn = 0
         self._t0 = now_us
         self.level = 0
 
@@ -121,11 +128,23 @@ class Conditioner:
         """One reading in; returns the level 0..16383. `pressed` freezes the rest tracking."""
         x = raw << 4
         if self.settling:
+            # first half: the rest position; second half: the noise around it, so the trigger
+            # point is right from the first press (the noise floor only rises slowly later)
             self._sum += raw
             self._n += 1
-            if ticks_diff(now_us, self._t0) >= _SETTLE_US:
+            dt = ticks_diff(now_us, self._t0)
+            if dt >= _SETTLE_US // 2:
+                if self._mid < 0:
+                    self._mid = self._sum // self._n
+                d = raw - self._mid
+                self._dev += d if d >= 0 else -d
+                self._dn += 1
+            if dt >= _SETTLE_US:
                 self._acc = (self._sum // self._n) << 12
                 self._y = self._acc >> 8
+                if self._dn:
+                    noise = ((self._dev << 4) // self._dn) << 8
+                    self._noise = noise if noise > _NOISE_MIN else _NOISE_MIN
                 self.settling = False
                 self.learned = True
                 self.configure()
@@ -145,7 +164,14 @@ class Conditioner:
             e = (raw << 12) - acc
             ae = e if e >= 0 else -e
             if ae < self._gate:
-                self._noise += (ae - self._noise) >> _NOISE_RATE
+                # the noise floor falls at once-a-second pace but rises ~16x slower, so the
+                # slow start of a press or a bout of tremor cannot inflate it (and with it the
+                # trigger point) within seconds
+                nz = self._noise
+                if ae > nz:
+                    self._noise = nz + ((ae - nz) >> _NOISE_RISE)
+                else:
+                    self._noise = nz - ((nz - ae) >> _NOISE_RATE)
                 shift = _DRIFT_UP
             elif (e < 0) != self.invert:
                 # the reading went past rest the other way: the sensor relaxed; follow quickly

@@ -57,7 +57,7 @@ CHANNEL = (
     ("mode", CHOICE, MODES, 0, 0, "",
      "What a movement does: note, chord, sequence (next note of a melody), zones (position "
      "picks the note), cc, bend, pressure, or latch (press on, press again off)."),
-    ("sensitivity", INT, 1, 100, 70, "%",
+    ("sensitivity", INT, 1, 100, 75, "%",
      "How light a touch plays: 100 plays just above the sensor's noise, 1 needs half the range."),
     ("range", INT, 1, 100, 100, "% of sensor",
      "How far the client can move, as a share of the sensor's full span. Calibrate sets it."),

@@ -67,7 +67,7 @@ def test_params_pages_through_the_whole_schema(kit):
     assert [p["key"] for p in seen] == [r[0] for r in schema.GLOBAL + schema.CHANNEL]
     sens = next(p for p in seen if p["key"] == "sensitivity")
     assert sens == {"key": "sensitivity", "scope": "channel", "type": "int", "min": 1,
-                    "max": 100, "choices": None, "default": "70", "unit": "%",
+                    "max": 100, "choices": None, "default": "75", "unit": "%",
                     "help": schema.find(schema.CHANNEL, "sensitivity")[6]}
     scale = next(p for p in seen if p["key"] == "scale")
     assert scale["scope"] == "global" and scale["type"] == "choice"
@@ -85,7 +85,7 @@ def test_params_with_a_bad_offset_names_the_allowed_range(kit, arg):
 
 
 def test_get_one_setting_a_sensor_or_the_globals(kit):
-    assert ok(kit.ask("get pad.sensitivity")) == {"key": "pad.sensitivity", "value": "70"}
+    assert ok(kit.ask("get pad.sensitivity")) == {"key": "pad.sensitivity", "value": "75"}
     pad = ok(kit.ask("get pad"))["values"]
     assert pad["pad.mode"] == "note" and len(pad) == len(schema.CHANNEL)
     glob = ok(kit.ask("get global"))["values"]
@@ -113,7 +113,7 @@ def test_set_reports_the_value_as_stored(kit):
 def test_set_out_of_range_names_the_allowed_range_and_changes_nothing(kit):
     reason = err(kit.ask("set pad.sensitivity 500"), "value")
     assert "from 1 to 100" in reason
-    assert kit.settings.ch[1].sensitivity == 70
+    assert kit.settings.ch[1].sensitivity == 75
     assert not ok(kit.ask("status"))["unsaved"]
 
 
@@ -142,7 +142,7 @@ def test_reset_releases_notes_first_then_restores_the_instruments_defaults(kit):
     panics = kit.panics
     assert ok(kit.ask("reset")) == {"reset": True}
     assert kit.panics == panics + 1
-    assert kit.settings.ch[1].sensitivity == 70
+    assert kit.settings.ch[1].sensitivity == 75
     assert kit.settings.get("switch.velocity")[0] == "fixed"  # the instrument's own default
     status = ok(kit.ask("status"))
     assert status["config"] == "defaults" and status["unsaved"]

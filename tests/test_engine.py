@@ -340,3 +340,9 @@ def test_a_replugged_distance_sensor_plays_again_for_a_hand_still_near():
     sensor.fault = 0
     ev += run(inst, 300, start_ms=1000)
     assert len(notes_on(ev)) == 2
+
+
+def test_a_very_noisy_sensor_at_rest_plays_nothing():
+    # an analog IR distance sensor can be ten times noisier than the ADC itself
+    trace = mv.quantise(mv.rest(120_000, 20000.0), random.Random(9), noise=160.0)
+    assert play({"ir": trace}) == []

@@ -31,7 +31,7 @@ def check_a_set_changes_only_the_value_the_engine_reads_for_that_sensor():
     s = fresh()
     assert s.set("pad.sensitivity", "80") is None
     assert s.ch[1].sensitivity == 80
-    assert s.ch[0].sensitivity == 70, "the other sensor must keep its value"
+    assert s.ch[0].sensitivity == 75, "the other sensor must keep its value"
     assert s.get("pad.sensitivity") == ("80", None)
 
 
@@ -39,7 +39,7 @@ def check_an_out_of_range_number_is_refused_naming_the_range():
     s = fresh()
     err = s.set("pad.sensitivity", "101")
     assert err == "sensitivity must be a whole number from 1 to 100; 101 is out of range.", err
-    assert s.ch[1].sensitivity == 70
+    assert s.ch[1].sensitivity == 75
     err = s.set("channel", "loud")
     assert err == "channel must be a whole number from 1 to 16, not 'loud'.", err
     assert s.set("transpose", "-12") is None and s.glob.transpose == -12
