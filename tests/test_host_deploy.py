@@ -53,6 +53,7 @@ def tree(tmp_path, monkeypatch):
     (boards / "instruments" / "combo.json").write_text(json.dumps(COMBO))
     monkeypatch.setattr(deploy, "FIRMWARE_DIR", fw)
     monkeypatch.setattr(deploy, "BOARDS_DIR", boards)
+    monkeypatch.setattr(deploy, "default_stage", lambda b, i: tmp_path / "build" / (b + "-" + i))
     return tmp_path
 
 
