@@ -215,7 +215,7 @@ class Player:
                         ticks_diff(now_ms, last_gc) >= _IDLE_GC_MS:
                     gc.collect()  # only when silent: a collection is an audible hiccup
                     last_gc = now_ms
-                    stats.mem_free = gc.mem_free()
+                stats.mem_free = gc.mem_free()
                 if self.wdt is None:
                     self.start_watchdog()
             nxt = ticks_add(nxt, _PERIOD_US)
