@@ -381,7 +381,7 @@ class Console:
             "late_ticks": stats.late_ticks, "config": st.config, "config_reason": st.reason,
             "notes": st.notes, "profile": st.profile, "unsaved": self.unsaved,
             "channels": chans, "midi_dropped": inst.midi.dropped, "errors": inst.errors,
-            "mem_free": stats.mem_free, "monitor": self.monitor_hz})
+            "mem_free": stats.mem_free, "restarts": stats.restarts, "monitor": self.monitor_hz})
 
     def _monitor(self, rest):
         if rest.lower() == "off":

@@ -171,10 +171,17 @@ class Player:
         outputs = self.outputs
         link = self.link
         console = self.console
+        # looked up once: on MicroPython every `console.handle` makes a new bound method (16
+        # bytes of heap per serial service, 4 KB/s of garbage at 1 kHz)
+        handle = console.handle
         stats = self.stats
         ticks_us = time.ticks_us
         ticks_diff = time.ticks_diff
         ticks_add = time.ticks_add
+        # start-up leaves ~75 KB of garbage (imports, board.json, settings): collect it now,
+        # silent, rather than let it fill the heap into an automatic collection mid-note
+        gc.collect()
+        stats.mem_free = gc.mem_free()
         t_start = ticks_us()
         inst.begin(t_start)
         self.silence()
@@ -193,12 +200,21 @@ class Player:
             ticks += 1
             chore = ticks & 3
             if chore == 0:
-                link.service(console.handle, _SERVICE_BUDGET_US)
+                link.service(handle, _SERVICE_BUDGET_US)
             elif chore == 1:
                 console.poll(time.ticks_ms())
             elif chore == 2:
                 if self.wdt is not None:
                     self.wdt.feed()
+                # collect on the first silent moment once _IDLE_GC_MS have passed, not only at
+                # the once-a-second check: someone pressing in time with that second (once a
+                # second, say) is never silent there, and the heap then fills until an
+                # automatic collection (~20 ms on an RP2040) lands in the middle of a note
+                if midi.active == 0 and midi.count == 0:
+                    now_ms = time.ticks_ms()
+                    if ticks_diff(now_ms, last_gc) >= _IDLE_GC_MS:
+                        gc.collect()  # only when silent: a collection is an audible hiccup
+                        last_gc = now_ms
             else:
                 self._led(time.ticks_ms())
             if ticks_diff(now, t_sec) >= 1000000:
@@ -210,11 +226,6 @@ class Player:
                 for ch in inst.channels:
                     if ch.fault:
                         self._faulted = True
-                now_ms = time.ticks_ms()
-                if midi.active == 0 and midi.count == 0 and \
-                        ticks_diff(now_ms, last_gc) >= _IDLE_GC_MS:
-                    gc.collect()  # only when silent: a collection is an audible hiccup
-                    last_gc = now_ms
                 stats.mem_free = gc.mem_free()
                 if self.wdt is None:
                     self.start_watchdog()

@@ -38,6 +38,7 @@ class Stats:
         self.late_ticks = 0
         self.uptime_ms = 0
         self.mem_free = 150000
+        self.restarts = 0
 
 
 class Kit:
