@@ -238,6 +238,17 @@ class Player:
                 if wait < -4 * _PERIOD_US:
                     nxt = ticks_us()  # far behind: start afresh rather than rush to catch up
 
+    def hand_over(self):
+        """Ctrl-C: the REPL takes over. A started watchdog cannot be stopped, so a timer keeps
+        feeding it while the REPL is used (a soft reset ends the timer: use the `maintenance`
+        command, as `attune deploy` does, before copying files with mpremote)."""
+        wdt = self.wdt
+        if wdt is None:
+            return
+        import machine
+
+        self._feeder = machine.Timer(period=500, callback=lambda t: wdt.feed())
+
     def start_watchdog(self):
         """Started after the first second of play, never in maintenance mode."""
         import machine
@@ -261,6 +272,7 @@ def main(board_file=BOARD_FILE):
             player.run()
         except KeyboardInterrupt:
             player.silence()
+            player.hand_over()
             print("Attune stopped (Ctrl-C). All notes off.")
             raise
         except Exception as e:
