@@ -17,9 +17,11 @@ LEVEL_MAX = const(16383)
 _SETTLE_US = const(200000)  # learn the rest baseline over the first 0.2 s
 _NOISE_GATE = const(6)  # movement counted as noise while within this many noise floors
 _NOISE_MIN = const(4096)  # the noise floor never drops below 1 raw unit (Q12)
+_NOISE_MAX = const(6)  # the noise learned at start is at most full scale >> 6 (1.6 %)
 _DRIFT_UP = const(11)  # baseline follows creep towards "more" with ~2 s time constant
 _DRIFT_DOWN = const(7)  # ... and a relaxing sensor much faster (~0.13 s)
 _DRIFT_SLOW = const(13)  # beyond the noise, below a press: creep on, but ~8 s slow
+_RELAXED_TICKS = const(50)  # past rest this many readings in a row before following quickly
 _NOISE_RATE = const(10)  # noise floor falls with a ~1 s time constant...
 _NOISE_RISE = const(14)  # ...and rises with ~16 s
 _FLOOR_NOISES = const(8)  # the most sensitive trigger sits 8 noise floors above rest
@@ -49,6 +51,7 @@ class Conditioner:
         self._dev = 0
         self._dn = 0
         self._t0 = 0
+        self._past = 0  # readings in a row past rest the other way
         self._range = full_scale  # raw units that make LEVEL_MAX
         self._amin = 256  # smoother's weight at rest, Q8 (256 = no smoothing)
         self._knee = 1
@@ -144,6 +147,12 @@ class Conditioner:
                 self._y = self._acc >> 8
                 if self._dn:
                     noise = ((self._dev << 4) // self._dn) << 8
+                    # a client moving while rest is learned (power-up or a reset mid-press) is
+                    # not noise: uncapped, it would put the trigger out of reach, and every
+                    # later movement inside the huge gate would keep the floor up for good
+                    most = (self.full_scale >> _NOISE_MAX) << 12
+                    if noise > most:
+                        noise = most
                     self._noise = noise if noise > _NOISE_MIN else _NOISE_MIN
                 self.settling = False
                 self.learned = True
@@ -173,13 +182,17 @@ class Conditioner:
                 else:
                     self._noise = nz - ((nz - ae) >> _NOISE_RATE)
                 shift = _DRIFT_UP
+                self._past = 0
             elif (e < 0) != self.invert:
                 # the reading went past rest the other way: the sensor relaxed; follow quickly
-                shift = _DRIFT_DOWN
+                # once it stays there (a lone outlier, a garbled reading, must not drag rest)
+                self._past += 1
+                shift = _DRIFT_DOWN if self._past > _RELAXED_TICKS else _DRIFT_SLOW
             else:
                 # above the noise but not a press: fast creep, or the start of a slow movement;
                 # follow so slowly that a deliberate press is barely touched
                 shift = _DRIFT_SLOW
+                self._past = 0
             if shift:
                 # shift the magnitude, so rounding never pushes the baseline one way
                 if e >= 0:

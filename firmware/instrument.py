@@ -64,6 +64,9 @@ class Channel:
         self._t_rail = 0
         self._on_rail = 0
         self._t_retry = 0
+        # "nothing in range" says nothing about where rest is: if the rest point (a lap, a
+        # tray) leaves the view and comes back, that must not look like a press held for ever
+        self._no_target = getattr(sensor, "NO_TARGET", -1)
 
     # what monitors and plots read
     @property
@@ -137,7 +140,11 @@ class Channel:
                     return
             elif self._on_rail:
                 self._on_rail = 0
-            lvl = cond.update(raw, now_us, self.pressed)
+            # rest tracking pauses while pressed, unless the level has sunk below the trigger:
+            # if rest moved while the sensor was away (a reading stuck at zero, garbage), the
+            # real rest point would otherwise hold the note for ever; tracking on, it ends
+            frozen = self.pressed and self.level >= cond.trigger_level
+            lvl = cond.update(raw, now_us, frozen or raw == self._no_target)
             if cond.settling:
                 return
             trig = cond.trigger_level

@@ -122,6 +122,7 @@ class Player:
         if usb is None:
             usb = UsbMidi.start("Attune " + self.title)
         self.outputs = Outputs(usb, DinMidi(din) if din is not None else None, tone)
+        self.outputs.clear_din()  # a synth on DIN may still hold a note of the last boot
         self.led = hardware.build_led(board)
         self.stats = Stats()
         info = {"firmware": version.FIRMWARE,
@@ -182,6 +183,8 @@ class Player:
         # silent, rather than let it fill the heap into an automatic collection mid-note
         gc.collect()
         stats.mem_free = gc.mem_free()
+        if self.wdt is None:
+            self.start_watchdog()  # before any sensor is touched: a hang anywhere is caught
         t_start = ticks_us()
         inst.begin(t_start)
         self.silence()
@@ -216,6 +219,7 @@ class Player:
                         gc.collect()  # only when silent: a collection is an audible hiccup
                         last_gc = now_ms
             else:
+                outputs.check_host()
                 self._led(time.ticks_ms())
             if ticks_diff(now, t_sec) >= 1000000:
                 stats.tick_hz = ticks
@@ -227,8 +231,6 @@ class Player:
                     if ch.fault:
                         self._faulted = True
                 stats.mem_free = gc.mem_free()
-                if self.wdt is None:
-                    self.start_watchdog()
             nxt = ticks_add(nxt, _PERIOD_US)
             wait = ticks_diff(nxt, ticks_us())
             if wait > 0:
@@ -247,10 +249,11 @@ class Player:
             return
         import machine
 
-        self._feeder = machine.Timer(period=500, callback=lambda t: wdt.feed())
+        self._feeder = machine.Timer(-1, mode=machine.Timer.PERIODIC, period=500,
+                                     callback=lambda t: wdt.feed())
 
     def start_watchdog(self):
-        """Started after the first second of play, never in maintenance mode."""
+        """Started as the play loop starts (never in maintenance mode); fed every 4 ticks."""
         import machine
 
         self.wdt = machine.WDT(timeout=_WDT_MS)

@@ -10,6 +10,7 @@ so mpremote and the therapist's tools keep working next to MIDI.
 from micropython import const
 
 _TXLEN = const(128)  # bytes: 32 events waiting for the host; our own queue holds the rest
+_ALL_NOTES_OFF = const(123)
 
 _usb = None  # the interface made in boot.py, found again by main.py
 
@@ -37,6 +38,10 @@ class UsbMidi:
     def running():
         """The interface boot.py started, or None (no USB MIDI: e.g. boot.py failed)."""
         return _usb
+
+    def is_open(self):
+        """True while a host has the MIDI interface configured (it can hear us)."""
+        return self.port.is_open()
 
     def write(self, buf, start, n):
         """Queue packets start..start+n of buf; returns how many the driver took.
@@ -92,16 +97,52 @@ class DinMidi:
 
 class Outputs:
     """Every way the instrument sounds: USB MIDI, DIN MIDI, a PWM tone. Unsent USB packets
-    stay queued for the next tick; DIN and tone see each packet once."""
+    stay queued for the next tick; DIN and tone see each packet once.
+
+    A note left sounding by an earlier boot (watchdog reset, power cut) or while no host was
+    listening has no note-off coming: `clear_din()` at start-up, and each USB host that opens
+    the port, get All Notes Off on all 16 MIDI channels before anything else.
+    """
 
     def __init__(self, usb=None, din=None, tone=None):
         self.usb = usb
         self.din = din
         self.tone = tone
         self._seen = 0  # packets at the front of the queue that DIN/tone already had
+        clear = bytearray(64)  # CC 123 (All Notes Off) on channels 1-16, as USB-MIDI packets
+        ch = 0
+        while ch < 16:
+            clear[ch * 4] = 0x0B
+            clear[ch * 4 + 1] = 0xB0 | ch
+            clear[ch * 4 + 2] = _ALL_NOTES_OFF
+            ch += 1
+        self._clear = clear
+        # a host that has the port open already hears whatever this boot sends
+        self._heard = usb is None or usb.is_open()
+
+    def clear_din(self):
+        """All Notes Off on every channel of the DIN output (at start-up)."""
+        if self.din is not None:
+            ch = 0
+            while ch < 16:
+                self.din.write(self._clear, ch)
+                ch += 1
+
+    def check_host(self):
+        """Between ticks: notice a USB host going away, so the next one hears All Notes Off."""
+        usb = self.usb
+        if usb is None:
+            return
+        if not usb.is_open():
+            self._heard = False
+        elif not self._heard:
+            # all 16 or try again next tick (a repeated All Notes Off is harmless)
+            self._heard = usb.write(self._clear, 0, 16) == 16
 
     def send(self, midi):
         """Send what the tick queued. Returns the number of USB packets still waiting."""
+        if not self._heard:
+            self.check_host()  # before any note of this boot reaches a new host
         n = midi.count
         if n == 0:
             return 0

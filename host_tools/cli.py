@@ -27,7 +27,7 @@ from host_tools.errors import AttuneError, Refused
 from host_tools.firmware import REPO_DIR
 
 VERSION = "0.1.0"  # kept here: host_tools/__init__.py is skipped by a stale editable install
-DEFAULT_TIMEOUT_S = 2.0
+DEFAULT_TIMEOUT_S = 5.0  # a Pico writes ~1.2 KB/s of serial between ticks: a page takes ~1.5 s
 PROBE_TIMEOUT_S = 1.0
 LEVEL_MAX = 16383
 

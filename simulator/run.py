@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import _thread
 import contextlib
+import hashlib
+import importlib.machinery
 import importlib.util
 import json
+import marshal
 import os
 import runpy
 import shutil
@@ -70,6 +73,89 @@ def install_profile(flash_dir: Path, profile: dict[str, Any]) -> None:
     st = store.Store(version.FIRMWARE)
     st.save(name, {str(k): str(v) for k, v in values.items()})
     st.set_active(name)
+
+
+# Compiled firmware and fake modules, kept for the whole process: every boot (a reset, each
+# Simulation of a test run) imports them afresh, and compiling them is most of a boot's time.
+_CODE: dict[tuple[str, bytes, int], Any] = {}
+# ... and on disk, for the repository's own firmware and fakes: one file per source file (so
+# the folder stays small), valid only for the same source and Python. Python's own .pyc files
+# do this where bytecode may be written; this cache also serves where it may not
+# (PYTHONDONTWRITEBYTECODE), so each process's first boot is quick too.
+_DISK_CACHED = (str(FIRMWARE_DIR) + os.sep, str(FAKES_DIR) + os.sep)
+
+
+def _code_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "attune" / "simulator-code"
+
+
+def _disk_entry(path: str, source: bytes, optimize: int) -> tuple[Path, bytes]:
+    name = hashlib.sha256(f"{path}\0{optimize}".encode()).hexdigest()[:32]
+    stamp = importlib.util.MAGIC_NUMBER + hashlib.sha256(source).digest()
+    return _code_cache_dir() / f"{name}.code", stamp
+
+
+def _disk_load(path: str, source: bytes, optimize: int) -> Any:
+    try:
+        file, stamp = _disk_entry(path, source, optimize)
+        blob = file.read_bytes()
+        if blob[:len(stamp)] == stamp:
+            code = marshal.loads(blob[len(stamp):])
+            if getattr(code, "co_filename", None) == path:
+                return code
+    except (OSError, ValueError, EOFError, TypeError):
+        pass
+    return None
+
+
+def _disk_store(path: str, source: bytes, optimize: int, code: Any) -> None:
+    try:
+        file, stamp = _disk_entry(path, source, optimize)
+        file.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=file.parent, delete=False) as f:
+            f.write(stamp + marshal.dumps(code))
+        os.replace(f.name, file)
+    except (OSError, ValueError):
+        pass
+
+
+class _CachedSourceLoader(importlib.machinery.SourceFileLoader):
+    """The standard loader (and its .pyc handling), compiling each distinct source only once
+    per process (and, for the repository's firmware and fakes, once per source change)."""
+
+    def source_to_code(self, data: Any, path: Any, *, _optimize: int = -1) -> Any:
+        path, source = str(path), bytes(data)
+        key = (path, source, _optimize)
+        code = _CODE.get(key)
+        if code is None:
+            disk = path.startswith(_DISK_CACHED)
+            code = _disk_load(path, source, _optimize) if disk else None
+            if code is None:
+                code = super().source_to_code(data, path, _optimize=_optimize)
+                if disk:
+                    _disk_store(path, source, _optimize, code)
+            _CODE[key] = code
+        return code
+
+
+class _CachedFinder:
+    """On sys.meta_path during a run: modules found under `roots` load through
+    _CachedSourceLoader; anything else is left to the usual finders."""
+
+    def __init__(self, roots: Sequence[Path]) -> None:
+        self.roots = tuple(str(r) + os.sep for r in roots)
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or type(spec.loader) is not importlib.machinery.SourceFileLoader or \
+                not str(spec.origin).startswith(self.roots):
+            return None
+        spec.loader = _CachedSourceLoader(fullname, spec.origin)
+        return spec
+
+    def invalidate_caches(self) -> None:
+        pass
 
 
 def _top_level_names(folder: Path) -> set[str]:
@@ -236,6 +322,10 @@ class Simulation:
         context.clock, context.world = self.clock, self.world
         self.clock.install()
         sys.path[:0] = [str(FAKES_DIR), str(self.firmware_dir)]
+        finder = _CachedFinder((FAKES_DIR, self.firmware_dir))
+        at = next((i for i, f in enumerate(sys.meta_path)
+                   if f is importlib.machinery.PathFinder), len(sys.meta_path))
+        sys.meta_path.insert(at, finder)  # type: ignore[arg-type]  # (builtins still first)
         os.chdir(self.flash_dir)
         sys.stdin = self.serial.stdin  # type: ignore[assignment]
         sys.stdout = self.serial.stdout  # type: ignore[assignment]
@@ -245,6 +335,8 @@ class Simulation:
             yield
         finally:
             self.serial.firmware_running = False
+            with contextlib.suppress(ValueError):
+                sys.meta_path.remove(finder)  # type: ignore[arg-type]
             sys.path[:], cwd, sys.stdin, sys.stdout, print_exc = saved  # type: ignore[misc]
             os.chdir(cwd)
             if print_exc is None:
@@ -266,7 +358,9 @@ class Simulation:
         is searched, so they must be put in place by hand)."""
         self._drop_modules()
         for name in _SHADOWED_STDLIB:
-            spec = importlib.util.spec_from_file_location(name, FAKES_DIR / f"{name}.py")
+            path = str(FAKES_DIR / f"{name}.py")
+            spec = importlib.util.spec_from_file_location(
+                name, path, loader=_CachedSourceLoader(name, path))
             module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
             sys.modules[name] = module
             spec.loader.exec_module(module)  # type: ignore[union-attr]
@@ -287,7 +381,10 @@ class Simulation:
             except SimulationEnd:
                 return
             except SimulatedReset as reset:
-                self._after_reset(reset)
+                try:
+                    self._after_reset(reset)  # the board may stay off past the end of the run
+                except SimulationEnd:
+                    return
                 state = "boot"
             except KeyboardInterrupt:
                 self.serial.firmware_running = False

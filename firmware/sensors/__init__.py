@@ -6,6 +6,8 @@ the same duck-typed interface, so instrument.py treats them alike:
     KIND          class attr: "switch" (reads 0/1) or "analog" (reads a level)
     FULL_SCALE    class attr: the largest meaningful reading, in the driver's unit
     REST          class attr: what read() returns before the first good reading
+    NO_TARGET     class attr, optional: the reading that means "nothing in range" (not a
+                  position: never learned as the rest point)
     RAIL_FAULT    class attr, optional: True when a reading pinned at its "most" end for
                   seconds means a wiring fault (AnalogSensor only)
     invert        instance attr, bool: True means "less = more" (a closer hand reads fewer mm)

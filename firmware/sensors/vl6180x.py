@@ -72,6 +72,7 @@ class VL6180X(I2CDevice):
     KIND = "analog"
     FULL_SCALE = FAR
     REST = FAR
+    NO_TARGET = FAR
     _RUN = _START
 
     def __init__(self, i2c, address=ADDRESS, invert=True, recover=None):
