@@ -61,4 +61,10 @@ def idle_messages(seconds: int = 600, seed: int = 5) -> dict:
              "pad": mv.adc_read_u16(mv.rest(n, 1536 * 16 + 40), rng),
              "hand": mv.quantise(mv.rest(n, 255.0), rng, noise=0.0, lo=0, hi=255)}
     events = _run("combo", trace, seconds)
-    return {"idle_messages_10min": len(events) * 600 // seconds, "idle_seconds": seconds}
+    # the All Notes Off the firmware sends when the host opens the port is start-up, not the
+    # sensors: it ends whatever an earlier boot left sounding
+    startup = [e for e in events if e["type"] == "cc" and e.get("control") == 123
+               and e["t_ms"] < 1000]
+    idle = len(events) - len(startup)
+    return {"idle_messages_10min": idle * 600 // seconds, "idle_seconds": seconds,
+            "startup_all_notes_off": len(startup)}
