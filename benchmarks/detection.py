@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import random
-import sys
 import time
 import types
 from array import array
@@ -48,19 +47,10 @@ P_SHAKY_PRESS = 0.3  # share of presses made with a tremor riding on them
 
 
 def engine_on_path() -> None:
-    """What tests/conftest.py does: firmware/ importable on CPython with `const`/`ticks_*`."""
-    for p in (str(ROOT), str(ROOT / "firmware")):
-        if p not in sys.path:
-            sys.path.insert(0, p)
-    if "micropython" not in sys.modules:
-        mp = types.ModuleType("micropython")
-        mp.const = lambda x: x  # type: ignore[attr-defined]
-        sys.modules["micropython"] = mp
-    from simulator import clock
+    """firmware/ importable on CPython (see benchmarks.engine.firmware_on_path)."""
+    from benchmarks.engine import firmware_on_path
 
-    for name in ("ticks_diff", "ticks_add"):
-        if not hasattr(time, name):
-            setattr(time, name, getattr(clock, name))
+    firmware_on_path()
 
 
 # --- the trace set ------------------------------------------------------------------------

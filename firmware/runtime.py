@@ -21,7 +21,7 @@ from instrument import Instrument, kind_defaults
 from link import Link
 from micropython import const
 from settings import Settings
-from store import Store
+from store import Store, file_exists
 from usbmidi import DinMidi, Outputs, UsbMidi
 
 _PERIOD_US = const(1000)  # 1 kHz tick
@@ -66,17 +66,9 @@ def log_error(exc, where):
         pass
 
 
-def _exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
-
-
 def maintenance_requested():
     """True (once) when the last run asked to boot into maintenance mode."""
-    if _exists(MAINTENANCE_FLAG):
+    if file_exists(MAINTENANCE_FLAG):
         try:
             os.remove(MAINTENANCE_FLAG)
         except OSError:

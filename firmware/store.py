@@ -65,7 +65,8 @@ def checksum(values):
     return _crc32(canonical(values).encode()) & 0xFFFFFFFF
 
 
-def _exists(path):
+def file_exists(path):
+    """Whether a file is there (MicroPython has no os.path)."""
     try:
         os.stat(path)
         return True
@@ -187,7 +188,7 @@ class Store:
     def exists(self, name):
         """True if the profile has a current or backup copy (or a finished save under way)."""
         base = self._base(name)
-        return (_exists(base + ".json") or _exists(base + ".bak")
+        return (file_exists(base + ".json") or file_exists(base + ".bak")
                 or self._read(base + ".tmp")[0] is not None)
 
     def active(self):
@@ -223,7 +224,7 @@ class Store:
             raise OSError(28)  # ENOSPC: the flash is full; the old copy is untouched
         if self._read(cur)[0] is not None:
             os.rename(cur, base + ".bak")
-        elif _exists(cur):
+        elif file_exists(cur):
             os.remove(cur)
         os.rename(tmp, cur)
 
@@ -249,7 +250,7 @@ class Store:
         """Remove a profile and its backup. An interrupted delete leaves it loadable."""
         base = self._base(name)
         for ext in (".tmp", ".bak", ".json"):
-            if _exists(base + ext):
+            if file_exists(base + ext):
                 os.remove(base + ext)
 
     def rename(self, old, new):

@@ -6,6 +6,7 @@ Usage: kit = Kit(); kit.ask("set pad.sensitivity 80"); kit.play(100); kit.lines 
 from __future__ import annotations
 
 from console import Console
+from enginekit import sounding_after
 from instrument import Instrument, kind_defaults
 from settings import Settings
 from store import Store
@@ -98,12 +99,4 @@ class Kit:
             self.tick()
 
     def sounding(self) -> set:
-        on: set = set()
-        for _, kind, ch, d1, _d2 in self.events:
-            if kind == "note_on":
-                on.add((ch, d1))
-            elif kind == "note_off":
-                on.discard((ch, d1))
-            elif kind == "cc" and d1 == 123:
-                on = {x for x in on if x[0] != ch}
-        return on
+        return sounding_after(self.events)
