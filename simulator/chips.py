@@ -24,7 +24,9 @@ from collections import deque
 from collections.abc import Callable
 
 TICKS_PERIOD = 1 << 30  # MicroPython's ticks_us wraps here
+_TICKS_HALF = TICKS_PERIOD // 2
 _MAX_ERRORS = 100
+_BYTE = tuple(bytes((i,)) for i in range(256))  # one-byte reads without a bytes() call
 
 
 def ticks_diff(a: int, b: int) -> int:
@@ -49,6 +51,11 @@ class I2CChip:
         self.reads = 0
         self.pointer = 0
         self.regs: dict[int, int] = {}
+        # The class's flags (below), copied onto the instance: faster to read on CPython 3.11.
+        cls = type(self)
+        self._plain_advance = cls._plain_advance
+        self._plain_registers = cls._plain_registers
+        self._has_after_read = cls._has_after_read
         self.power_on_reset()
 
     # -- plugging -------------------------------------------------------------------------
@@ -73,10 +80,15 @@ class I2CChip:
         self.stuck = False
 
     # -- I2C transactions -----------------------------------------------------------------
+    # A bus transaction runs every couple of milliseconds of the firmware's loop, so these avoid
+    # per-byte method calls and bytes() constructions where the subclass keeps the stock
+    # registers (the class flags below), with the same effects either way.
+
     def write(self, data: bytes) -> None:
         """One I2C write transaction: register address bytes, then data (auto-increment)."""
         self._answer()
-        data = bytes(data)
+        if type(data) is not bytes:
+            data = bytes(data)
         self.writes += 1
         if not data:
             return  # address-only probe, as scan() sends
@@ -84,26 +96,109 @@ class I2CChip:
         if len(data) < n:
             self._error(f"a write of {len(data)} byte(s) is shorter than the register address")
             return
-        reg = int.from_bytes(data[:n], "big")
+        if n == 2:
+            reg = (data[0] << 8) | data[1]
+        elif n == 1:
+            reg = data[0]
+        else:
+            reg = int.from_bytes(data[:n], "big")
         self.pointer = reg
         payload = data[n:]
         self.log.append(("write", reg, payload))
-        for value in payload:
-            self._store(self.pointer, value)
-            self.pointer = self._advance(self.pointer)
+        if payload:
+            store = self._store
+            if self._plain_advance:
+                for value in payload:
+                    store(reg, value)
+                    reg += 1
+                    self.pointer = reg
+            else:
+                for value in payload:
+                    store(self.pointer, value)
+                    self.pointer = self._advance(self.pointer)
 
     def read(self, n: int) -> bytes:
         """One I2C read transaction of n bytes from the register pointer."""
         self._answer()
         self.reads += 1
-        start = self.pointer
-        out = bytearray()
-        for _ in range(n):
-            out.append(self._load(self.pointer) & 0xFF)
-            self.pointer = self._advance(self.pointer)
-        self.log.append(("read", start, bytes(out)))
-        self._after_read(start, n)
-        return bytes(out)
+        return self._read_from(self.pointer, n)
+
+    def read_register(self, reg: int, n: int) -> bytes:
+        """write(the ADDRESS_BYTES of `reg`) then read(n), as one call with the same effects:
+        the fake I2C's readfrom_mem on a chip with `stock_transactions`."""
+        # self._answer(), inline
+        if not self._connected:
+            raise OSError(errno.EIO, "I2C device not answering (unplugged)")
+        if self.stuck:
+            raise OSError(errno.ETIMEDOUT, "I2C bus stuck")
+        self._update()
+        self.writes += 1
+        self.pointer = reg
+        self.log.append(("write", reg, b""))
+        if not self._connected:
+            raise OSError(errno.EIO, "I2C device not answering (unplugged)")
+        if self.stuck:
+            raise OSError(errno.ETIMEDOUT, "I2C bus stuck")
+        self._update()
+        self.reads += 1
+        if not self._plain_registers:
+            return self._read_from(reg, n)
+        # self._read_from(reg, n), inline
+        get = self.regs.get
+        if n == 1:
+            out = _BYTE[get(reg, 0) & 0xFF]
+        elif n == 3:
+            out = bytes((get(reg, 0) & 0xFF, get(reg + 1, 0) & 0xFF, get(reg + 2, 0) & 0xFF))
+        else:
+            out = bytes([get(r, 0) & 0xFF for r in range(reg, reg + n)])
+        if n > 0:
+            self.pointer = reg + n
+        self.log.append(("read", reg, out))
+        if self._has_after_read:
+            self._after_read(reg, n)
+        return out
+
+    def _read_from(self, start: int, n: int) -> bytes:
+        if self._plain_registers:  # the stock _load and _advance
+            regs = self.regs
+            get = regs.get
+            if n == 1:
+                out = _BYTE[get(start, 0) & 0xFF]
+            elif n == 3:
+                out = bytes((get(start, 0) & 0xFF, get(start + 1, 0) & 0xFF,
+                             get(start + 2, 0) & 0xFF))
+            elif n == 2:
+                out = bytes((get(start, 0) & 0xFF, get(start + 1, 0) & 0xFF))
+            else:
+                out = bytes([get(r, 0) & 0xFF for r in range(start, start + n)])
+            if n > 0:
+                self.pointer = start + n
+        else:
+            buf = bytearray()
+            for _ in range(n):
+                buf.append(self._load(self.pointer) & 0xFF)
+                self.pointer = self._advance(self.pointer)
+            out = bytes(buf)
+        self.log.append(("read", start, out))
+        if self._has_after_read:
+            self._after_read(start, n)
+        return out
+
+    # What a class keeps of the stock methods (set for each subclass), so the shortcuts above
+    # apply only where they give the stock behaviour.
+    _plain_advance = True  # _advance is reg + 1
+    _plain_registers = True  # ... and _load is regs.get(reg, 0)
+    _has_after_read = False  # _after_read does something
+    stock_transactions = True  # write, read, _answer and connected are I2CChip's
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._plain_advance = cls._advance is I2CChip._advance
+        cls._plain_registers = cls._plain_advance and cls._load is I2CChip._load
+        cls._has_after_read = cls._after_read is not I2CChip._after_read
+        cls.stock_transactions = (cls.write is I2CChip.write and cls.read is I2CChip.read
+                                  and cls._answer is I2CChip._answer
+                                  and cls.connected is I2CChip.connected)
 
     # -- for subclasses -------------------------------------------------------------------
     def power_on_reset(self) -> None:
@@ -179,7 +274,12 @@ class VL6180XChip(I2CChip):
 
     def set_distance_mm(self, value: int | None) -> None:
         """Distance of the nearest target; None (or beyond ~255 mm) = nothing in view."""
-        self._distance = None if value is None else max(0, int(value))
+        if value is None:
+            self._distance = None
+        else:  # max(0, int(value)), without the two builtin calls for an int (every poll)
+            if type(value) is not int:
+                value = int(value)
+            self._distance = value if value > 0 else 0
 
     def power_on_reset(self) -> None:
         self.regs = {
@@ -196,9 +296,9 @@ class VL6180XChip(I2CChip):
 
     # -- measurement model ----------------------------------------------------------------
     def _conversion_us(self) -> int:
-        averaging = 1300 + self.regs.get(self.REG_AVERAGING, 0x30) * 645 // 10
-        max_convergence = self.regs.get(self.REG_MAX_CONVERGENCE, 0x31) * 1000
-        if self._distance is None or self._distance >= self.FAR:
+        averaging = 1300 + self.regs.get(_VL_REG_AVERAGING, 0x30) * 645 // 10
+        max_convergence = self.regs.get(_VL_REG_MAX_CONVERGENCE, 0x31) * 1000
+        if self._distance is None or self._distance >= _VL_FAR:
             convergence = 1500  # the early convergence estimate gives up quickly
         else:
             convergence = min(500 + 10 * self._distance, max_convergence)
@@ -206,19 +306,23 @@ class VL6180XChip(I2CChip):
 
     def _begin_measurement(self) -> None:
         self._measuring = True
-        self.regs[self.REG_RANGE_STATUS] &= 0xF0  # device_ready = 0 while measuring
+        self.regs[_VL_REG_RANGE_STATUS] &= 0xF0  # device_ready = 0 while measuring
         now = self._now()
         self._done_at = None if now is None else now + self._conversion_us()
 
     def _update(self) -> None:
         if not self._measuring:
             return
-        now = self._now()
-        if now is not None and self._done_at is not None and ticks_diff(now, self._done_at) < 0:
-            return
+        clock = self.clock  # (self._now() and ticks_diff(), inline: this runs on every poll)
+        if clock is not None:
+            now = clock()
+            done = self._done_at
+            if now is not None and done is not None and \
+                    (now - done + _TICKS_HALF) % TICKS_PERIOD < _TICKS_HALF:
+                return
         self._complete()
         if self._continuous:
-            period_us = (self.regs.get(self.REG_INTERMEASUREMENT, 0xFF) + 1) * 10_000
+            period_us = (self.regs.get(_VL_REG_INTERMEASUREMENT, 0xFF) + 1) * 10_000
             self._begin_measurement()
             if self._done_at is not None:
                 self._done_at += max(0, period_us - self._conversion_us())
@@ -226,32 +330,32 @@ class VL6180XChip(I2CChip):
     def _complete(self) -> None:
         self._measuring = False
         if not self.configured:
-            code, value = self.ERROR_SYSTEM, self.FAR
+            code, value = _VL_ERROR_SYSTEM, _VL_FAR
         elif self._distance is None:
-            code, value = self.ERROR_ECE, self.FAR
-        elif self._distance >= self.FAR:
-            code, value = self.ERROR_OVERFLOW, self.FAR
+            code, value = _VL_ERROR_ECE, _VL_FAR
+        elif self._distance >= _VL_FAR:
+            code, value = _VL_ERROR_OVERFLOW, _VL_FAR
         else:
             code, value = 0, self._distance
-        self.regs[self.REG_RANGE_VAL] = value
-        self.regs[self.REG_RANGE_STATUS] = (code << 4) | 0x01
-        if (self.regs.get(self.REG_INTERRUPT_CONFIG, 0) & 0x07) == 0x04:
-            status = self.regs.get(self.REG_INTERRUPT_STATUS, 0)
-            self.regs[self.REG_INTERRUPT_STATUS] = (status & ~0x07) | 0x04
+        self.regs[_VL_REG_RANGE_VAL] = value
+        self.regs[_VL_REG_RANGE_STATUS] = (code << 4) | 0x01
+        if (self.regs.get(_VL_REG_INTERRUPT_CONFIG, 0) & 0x07) == 0x04:
+            status = self.regs.get(_VL_REG_INTERRUPT_STATUS, 0)
+            self.regs[_VL_REG_INTERRUPT_STATUS] = (status & ~0x07) | 0x04
         self.samples += 1
 
     # -- register side effects ------------------------------------------------------------
     def _store(self, reg: int, value: int) -> None:
-        if reg == self.REG_INTERRUPT_CLEAR:
-            status = self.regs.get(self.REG_INTERRUPT_STATUS, 0)
+        if reg == _VL_REG_INTERRUPT_CLEAR:
+            status = self.regs.get(_VL_REG_INTERRUPT_STATUS, 0)
             if value & 0x01:
                 status &= ~0x07
             if value & 0x02:
                 status &= ~0x38
             if value & 0x04:
                 status &= ~0xC0
-            self.regs[self.REG_INTERRUPT_STATUS] = status
-        elif reg == self.REG_FRESH_OUT_OF_RESET:
+            self.regs[_VL_REG_INTERRUPT_STATUS] = status
+        elif reg == _VL_REG_FRESH_OUT_OF_RESET:
             if not value & 1 and self.regs.get(reg, 0) & 1:
                 missing = [r for r, v in self.PRIVATE_SETTINGS.items() if self.regs.get(r) != v]
                 for r in missing:
@@ -262,10 +366,10 @@ class VL6180XChip(I2CChip):
                     )
                 self.configured = not missing
             self.regs[reg] = value & 1
-        elif reg == self.REG_SYSRANGE_START:
+        elif reg == _VL_REG_SYSRANGE_START:
             self._start(value)
-        elif reg in (self.REG_MODEL_ID, self.REG_RANGE_STATUS, self.REG_INTERRUPT_STATUS,
-                     self.REG_RANGE_VAL):  # fmt: skip
+        elif reg in (_VL_REG_MODEL_ID, _VL_REG_RANGE_STATUS, _VL_REG_INTERRUPT_STATUS,
+                     _VL_REG_RANGE_VAL):  # fmt: skip
             self._error(f"wrote 0x{value:02X} to read-only register 0x{reg:03X}")
         else:
             self.regs[reg] = value
@@ -286,9 +390,27 @@ class VL6180XChip(I2CChip):
         if self._measuring:
             self._error("SYSRANGE__START written while a measurement was running")
             return
-        if self.regs.get(self.REG_INTERRUPT_STATUS, 0) & 0x07:
+        if self.regs.get(_VL_REG_INTERRUPT_STATUS, 0) & 0x07:
             self._error("a measurement was started before the last result's interrupt was cleared")
         self._begin_measurement()
+
+
+# VL6180XChip's constants as module globals for its per-transaction methods (faster to load).
+_VL_ERROR_ECE = VL6180XChip.ERROR_ECE
+_VL_ERROR_OVERFLOW = VL6180XChip.ERROR_OVERFLOW
+_VL_ERROR_SYSTEM = VL6180XChip.ERROR_SYSTEM
+_VL_FAR = VL6180XChip.FAR
+_VL_REG_AVERAGING = VL6180XChip.REG_AVERAGING
+_VL_REG_FRESH_OUT_OF_RESET = VL6180XChip.REG_FRESH_OUT_OF_RESET
+_VL_REG_INTERMEASUREMENT = VL6180XChip.REG_INTERMEASUREMENT
+_VL_REG_INTERRUPT_CLEAR = VL6180XChip.REG_INTERRUPT_CLEAR
+_VL_REG_INTERRUPT_CONFIG = VL6180XChip.REG_INTERRUPT_CONFIG
+_VL_REG_INTERRUPT_STATUS = VL6180XChip.REG_INTERRUPT_STATUS
+_VL_REG_MAX_CONVERGENCE = VL6180XChip.REG_MAX_CONVERGENCE
+_VL_REG_MODEL_ID = VL6180XChip.REG_MODEL_ID
+_VL_REG_RANGE_STATUS = VL6180XChip.REG_RANGE_STATUS
+_VL_REG_RANGE_VAL = VL6180XChip.REG_RANGE_VAL
+_VL_REG_SYSRANGE_START = VL6180XChip.REG_SYSRANGE_START
 
 
 class LPS22Chip(I2CChip):

@@ -34,17 +34,22 @@ class SimulationEnd(BaseException):  # noqa: N818 (it is a signal, not an error)
     `except Exception` cannot swallow it."""
 
 
+# ticks_diff and ticks_add run several times per firmware tick: the constants are literals
+# (TICKS_HALF = 0x20000000, TICKS_MAX = 0x3FFFFFFF) so each call is a few bytecodes.
 def ticks_diff(end: int, start: int) -> int:
     """Signed difference of two tick values, in [-2**29, 2**29), as on MicroPython."""
-    return ((end - start + TICKS_HALF) & TICKS_MAX) - TICKS_HALF
+    d = end - start
+    if -0x20000000 <= d < 0x20000000 and type(d) is int:
+        return d  # already in range: the wrap below would give d back
+    return ((d + 0x20000000) & 0x3FFFFFFF) - 0x20000000
 
 
 def ticks_add(ticks: int, delta: int) -> int:
     """`ticks + delta` wrapped to the ticks period; like MicroPython, refuses a delta that
     `ticks_diff` could not measure back."""
-    if not -TICKS_HALF <= delta < TICKS_HALF:
-        raise OverflowError("ticks interval overflow")
-    return (ticks + delta) & TICKS_MAX
+    if -0x20000000 <= delta < 0x20000000:
+        return (ticks + delta) & 0x3FFFFFFF
+    raise OverflowError("ticks interval overflow")
 
 
 class Clock:
@@ -169,27 +174,39 @@ class Clock:
             self._virt0 = self.now
 
     # -- MicroPython's time functions -----------------------------------------------------------
+    # The firmware calls these thousands of times a virtual second: each reads and writes the
+    # slots directly and runs `_run_due` only when a callback is due (or the clock halted).
 
     def ticks_us(self) -> int:
-        self.now += self.cost_us
-        if self.now >= self.next_due:
+        now = self.now + self.cost_us
+        self.now = now
+        if now >= self.next_due:
             self._run_due()
-        return (self.now + self._us_offset) & TICKS_MAX
+            now = self.now
+        return (now + self._us_offset) & 0x3FFFFFFF
 
     def ticks_ms(self) -> int:
-        self.now += self.cost_us
-        if self.now >= self.next_due:
+        now = self.now + self.cost_us
+        self.now = now
+        if now >= self.next_due:
             self._run_due()
-        return (self.now // 1000 + self._ms_offset) & TICKS_MAX
+            now = self.now
+        return (now // 1000 + self._ms_offset) & 0x3FFFFFFF
 
     ticks_cpu = ticks_us  # rp2: ticks_cpu runs from the same 1 MHz timer
 
     def peek_us(self) -> int:
         """The firmware's `ticks_us()` value now, without the call's cost (for chip models)."""
-        return (self.now + self._us_offset) & TICKS_MAX
+        return (self.now + self._us_offset) & 0x3FFFFFFF
 
     def sleep_us(self, us: int) -> None:
-        self.advance(us if us > self.cost_us else self.cost_us)
+        if us < self.cost_us:
+            us = self.cost_us
+        target = self.now + us
+        if target < self.next_due:
+            self.now = target
+        else:
+            self.advance(us)
 
     def sleep_ms(self, ms: int) -> None:
         us = int(ms) * 1000
@@ -209,14 +226,66 @@ class Clock:
             return
         for name in _INSTALLED_NAMES:
             self._saved[name] = getattr(time, name, None)
-        time.ticks_us = self.ticks_us
-        time.ticks_ms = self.ticks_ms
-        time.ticks_cpu = self.ticks_cpu
-        time.ticks_diff = ticks_diff
-        time.ticks_add = ticks_add
-        time.sleep = self.sleep
-        time.sleep_ms = self.sleep_ms
-        time.sleep_us = self.sleep_us
+        for name, fn in self.time_functions().items():
+            setattr(time, name, fn)
+
+    def time_functions(self) -> dict[str, Callable[..., Any]]:
+        """MicroPython's time functions on this clock, for the firmware: the same as the
+        methods, as closures with the tick offsets built in (cheaper to call than bound
+        methods, and they run thousands of times a virtual second)."""
+        clock = self
+        us_offset = self._us_offset
+        ms_offset = self._ms_offset
+        advance = self.advance
+
+        if us_offset:
+            def ticks_us() -> int:
+                now = clock.now + clock.cost_us
+                clock.now = now
+                if now >= clock.next_due:
+                    clock._run_due()
+                    now = clock.now
+                return (now + us_offset) & 0x3FFFFFFF
+        else:
+            def ticks_us() -> int:
+                now = clock.now + clock.cost_us
+                clock.now = now
+                if now >= clock.next_due:
+                    clock._run_due()
+                    now = clock.now
+                return now & 0x3FFFFFFF
+
+        def ticks_ms() -> int:
+            now = clock.now + clock.cost_us
+            clock.now = now
+            if now >= clock.next_due:
+                clock._run_due()
+                now = clock.now
+            return (now // 1000 + ms_offset) & 0x3FFFFFFF
+
+        def sleep_us(us: int) -> None:
+            cost = clock.cost_us
+            if us < cost:
+                us = cost
+            target = clock.now + us
+            if target < clock.next_due:
+                clock.now = target
+            else:
+                advance(us)
+
+        def sleep_ms(ms: int) -> None:
+            us = int(ms) * 1000
+            cost = clock.cost_us
+            advance(us if us > cost else cost)
+
+        def sleep(seconds: float) -> None:
+            us = int(seconds * 1_000_000)
+            cost = clock.cost_us
+            advance(us if us > cost else cost)
+
+        return {"ticks_us": ticks_us, "ticks_ms": ticks_ms, "ticks_cpu": ticks_us,
+                "ticks_diff": ticks_diff, "ticks_add": ticks_add, "sleep": sleep,
+                "sleep_ms": sleep_ms, "sleep_us": sleep_us}
 
     def uninstall(self) -> None:
         for name, value in self._saved.items():

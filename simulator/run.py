@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import _thread
 import contextlib
-import hashlib
 import importlib.machinery
 import importlib.util
 import json
-import marshal
 import os
 import runpy
 import shutil
@@ -78,63 +76,16 @@ def install_profile(flash_dir: Path, profile: dict[str, Any]) -> None:
 # Compiled firmware and fake modules, kept for the whole process: every boot (a reset, each
 # Simulation of a test run) imports them afresh, and compiling them is most of a boot's time.
 _CODE: dict[tuple[str, bytes, int], Any] = {}
-# ... and on disk, for the repository's own firmware and fakes: one file per source file (so
-# the folder stays small), valid only for the same source and Python. Python's own .pyc files
-# do this where bytecode may be written; this cache also serves where it may not
-# (PYTHONDONTWRITEBYTECODE), so each process's first boot is quick too.
-_DISK_CACHED = (str(FIRMWARE_DIR) + os.sep, str(FAKES_DIR) + os.sep)
-
-
-def _code_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "attune" / "simulator-code"
-
-
-def _disk_entry(path: str, source: bytes, optimize: int) -> tuple[Path, bytes]:
-    name = hashlib.sha256(f"{path}\0{optimize}".encode()).hexdigest()[:32]
-    stamp = importlib.util.MAGIC_NUMBER + hashlib.sha256(source).digest()
-    return _code_cache_dir() / f"{name}.code", stamp
-
-
-def _disk_load(path: str, source: bytes, optimize: int) -> Any:
-    try:
-        file, stamp = _disk_entry(path, source, optimize)
-        blob = file.read_bytes()
-        if blob[:len(stamp)] == stamp:
-            code = marshal.loads(blob[len(stamp):])
-            if getattr(code, "co_filename", None) == path:
-                return code
-    except (OSError, ValueError, EOFError, TypeError):
-        pass
-    return None
-
-
-def _disk_store(path: str, source: bytes, optimize: int, code: Any) -> None:
-    try:
-        file, stamp = _disk_entry(path, source, optimize)
-        file.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=file.parent, delete=False) as f:
-            f.write(stamp + marshal.dumps(code))
-        os.replace(f.name, file)
-    except (OSError, ValueError):
-        pass
-
-
 class _CachedSourceLoader(importlib.machinery.SourceFileLoader):
     """The standard loader (and its .pyc handling), compiling each distinct source only once
-    per process (and, for the repository's firmware and fakes, once per source change)."""
+    per process."""
 
     def source_to_code(self, data: Any, path: Any, *, _optimize: int = -1) -> Any:
         path, source = str(path), bytes(data)
         key = (path, source, _optimize)
         code = _CODE.get(key)
         if code is None:
-            disk = path.startswith(_DISK_CACHED)
-            code = _disk_load(path, source, _optimize) if disk else None
-            if code is None:
-                code = super().source_to_code(data, path, _optimize=_optimize)
-                if disk:
-                    _disk_store(path, source, _optimize, code)
+            code = super().source_to_code(data, path, _optimize=_optimize)
             _CODE[key] = code
         return code
 

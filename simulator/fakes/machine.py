@@ -219,13 +219,15 @@ class ADC:
 
     def read_u16(self):
         c = _clock
-        c.now += _ADC_CONVERSION_US
-        if c.now >= c.next_due:
+        now = c.now + 2  # _ADC_CONVERSION_US
+        c.now = now
+        if now >= c.next_due:
             c._run_due()
+            now = c.now
         inp = self._inp
         if inp is None:
             return self._fixed
-        ms = c.now // 1000
+        ms = now // 1000
         return inp.values[ms] if ms < inp.n else inp.values[-1]
 
     def __repr__(self):
@@ -248,8 +250,11 @@ class I2C:
         self._slots = _world.buses.setdefault(bus, {})
 
     def _chip(self, addr, nbytes):
+        """The chip at `addr` after the transaction's bus time (`nbytes` plus the address
+        byte), its input brought up to the present; raises as a real bus would."""
         c = _clock
-        if self._bus in _world.stuck_buses:
+        stuck = _world.stuck_buses
+        if stuck and self._bus in stuck:
             c.advance(self._timeout)
             raise _err(_ETIMEDOUT)
         t = c.now + self._byte_us * (nbytes + 1)
@@ -258,21 +263,46 @@ class I2C:
         else:
             c.advance(t - c.now)
         slot = self._slots.get(addr)
-        if slot is None or not slot.chip.connected:
+        if slot is None:
             raise _err(_EIO)
         chip = slot.chip
-        if getattr(chip, "stuck", False):  # the chip itself holds SDA low
-            _world.stick_bus(self._bus)
-            c.advance(self._timeout)
-            raise _err(_ETIMEDOUT)
-        slot.refresh(c.now // 1000)
+        stock = _stock_types.get(type(chip))
+        if stock is None:
+            stock = _stock(chip)
+        if stock:  # a chips.I2CChip: its state without the `connected` property call
+            if not chip._connected:
+                raise _err(_EIO)
+            if chip.stuck:  # the chip itself holds SDA low
+                _world.stick_bus(self._bus)
+                c.advance(self._timeout)
+                raise _err(_ETIMEDOUT)
+        else:
+            if not chip.connected:
+                raise _err(_EIO)
+            if getattr(chip, "stuck", False):
+                _world.stick_bus(self._bus)
+                c.advance(self._timeout)
+                raise _err(_ETIMEDOUT)
+        # slot.refresh(ms), inline
+        ms = c.now // 1000
+        if ms != slot.last_ms and slot.setter is not None:
+            slot.last_ms = ms
+            inp = slot.input
+            slot.setter(inp.values[ms] if ms < inp.n else inp.values[-1])
         return chip
 
     @staticmethod
     def _memaddr(memaddr, addrsize):
-        if addrsize == 16:
-            return bytes(((memaddr >> 8) & 0xFF, memaddr & 0xFF))
-        return bytes((memaddr & 0xFF,))
+        key = (memaddr, addrsize)
+        head = _heads.get(key)
+        if head is None:
+            if addrsize == 16:
+                head = bytes(((memaddr >> 8) & 0xFF, memaddr & 0xFF))
+            else:
+                head = bytes((memaddr & 0xFF,))
+            if len(_heads) < 4096:
+                _heads[key] = head
+        return head
 
     def scan(self):
         c = _clock
@@ -283,7 +313,9 @@ class I2C:
         return sorted(a for a, s in self._slots.items() if s.chip.connected)
 
     def writeto(self, addr, buf, stop=True):
-        self._chip(addr, len(buf)).write(bytes(buf))
+        chip = self._chip(addr, len(buf))
+        # a stock chip copies the buffer itself (one bytes() call instead of two)
+        chip.write(buf if _stock_types.get(type(chip)) else bytes(buf))
         return len(buf)
 
     def writevto(self, addr, vector, stop=True):
@@ -305,14 +337,29 @@ class I2C:
     def readfrom_mem(self, addr, memaddr, nbytes, *, addrsize=8):
         head = self._memaddr(memaddr, addrsize)
         chip = self._chip(addr, len(head) + nbytes + 1)
+        if _stock_types.get(type(chip)) == len(head):
+            return _fit(chip.read_register(int.from_bytes(head, "big"), nbytes), nbytes)
         chip.write(head)
         return _fit(chip.read(nbytes), nbytes)
 
     def readfrom_mem_into(self, addr, memaddr, buf, *, addrsize=8):
-        head = self._memaddr(memaddr, addrsize)
         n = len(buf)
-        chip = self._chip(addr, len(head) + n + 1)
-        chip.write(head)
+        if addrsize == 16:
+            chip = self._chip(addr, n + 3)
+            stock = _stock_types.get(type(chip)) == 2
+            reg = memaddr & 0xFFFF
+        else:
+            chip = self._chip(addr, n + 2)
+            stock = _stock_types.get(type(chip)) == 1
+            reg = memaddr & 0xFF
+        if stock:
+            data = chip.read_register(reg, n)  # always n bytes
+            if n == 3 and type(buf) is bytearray:  # (by items: cheaper than a slice)
+                buf[0], buf[1], buf[2] = data
+            else:
+                buf[:n] = data
+            return
+        chip.write(self._memaddr(memaddr, addrsize))
         buf[:n] = _fit(chip.read(n), n)
 
     def __repr__(self):
@@ -325,6 +372,24 @@ class SoftI2C(I2C):
     def __init__(self, scl, sda, *, freq=400_000, timeout=50_000):
         gpio = sda._id if isinstance(sda, Pin) else gpio_number(sda)
         self._init((gpio >> 1) & 1, freq, timeout)
+
+
+_heads = {}  # (memaddr, addrsize) -> the register address bytes sent first
+# chip type -> its ADDRESS_BYTES when a chips.I2CChip with the stock transactions, else 0
+_stock_types = {}
+
+
+def _stock(chip):
+    """Whether `chip` is a chips.I2CChip keeping its stock write/read/connected, so the fast
+    paths (read_register, the `_connected` slot) give the same result as the generic ones."""
+    cls = type(chip)
+    known = _stock_types.get(cls)
+    if known is None:
+        stock = getattr(cls, "stock_transactions", False) is True and \
+            callable(getattr(cls, "read_register", None))
+        # the register address size, for readfrom_mem's shortcut (0: not a stock chip)
+        known = _stock_types[cls] = int(cls.ADDRESS_BYTES) if stock else 0
+    return known
 
 
 def _fit(data, n):
