@@ -21,7 +21,7 @@ _FULL_SPEED_MS = const(50)  # crossing the whole range in 50 ms is the strongest
 _PEAK_US = const(10000)  # velocity from pressure: wait this long for the peak
 _SHORT_US = const(200000)  # excursions shorter than this look like tremor, not intent
 _VEL_PRESSURE = const(2)
-_GUARD_FADE = const(11)  # settings.VEL_PRESSURE
+_GUARD_FADE = const(12)  # settings.VEL_PRESSURE
 
 
 class Debouncer:
@@ -60,7 +60,7 @@ class Gesture:
         self.guard = guard
         self.pressed = 0
         self.strength = 0  # of the last press, 0..16383
-        self._tremor = 0  # learned tremor peak, level units in Q4 (so it can fade slowly)
+        self._tremor = 0  # learned tremor peak, level units in Q8 (so it can fade slowly)
         self._release = 0  # release level of the current press
         self._pending = 0  # 1 while a dwell or a peak wait is running
         self._t_pending = 0
@@ -82,11 +82,11 @@ class Gesture:
     @property
     def tremor(self):
         """The learned tremor guard, in level units (0 when none)."""
-        return self._tremor >> 4
+        return self._tremor >> 8
 
     def _learn(self, peak):
-        if self.guard and peak << 4 > self._tremor:
-            self._tremor = peak << 4
+        if self.guard and peak << 8 > self._tremor:
+            self._tremor = peak << 8
 
     def update(self, level, trigger, release, now_us):
         """Returns NONE, PRESS (see `strength`) or RELEASE."""
@@ -107,7 +107,7 @@ class Gesture:
         gate = release >> 1
         t = self._tremor
         if t > 0:
-            # fades with a ~2 s time constant, so the guard outlasts a few shakes
+            # fades with a ~4 s time constant, so the guard outlasts a bout of shakes
             self._tremor = t - (t >> _GUARD_FADE) - 1
         if level < gate:
             if self._exc:
@@ -121,7 +121,7 @@ class Gesture:
             self._exc = level
         eff = trigger
         if self.guard:
-            t = self._tremor >> 4
+            t = self._tremor >> 8
             g = t + (t >> 2)
             if g > eff:
                 eff = g
