@@ -52,7 +52,7 @@ class Gesture:
     """Turns a level (0..16383) into presses and releases.
 
     With `guard` (analog sensors), short excursions that end without a deliberate press, such as
-    tremor, teach a guard level that the next press must clear; it fades within about a second.
+    tremor, teach a guard level that the next press must clear; it fades over a few seconds.
     """
 
     def __init__(self, chs, guard):
