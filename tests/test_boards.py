@@ -8,29 +8,17 @@ import time
 import types
 from pathlib import Path
 
+import hardware
 import jsonschema
 import pytest
+from sensors.analog import AnalogSensor
+from sensors.lps22 import LPS22
+from sensors.switch import Switch
+from sensors.vl6180x import VL6180X
 
 ROOT = Path(__file__).resolve().parents[1]
 BOARDS = ROOT / "boards"
-if str(ROOT / "firmware") not in sys.path:
-    sys.path.insert(0, str(ROOT / "firmware"))
-# The firmware imports `micropython` for const(); lend a stand-in while importing (the
-# simulator's fake needs a running simulation).
-_LEND_MICROPYTHON = "micropython" not in sys.modules
-if _LEND_MICROPYTHON:
-    _shim = types.ModuleType("micropython")
-    _shim.const = lambda value: value  # type: ignore[attr-defined]
-    sys.modules["micropython"] = _shim
 
-import hardware  # noqa: E402
-from sensors.analog import AnalogSensor  # noqa: E402
-from sensors.lps22 import LPS22  # noqa: E402
-from sensors.switch import Switch  # noqa: E402
-from sensors.vl6180x import VL6180X  # noqa: E402
-
-if _LEND_MICROPYTHON:
-    del sys.modules["micropython"]
 
 BOARD_FILES = sorted(p for p in BOARDS.glob("*.json") if not p.name.endswith("schema.json"))
 INSTRUMENT_FILES = sorted((BOARDS / "instruments").glob("*.json"))

@@ -1130,7 +1130,8 @@ def test_soak_memory_in_use_does_not_grow_in_the_micropython_vm(tmp_path):
     mpvm.require_vm()
     driver = tmp_path / "soak_driver.py"
     driver.write_text(f"from soak_memory import soak\nsoak(**{VM_SOAK!r})\n")
-    cmd = mpvm.vm_command(driver, (mpvm.FIRMWARE, mpvm.FAKES, mpvm.VM_DIR))
+    cmd = mpvm.vm_command(driver, (mpvm.FIRMWARE, mpvm.FAKES, mpvm.VM_DIR,
+                                    mpvm.ROOT / "benchmarks" / "mp"))
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=mpvm.ROOT, capture_output=True, text=True, timeout=900,
                           check=False)

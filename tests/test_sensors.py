@@ -5,36 +5,19 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import time
-import types
 from pathlib import Path
 
 import pytest
+from sensors.analog import AnalogSensor
+from sensors.i2cdevice import EIO, ENODATA, ENODEV, ETIMEDOUT
+from sensors.lps22 import LPS22
+from sensors.switch import Switch
+from sensors.vl6180x import FAR, VL6180X
+
+from simulator.chips import LPS22Chip, VL6180XChip
 
 ROOT = Path(__file__).resolve().parents[1]
-for _path in (ROOT / "firmware", ROOT):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
-# The firmware imports `micropython` for const(). The simulator's fake needs a running
-# simulation, so lend a two-line stand-in while importing, and take it back afterwards.
-_LEND_MICROPYTHON = "micropython" not in sys.modules
-if _LEND_MICROPYTHON:
-    _shim = types.ModuleType("micropython")
-    _shim.const = lambda value: value  # type: ignore[attr-defined]
-    sys.modules["micropython"] = _shim
-
-from sensors.analog import AnalogSensor  # noqa: E402
-from sensors.i2cdevice import EIO, ENODATA, ENODEV, ETIMEDOUT  # noqa: E402
-from sensors.lps22 import LPS22  # noqa: E402
-from sensors.switch import Switch  # noqa: E402
-from sensors.vl6180x import FAR, VL6180X  # noqa: E402
-
-from simulator.chips import LPS22Chip, VL6180XChip  # noqa: E402
-
-if _LEND_MICROPYTHON:
-    del sys.modules["micropython"]
-
 TICKS_PERIOD = 1 << 30
 MS = 1000
 

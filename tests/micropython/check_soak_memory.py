@@ -10,6 +10,8 @@ import json
 
 from soak_memory import soak
 
+VM_PATHS = ("benchmarks/mp",)  # fourchannel.Noise, shared with the benchmarks
+
 _NAME = "check_memory_in_use_does_not_grow_over_a_short_soak"
 _SLACK = 64  # bytes (4 heap blocks): what phases ending in different rounds hold differently
 

@@ -16,23 +16,13 @@ import json
 import os
 
 from console import Console
+from fourchannel import Noise
 from instrument import Instrument, kind_defaults
 from settings import Settings
 from store import Store
 
 _MASK = (1 << 30) - 1
 _PERIOD = 4000  # ticks in one round of presses and faults (long enough for a rail fault)
-
-
-class Noise:
-    """A small linear congruential generator: repeatable, allocation-free."""
-
-    def __init__(self, seed):
-        self.x = seed
-
-    def next(self, amplitude):
-        self.x = (self.x * 1103515245 + 12345) & 0x7FFFFFFF
-        return (self.x >> 8) % (2 * amplitude + 1) - amplitude
 
 
 class Troubled:
