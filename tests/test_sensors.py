@@ -210,12 +210,13 @@ def test_time_of_flight_sensor_follows_the_datasheet_conversation():
     chip.log.clear()
     values = world.run(tof, bus, ms=20)
     conversation = [(kind, reg, data) for kind, reg, data in chip.log if data]
-    assert conversation[:5] == [
-        ("write", 0x015, b"\x07"),  # clear any interrupt left from before
-        ("write", 0x018, b"\x01"),  # single-shot start
+    assert conversation[:4] == [
+        # one write from 0x015: clear any interrupt, FRESH_OUT_OF_RESET and GROUPED_PARAMETER_
+        # HOLD kept at 0, single-shot start
+        ("write", 0x015, b"\x07\x00\x00\x01"),
         ("read", 0x04D, bytes([0x01, 0x00, 0x04])),  # status: no error, new sample ready
         ("read", 0x062, bytes([80])),  # RESULT__RANGE_VAL
-        ("write", 0x015, b"\x07"),  # clear the interrupt before the next start
+        ("write", 0x015, b"\x07\x00\x00\x01"),  # the interrupt cleared as the next starts
     ]
     assert values[-1] == 80 and tof.fault == 0
     assert chip.errors == []
@@ -247,6 +248,10 @@ def test_time_of_flight_needs_at_most_one_short_transaction_per_read_and_polls_e
     assert polls  # status is polled...
     assert len(bus.transactions) < 200 * 0.6  # ...but far from every 1 ms tick
     assert chip.samples >= 200 // 15  # a fresh distance at least every 15 ms
+    # the first poll learns the measurement's length: about one poll per sample once learned
+    # (each transaction holds a Pico's loop for ~0.1 ms)
+    assert len(bus.transactions) / chip.samples < 3.6
+    assert len(polls) / chip.samples < 1.6
 
 
 def test_time_of_flight_sensor_already_set_up_skips_the_private_settings():
