@@ -35,7 +35,6 @@ class Conditioner:
         self.full_scale = full_scale
         self.invert = invert
         self.chs = chs  # this channel's settings (settings.Values), read live
-        self.level = 0
         self.trigger_level = LEVEL_MAX
         self.release_level = LEVEL_MAX
         self.settling = True
@@ -86,7 +85,6 @@ class Conditioner:
         self._dev = 0
         self._dn = 0
         self._t0 = now_us
-        self.level = 0
 
     def configure(self):
         """Recompute what depends on settings and on the measured noise (slow path)."""
@@ -193,23 +191,18 @@ class Conditioner:
                 # follow so slowly that a deliberate press is barely touched
                 shift = _DRIFT_SLOW
                 self._past = 0
-            if shift:
-                # shift the magnitude, so rounding never pushes the baseline one way
-                if e >= 0:
-                    acc += e >> shift
-                else:
-                    acc -= (-e) >> shift
-                self._acc = acc
+            # shift the magnitude, so rounding never pushes the baseline one way
+            if e >= 0:
+                acc += e >> shift
+            else:
+                acc -= (-e) >> shift
+            self._acc = acc
         # level
         base = acc >> 8
         delta = (base - y if self.invert else y - base) >> 4
         if delta <= 0:
-            self.level = 0
             return 0
         rng = self._range
         if delta >= rng:
-            self.level = LEVEL_MAX
             return LEVEL_MAX
-        lvl = delta * LEVEL_MAX // rng
-        self.level = lvl
-        return lvl
+        return delta * LEVEL_MAX // rng

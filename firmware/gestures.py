@@ -66,7 +66,10 @@ class Gesture:
         self._t_pending = 0
         self._peak = 0
         self._speed = 0
-        self._t_rest = 0  # last time the level was at rest (below the gate)
+        self.t_rest = 0  # last time the level was at rest (below the gate)
+        # 1 while at rest with nothing in progress (no press, wait, excursion, lockout or
+        # tremor guard): a level below the gate then changes nothing but t_rest
+        self.idle = 0
         self._t_release = 0
         self._t_press = 0
         self._exc = 0  # highest level of the current excursion above the gate
@@ -77,7 +80,7 @@ class Gesture:
         self.pressed = 0
         self._pending = 0
         self._exc = 0
-        self._t_rest = now_us
+        self.t_rest = now_us
 
     @property
     def tremor(self):
@@ -89,7 +92,9 @@ class Gesture:
             self._tremor = peak << 8
 
     def update(self, level, trigger, release, now_us):
-        """Returns NONE, PRESS (see `strength`) or RELEASE."""
+        """Returns NONE, PRESS (see `strength`) or RELEASE.
+        While `idle`, a level under release >> 1 may skip this call and only set t_rest."""
+        self.idle = 0
         if self.pressed:
             if level > self._peak:
                 self._peak = level
@@ -111,11 +116,13 @@ class Gesture:
             self._tremor = t - (t >> _GUARD_FADE) - 1
         if level < gate:
             if self._exc:
-                if 0 <= ticks_diff(now_us, self._t_rest) < _SHORT_US:
+                if 0 <= ticks_diff(now_us, self.t_rest) < _SHORT_US:
                     self._learn(self._exc)
                 self._exc = 0
-            self._t_rest = now_us
+            self.t_rest = now_us
             self._pending = 0
+            if not self._tremor and not self._locked:
+                self.idle = 1
             return NONE
         if level > self._exc:
             self._exc = level
@@ -133,7 +140,7 @@ class Gesture:
         chs = self.chs
         if not self._pending:
             # approach speed: from leaving rest to crossing the trigger, in level units per ms
-            ms = ticks_diff(now_us, self._t_rest) // 1000 + 1
+            ms = ticks_diff(now_us, self.t_rest) // 1000 + 1
             self._speed = (level - gate) * _FULL_SPEED_MS // ms
         wait = chs.dwell * 1000
         if chs.velocity == _VEL_PRESSURE:

@@ -28,7 +28,8 @@ CRASH_TEXT = "stopped after an internal error; trying again"
 
 
 class Channel:
-    """One sensor and the stages that turn its readings into music."""
+    """One sensor and the stages that turn its readings into music: a switch is debounced, an
+    analog reading conditioned; both then go through the gesture and the mapping."""
 
     def __init__(self, index, name, sensor, sensor_type, settings, midi):
         self.index = index
@@ -119,16 +120,46 @@ class Channel:
         self.fault = code
         self.fault_text = text
 
+    def recovered(self, raw, now_us):
+        """A sensor or channel fault is on (slow path): whether `raw` may be played now."""
+        sensor = self.sensor
+        code = sensor.fault
+        if code:
+            if self.fault != code:
+                self.set_fault(code, sensor.fault_text, now_us)
+            return False
+        fault = self.fault
+        if fault == _FAULT_RAIL:
+            if self.on_rail(raw):
+                return False
+        elif fault == _FAULT_CRASH:
+            if ticks_diff(now_us, self._t_retry) < _RETRY_US:
+                return False
+        # recovered: the rest position learned before the fault still holds (the sensor is
+        # where it was), unless the fault was a crash: then relearn
+        self.fault = 0
+        self.fault_text = ""
+        self._on_rail = 0
+        self.restart(now_us, fault == _FAULT_CRASH)
+        return True
+
+    def on_rail(self, raw):
+        """Whether `raw` is at the rail that counts as a wiring fault."""
+        return raw >= self._rail_hi or raw <= self._rail_lo
+
     def update(self, raw, now_us):
-        """One reading of this channel's sensor (settings already taken in by the tick)."""
+        """One reading of this channel's sensor (settings already taken in by the tick).
+        One method for both kinds: a call costs more than a branch, on either interpreter."""
         self.raw = raw
-        cond = self.cond
         deb = self.debouncer
         if deb is not None:
             lvl = LEVEL_MAX if deb.update(raw, now_us) else 0
             trig = _SWITCH_TRIGGER
             rel = _SWITCH_TRIGGER
-        elif cond is not None:
+        else:
+            cond = self.cond
+            if cond is None:
+                return  # (never: a channel has a debouncer or a conditioner)
             # a reading pinned at the "most" end for seconds is a short or a stuck ADC, not a
             # client: end the note instead of holding it for ever
             if raw >= self._rail_hi or raw <= self._rail_lo:
@@ -143,21 +174,24 @@ class Channel:
             # rest tracking pauses while pressed, unless the level has sunk below the trigger:
             # if rest moved while the sensor was away (a reading stuck at zero, garbage), the
             # real rest point would otherwise hold the note for ever; tracking on, it ends
-            frozen = self.pressed and self.level >= cond.trigger_level
-            lvl = cond.update(raw, now_us, frozen or raw == self._no_target)
+            lvl = cond.update(raw, now_us, (self.pressed and self.level >= cond.trigger_level)
+                              or raw == self._no_target)
             if cond.settling:
                 return
             trig = cond.trigger_level
             rel = cond.release_level
-        else:
-            return
         self.level = lvl
         g = self.gesture
-        ev = g.update(lvl, trig, rel, now_us)
+        if g.idle and lvl < (rel >> 1):
+            # at rest, nothing in progress (most ticks): all the gesture would do is note the
+            # time, and a call costs more than that on either interpreter
+            g.t_rest = now_us
+            ev = 0
+        else:
+            ev = g.update(lvl, trig, rel, now_us)
         m = self.mapper
         if m.continuous:
-            cont = (lvl - rel) * LEVEL_MAX // (LEVEL_MAX - rel) if lvl > rel else 0
-            m.level(cont, g.pressed)
+            m.level((lvl - rel) * LEVEL_MAX // (LEVEL_MAX - rel) if lvl > rel else 0, g.pressed)
         if ev:
             if ev == PRESS:
                 self.pressed = 1
@@ -165,10 +199,6 @@ class Channel:
             else:
                 self.pressed = 0
                 m.release()
-
-    def on_rail(self, raw):
-        """Whether `raw` is at the rail that counts as a wiring fault."""
-        return raw >= self._rail_hi or raw <= self._rail_lo
 
 
 def kind_defaults(channels):
@@ -209,42 +239,20 @@ class Instrument:
         if self._seen != self.settings.version:
             self._configure()
         self._ticks += 1
-        chans = self.channels
-        n = len(chans)
         if self._ticks >= _RECONFIGURE_TICKS:
             # follow the measured noise floor: trigger points move with it
             self._ticks = 0
-            i = 0
-            while i < n:
-                if chans[i].cond is not None:
-                    chans[i].cond.configure()
-                i += 1
-        i = 0
-        while i < n:
-            ch = chans[i]
-            i += 1
+            for ch in self.channels:
+                if ch.cond is not None:
+                    ch.cond.configure()
+        # (a for loop over a list allocates nothing on MicroPython: its iterator is on the stack)
+        for ch in self.channels:
             try:
                 sensor = ch.sensor
                 raw = sensor.read(now_us)
-                code = sensor.fault
-                if code:
-                    if ch.fault != code:
-                        ch.set_fault(code, sensor.fault_text, now_us)
-                    continue
-                if ch.fault:
-                    if ch.fault == _FAULT_RAIL:
-                        if ch.on_rail(raw):
-                            continue
-                    elif ch.fault == _FAULT_CRASH:
-                        if ticks_diff(now_us, ch._t_retry) < _RETRY_US:
-                            continue
-                    # recovered: the rest position learned before the fault still holds (the
-                    # sensor is where it was), unless the fault was a crash: then relearn
-                    relearn = ch.fault == _FAULT_CRASH
-                    ch.fault = 0
-                    ch.fault_text = ""
-                    ch._on_rail = 0
-                    ch.restart(now_us, relearn)
+                if sensor.fault or ch.fault:
+                    if not ch.recovered(raw, now_us):
+                        continue
                 if ch.enabled:
                     ch.update(raw, now_us)
             except Exception:  # isolate the fault: this channel stops, the others play on

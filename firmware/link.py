@@ -30,7 +30,8 @@ _OUT_BUDGET = const(32)  # bytes written per pump
 _OUT_CAP = const(4096)  # bytes waiting to go out; asynchronous lines are dropped to stay under
 _REPLY_HOLD = const(1024)  # no new requests are read while this much output waits
 _STALE_MS = const(5000)  # a half line left this long (host gone mid-line) is forgotten
-_CHECK_EVERY = const(8)  # bytes between looks at the clock under a time budget
+_CHECK_EVERY = const(8)  # bytes between looks at the clock under a time budget (the first
+# look comes after the first byte: most calls find nothing to read or write)
 
 
 def _since(now, then):
@@ -144,7 +145,7 @@ class Link:
         one = self._out1
         lines = self._lines
         while budget and lines:
-            if budget_us and not budget % _CHECK_EVERY and _over(t0, budget_us):
+            if budget_us and budget % _CHECK_EVERY == _CHECK_EVERY - 1 and _over(t0, budget_us):
                 return
             if not self._ready(self._pout):
                 return
@@ -203,7 +204,7 @@ class Link:
         one = self._in1
         buf = self._buf
         while budget and self._bytes < _REPLY_HOLD:
-            if budget_us and not budget % _CHECK_EVERY and _over(t0, budget_us):
+            if budget_us and budget % _CHECK_EVERY == _CHECK_EVERY - 1 and _over(t0, budget_us):
                 return
             if not self._ready(self._pin):
                 return
@@ -239,6 +240,8 @@ class Link:
         stopping once `budget_us` microseconds are spent (0: byte budgets only)."""
         if handler is not None:
             self.handler = handler
+        if not (self._lines or self._n or self._long or self._ready(self._pin)):
+            return  # nothing to read, write or finish (most calls): no need for the clock
         t0 = time.ticks_us()
         self._read(time.ticks_ms(), t0, budget_us)
         self._write(t0, budget_us)

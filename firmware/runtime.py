@@ -116,6 +116,7 @@ class Player:
         self.outputs = Outputs(usb, DinMidi(din) if din is not None else None, tone)
         self.outputs.clear_din()  # a synth on DIN may still hold a note of the last boot
         self.led = hardware.build_led(board)
+        self._led_on = -1
         self.stats = Stats()
         info = {"firmware": version.FIRMWARE,
                 "board": board.get("id", ""), "instrument": inst_conf.get("name", ""),
@@ -155,7 +156,9 @@ class Player:
             on = (now_ms >> 7) & 1  # fast blink: a sensor needs attention
         else:
             on = 1 if (now_ms & 1023) < 60 else 0  # heartbeat: alive
-        led.value(on)
+        if on != self._led_on:  # (a pin write only when it changes)
+            self._led_on = on
+            led.value(on)
 
     def run(self):
         """The fixed-rate loop. Returns only through an exception."""
@@ -171,6 +174,7 @@ class Player:
         ticks_us = time.ticks_us
         ticks_diff = time.ticks_diff
         ticks_add = time.ticks_add
+        sleep_us = time.sleep_us
         # start-up leaves ~75 KB of garbage (imports, board.json, settings): collect it now,
         # silent, rather than let it fill the heap into an automatic collection mid-note
         gc.collect()
@@ -182,7 +186,7 @@ class Player:
         self.silence()
         nxt = ticks_us()
         t_sec = nxt
-        ticks = 0
+        ticks = 3  # ticks this second, plus 3 (so it restarts at 3, in the same chore phase)
         last_gc = time.ticks_ms()
         self._faulted = False
         while True:
@@ -214,20 +218,22 @@ class Player:
             else:
                 outputs.check_host()
                 self._led(time.ticks_ms())
-            if ticks_diff(now, t_sec) >= 1000000:
-                stats.tick_hz = ticks
-                stats.uptime_ms = ticks_diff(now, t_start) // 1000
-                ticks = 0
-                t_sec = now
-                self._faulted = False
-                for ch in inst.channels:
-                    if ch.fault:
-                        self._faulted = True
-                stats.mem_free = gc.mem_free()
+                if ticks_diff(now, t_sec) >= 1000000:
+                    # once a second (seen within 4 ticks): rate over the time since the last
+                    ms = ticks_diff(now, t_sec) // 1000
+                    stats.tick_hz = ((ticks - 3) * 1000 + (ms >> 1)) // ms
+                    stats.uptime_ms = ticks_diff(now, t_start) // 1000
+                    ticks = 3  # counting starts again, keeping the chores' order
+                    t_sec = now
+                    self._faulted = False
+                    for ch in inst.channels:
+                        if ch.fault:
+                            self._faulted = True
+                    stats.mem_free = gc.mem_free()
             nxt = ticks_add(nxt, _PERIOD_US)
             wait = ticks_diff(nxt, ticks_us())
             if wait > 0:
-                time.sleep_us(wait)
+                sleep_us(wait)
             else:
                 stats.late_ticks += 1
                 if wait < -4 * _PERIOD_US:

@@ -8,7 +8,7 @@ so a recovering sensor never stalls the tick. Any OSError (or a stalled chip) se
 goes back to probing, and retries after a back-off of 50 ms doubling to 1 s.
 """
 
-import time
+from time import ticks_add, ticks_diff
 
 from micropython import const
 
@@ -78,7 +78,7 @@ class I2CDevice:
             self._fail(e, None)
 
     def read(self, now_us):
-        if self._timed and time.ticks_diff(now_us, self._due_us) < 0:
+        if self._timed and ticks_diff(now_us, self._due_us) < 0:
             return self.value
         try:
             self._step(now_us)
@@ -90,7 +90,7 @@ class I2CDevice:
         raise NotImplementedError
 
     def _wait(self, now_us, delay_us):
-        self._due_us = time.ticks_add(now_us, delay_us)
+        self._due_us = ticks_add(now_us, delay_us)
         self._timed = True
 
     def _ok(self):

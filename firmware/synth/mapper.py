@@ -46,6 +46,8 @@ class Mapper:
         self._zone = -1
         self._velocity = 0  # velocity of the current press (zones reuse it)
         self._sent = -1  # last continuous value sent
+        self._cont = -1  # last level() input fully acted on (most ticks repeat it)
+        self._cont_pressed = 0
         self._latched = 0
         self._seen = -1
         self._what = None  # what the channel plays, to notice changes
@@ -70,6 +72,7 @@ class Mapper:
             self._melody_len = len(c.melody)
             self._leave(old_mode)
             self._sent = self._rest_value()
+        self._cont = -1  # settings read live by level() may have changed
         self._seen = self.settings.version
 
     def _rest_value(self):
@@ -183,9 +186,12 @@ class Mapper:
 
     def level(self, cont, pressed):
         """Continuous level (0..16383 above the release point) for zones, cc, bend, pressure."""
+        if cont == self._cont and pressed == self._cont_pressed:
+            return  # nothing new: the same input gives the same (already sent) output
         mode = self.mode
         if mode == _ZONES:
             self._zones(cont, pressed)
+            self._done(cont, pressed)
             return
         c = self.chs
         ch = self.settings.glob.channel - 1
@@ -218,6 +224,7 @@ class Mapper:
         # small changes are noise, but a change onto an end stop is always sent, so that
         # "fully off" and "fully on" really arrive
         if last >= 0 and d <= dead and not (d and (v <= lo or v >= hi)):
+            self._done(cont, pressed)
             return
         if mode == _CC:
             ok = self.midi.cc(ch, c.cc, v, self.index)
@@ -225,8 +232,13 @@ class Mapper:
             ok = self.midi.bend(ch, v, self.index)
         else:
             ok = self.midi.pressure(ch, v, self.index)
-        if ok:
+        if ok:  # (else the queue was full: try again next tick)
             self._sent = v
+            self._done(cont, pressed)
+
+    def _done(self, cont, pressed):
+        self._cont = cont
+        self._cont_pressed = pressed
 
     def _zones(self, cont, pressed):
         c = self.chs
