@@ -126,21 +126,16 @@ class I2CChip:
     def read_register(self, reg: int, n: int) -> bytes:
         """write(the ADDRESS_BYTES of `reg`) then read(n), as one call with the same effects:
         the fake I2C's readfrom_mem on a chip with `stock_transactions`."""
-        # self._answer(), inline
+        # self._answer(), inline, once: the address write and the read are one transaction
         if not self._connected:
             raise OSError(errno.EIO, "I2C device not answering (unplugged)")
         if self.stuck:
             raise OSError(errno.ETIMEDOUT, "I2C bus stuck")
         self._update()
         self.writes += 1
+        self.reads += 1
         self.pointer = reg
         self.log.append(("write", reg, b""))
-        if not self._connected:
-            raise OSError(errno.EIO, "I2C device not answering (unplugged)")
-        if self.stuck:
-            raise OSError(errno.ETIMEDOUT, "I2C bus stuck")
-        self._update()
-        self.reads += 1
         if not self._plain_registers:
             return self._read_from(reg, n)
         # self._read_from(reg, n), inline

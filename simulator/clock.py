@@ -38,10 +38,7 @@ class SimulationEnd(BaseException):  # noqa: N818 (it is a signal, not an error)
 # (TICKS_HALF = 0x20000000, TICKS_MAX = 0x3FFFFFFF) so each call is a few bytecodes.
 def ticks_diff(end: int, start: int) -> int:
     """Signed difference of two tick values, in [-2**29, 2**29), as on MicroPython."""
-    d = end - start
-    if -0x20000000 <= d < 0x20000000 and type(d) is int:
-        return d  # already in range: the wrap below would give d back
-    return ((d + 0x20000000) & 0x3FFFFFFF) - 0x20000000
+    return ((end - start + 0x20000000) & 0x3FFFFFFF) - 0x20000000
 
 
 def ticks_add(ticks: int, delta: int) -> int:

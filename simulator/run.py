@@ -450,7 +450,8 @@ def measure_speed(instrument: str | dict[str, Any] = "combo", seconds: float = 2
                   trace: Any = None, firmware_dir: str | Path = FIRMWARE_DIR,
                   boards_dir: str | Path = BOARDS_DIR) -> dict[str, float]:
     """For `make bench`: how many times faster than real time the firmware runs headless,
-    on the demo's movements (presses, tremor, noise on every channel) unless given a trace."""
+    on the demo's movements (presses, tremor, noise on every channel) unless given a trace.
+    The steady speed: a short run first compiles the firmware (once per process, ~40 ms)."""
     from simulator.cli import demo_trace
 
     inst = find_instrument(instrument, Path(boards_dir))
@@ -459,6 +460,10 @@ def measure_speed(instrument: str | dict[str, Any] = "combo", seconds: float = 2
     flash = tempfile.mkdtemp(prefix="attune-bench-")
     try:
         with open(os.devnull, "w") as quiet:
+            with Simulation(inst, Path(flash) / "warm-up", duration_s=0.5,
+                            firmware_dir=firmware_dir, boards_dir=boards_dir,
+                            console=quiet) as warm_up:
+                warm_up.run()
             sim = Simulation(inst, flash, trace=trace, duration_s=seconds,
                              firmware_dir=firmware_dir, boards_dir=boards_dir, console=quiet)
             with sim:

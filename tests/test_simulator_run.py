@@ -3,6 +3,7 @@ on time, the serial port as stdin/stdout, resets that keep the flash folder."""
 
 import os
 import textwrap
+import time
 
 import pytest
 
@@ -86,6 +87,11 @@ def test_serial_bytes_from_a_pipe_are_read_one_at_a_time_and_echoed(tmp_path):
     with make_sim(tmp_path, duration_s=0.5, serial="pipe") as sim:
         to_fw, from_fw = sim.serial_fds
         os.write(to_fw, b"hello\n")
+        # the relay thread carries the bytes in (in wall time, and 0.5 s of virtual time can
+        # take only a few ms of it): wait for them rather than race the run
+        t_end = time.monotonic() + 5
+        while sim.serial._in_thread < 6 and time.monotonic() < t_end:
+            time.sleep(0.001)
         sim.run()
         out = os.read(from_fw, 1000)
     assert out == b"boot 1 hi\r\nHELLO\n"

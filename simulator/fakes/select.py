@@ -73,14 +73,6 @@ class _Poll:
     def poll(self, timeout=-1):
         """Ready (object, events) pairs; waits up to `timeout` ms of virtual time (-1: until
         something is ready), looking every millisecond."""
-        if timeout == 0 and not self._others and self._serial_out is None:
-            serial = self._serial_in  # the hot case: is a serial byte waiting?
-            if serial is None:
-                return []
-            port = serial[1]
-            if port._in_thread + port._in_main > port._taken:
-                return [(serial[0], POLLIN)]
-            return []
         ready = self._ready()
         if ready or timeout == 0:
             return ready
@@ -94,6 +86,14 @@ class _Poll:
         return ready
 
     def ipoll(self, timeout=-1, flags=0):
+        if timeout == 0 and not self._others and self._serial_out is None:
+            # the hot case (the firmware's link, every 4 ms): is a serial byte waiting?
+            serial = self._serial_in
+            if serial is not None:
+                port = serial[1]
+                if port._in_thread + port._in_main > port._taken:
+                    return iter(((serial[0], POLLIN),))
+            return iter(())
         return iter(self.poll(timeout))
 
 
