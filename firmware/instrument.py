@@ -191,7 +191,9 @@ class Channel:
             ev = g.update(lvl, trig, rel, now_us)
         m = self.mapper
         if m.continuous:
-            m.level((lvl - rel) * LEVEL_MAX // (LEVEL_MAX - rel) if lvl > rel else 0, g.pressed)
+            cont = (lvl - rel) * LEVEL_MAX // (LEVEL_MAX - rel) if lvl > rel else 0
+            if cont != m.last_cont or g.pressed != m.last_pressed:
+                m.level(cont, g.pressed)
         if ev:
             if ev == PRESS:
                 self.pressed = 1

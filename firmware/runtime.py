@@ -26,7 +26,7 @@ from usbmidi import DinMidi, Outputs, UsbMidi
 
 _PERIOD_US = const(1000)  # 1 kHz tick
 _WDT_MS = const(2000)
-_IDLE_GC_MS = const(5000)  # collect garbage at most this often, and only with no note held
+_IDLE_GC_US = const(5000000)  # collect garbage at most this often, and only with no note held
 _LOG_MAX = const(4096)
 _SERVICE_BUDGET_US = const(400)  # serial/console work allowed after a tick
 
@@ -187,7 +187,7 @@ class Player:
         nxt = ticks_us()
         t_sec = nxt
         ticks = 3  # ticks this second, plus 3 (so it restarts at 3, in the same chore phase)
-        last_gc = time.ticks_ms()
+        last_gc = nxt
         self._faulted = False
         while True:
             now = ticks_us()
@@ -206,15 +206,14 @@ class Player:
             elif chore == 2:
                 if self.wdt is not None:
                     self.wdt.feed()
-                # collect on the first silent moment once _IDLE_GC_MS have passed, not only at
+                # collect on the first silent moment once _IDLE_GC_US have passed, not only at
                 # the once-a-second check: someone pressing in time with that second (once a
                 # second, say) is never silent there, and the heap then fills until an
                 # automatic collection (~20 ms on an RP2040) lands in the middle of a note
-                if midi.active == 0 and midi.count == 0:
-                    now_ms = time.ticks_ms()
-                    if ticks_diff(now_ms, last_gc) >= _IDLE_GC_MS:
-                        gc.collect()  # only when silent: a collection is an audible hiccup
-                        last_gc = now_ms
+                if midi.active == 0 and midi.count == 0 and \
+                        ticks_diff(now, last_gc) >= _IDLE_GC_US:
+                    gc.collect()  # only when silent: a collection is an audible hiccup
+                    last_gc = now
             else:
                 outputs.check_host()
                 self._led(time.ticks_ms())

@@ -46,8 +46,10 @@ class Mapper:
         self._zone = -1
         self._velocity = 0  # velocity of the current press (zones reuse it)
         self._sent = -1  # last continuous value sent
-        self._cont = -1  # last level() input fully acted on (most ticks repeat it)
-        self._cont_pressed = 0
+        # the last level() input fully acted on: most ticks repeat it, and the channel then
+        # skips the call (a repeat would change nothing)
+        self.last_cont = -1
+        self.last_pressed = 0
         self._latched = 0
         self._seen = -1
         self._what = None  # what the channel plays, to notice changes
@@ -72,7 +74,7 @@ class Mapper:
             self._melody_len = len(c.melody)
             self._leave(old_mode)
             self._sent = self._rest_value()
-        self._cont = -1  # settings read live by level() may have changed
+        self.last_cont = -1  # settings read live by level() may have changed
         self._seen = self.settings.version
 
     def _rest_value(self):
@@ -186,8 +188,6 @@ class Mapper:
 
     def level(self, cont, pressed):
         """Continuous level (0..16383 above the release point) for zones, cc, bend, pressure."""
-        if cont == self._cont and pressed == self._cont_pressed:
-            return  # nothing new: the same input gives the same (already sent) output
         mode = self.mode
         if mode == _ZONES:
             self._zones(cont, pressed)
@@ -237,8 +237,8 @@ class Mapper:
             self._done(cont, pressed)
 
     def _done(self, cont, pressed):
-        self._cont = cont
-        self._cont_pressed = pressed
+        self.last_cont = cont
+        self.last_pressed = pressed
 
     def _zones(self, cont, pressed):
         c = self.chs
