@@ -20,8 +20,11 @@ _STRENGTH_MAX = const(16383)
 _FULL_SPEED_MS = const(50)  # crossing the whole range in 50 ms is the strongest press
 _PEAK_US = const(10000)  # velocity from pressure: wait this long for the peak
 _SHORT_US = const(200000)  # excursions shorter than this look like tremor, not intent
-_VEL_PRESSURE = const(2)
-_GUARD_FADE = const(12)  # settings.VEL_PRESSURE
+_VEL_PRESSURE = const(2)  # settings.VEL_PRESSURE
+# the tremor guard halves every 2.84 s (a ~4 s time constant), by the clock rather than by the
+# tick, and is gone after 12 halvings (34 s: well inside ticks_diff's 536 s reach)
+_GUARD_HALF_MS = const(2840)
+_GUARD_HALVINGS = const(12)
 
 
 class Debouncer:
@@ -53,6 +56,7 @@ class Gesture:
 
     With `guard` (analog sensors), short excursions that end without a deliberate press, such as
     tremor, teach a guard level that the next press must clear; it fades over a few seconds.
+    Callers may skip update() while `idle` and the level is under release >> 1 (see update()).
     """
 
     def __init__(self, chs, guard):
@@ -60,15 +64,16 @@ class Gesture:
         self.guard = guard
         self.pressed = 0
         self.strength = 0  # of the last press, 0..16383
-        self._tremor = 0  # learned tremor peak, level units in Q8 (so it can fade slowly)
+        self._guard_peak = 0  # learned tremor peak (level units), fading from _guard_t on
+        self._guard_t = 0
         self._release = 0  # release level of the current press
         self._pending = 0  # 1 while a dwell or a peak wait is running
         self._t_pending = 0
         self._peak = 0
         self._speed = 0
         self.t_rest = 0  # last time the level was at rest (below the gate)
-        # 1 while at rest with nothing in progress (no press, wait, excursion, lockout or
-        # tremor guard): a level below the gate then changes nothing but t_rest
+        # 1 while at rest with nothing in progress (no press, wait, excursion or lockout): a
+        # level below the gate then changes nothing but t_rest
         self.idle = 0
         self._t_release = 0
         self._t_press = 0
@@ -76,20 +81,32 @@ class Gesture:
         self._locked = 0  # 1 while the lockout after a release may still run
 
     def reset(self, now_us):
-        """Forget any press in progress (after a fault, a settings change, a panic)."""
+        """Forget any press in progress and the tremor guard (after a fault, a restart, a
+        re-learned rest: the loop may have stopped for longer than the guard's clock reaches)."""
         self.pressed = 0
         self._pending = 0
         self._exc = 0
+        self._guard_peak = 0
         self.t_rest = now_us
 
-    @property
-    def tremor(self):
-        """The learned tremor guard, in level units (0 when none)."""
-        return self._tremor >> 8
+    def tremor(self, now_us):
+        """The tremor guard now, in level units (0 when none)."""
+        p = self._guard_peak
+        if not p:
+            return 0
+        ms = ticks_diff(now_us, self._guard_t) // 1000
+        h = ms // _GUARD_HALF_MS
+        if h >= _GUARD_HALVINGS or ms < 0:
+            self._guard_peak = 0
+            return 0
+        g = p >> h
+        # between halvings, a straight line from g down to g / 2 (< 2**30: no long ints)
+        return g - ((g * (ms - h * _GUARD_HALF_MS)) // _GUARD_HALF_MS >> 1)
 
-    def _learn(self, peak):
-        if self.guard and peak << 8 > self._tremor:
-            self._tremor = peak << 8
+    def _learn(self, peak, now_us):
+        if self.guard and peak > self.tremor(now_us):
+            self._guard_peak = peak
+            self._guard_t = now_us
 
     def update(self, level, trigger, release, now_us):
         """Returns NONE, PRESS (see `strength`) or RELEASE.
@@ -104,31 +121,28 @@ class Gesture:
                 self._locked = 1
                 self._exc = 0
                 if 0 <= ticks_diff(now_us, self._t_press) < _SHORT_US:
-                    self._learn(self._peak)
+                    self._learn(self._peak, now_us)
                 return RELEASE
             return NONE
         if self._locked and ticks_diff(now_us, self._t_release) >= self.chs.lockout * 1000:
             self._locked = 0  # checked every tick while locked, so it cannot wrap around
         gate = release >> 1
-        t = self._tremor
-        if t > 0:
-            # fades with a ~4 s time constant, so the guard outlasts a bout of shakes
-            self._tremor = t - (t >> _GUARD_FADE) - 1
         if level < gate:
             if self._exc:
                 if 0 <= ticks_diff(now_us, self.t_rest) < _SHORT_US:
-                    self._learn(self._exc)
+                    self._learn(self._exc, now_us)
                 self._exc = 0
             self.t_rest = now_us
             self._pending = 0
-            if not self._tremor and not self._locked:
+            if not self._locked:
                 self.idle = 1
             return NONE
         if level > self._exc:
             self._exc = level
         eff = trigger
-        if self.guard:
-            t = self._tremor >> 8
+        if self._guard_peak and self.guard:
+            # fades with the clock, so the guard outlasts a bout of shakes
+            t = self.tremor(now_us)
             g = t + (t >> 2)
             if g > eff:
                 eff = g

@@ -242,11 +242,14 @@ class Instrument:
             self._configure()
         self._ticks += 1
         if self._ticks >= _RECONFIGURE_TICKS:
-            # follow the measured noise floor: trigger points move with it
+            # follow the measured noise floor: trigger points move with it; and let an old
+            # tremor guard expire while it is within reach of ticks_diff (an idle channel's
+            # gesture is not called at all)
             self._ticks = 0
             for ch in self.channels:
                 if ch.cond is not None:
                     ch.cond.configure()
+                    ch.gesture.tremor(now_us)
         # (a for loop over a list allocates nothing on MicroPython: its iterator is on the stack)
         for ch in self.channels:
             try:

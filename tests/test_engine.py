@@ -57,6 +57,31 @@ def test_press_through_tremor_half_its_size_plays_once():
     assert len([e for e in on if e[0] >= 3000]) == 1
 
 
+def test_the_tremor_guard_fades_by_the_clock_and_is_gone_after_half_a_minute():
+    from gestures import Gesture
+
+    chs = S.Settings(["pad"]).ch[0]
+    g = Gesture(chs, True)
+    g._learn(8000, 0)
+    assert g.tremor(0) == 8000
+    assert g.tremor(2_840_000) == 4000  # halves every 2.84 s...
+    assert 2900 < g.tremor(4_260_000) < 3100  # ...in straight lines between halvings
+    assert 0 < g.tremor(30_000_000) < 8
+    assert g.tremor(34_080_000) == 0 and g._guard_peak == 0  # gone, not merely small
+
+
+def test_an_old_tremor_guard_cannot_come_back_when_the_ticks_wrap():
+    # a guard learned, then ten minutes of rest (the idle gesture is not even called): the
+    # instrument's slow chores let it expire, so ticks_diff never sees a stale time
+    sig = mv.rest(600_000, REST)
+    mv.add_tremor(sig, 1000, 3000, 6.0, 0.03 * 65535)
+    inst = build({"pad": fsr(sig)})
+    run(inst, 5000)
+    assert inst.channels[0].gesture._guard_peak > 0  # the shakes taught a guard
+    run(inst, 595_000, start_ms=5000)
+    assert inst.channels[0].gesture._guard_peak == 0
+
+
 def test_small_tremor_below_the_trigger_plays_nothing():
     sig = mv.rest(10_000, REST)
     mv.add_tremor(sig, 1000, 8000, 7.0, 0.008 * 65535)
