@@ -29,25 +29,26 @@ _GUARD_HALVINGS = const(12)
 
 class Debouncer:
     """Leading-edge switch debounce: a change is taken at once, then contact bounce is ignored
-    for `debounce` ms. Adds no delay to the note."""
+    for `debounce` ms. Adds no delay to the note. A reading equal to `state` while not
+    `holding` changes nothing (callers may skip the call)."""
 
     def __init__(self, chs):
         self.chs = chs
         self.state = 0
         self._t = 0
-        self._holding = 0  # 1 while bounces after the last change are being ignored
+        self.holding = 0  # 1 while bounces after the last change are being ignored
 
     def update(self, raw, now_us):
         """Raw 0/1 in, debounced 0/1 out."""
-        if self._holding:
+        if self.holding:
             # checked every tick while it runs, so a stale time can never wrap around
             if ticks_diff(now_us, self._t) < self.chs.debounce * 1000:
                 return self.state
-            self._holding = 0
+            self.holding = 0
         if raw != self.state:
             self.state = raw
             self._t = now_us
-            self._holding = 1
+            self.holding = 1
         return self.state
 
 

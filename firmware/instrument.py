@@ -153,7 +153,9 @@ class Channel:
         self.raw = raw
         deb = self.debouncer
         if deb is not None:
-            lvl = LEVEL_MAX if deb.update(raw, now_us) else 0
+            if raw != deb.state or deb.holding:  # (else the debouncer has nothing to do)
+                deb.update(raw, now_us)
+            lvl = LEVEL_MAX if deb.state else 0
             trig = _SWITCH_TRIGGER
             rel = _SWITCH_TRIGGER
         else:

@@ -175,6 +175,7 @@ class Player:
         ticks_diff = time.ticks_diff
         ticks_add = time.ticks_add
         sleep_us = time.sleep_us
+        ticks_ms = time.ticks_ms
         # start-up leaves ~75 KB of garbage (imports, board.json, settings): collect it now,
         # silent, rather than let it fill the heap into an automatic collection mid-note
         gc.collect()
@@ -202,7 +203,7 @@ class Player:
             if chore == 0:
                 link.service(handle, _SERVICE_BUDGET_US)
             elif chore == 1:
-                console.poll(time.ticks_ms())
+                console.poll(ticks_ms())
             elif chore == 2:
                 if self.wdt is not None:
                     self.wdt.feed()
@@ -216,7 +217,7 @@ class Player:
                     last_gc = now
             else:
                 outputs.check_host()
-                self._led(time.ticks_ms())
+                self._led(ticks_ms())
                 if ticks_diff(now, t_sec) >= 1000000:
                     # once a second (seen within 4 ticks): rate over the time since the last
                     ms = ticks_diff(now, t_sec) // 1000

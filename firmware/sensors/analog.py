@@ -32,11 +32,10 @@ class AnalogSensor:
         """Nothing to configure: the ADC arrives set up. Kept for the common interface."""
 
     def read(self, now_us):
-        # A while loop, not range(): range() allocates an object on MicroPython.
         adc = self._adc
         n = self._n
-        total = 0
-        i = 0
+        total = adc.read_u16()
+        i = 1
         while i < n:
             total += adc.read_u16()
             i += 1
