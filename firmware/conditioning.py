@@ -127,44 +127,18 @@ class Conditioner:
 
     def update(self, raw, now_us, pressed):
         """One reading in; returns the level 0..16383. `pressed` freezes the rest tracking."""
-        x = raw << 4
         if self.settling:
-            # first half: the rest position; second half: the noise around it, so the trigger
-            # point is right from the first press (the noise floor only rises slowly later)
-            self._sum += raw
-            self._n += 1
-            dt = ticks_diff(now_us, self._t0)
-            if dt >= _SETTLE_US // 2:
-                if self._mid < 0:
-                    self._mid = self._sum // self._n
-                d = raw - self._mid
-                self._dev += d if d >= 0 else -d
-                self._dn += 1
-            if dt >= _SETTLE_US:
-                self._acc = (self._sum // self._n) << 12
-                self._y = self._acc >> 8
-                if self._dn:
-                    noise = ((self._dev << 4) // self._dn) << 8
-                    # a client moving while rest is learned (power-up or a reset mid-press) is
-                    # not noise: uncapped, it would put the trigger out of reach, and every
-                    # later movement inside the huge gate would keep the floor up for good
-                    most = (self.full_scale >> _NOISE_MAX) << 12
-                    if noise > most:
-                        noise = most
-                    self._noise = noise if noise > _NOISE_MIN else _NOISE_MIN
-                self.settling = False
-                self.learned = True
-                self.configure()
-            return 0
-        # adaptive smoothing
+            return self._settle(raw, now_us)
+        # adaptive smoothing, Q4 (a reading the smoother has reached moves nothing)
         y = self._y
-        d = x - y
-        ad = d if d >= 0 else -d
-        if ad >= self._knee:
-            y = x
-        else:
-            y += (d * (self._amin + ((ad * self._gain) >> 8))) >> 8
-        self._y = y
+        d = (raw << 4) - y
+        if d:
+            ad = d if d >= 0 else -d
+            if ad >= self._knee:
+                y += d
+            else:
+                y += (d * (self._amin + ((ad * self._gain) >> 8))) >> 8
+            self._y = y
         # rest tracking: drift of the baseline and the noise floor, only while at rest
         acc = self._acc
         if not pressed:
@@ -193,9 +167,9 @@ class Conditioner:
                 self._past = 0
             # shift the magnitude, so rounding never pushes the baseline one way
             if e >= 0:
-                acc += e >> shift
+                acc += ae >> shift
             else:
-                acc -= (-e) >> shift
+                acc -= ae >> shift
             self._acc = acc
         # level
         base = acc >> 8
@@ -206,3 +180,32 @@ class Conditioner:
         if delta >= rng:
             return LEVEL_MAX
         return delta * LEVEL_MAX // rng
+
+    def _settle(self, raw, now_us):
+        # learning rest: first half the rest position; second half the noise around it, so the
+        # trigger point is right from the first press (the noise floor only rises slowly later)
+        self._sum += raw
+        self._n += 1
+        dt = ticks_diff(now_us, self._t0)
+        if dt >= _SETTLE_US // 2:
+            if self._mid < 0:
+                self._mid = self._sum // self._n
+            d = raw - self._mid
+            self._dev += d if d >= 0 else -d
+            self._dn += 1
+        if dt >= _SETTLE_US:
+            self._acc = (self._sum // self._n) << 12
+            self._y = self._acc >> 8
+            if self._dn:
+                noise = ((self._dev << 4) // self._dn) << 8
+                # a client moving while rest is learned (power-up or a reset mid-press) is
+                # not noise: uncapped, it would put the trigger out of reach, and every
+                # later movement inside the huge gate would keep the floor up for good
+                most = (self.full_scale >> _NOISE_MAX) << 12
+                if noise > most:
+                    noise = most
+                self._noise = noise if noise > _NOISE_MIN else _NOISE_MIN
+            self.settling = False
+            self.learned = True
+            self.configure()
+        return 0
