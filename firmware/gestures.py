@@ -21,10 +21,13 @@ _FULL_SPEED_MS = const(50)  # crossing the whole range in 50 ms is the strongest
 _PEAK_US = const(10000)  # velocity from pressure: wait this long for the peak
 _SHORT_US = const(200000)  # excursions shorter than this look like tremor, not intent
 _VEL_PRESSURE = const(2)  # settings.VEL_PRESSURE
-# the tremor guard halves every 2.84 s (a ~4 s time constant), by the clock rather than by the
-# tick, and is gone after 12 halvings (34 s: well inside ticks_diff's 536 s reach)
+# the tremor guard decays by the clock rather than by the tick, with a ~4 s time constant: it
+# halves every 2.84 s, following 2**(-i/8) (Q7) in eighths of that, and is gone after 12
+# halvings (34 s: well inside ticks_diff's 536 s reach)
 _GUARD_HALF_MS = const(2840)
+_GUARD_EIGHTH_MS = const(355)
 _GUARD_HALVINGS = const(12)
+_GUARD_CURVE = b"\x80\x75\x6c\x63\x5b\x53\x4c\x46\x40"  # 128 * 2**(-i/8), i = 0..8
 
 
 class Debouncer:
@@ -79,6 +82,9 @@ class Gesture:
         self._t_release = 0
         self._t_press = 0
         self._exc = 0  # highest level of the current excursion above the gate
+        # set by the channel while its reading is pinned at a rail (a wiring fault, not a
+        # shake): this excursion teaches no tremor guard; cleared back at rest
+        self.taint = 0
         self._locked = 0  # 1 while the lockout after a release may still run
 
     def reset(self, now_us):
@@ -88,6 +94,7 @@ class Gesture:
         self._pending = 0
         self._exc = 0
         self._guard_peak = 0
+        self.taint = 0
         self.t_rest = now_us
 
     def tremor(self, now_us):
@@ -100,12 +107,16 @@ class Gesture:
         if h >= _GUARD_HALVINGS or ms < 0:
             self._guard_peak = 0
             return 0
-        g = p >> h
-        # between halvings, a straight line from g down to g / 2 (< 2**30: no long ints)
-        return g - ((g * (ms - h * _GUARD_HALF_MS)) // _GUARD_HALF_MS >> 1)
+        ms -= h * _GUARD_HALF_MS
+        k = ms // _GUARD_EIGHTH_MS
+        r = ms - k * _GUARD_EIGHTH_MS
+        a = _GUARD_CURVE[k]
+        # a straight line within the eighth; (p >> h) * f stays under 2**30: no long ints
+        f = a * _GUARD_EIGHTH_MS - (a - _GUARD_CURVE[k + 1]) * r
+        return (p >> h) * f // (128 * _GUARD_EIGHTH_MS)
 
     def _learn(self, peak, now_us):
-        if self.guard and peak > self.tremor(now_us):
+        if self.guard and not self.taint and peak > self.tremor(now_us):
             self._guard_peak = peak
             self._guard_t = now_us
 
@@ -133,6 +144,7 @@ class Gesture:
                 if 0 <= ticks_diff(now_us, self.t_rest) < _SHORT_US:
                     self._learn(self._exc, now_us)
                 self._exc = 0
+            self.taint = 0
             self.t_rest = now_us
             self._pending = 0
             if not self._locked:

@@ -605,6 +605,20 @@ def test_pad_stuck_at_zero_and_squeezed_as_it_comes_back_does_not_hold_the_note(
     assert_played(s, "pad", from_ms=6500)
 
 
+def test_a_pad_pinned_at_its_rail_for_a_moment_does_not_deafen_it(tmp_path):
+    # found by the hour's soak: 140 ms at the rail, then stuck at zero, looked like one short
+    # full-scale shake, and the tremor guard it taught swallowed the next real squeeze 2 s on
+    moves = Movements(12)
+    for t0 in (1000, 6000):
+        moves.squeeze(t0 + 200)
+        moves.squeeze(t0 + 1800)
+    faults = [StickADC(channel="pad", value="high", at_s=2.256, until_s=3.158),
+              StickADC(channel="pad", value="low", at_s=2.396, until_s=4.2)]
+    s = play(tmp_path, moves, faults)
+    assert first_after(s.note_ons("pad"), 6200) <= 6200 + ON_TIME_MS["pad"]
+    assert first_after(s.note_ons("pad"), 7800) <= 7800 + ON_TIME_MS["pad"]
+
+
 def test_switch_stuck_closed_holds_its_note_until_it_is_released(tmp_path):
     moves = Movements(14)
     moves.tap(2000, hold_ms=8000)  # stuck closed from 2 s to 10 s
