@@ -22,5 +22,5 @@ def tick_figures() -> dict:
     data = json.loads(out.strip().splitlines()[-1])
     return {"alloc_bytes_per_tick": data["alloc_bytes_per_tick"],
             "tick_us_micropython": data["tick_us"],
-            "empty_loop_us_micropython": data["empty_loop_us"],
+            "empty_loop_us_micropython": round(data["empty_loop_us"], 3),
             "micropython_ticks_measured": data["ticks"]}
