@@ -217,6 +217,20 @@ def _make_i2c(bus_id, sda, scl, freq, timeout_us):
     )
 
 
+def _bus_lines(sda, scl):
+    """A callable for the drivers: the I2C lines' levels, SDA | SCL << 1 (3: both high). Pin(n)
+    with no other argument leaves the pin with the I2C block; its input still reads the line."""
+    import machine
+
+    sda_pin = machine.Pin(sda)
+    scl_pin = machine.Pin(scl)
+
+    def lines():
+        return sda_pin.value() | (scl_pin.value() << 1)
+
+    return lines
+
+
 def _bus_recovery(bus_id, sda, scl, freq, timeout_us):
     """A callable for the drivers: reset a stuck bus and return a working I2C object."""
 
@@ -256,11 +270,11 @@ def build_sensors(board, instrument, i2c_timeout_us=I2C_TIMEOUT_US):
                 freq = ch.get("freq", I2C_FREQ)
                 i2c = _make_i2c(bus_id, ch["sda"], ch["scl"], freq, i2c_timeout_us)
                 recover = _bus_recovery(bus_id, ch["sda"], ch["scl"], freq, i2c_timeout_us)
-                buses[bus_id] = (i2c, recover)
-            i2c, recover = buses[bus_id]
+                buses[bus_id] = (i2c, recover, _bus_lines(ch["sda"], ch["scl"]))
+            i2c, recover, bus_lines = buses[bus_id]
             driver = VL6180X if kind == "vl6180x" else LPS22
             address = ch.get("address", _DEFAULT_ADDRESS[kind])
-            sensor = driver(i2c, address=address, recover=recover)
+            sensor = driver(i2c, address=address, recover=recover, bus_lines=bus_lines)
         if "invert" in ch:
             sensor.invert = bool(ch["invert"])
         out.append((ch["name"], sensor))

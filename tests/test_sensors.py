@@ -359,6 +359,34 @@ def test_stuck_i2c_bus_is_recovered_after_repeated_timeouts():
     assert world.run(tof, bus, ms=100)[-1] == 80 and tof.fault == 0
 
 
+@pytest.mark.parametrize(("held", "tries"), [(0b10, (4, 8)), (0b00, (0, 0))])
+def test_a_bus_held_low_is_not_tried_until_its_lines_are_free(held, tries):
+    # each try on a stuck bus waits out the I2C timeout (6 ms for a register read on an
+    # emulated RP2040) inside the play loop: with the lines readable, only the first is paid.
+    # SDA alone low (0b10): a stuck chip, so a recovery per back-off; SCL low too (0b00): no
+    # pull-ups, nothing a recovery could do
+    world, chip, bus, tof = make_tof()
+    lines = {"state": 0b11}
+    recoveries = []
+
+    def recover():
+        recoveries.append(world.t)  # nine clocks and a STOP, but this chip stays stuck
+        return bus
+
+    tof = VL6180X(bus, recover=recover, bus_lines=lambda: lines["state"])
+    tof.begin()
+    world.run(tof, bus, ms=30)
+    chip.stuck = True
+    lines["state"] = held
+    bus.transactions.clear()
+    world.run(tof, bus, ms=3000)
+    assert tof.fault == ETIMEDOUT and len(bus.transactions) == 1  # the timeout that told
+    assert tries[0] <= len(recoveries) <= tries[1]  # one try per back-off, doubling to 1 s
+    chip.release()
+    lines["state"] = 0b11
+    assert world.run(tof, bus, ms=1200)[-1] == 80 and tof.fault == 0
+
+
 # -- LPS22 pressure --------------------------------------------------------------------------
 
 

@@ -5,7 +5,12 @@ either asks to run again on the next read() (self._timed = False) or at a later 
 (self._timed = True, self._due_us = ticks_add(...)). States below _RUN probe and configure
 the chip; begin() runs them all at once, read() one per call when recovering after a re-plug,
 so a recovering sensor never stalls the tick. Any OSError (or a stalled chip) sets fault,
-goes back to probing, and retries after a back-off of 50 ms doubling to 1 s.
+goes back to probing, and retries after a back-off of 50 ms doubling to 1 s. After a timeout
+(a stuck bus), a retry first reads the bus lines (`bus_lines`): SDA alone held low is a chip
+stuck mid-byte, which a recovery may free; SCL low too means no pull-ups (the sensor's board
+unplugged) or a short, which nothing here can fix. Either way no transaction is tried while a
+line is low: each would wait out the I2C timeout (6 ms for a register read on an emulated
+RP2040, and a recovery ~13 ms) in the middle of the play loop.
 """
 
 from time import ticks_add, ticks_diff
@@ -16,6 +21,8 @@ _BACKOFF_FIRST_US = const(50_000)
 _BACKOFF_MAX_US = const(1_000_000)
 # Two timeouts in a row mean a stuck bus (a chip holding SDA low): call recover().
 _TIMEOUTS_BEFORE_RECOVERY = const(2)
+_SCL_HIGH = const(2)  # bus_lines(): SCL high, SDA low
+_LINES_HIGH = const(3)  # bus_lines(): both high, the bus is free
 
 EIO = const(5)
 ENODEV = const(19)
@@ -54,10 +61,11 @@ class I2CDevice:
     REST = 0
     _RUN = 1  # first state of the measuring loop; begin() stops there
 
-    def __init__(self, i2c, address, recover=None):
+    def __init__(self, i2c, address, recover=None, bus_lines=None):
         self._i2c = i2c
         self._address = address
         self._recover = recover  # callable returning a fresh I2C object after a bus reset
+        self._bus_lines = bus_lines  # callable: SDA level | SCL level << 1 (3: both high)
         self.value = self.REST
         self.fault = 0
         self.fault_text = ""
@@ -80,6 +88,8 @@ class I2CDevice:
     def read(self, now_us):
         if self._timed and ticks_diff(now_us, self._due_us) < 0:
             return self.value
+        if self.fault == ETIMEDOUT and not self._bus_usable(now_us):
+            return self.value
         try:
             self._step(now_us)
         except OSError as e:
@@ -88,6 +98,24 @@ class I2CDevice:
 
     def _step(self, now_us):
         raise NotImplementedError
+
+    def _bus_usable(self, now_us):
+        # fault path only, after a timeout: try the bus again only once both lines are high
+        lines = self._bus_lines
+        if lines is None:
+            return True
+        state = lines()
+        if state == _SCL_HIGH and self._recover is not None:  # SDA held: a stuck chip
+            try:
+                self._i2c = self._recover()
+            except OSError:
+                pass
+            state = lines()
+        if state == _LINES_HIGH:
+            return True
+        self._wait(now_us, self._backoff_us)
+        self._backoff_us = min(self._backoff_us * 2, _BACKOFF_MAX_US)
+        return False
 
     def _wait(self, now_us, delay_us):
         self._due_us = ticks_add(now_us, delay_us)

@@ -47,8 +47,8 @@ class LPS22(I2CDevice):
     REST = STANDARD_ATMOSPHERE_PA
     _RUN = _MEASURE
 
-    def __init__(self, i2c, address=ADDRESS, invert=False, recover=None):
-        super().__init__(i2c, address, recover)
+    def __init__(self, i2c, address=ADDRESS, invert=False, recover=None, bus_lines=None):
+        super().__init__(i2c, address, recover, bus_lines)
         self.invert = invert  # True for "sip" instruments: less pressure plays
         self.chip = 0  # WHO_AM_I once probed: 0xB1 LPS22HB, 0xB3 LPS22HH
         self._rbuf = bytearray(4)

@@ -82,8 +82,8 @@ class VL6180X(I2CDevice):
     NO_TARGET = FAR
     _RUN = _START
 
-    def __init__(self, i2c, address=ADDRESS, invert=True, recover=None):
-        super().__init__(i2c, address, recover)
+    def __init__(self, i2c, address=ADDRESS, invert=True, recover=None, bus_lines=None):
+        super().__init__(i2c, address, recover, bus_lines)
         self.invert = invert
         self._rbuf = bytearray(3)
         self._one = memoryview(self._rbuf)[0:1]  # sliced once here, never in read()
