@@ -38,7 +38,8 @@ INSTRUMENT = None  # the running instrument, for the simulator's probes and the 
 
 
 class Stats:
-    """Loop figures for `status`: reached tick rate, late ticks, uptime, free memory."""
+    """Loop figures for `status`: reached tick rate, late ticks, uptime, free memory (as left
+    by the last idle collection)."""
 
     def __init__(self):
         self.tick_hz = 0
@@ -214,6 +215,9 @@ class Player:
                 if midi.active == 0 and midi.count == 0 and \
                         ticks_diff(now, last_gc) >= _IDLE_GC_US:
                     gc.collect()  # only when silent: a collection is an audible hiccup
+                    # (mem_free walks the whole heap: ~6 ms on an RP2040, so here, in the
+                    # same silence, not once a second in the middle of play)
+                    stats.mem_free = gc.mem_free()
                     last_gc = now
             else:
                 outputs.check_host()
@@ -229,7 +233,6 @@ class Player:
                     for ch in inst.channels:
                         if ch.fault:
                             self._faulted = True
-                    stats.mem_free = gc.mem_free()
             nxt = ticks_add(nxt, _PERIOD_US)
             wait = ticks_diff(nxt, ticks_us())
             if wait > 0:
