@@ -82,9 +82,7 @@ class Gesture:
         self._t_release = 0
         self._t_press = 0
         self._exc = 0  # highest level of the current excursion above the gate
-        # set by the channel while its reading is pinned at a rail (a wiring fault, not a
-        # shake): this excursion teaches no tremor guard; cleared back at rest
-        self.taint = 0
+        self.taint = 0  # 1 from not_a_shake() until the level is back at rest
         self._locked = 0  # 1 while the lockout after a release may still run
 
     def reset(self, now_us):
@@ -119,6 +117,12 @@ class Gesture:
         if self.guard and not self.taint and peak > self.tremor(now_us):
             self._guard_peak = peak
             self._guard_t = now_us
+
+    def not_a_shake(self):
+        """The level now comes from a wiring fault (a reading pinned at a rail), not from the
+        client: this excursion teaches no tremor guard, and update() must see it."""
+        self.taint = 1
+        self.idle = 0
 
     def update(self, level, trigger, release, now_us):
         """Returns NONE, PRESS (see `strength`) or RELEASE.

@@ -168,9 +168,7 @@ class Channel:
                 if not self._on_rail:
                     self._on_rail = 1
                     self._t_rail = now_us
-                    # not a shake: what this excursion does must not teach the tremor guard
-                    self.gesture.taint = 1
-                    self.gesture.idle = 0
+                    self.gesture.not_a_shake()
                 elif ticks_diff(now_us, self._t_rail) >= _RAIL_US:
                     self.set_fault(_FAULT_RAIL, RAIL_TEXT, now_us)
                     return

@@ -111,17 +111,13 @@ class Input:
 class ChipSlot:
     """A simulated I2C chip on a bus, fed from its channel's input before each transaction."""
 
-    __slots__ = ("chip", "input", "setter", "last_ms", "stock", "stock_of")
+    __slots__ = ("chip", "input", "setter", "last_ms")
 
     def __init__(self, chip: Any, inp: Input | None, setter: Callable[[int], None] | None):
         self.chip = chip
         self.input = inp
         self.setter = setter
         self.last_ms = -1
-        # the fake I2C's note of the chip's kind (fakes/machine.py `_stock`), and for which chip
-        # (a test may swap in another)
-        self.stock = 0
-        self.stock_of: Any = None
 
     def refresh(self, ms: int) -> None:
         if ms != self.last_ms and self.setter is not None:

@@ -105,17 +105,27 @@ class I2CDevice:
         if lines is None:
             return True
         state = lines()
-        if state == _SCL_HIGH and self._recover is not None:  # SDA held: a stuck chip
-            try:
-                self._i2c = self._recover()
-            except OSError:
-                pass
+        if state == _SCL_HIGH:  # SDA held: a stuck chip
+            self._recover_bus()
             state = lines()
         if state == _LINES_HIGH:
             return True
+        self._back_off(now_us)
+        return False
+
+    def _recover_bus(self):
+        # nine clocks and a STOP (hardware.py), then a fresh I2C object; nothing without one
+        recover = self._recover
+        if recover is not None:
+            try:
+                self._i2c = recover()
+            except OSError:
+                pass
+
+    def _back_off(self, now_us):
+        # wait before the next try, twice as long as the last time (up to _BACKOFF_MAX_US)
         self._wait(now_us, self._backoff_us)
         self._backoff_us = min(self._backoff_us * 2, _BACKOFF_MAX_US)
-        return False
 
     def _wait(self, now_us, delay_us):
         self._due_us = ticks_add(now_us, delay_us)
@@ -139,14 +149,10 @@ class I2CDevice:
         self._state = PROBE
         if err == ETIMEDOUT:
             self._timeouts += 1
-            if self._timeouts >= _TIMEOUTS_BEFORE_RECOVERY and self._recover is not None:
+            if self._timeouts >= _TIMEOUTS_BEFORE_RECOVERY:
                 self._timeouts = 0
-                try:
-                    self._i2c = self._recover()
-                except OSError:
-                    pass
+                self._recover_bus()
         if now_us is None:
             self._timed = False  # begin() failed: retry on the first read()
         else:
-            self._wait(now_us, self._backoff_us)
-            self._backoff_us = min(self._backoff_us * 2, _BACKOFF_MAX_US)
+            self._back_off(now_us)

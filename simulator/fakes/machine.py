@@ -252,10 +252,6 @@ class I2C:
     def _chip(self, addr, nbytes):
         """The chip at `addr` after the transaction's bus time (`nbytes` plus the address
         byte), its input brought up to the present; raises as a real bus would."""
-        return self._slot(addr, nbytes).chip
-
-    def _slot(self, addr, nbytes):
-        """_chip's work; returns the chip's slot (its `stock` kind is known from then on)."""
         c = _clock
         stuck = _world.stuck_buses
         if stuck and self._bus in stuck:
@@ -270,11 +266,9 @@ class I2C:
         if slot is None:
             raise _err(_EIO)
         chip = slot.chip
-        if slot.stock_of is chip:
-            stock = slot.stock
-        else:
-            stock = slot.stock = _stock(chip)
-            slot.stock_of = chip
+        stock = _stock_types.get(type(chip))
+        if stock is None:
+            stock = _stock(chip)
         if stock:  # a chips.I2CChip: its state without the `connected` property call
             if not chip._connected:
                 raise _err(_EIO)
@@ -295,7 +289,7 @@ class I2C:
             slot.last_ms = ms
             inp = slot.input
             slot.setter(inp.values[ms] if ms < inp.n else inp.values[-1])
-        return slot
+        return chip
 
     @staticmethod
     def _memaddr(memaddr, addrsize):
@@ -319,9 +313,9 @@ class I2C:
         return sorted(a for a, s in self._slots.items() if s.chip.connected)
 
     def writeto(self, addr, buf, stop=True):
-        slot = self._slot(addr, len(buf))
+        chip = self._chip(addr, len(buf))
         # a stock chip copies the buffer itself (one bytes() call instead of two)
-        slot.chip.write(buf if slot.stock else bytes(buf))
+        chip.write(buf if _stock_types.get(type(chip)) else bytes(buf))
         return len(buf)
 
     def writevto(self, addr, vector, stop=True):
@@ -351,14 +345,13 @@ class I2C:
     def readfrom_mem_into(self, addr, memaddr, buf, *, addrsize=8):
         n = len(buf)
         if addrsize == 16:
-            slot = self._slot(addr, n + 3)
-            stock = slot.stock == 2
+            chip = self._chip(addr, n + 3)
+            stock = _stock_types.get(type(chip)) == 2
             reg = memaddr & 0xFFFF
         else:
-            slot = self._slot(addr, n + 2)
-            stock = slot.stock == 1
+            chip = self._chip(addr, n + 2)
+            stock = _stock_types.get(type(chip)) == 1
             reg = memaddr & 0xFF
-        chip = slot.chip
         if stock:
             data = chip.read_register(reg, n)  # always n bytes
             if n == 3 and type(buf) is bytearray:  # (by items: cheaper than a slice)
