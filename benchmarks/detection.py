@@ -181,7 +181,7 @@ def calibrate(seed: int) -> dict:
     from its rest mean and noise exactly as Attune's default sensitivity places its trigger."""
     engine_on_path()
     import settings
-    from calibration import Calibration, trigger_for
+    from engine.calibration import Calibration, trigger_for
 
     cal = Calibration(types.SimpleNamespace(name="pad", full_scale=FULL_SCALE, invert=False))
     for t, v in enumerate(calibration_recording(seed)):

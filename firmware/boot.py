@@ -4,7 +4,7 @@ as "Attune <instrument>" with its serial port kept for the therapist's tools."""
 try:
     import json
 
-    from usbmidi import UsbMidi
+    from midi.outputs import UsbMidi
 
     with open("board.json") as f:
         _title = json.load(f)["instrument"].get("title", "instrument")

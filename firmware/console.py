@@ -7,7 +7,7 @@ Usage: console = Console(instrument, store, info, stats, link.send); link.handle
 
 import protocol
 import settings
-from calibration import Calibration
+from engine.calibration import Calibration
 from micropython import const
 
 _PAGE = const(8)  # parameters per `params` page

@@ -10,11 +10,11 @@ begin(), read(now_us). Everything else here is pure: readings and time come in a
 
 from time import ticks_diff
 
-from conditioning import LEVEL_MAX, Conditioner
-from gestures import PRESS, Debouncer, Gesture
+from engine.conditioning import LEVEL_MAX, Conditioner
+from engine.gestures import PRESS, Debouncer, Gesture
+from engine.mapper import Mapper
 from micropython import const
-from synth.mapper import Mapper
-from synth.midi import MidiOut
+from midi.packets import MidiOut
 
 _RECONFIGURE_TICKS = const(256)  # refresh noise-based trigger points this often
 _RAIL_US = const(3000000)  # a reading pinned at its "most" end this long is a wiring fault

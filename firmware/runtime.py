@@ -20,9 +20,9 @@ from console import Console, load_settings
 from instrument import Instrument, kind_defaults
 from link import Link
 from micropython import const
+from midi.outputs import DinMidi, Outputs, UsbMidi
 from settings import Settings
 from store import Store, file_exists
-from usbmidi import DinMidi, Outputs, UsbMidi
 
 _PERIOD_US = const(1000)  # 1 kHz tick
 _WDT_MS = const(2000)

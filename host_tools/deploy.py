@@ -25,7 +25,8 @@ from host_tools.errors import DeployFailed, DeviceTimeout, NoDevice, NotAttune, 
 from host_tools.firmware import BOARDS_DIR, FIRMWARE_DIR, REPO_DIR
 
 # Modules on the per-tick path: compiled to native Thumb code (about 1.6x faster per channel).
-HOT_MODULES = ("instrument", "conditioning", "gestures", "synth/mapper", "synth/midi")
+HOT_MODULES = ("instrument", "engine/conditioning", "engine/gestures", "engine/mapper",
+               "midi/packets")
 # mpy-cross -march for each board's CPU (RP2040: Cortex-M0+; RP2350: Cortex-M33 with FPU).
 BOARD_ARCH = {"pico": "armv6m", "pico_w": "armv6m", "pico2": "armv7emsp"}
 # Run as source: MicroPython only runs main.py and boot.py, never main.mpy.

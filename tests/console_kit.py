@@ -8,9 +8,9 @@ from __future__ import annotations
 from console import Console
 from enginekit import sounding_after
 from instrument import Instrument, kind_defaults
+from midi.packets import describe
 from settings import Settings
 from store import Store
-from synth.midi import describe
 
 FULL_SCALE = {"switch": 1, "analog": 65535}
 

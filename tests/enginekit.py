@@ -7,8 +7,8 @@ Usage: events = play({"pad": trace}, kinds={"pad": "analog"}, settings={"pad.mod
 from __future__ import annotations
 
 from instrument import Instrument, kind_defaults
+from midi.packets import describe
 from settings import Settings
-from synth.midi import describe
 
 FULL_SCALE = {"switch": 1, "analog": 65535, "tof": 255}
 

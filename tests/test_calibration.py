@@ -4,10 +4,10 @@ plain words why not."""
 import random
 from types import SimpleNamespace
 
-import calibration
 import pytest
-from calibration import MOVE_MS, REST_MS, Calibration, trigger_for
-from conditioning import LEVEL_MAX, Conditioner
+from engine import calibration
+from engine.calibration import MOVE_MS, REST_MS, Calibration, trigger_for
+from engine.conditioning import LEVEL_MAX, Conditioner
 from hypothesis import given
 from hypothesis import strategies as st
 

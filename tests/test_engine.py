@@ -3,9 +3,9 @@
 import random
 
 import settings as S
+from engine import scales
 from enginekit import build, notes_on, play, run, sounding_after
 from instrument import Instrument
-from synth import scales
 
 from simulator import movement as mv
 
@@ -58,7 +58,7 @@ def test_press_through_tremor_half_its_size_plays_once():
 
 
 def test_the_tremor_guard_fades_by_the_clock_and_is_gone_after_half_a_minute():
-    from gestures import Gesture
+    from engine.gestures import Gesture
 
     chs = S.Settings(["pad"]).ch[0]
     g = Gesture(chs, True)

@@ -1,10 +1,10 @@
 """Properties of the engine for any input: valid MIDI, no note left sounding, scale lock."""
 
 import settings as S
+from engine import scales
 from enginekit import build, drain, run, sounding_after
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from synth import scales
 
 CHANGES = {
     "scale": st.sampled_from(S.SCALES),

@@ -35,7 +35,7 @@ def tree(tmp_path, monkeypatch):
         "helper.py": "from micropython import const\n_N = const(3)\nN = _N\n",
         "sensors/__init__.py": "",
         "sensors/switch.py": "class Switch:\n    def read(self):\n        return 1\n",
-        "synth/midi.py": "def note_on(n, v):\n    return bytes((0x90, n, v))\n",
+        "midi/packets.py": "def note_on(n, v):\n    return bytes((0x90, n, v))\n",
         "data/scales.json": '{"major": [0, 2, 4]}\n',
         "notes.md": "not for the board\n",
         "typing_stub.pyi": "def f() -> int: ...\n",
@@ -91,7 +91,7 @@ def test_stage_writes_exactly_what_goes_on_the_board(tree, capsys):
                        "--stage", str(out_dir))
     assert code == 0
     assert staged(out_dir) == {"main.py", "boot.py", "instrument.mpy", "helper.mpy",
-                               "sensors/__init__.mpy", "sensors/switch.mpy", "synth/midi.mpy",
+                               "sensors/__init__.mpy", "sensors/switch.mpy", "midi/packets.mpy",
                                "data/scales.json", "board.json"}
     assert (out_dir / "main.py").read_text() == "import runtime\nruntime.main()\n"
     assert json.loads((out_dir / "board.json").read_text()) == {"board": BOARD,
@@ -104,7 +104,7 @@ def test_staged_mpy_files_are_loadable_and_hot_modules_native(tree, capsys):
     run(capsys, "deploy", "--board", "pico", "--instrument", "combo", "--stage", str(out_dir))
     for rel in ("helper.mpy", "sensors/switch.mpy", "sensors/__init__.mpy"):
         assert_loadable(out_dir / rel, None)
-    for rel in ("instrument.mpy", "synth/midi.mpy"):
+    for rel in ("instrument.mpy", "midi/packets.mpy"):
         assert_loadable(out_dir / rel, "armv6m")
 
 

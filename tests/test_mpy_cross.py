@@ -11,7 +11,8 @@ from mpvm import FIRMWARE
 
 # Compiled to native machine code by deploy (see ARCHITECTURE.md "MicroPython facts"): keep in
 # step with host_tools' deploy step.
-NATIVE = ("instrument.py", "conditioning.py", "gestures.py", "synth/mapper.py", "synth/midi.py")
+NATIVE = ("instrument.py", "engine/conditioning.py", "engine/gestures.py", "engine/mapper.py",
+          "midi/packets.py")
 
 
 def _firmware_files() -> list[str]:

@@ -3,9 +3,9 @@
 import json
 from pathlib import Path
 
-from synth.midi import MidiOut
+from midi.outputs import DinMidi, Outputs, UsbMidi
+from midi.packets import MidiOut
 from synth.tone import Tone
-from usbmidi import DinMidi, Outputs, UsbMidi
 
 from simulator.run import Simulation
 

@@ -4,7 +4,7 @@
     sw.read(now_us)  # -> 1 pressed, 0 released
 
 The pin comes configured (direction and pull) from hardware.py; debouncing is the job of
-gestures.py, so read() reports the raw contact state. Cost: one Pin.value() call.
+engine/gestures.py, so read() reports the raw contact state. Cost: one Pin.value() call.
 """
 
 

@@ -1,1 +1,1 @@
-"""Musical mapping and MIDI: scales, modes, encoding and note tracking."""
+"""What makes sound on the instrument itself: the PWM tone for a small speaker."""

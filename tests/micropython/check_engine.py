@@ -6,11 +6,11 @@ Run: node tests/micropython/run.mjs tests/micropython/check_engine.py --path fir
 """
 
 from checks import alloc_bytes, run
+from engine import scales
 from fourchannel import ArraySensor, Noise, build
 from instrument import Instrument, kind_defaults
+from midi.packets import MidiOut
 from settings import Settings
-from synth import scales
-from synth.midi import MidiOut
 
 VM_PATHS = ("benchmarks/mp",)  # fourchannel.py, shared with the benchmarks
 _MASK = (1 << 30) - 1

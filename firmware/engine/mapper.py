@@ -9,7 +9,7 @@ settings change in between; a change to what the channel plays ends its notes fi
 
 from micropython import const
 
-from synth import scales
+from engine import scales
 
 _LEVEL_MAX = const(16383)
 _MAX_NOTES = const(4)

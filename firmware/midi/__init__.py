@@ -1,0 +1,1 @@
+"""MIDI: the packet queue with its note tracker (packets), and where packets go (outputs)."""
