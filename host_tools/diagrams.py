@@ -222,8 +222,8 @@ def _draw_divider(c: _Canvas, ch: dict, lane: float) -> None:
     c.d.add(elm.Resistor().endpoints((x_r, y_adc), (x_r, y_agnd)).color("#000000")
             .label("10 kΩ", loc="bottom", ofst=0.15, fontsize=_FONT))
     c.line((x_r, y_agnd), (_BW, y_agnd), black)
-    c.text((x_fsr + 0.2, y_3v3 + 0.3), "pressing lowers the FSR: GP"
-           + str(ch["pin"]) + " rises", halign="center", colour=_GREY, size=9)
+    c.text((x_fsr + 0.2, y_3v3 + 0.3), "pressing lowers the FSR's resistance: GP"
+           + str(ch["pin"]) + " reads higher", halign="center", colour=_GREY, size=9)
 
 
 def _draw_part(c: _Canvas, part: Part, y_top: float) -> float:
