@@ -74,3 +74,19 @@ def test_every_picture_the_docs_show_exists():
 def test_the_arcade_button_is_wired_com_and_no():
     assert "COM to the plug's sleeve and NO" in HARDWARE
     assert "Never NC" in HARDWARE
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lowercase, punctuation dropped, spaces to dashes."""
+    s = heading.strip().lower()
+    s = re.sub(r"[^\w\- ]", "", s)
+    return s.replace(" ", "-")
+
+
+@pytest.mark.parametrize("page", ["getting-started.md", "troubleshooting.md", "hardware.md"])
+def test_links_between_the_makers_pages_land_on_a_heading(page):
+    text = (DOCS / page).read_text(encoding="utf-8")
+    for target, anchor in re.findall(r"\]\(([\w.-]*\.md|)#([\w-]+)\)", text):
+        other = (DOCS / target).read_text(encoding="utf-8") if target else text
+        slugs = {_slug(h) for h in re.findall(r"^#+ (.+)$", other, re.M)}
+        assert anchor in slugs, (page, target, anchor)
