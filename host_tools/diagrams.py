@@ -18,7 +18,9 @@ from pathlib import Path
 import schemdraw
 import schemdraw.elements as elm
 
-from host_tools.firmware import BOARDS_DIR
+from host_tools.firmware import BOARDS_DIR, REPO_DIR
+
+WIRING_DIR = REPO_DIR / "docs" / "img" / "wiring"
 
 # Text as <text> elements whatever is installed (path mode would need ziamath): the output is
 # the same text on every machine, so a test can compare it with the committed files.
@@ -423,12 +425,22 @@ def instruments() -> list[str]:
                   if "schema" not in p.stem)
 
 
+def file_name(board_id: str, instrument_id: str) -> str:
+    """The picture's file name in docs/img/wiring/: INSTRUMENT-BOARD.svg."""
+    return instrument_id + "-" + board_id + ".svg"
+
+
+def committed_path(board_id: str, instrument_id: str) -> Path:
+    """Where the committed picture of this instrument on this board lives (for `doctor`)."""
+    return WIRING_DIR / file_name(board_id, instrument_id)
+
+
 def all_svgs() -> dict[str, str]:
     """File name -> SVG text for every picture (what write_all writes)."""
     out = {"jack-socket.svg": jack_svg(), "arcade-button.svg": button_svg()}
     for board_id in boards():
         for inst_id in instruments():
-            out[inst_id + "-" + board_id + ".svg"] = diagram_svg(board_id, inst_id)
+            out[file_name(board_id, inst_id)] = diagram_svg(board_id, inst_id)
     return out
 
 
@@ -446,7 +458,6 @@ def write_all(out_dir: Path) -> list[Path]:
 if __name__ == "__main__":
     import sys
 
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else BOARDS_DIR.parent / "docs" / "img" \
-        / "wiring"
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else WIRING_DIR
     for p in write_all(target):
         print(p)

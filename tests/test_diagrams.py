@@ -1,13 +1,12 @@
 """The wiring pictures in docs/img/wiring/ are drawn from the board and instrument JSON: they
 regenerate identically, name the pins the JSON names, and are never stale."""
 
-from pathlib import Path
 
 import pytest
 
 from host_tools import diagrams
 
-WIRING = Path(__file__).resolve().parent.parent / "docs" / "img" / "wiring"
+WIRING = diagrams.WIRING_DIR
 REGENERATE = "regenerate them with: python -m host_tools.diagrams"
 
 
