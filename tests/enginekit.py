@@ -6,11 +6,17 @@ Usage: events = play({"pad": trace}, kinds={"pad": "analog"}, settings={"pad.mod
 
 from __future__ import annotations
 
+from engine.scales import STEPS
 from instrument import Instrument, kind_defaults
 from settings import Settings
 
 FULL_SCALE = {"switch": 1, "analog": 65535, "tof": 255}
 _KINDS = {0x80: "note_off", 0x90: "note_on", 0xB0: "cc", 0xD0: "pressure", 0xE0: "bend"}
+
+
+def in_scale(note, scale, key):
+    """Whether `note` belongs to the scale (a settings.SCALES index) on `key`."""
+    return ((note - key) % 12) in STEPS[scale]
 
 
 def describe(buf, i):
