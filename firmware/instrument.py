@@ -291,7 +291,3 @@ class Instrument:
             ch.pressed = 0
             ch.gesture.pressed = 0
         return self.midi.panic()
-
-    def rebaseline(self, index, now_us):
-        """Relearn channel `index`'s rest position (its notes end)."""
-        self.channels[index].restart(now_us)

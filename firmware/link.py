@@ -1,11 +1,11 @@
 """The serial edge: reads request lines and writes replies over USB serial, never blocking.
 
 Usage: link = Link(); console = Console(..., link.send); link.handler = console.handle
-       between ticks: link.pump(now_ms)  or  link.service(console.handle, budget_us)
+       between ticks: link.service(console.handle, budget_us)
 
-Bounded work per call: at most _IN_BUDGET bytes read and _OUT_BUDGET bytes written (and, with
-`service`, no new byte or line once the time budget is spent), so a flood of input or a slow
-host delays a tick by a bounded amount. A command's own work (a profile save) is not split.
+Bounded work per call: at most _IN_BUDGET bytes read and _OUT_BUDGET bytes written (and no new
+byte or line once the time budget is spent), so a flood of input or a slow host delays a tick
+by a bounded amount. A command's own work (a profile save) is not split.
 
 Why writing never blocks: on rp2 a write to stdout while a host holds the port open but does not
 read waits up to 500 ms for room (shared/tinyusb/mp_usbd_cdc.c, MICROPY_HW_USB_CDC_TX_TIMEOUT),
@@ -25,18 +25,13 @@ import protocol
 from micropython import const
 
 _MAX_LINE = const(200)  # protocol.MAX_LINE
-_IN_BUDGET = const(64)  # bytes read per pump
-_OUT_BUDGET = const(32)  # bytes written per pump
+_IN_BUDGET = const(64)  # bytes read per call
+_OUT_BUDGET = const(32)  # bytes written per call
 _OUT_CAP = const(4096)  # bytes waiting to go out; asynchronous lines are dropped to stay under
 _REPLY_HOLD = const(1024)  # no new requests are read while this much output waits
 _STALE_MS = const(5000)  # a half line left this long (host gone mid-line) is forgotten
 _CHECK_EVERY = const(8)  # bytes between looks at the clock under a time budget (the first
 # look comes after the first byte: most calls find nothing to read or write)
-
-
-def _since(now, then):
-    """Milliseconds from `then` to `now`, across the wrap of ticks_ms (2**30)."""
-    return ((now - then + 0x20000000) & 0x3FFFFFFF) - 0x20000000
 
 
 def _over(t0, budget_us):
@@ -122,11 +117,6 @@ class Link:
         return False
 
     @property
-    def pending(self):
-        """Bytes waiting to go out."""
-        return self._bytes - self._pos
-
-    @property
     def idle(self):
         """True when nothing is half read or waiting to go out (a good moment to collect)."""
         return not self._lines and not self._n and not self._long
@@ -197,7 +187,7 @@ class Link:
             self.reply(r)
 
     def _read(self, now_ms, t0, budget_us):
-        if (self._n or self._long) and _since(now_ms, self._last) > _STALE_MS:
+        if (self._n or self._long) and time.ticks_diff(now_ms, self._last) > _STALE_MS:
             self._n = 0  # the host left mid-line: that half line must not prefix the next one
             self._long = 0
         budget = _IN_BUDGET
@@ -229,15 +219,10 @@ class Link:
             else:
                 self._long = self._n + 1
 
-    def pump(self, now_ms):
-        """Between ticks: read up to _IN_BUDGET bytes (handling whole lines), then write up to
-        _OUT_BUDGET bytes. Returns nothing; never blocks."""
-        self._read(now_ms, 0, 0)
-        self._write(0, 0)
-
     def service(self, handler=None, budget_us=0):
-        """The runtime's between-tick call: like `pump`, reading the clock itself, and also
-        stopping once `budget_us` microseconds are spent (0: byte budgets only)."""
+        """The runtime's between-tick call: read up to _IN_BUDGET bytes (handling whole
+        lines), then write up to _OUT_BUDGET bytes, stopping once `budget_us` microseconds are
+        spent (0: byte budgets only). Never blocks."""
         if handler is not None:
             self.handler = handler
         if not (self._lines or self._n or self._long or self._ready(self._pin)):

@@ -12,6 +12,7 @@ VERSION = 1  # protocol version, reported by `hello`
 MAX_LINE = 200  # bytes in a request line, without its line ending
 MAX_NAME = 24  # characters in a profile name
 _REASON_MAX = 300  # characters kept of an error reason
+LEVEL_MAX = 16383  # a sensor's movement level in monitor lines: 0..LEVEL_MAX (14 bits)
 
 NAME_RULE = "Profile names are 1 to 24 characters: letters, digits, - and _ only."
 

@@ -29,7 +29,6 @@ from host_tools.firmware import REPO_DIR
 VERSION = "0.1.0"  # kept here: host_tools/__init__.py is skipped by a stale editable install
 DEFAULT_TIMEOUT_S = 5.0  # a Pico writes ~1.2 KB/s of serial between ticks: a page takes ~1.5 s
 PROBE_TIMEOUT_S = 1.0
-LEVEL_MAX = 16383
 
 DESCRIPTION = (
     "Look at and re-tune an Attune instrument while it is played: its settings, a live meter, "

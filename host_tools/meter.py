@@ -17,10 +17,11 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from host_tools import firmware
 from host_tools.client import Client, parse_async
 from host_tools.errors import AttuneError
 
-LEVEL_MAX = 16383
+LEVEL_MAX: int = firmware.module("protocol").LEVEL_MAX  # the firmware's level scale
 BAR_WIDTH = 40
 EVENTS_KEPT = 8
 

@@ -6,9 +6,8 @@ Usage: kit = Kit(); kit.ask("set pad.sensitivity 80"); kit.play(100); kit.lines 
 from __future__ import annotations
 
 from console import Console
-from enginekit import sounding_after
+from enginekit import describe, sounding_after
 from instrument import Instrument, kind_defaults
-from midi.packets import describe
 from settings import Settings
 from store import Store
 

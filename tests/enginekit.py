@@ -6,11 +6,23 @@ Usage: events = play({"pad": trace}, kinds={"pad": "analog"}, settings={"pad.mod
 
 from __future__ import annotations
 
+from engine.scales import STEPS
 from instrument import Instrument, kind_defaults
-from midi.packets import describe
 from settings import Settings
 
 FULL_SCALE = {"switch": 1, "analog": 65535, "tof": 255}
+_KINDS = {0x80: "note_off", 0x90: "note_on", 0xB0: "cc", 0xD0: "pressure", 0xE0: "bend"}
+
+
+def in_scale(note, scale, key):
+    """Whether `note` belongs to the scale (a settings.SCALES index) on `key`."""
+    return ((note - key) % 12) in STEPS[scale]
+
+
+def describe(buf, i):
+    """Packet i of a MidiOut queue as (type name, channel, data1, data2)."""
+    status = buf[i * 4 + 1]
+    return _KINDS.get(status & 0xF0, "other"), status & 0x0F, buf[i * 4 + 2], buf[i * 4 + 3]
 
 
 class TraceSensor:

@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 from engine import calibration
-from engine.calibration import MOVE_MS, REST_MS, Calibration, trigger_for
-from engine.conditioning import LEVEL_MAX, Conditioner
+from engine.calibration import MOVE_MS, REST_MS, Calibration
+from engine.conditioning import LEVEL_MAX, Conditioner, trigger_for
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -176,6 +176,21 @@ def test_a_failure_from_outside_stops_the_run():
                                                          "The sensor stopped answering.")
     assert not cal.running
     assert cal.feed(2000, 10) is None
+
+
+def test_one_level_scale_firmware_and_host_tools_agree():
+    # protocol.LEVEL_MAX is the one source; the hot modules keep a const copy (an imported
+    # name is not inlined by MicroPython), the host tools read protocol's
+    import protocol
+    from engine import mapper
+
+    from host_tools import meter
+
+    assert LEVEL_MAX == mapper._LEVEL_MAX == meter.LEVEL_MAX == protocol.LEVEL_MAX == 16383
+
+
+def test_calibration_suggests_with_the_conditioners_own_trigger_curve():
+    assert calibration.trigger_for is trigger_for
 
 
 @pytest.mark.parametrize("noise_q12", [0, 4096, 3 * 4096, 40 * 4096, 300 * 4096])

@@ -3,8 +3,7 @@
 import random
 
 import settings as S
-from engine import scales
-from enginekit import build, notes_on, play, run, sounding_after
+from enginekit import build, in_scale, notes_on, play, run, sounding_after
 from instrument import Instrument
 
 from simulator import movement as mv
@@ -219,7 +218,7 @@ def test_zones_mode_moves_through_scale_notes_as_the_level_rises():
                                            "pad.range": "50", "scale": "major_pentatonic"})
     played = [e[3] for e in notes_on(ev)]
     assert played == sorted(played) and len(played) >= 4
-    assert all(scales.in_scale(n, 3, 0) for n in played)
+    assert all(in_scale(n, 3, 0) for n in played)
     assert sounding_after(ev) == set()
 
 

@@ -1,8 +1,7 @@
 """Properties of the engine for any input: valid MIDI, no note left sounding, scale lock."""
 
 import settings as S
-from engine import scales
-from enginekit import build, drain, run, sounding_after
+from enginekit import build, drain, in_scale, run, sounding_after
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -100,4 +99,4 @@ def test_scale_lock_never_plays_an_out_of_scale_note(scale, root, transpose, oct
     played = [e[3] for e in events if e[1] == "note_on"]
     assert played, "something should play"
     for note in played:
-        assert scales.in_scale(note, scale, root + transpose), (note, S.SCALES[scale])
+        assert in_scale(note, scale, root + transpose), (note, S.SCALES[scale])

@@ -11,7 +11,20 @@ from console_kit import Kit
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from link import Link
+from link import Link as FirmwareLink
+
+
+class Link(FirmwareLink):
+    """The firmware's Link with two test-only views: `pump(now_ms)`, one between-tick call with
+    a given clock and byte budgets only, and `pending`, the bytes waiting to go out."""
+
+    def pump(self, now_ms):
+        self._read(now_ms, 0, 0)
+        self._write(0, 0)
+
+    @property
+    def pending(self):
+        return self._bytes - self._pos
 
 
 class Port:

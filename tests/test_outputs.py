@@ -1,9 +1,12 @@
-"""The ways an instrument sounds: USB MIDI (batched into the driver), 5-pin DIN, a PWM tone."""
+"""The ways an instrument sounds: USB MIDI (a tick's packets in one transfer), 5-pin DIN, a
+PWM tone. USB runs the firmware's own port (midi/usbport.py) on the simulator's usb.device fakes.
+"""
 
 import json
 from pathlib import Path
 
-from midi.outputs import DinMidi, Outputs, UsbMidi
+import pytest
+from midi.outputs import DinMidi, Outputs
 from midi.packets import MidiOut
 from synth.tone import Tone
 
@@ -12,54 +15,114 @@ from simulator.run import Simulation
 BOARDS = Path(__file__).resolve().parents[1] / "boards"
 
 
-class FakeTx:
-    """micropython-lib's usb.device.core.Buffer, as far as UsbMidi uses it."""
-
-    def __init__(self, size):
-        self.data = bytearray()
-        self.size = size
-
-    def writable(self):
-        return self.size - len(self.data)
-
-    def pend_write(self):
-        return memoryview(bytearray(self.writable()))
-
-    def finish_write(self, n):
-        self._n = n
+@pytest.fixture
+def sim(tmp_path):
+    """A simulation with its fakes installed, not booted: the test drives usb.device itself."""
+    s = Simulation("big-switch", tmp_path / "flash", usb_send_cost_us=0)
+    s.world.usb_xfer_cost_us = 0
+    heard = []
+    s.world.midi_sinks.append(lambda t, cin, a, b, c: heard.append((cin, a, b, c)))
+    s.heard = heard
+    with s, s.installed():
+        yield s
 
 
-class FakeMidiInterface:
-    def __init__(self, size=16, open_=True):
-        self._tx = FakeTx(size)
-        self.open = open_
-        self.transfers = 0
-        self.sent = bytearray()
-        tx = self._tx
-        pend = tx.pend_write
+def open_port(sim, txlen=128, host_reading=True):
+    """The firmware's USB MIDI port, enumerated by the simulated host; counts its transfers."""
+    import usb.device
+    from midi.usbport import UsbMidiPort
 
-        def pend_write():
-            self._w = pend()
-            return self._w
+    port = UsbMidiPort(txlen)
+    usb.device.get().init(port, builtin_driver=True, product_str="Test")
+    sim.clock.run_until(50_000)
+    assert port.is_open()
+    sim.world.usb_host_reading = host_reading
+    port.transfers = 0
+    submit = port.submit_xfer
 
-        def finish_write(n):
-            self.sent += bytes(self._w[:n])
-            tx.data += bytes(self._w[:n])
+    def counted(ep, data, done_cb=None):
+        port.transfers += 1
+        submit(ep, data, done_cb)
 
-        tx.pend_write = pend_write
-        tx.finish_write = finish_write
-
-    def is_open(self):
-        return self.open
-
-    def _tx_xfer(self):
-        self.transfers += 1
+    port.submit_xfer = counted
+    return port
 
 
-def usb_with(port):
-    usb = UsbMidi.__new__(UsbMidi)
-    usb.port = port
-    return usb
+def test_a_ticks_packets_go_to_usb_in_one_transfer(sim):
+    port = open_port(sim)
+    m = MidiOut()
+    for note in (60, 64, 67):
+        m.note_on(0, note, 90)
+    assert Outputs(port).send(m) == 0
+    assert port.transfers == 1 and m.count == 0
+    sim.clock.run_until(52_000)
+    assert sim.heard == [(9, 0x90, 60, 90), (9, 0x90, 64, 90), (9, 0x90, 67, 90)]
+
+
+def test_packets_the_usb_driver_cannot_take_wait_for_the_next_tick(sim):
+    port = open_port(sim, txlen=8, host_reading=False)  # room for two packets
+    m = MidiOut()
+    for note in (60, 64, 67):
+        m.note_on(0, note, 90)
+    out = Outputs(port)
+    assert out.send(m) == 1
+    assert m.count == 1 and m.buf[2] == 67  # the third is first in line now
+    m.note_off(0, 60)
+    assert out.send(m) == 2  # still no room: the note-off waits too, it is never dropped
+    sim.world.usb_host_reading = True
+    sim.clock.run_until(52_000)
+    assert out.send(m) == 0 and m.count == 0
+    sim.clock.run_until(54_000)
+    assert [h[2] for h in sim.heard] == [60, 64, 67, 60] and sim.heard[-1][1] == 0x80
+
+
+def test_with_no_host_listening_nothing_piles_up(sim):
+    import usb.device
+    from midi.usbport import UsbMidiPort
+
+    port = UsbMidiPort()
+    usb.device.get().init(port, builtin_driver=True)
+    m = MidiOut()
+    m.note_on(0, 60, 90)
+    out = Outputs(port)
+    assert not port.is_open() and out.send(m) == 0 and m.count == 0
+    sim.clock.run_until(50_000)
+    assert port.is_open() and sim.heard == []
+
+
+def test_the_base_classs_own_sending_cannot_overtake_the_queue(sim):
+    port = open_port(sim)
+    assert port.send_event(0x9, 0x90, 60, 90) is False  # its TX buffer is empty by design
+
+
+def test_a_new_host_hears_all_notes_off_first(sim):
+    port = open_port(sim)
+    usb_dev = __import__("usb.device").device.get()
+    usb_dev.active(False)  # unplugged
+    assert not port.is_open()
+    m = MidiOut()
+    out = Outputs(port)
+    usb_dev.active(True)
+    sim.clock.run_until(80_000)
+    m.note_on(1, 62, 90)
+    assert out.send(m) == 0
+    sim.clock.run_until(82_000)
+    assert [h[1:3] for h in sim.heard[:16]] == [(0xB0 | ch, 123) for ch in range(16)]
+    assert sim.heard[16] == (9, 0x91, 62, 90)
+
+
+def test_din_midi_sends_each_packet_once_even_when_usb_retries(sim):
+    port = open_port(sim, txlen=4, host_reading=False)
+    uart = FakeUart()
+    m = MidiOut()
+    m.note_on(2, 60, 90)
+    m.pressure(2, 50)
+    out = Outputs(port, DinMidi(uart))
+    assert out.send(m) == 1  # USB takes one packet, DIN both
+    sim.world.usb_host_reading = True
+    sim.clock.run_until(52_000)
+    assert out.send(m) == 0  # USB takes the second; DIN must not repeat it
+    assert bytes(uart.bytes) == bytes((0x92, 60, 90, 0xD2, 50))
 
 
 class FakeUart:
@@ -79,46 +142,6 @@ class FakePwm:
 
     def duty_u16(self, d):
         self.calls.append(("duty", d))
-
-
-def test_a_ticks_packets_go_to_usb_in_one_transfer():
-    port = FakeMidiInterface(size=64)
-    m = MidiOut()
-    for note in (60, 64, 67):
-        m.note_on(0, note, 90)
-    assert Outputs(usb_with(port)).send(m) == 0
-    assert port.transfers == 1 and port.sent[:4] == bytes((0x09, 0x90, 60, 90))
-    assert m.count == 0
-
-
-def test_packets_the_usb_driver_cannot_take_wait_for_the_next_tick():
-    port = FakeMidiInterface(size=8)  # room for two packets
-    m = MidiOut()
-    for note in (60, 64, 67):
-        m.note_on(0, note, 90)
-    out = Outputs(usb_with(port))
-    assert out.send(m) == 1
-    assert m.count == 1 and m.buf[2] == 67  # the third is first in line now
-
-
-def test_with_no_host_listening_nothing_piles_up():
-    port = FakeMidiInterface(open_=False)
-    m = MidiOut()
-    m.note_on(0, 60, 90)
-    assert Outputs(usb_with(port)).send(m) == 0 and port.sent == b""
-
-
-def test_din_midi_sends_each_packet_once_even_when_usb_retries():
-    port = FakeMidiInterface(size=4)
-    uart = FakeUart()
-    m = MidiOut()
-    m.note_on(2, 60, 90)
-    m.pressure(2, 50)
-    out = Outputs(usb_with(port), DinMidi(uart))
-    out.send(m)  # USB takes one packet, DIN both
-    port._tx.data.clear()
-    out.send(m)  # USB takes the second; DIN must not repeat it
-    assert bytes(uart.bytes) == bytes((0x92, 60, 90, 0xD2, 50))
 
 
 def test_the_tone_follows_the_newest_note_and_stops_with_it():

@@ -6,7 +6,11 @@ Usage: cal = Calibration(channel); between ticks: change = cal.feed(channel.raw,
 Integer maths on running sums: memory stays the same however long a phase runs.
 """
 
+from time import ticks_diff
+
 from micropython import const
+
+from engine.conditioning import trigger_for
 
 REST_MS = const(3000)
 MOVE_MS = const(5000)
@@ -17,33 +21,10 @@ _TRIGGER_SHARE = const(4)  # a note plays at a quarter of the client's movement
 _SPIKE_MADS = const(6)  # a rest deviation beyond this many mean deviations is a glitch
 _STILL_SHARE = const(8)  # moving by more than 1/8 of the sensor at rest is not keeping still
 _MOVED_SHARE = const(100)  # a movement under 1 % of the sensor does not count
-# The conditioner's trigger curve (conditioning.Conditioner.configure); test_calibration checks
-# that the two agree.
-_NOISE_MIN = const(4096)  # 1 raw unit in Q12
-_FLOOR_NOISES = const(8)
 
 REST_TEXT = "Keep still for 3 seconds while I learn where the sensor rests."
 MOVE_TEXT = ("Now press or move as far as is comfortable, a few times, for 5 seconds. "
              "Only as far as feels easy.")
-
-
-def _since(now, then):
-    """Milliseconds from `then` to `now`, across the wrap of ticks_ms (2**30)."""
-    return ((now - then + 0x20000000) & 0x3FFFFFFF) - 0x20000000
-
-
-def trigger_for(sensitivity, range_raw, noise_q12, full_scale):
-    """Distance from rest (raw units) at which a press starts, as the conditioner computes it."""
-    noise = noise_q12 if noise_q12 > _NOISE_MIN else _NOISE_MIN
-    floor = (noise * _FLOOR_NOISES) >> 12
-    if floor < full_scale // 400:
-        floor = full_scale // 400
-    if floor < 1:
-        floor = 1
-    s = 100 - sensitivity
-    f = s * s * 1000 // 9801 * s // 99
-    half = range_raw // 2
-    return floor + (half - floor) * f // 1000 if half > floor else floor
 
 
 class Calibration:
@@ -82,7 +63,7 @@ class Calibration:
         if not self.running or self._t0 is None:
             return 0
         total = REST_MS if self.phase == "rest" else MOVE_MS
-        left = total - _since(now_ms, self._t0)
+        left = total - ticks_diff(now_ms, self._t0)
         return (left + 999) // 1000 if left > 0 else 0
 
     def fail(self, message):
@@ -100,7 +81,7 @@ class Calibration:
             self._lo = self._hi = raw
             self._take_rest(raw, 0)
             return "rest", REST_TEXT
-        t = _since(now_ms, self._t0)
+        t = ticks_diff(now_ms, self._t0)
         if self.phase == "rest":
             self._take_rest(raw, t)
             if t >= REST_MS:

@@ -13,6 +13,8 @@ from time import ticks_diff
 
 from micropython import const
 
+# The level scale is protocol.LEVEL_MAX (monitor lines carry it); a const here, where it is
+# hot (an imported name would be a global lookup per use). test_calibration checks they agree.
 LEVEL_MAX = const(16383)
 _SETTLE_US = const(200000)  # learn the rest baseline over the first 0.2 s
 _NOISE_GATE = const(6)  # movement counted as noise while within this many noise floors
@@ -26,6 +28,24 @@ _NOISE_RATE = const(10)  # noise floor falls with a ~1 s time constant...
 _NOISE_RISE = const(14)  # ...and rises with ~16 s
 _FLOOR_NOISES = const(8)  # the most sensitive trigger sits 8 noise floors above rest
 _SMOOTH_KNEE = const(12)  # a change of 12 noise floors passes the smoother unsmoothed
+
+
+def trigger_for(sensitivity, range_raw, noise_q12, full_scale):
+    """Distance from rest (raw units) at which a press starts: the trigger curve, shared by the
+    conditioner and calibration's suggestion. `noise_q12` is the noise floor in Q12."""
+    noise = noise_q12 if noise_q12 > _NOISE_MIN else _NOISE_MIN
+    # the most sensitive trigger: a few noise floors, and never under 0.25 % of the sensor
+    floor = (noise * _FLOOR_NOISES) >> 12
+    if floor < full_scale // 400:
+        floor = full_scale // 400
+    if floor < 1:
+        floor = 1
+    # sensitivity 100 -> floor; 1 -> half the range; a cubic curve gives fine control at the
+    # sensitive end, where small movements live
+    s = 100 - sensitivity
+    f = s * s * 1000 // 9801 * s // 99  # per mille, 0..1000
+    half = range_raw // 2
+    return floor + (half - floor) * f // 1000 if half > floor else floor
 
 
 class Conditioner:
@@ -96,18 +116,7 @@ class Conditioner:
         if noise < _NOISE_MIN:
             noise = _NOISE_MIN
         self._gate = noise * _NOISE_GATE
-        # the most sensitive trigger: a few noise floors, and never under 0.25 % of the sensor
-        floor = (noise * _FLOOR_NOISES) >> 12
-        if floor < fs // 400:
-            floor = fs // 400
-        if floor < 1:
-            floor = 1
-        # sensitivity 100 -> floor; 1 -> half the range; a cubic curve gives fine control at the
-        # sensitive end, where small movements live
-        s = 100 - chs.sensitivity
-        f = s * s * 1000 // 9801 * s // 99  # per mille, 0..1000
-        half = self._range // 2
-        trig = floor + (half - floor) * f // 1000 if half > floor else floor
+        trig = trigger_for(chs.sensitivity, self._range, noise, fs)
         lvl = trig * LEVEL_MAX // self._range
         if lvl < 2:
             lvl = 2

@@ -52,8 +52,3 @@ def snap(note, scale, key):
         note -= 1
         pc = (note - key) % 12
     return fit(note)
-
-
-def in_scale(note, scale, key):
-    """Whether `note` belongs to the scale on `key`."""
-    return ((note - key) % 12) in STEPS[scale]

@@ -1,74 +1,37 @@
-"""MIDI outputs: USB MIDI (micropython-lib usb-device-midi) and 5-pin DIN MIDI on a UART.
+"""MIDI outputs: USB MIDI (midi/usbport.py), 5-pin DIN MIDI on a UART and a PWM tone.
 
 Usage: usb = UsbMidi.start("Attune Combo")   # in boot.py, so the Pico enumerates once
        out = Outputs(usb, din_uart, tone); out.send(instrument.midi)   # after every tick
 
-The only module that imports usb.device. The built-in serial port stays (builtin_driver=True),
-so mpremote and the therapist's tools keep working next to MIDI.
+Importing this module never imports usb.device (a computer without micropython-lib can still
+use DinMidi and Outputs): UsbMidi.start does, through midi/usbport.py.
 """
 
 from micropython import const
 
-_TXLEN = const(128)  # bytes: 32 events waiting for the host; our own queue holds the rest
 _ALL_NOTES_OFF = const(123)
 
-_usb = None  # the interface made in boot.py, found again by main.py
+_usb = None  # the port made in boot.py, found again by main.py
 
 
 class UsbMidi:
-    """The USB MIDI interface, sending a tick's packets in one transfer."""
-
-    def __init__(self, product):
-        import usb.device
-        from usb.device.midi import MIDIInterface
-
-        self.port = MIDIInterface(txlen=_TXLEN)
-        usb.device.get().init(self.port, builtin_driver=True, manufacturer_str="Attune",
-                              product_str=product)
+    """The one USB MIDI port of this power-up (a midi.usbport.UsbMidiPort: `write(buf, start,
+    n)` takes a tick's packets in one USB transfer, `is_open()` says whether a host listens)."""
 
     @staticmethod
     def start(product):
-        """Create the interface once per power-up (a second init would re-enumerate)."""
+        """Create the port once per power-up (a second init would re-enumerate)."""
         global _usb
         if _usb is None:
-            _usb = UsbMidi(product)
+            from midi import usbport
+
+            _usb = usbport.start(product)
         return _usb
 
     @staticmethod
     def running():
-        """The interface boot.py started, or None (no USB MIDI: e.g. boot.py failed)."""
+        """The port boot.py started, or None (no USB MIDI: e.g. boot.py failed)."""
         return _usb
-
-    def is_open(self):
-        """True while a host has the MIDI interface configured (it can hear us)."""
-        return self.port.is_open()
-
-    def write(self, buf, start, n):
-        """Queue packets start..start+n of buf; returns how many the driver took.
-
-        Writes straight into the driver's TX ring and starts one transfer for all of them:
-        one send_event() call per packet costs ~0.9 ms each on an RP2040.
-        """
-        port = self.port
-        if not port.is_open():
-            return n  # nobody is listening: what would be sent is moot, drop it
-        tx = port._tx
-        room = tx.writable() >> 2
-        if room < n:
-            n = room
-        if n <= 0:
-            return 0
-        w = tx.pend_write()
-        i = 0
-        j = start * 4
-        end = n * 4
-        while i < end:
-            w[i] = buf[j]
-            i += 1
-            j += 1
-        tx.finish_write(end)
-        port._tx_xfer()
-        return n
 
 
 class DinMidi:

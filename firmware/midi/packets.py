@@ -134,10 +134,3 @@ class MidiOut:
             i += 1
         self.count = left
 
-
-def describe(buf, i):
-    """One packet as (type name, channel, data1, data2), for logs and monitors (allocates)."""
-    status = buf[i * 4 + 1]
-    kind = status & 0xF0
-    names = {0x80: "note_off", 0x90: "note_on", 0xB0: "cc", 0xD0: "pressure", 0xE0: "bend"}
-    return names.get(kind, "other"), status & 0x0F, buf[i * 4 + 2], buf[i * 4 + 3]

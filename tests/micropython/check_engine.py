@@ -16,6 +16,10 @@ VM_PATHS = ("benchmarks/mp",)  # fourchannel.py, shared with the benchmarks
 _MASK = (1 << 30) - 1
 
 
+def _in_scale(note, scale, key):
+    return ((note - key) % 12) in scales.STEPS[scale]
+
+
 def one(kind, data, settings=None, full=65535, invert=False):
     names = ("x",)
     st = Settings(names)
@@ -136,7 +140,7 @@ def check_scale_lock_keeps_every_degree_in_every_scale():
         step = -5
         while step < 30:
             n = scales.degree_note(s, 2, 4, step)
-            assert scales.in_scale(n, s, 2) and 0 <= n <= 127
+            assert _in_scale(n, s, 2) and 0 <= n <= 127
             step += 1
         s += 1
 
@@ -144,7 +148,7 @@ def check_scale_lock_keeps_every_degree_in_every_scale():
 def check_snapped_melody_notes_are_in_scale():
     n = 0
     while n < 128:
-        assert scales.in_scale(scales.snap(n, 3, 5), 3, 5)
+        assert _in_scale(scales.snap(n, 3, 5), 3, 5)
         n += 1
 
 

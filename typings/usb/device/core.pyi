@@ -3,6 +3,7 @@
 micropython-rp2-rpi-pico-stubs does not cover micropython-lib packages.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 class Buffer:
@@ -33,8 +34,18 @@ class Interface:
     def on_open(self) -> None:
         """Called when the host configures the interface; override and call super()."""
     def on_reset(self) -> None: ...
-    def xfer_pending(self, ep_addr: int) -> bool: ...
-    def submit_xfer(self, ep_addr: int, data: Any, done_cb: Any = None) -> bool: ...
+    def xfer_pending(self, ep_addr: int) -> bool:
+        """True while a transfer is pending on ep_addr (one at a time per endpoint); False
+        inside that endpoint's own completion callback, so it can submit the next one."""
+    def submit_xfer(
+        self,
+        ep_addr: int,
+        data: bytes | bytearray | memoryview,
+        done_cb: Callable[[int, int, int], None] | None = None,
+    ) -> None:
+        """Start a transfer; done_cb(ep_addr, result, xferred_bytes) runs when it ends
+        (result 0: completed), possibly before this returns. RuntimeError if the interface is
+        not open, a transfer is already pending there, or the hardware refused it."""
 
 class _Device:
     def init(

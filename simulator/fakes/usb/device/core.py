@@ -1,15 +1,34 @@
-"""Fake `usb.device.core` for the simulator: the device singleton and the Interface base class,
-with the same calls as micropython-lib's usb-device package.
+"""Fake `usb.device.core` for the simulator: the device singleton, the Interface base class and
+the Buffer, with the same calls and the same transfer rules as micropython-lib's usb-device.
 
-When the device goes active, the simulated USB host enumerates it `world.usb_enumerate_ms` later
-and calls each interface's `on_open()`.
+The simulated USB host: `world.usb_enumerate_ms` after the device goes active it configures it
+(each interface's `on_open()`). Endpoints are numbered as on a Pico with the built-in serial
+port: its CDC takes interfaces 0-1 and endpoints 1-2, so MIDI gets interfaces 2-3 and endpoint 3.
+An IN transfer (device to host) is read 64 bytes (one bulk packet) per 1 ms USB frame while
+`world.usb_host_reading`; each 4-byte USB-MIDI packet read goes to the world's MIDI sinks at the
+frame's time. When a transfer is read whole, its callback runs (inside the frame, as on the
+Pico, so a callback that submits the next transfer keeps the same frame's 64 bytes going).
+An OUT transfer (host to device) waits until the simulation sends something (`_host_out`).
+
+Cost in virtual time: `world.usb_xfer_cost_us` per transfer the firmware submits (not those
+submitted from a transfer's completion callback).
 """
+
+import struct
+
+from micropython import const
 
 from simulator import context as _ctx
 
 _clock, _world = _ctx.require()
 
-_MP_EINVAL = 22
+_EP_IN_FLAG = const(0x80)
+_FRAME_US = const(1000)
+_BYTES_PER_FRAME = const(64)
+_BUILTIN_ITFS = const(2)  # the built-in CDC serial port: interfaces 0 and 1 ...
+_BUILTIN_EP_MAX = const(3)  # ... and endpoints 1 and 2
+_XFER_OK = const(0)
+_MP_EINVAL = const(22)
 _dev = None
 
 
@@ -22,9 +41,16 @@ def get():
 
 class _Device:
     def __init__(self):
-        self._itfs = ()
+        self._itfs = {}  # interface number -> Interface
+        self._eps = {}  # endpoint address -> Interface, once the host has configured it
+        self._ep_cbs = {}  # endpoint address -> transfer callback, True, or None (no transfer)
+        self._cb_ep = None  # endpoint whose completion callback is running
+        self._xfers = {}  # endpoint address -> [data, bytes done] of the pending transfer
+        self._ep_base = {}  # Interface -> its first endpoint number (set by config)
+        self._frame_due = False
         self._active = False
         self._warned = False
+        self._list = ()
         self.strings = {}
 
     def init(self, *itfs, **kwargs):
@@ -42,7 +68,24 @@ class _Device:
             self._warned = True
             print("simulator: usb.device configured with builtin_driver=False: on a real Pico "
                   "the USB serial port (REPL) disappears.", file=_world.console)
-        self._itfs = itfs
+        strs = [None, manufacturer_str, product_str, serial_str]
+        itf_num = _BUILTIN_ITFS if builtin_driver else 0
+        ep_num = _BUILTIN_EP_MAX if builtin_driver else 1
+        # as micropython-lib: a dry run to size the descriptor, then the real one
+        desc = Descriptor(None)
+        for itf in itfs:
+            itf.desc_cfg(desc, 0, 0, [])
+        desc = Descriptor(bytearray(desc.o))
+        self._itfs = {}
+        self._ep_base = {}
+        for itf in itfs:
+            itf.desc_cfg(desc, itf_num, ep_num, strs)
+            for _ in range(itf.num_itfs()):
+                self._itfs[itf_num] = itf
+                itf_num += 1
+            self._ep_base[itf] = ep_num
+            ep_num += itf.num_eps()
+        self._list = itfs
         self.strings = {"manufacturer": manufacturer_str, "product": product_str,
                         "serial": serial_str}
 
@@ -51,19 +94,101 @@ class _Device:
             return self._active
         on = bool(value[0])
         if on and not self._active:
-            _world.usb_interfaces = list(self._itfs)
-            _clock.call_later(_world.usb_enumerate_ms * 1000, self._enumerated, self._itfs,
+            _world.usb_interfaces = list(self._list)
+            _clock.call_later(_world.usb_enumerate_ms * 1000, self._enumerated, self._list,
                               firmware=True)
         elif not on and self._active:
-            for itf in self._itfs:
-                itf.on_reset()
+            self._reset()
         self._active = on
         return on
 
     def _enumerated(self, itfs):
-        if self._active and self._itfs is itfs:
-            for itf in itfs:
-                itf.on_open()
+        # the host's Set Configuration: endpoints become usable, then each interface opens
+        if not self._active or self._list is not itfs:
+            return
+        for itf in itfs:
+            base = self._ep_base[itf]
+            for k in range(itf.num_eps()):
+                for ep in (base + k, (base + k) | _EP_IN_FLAG):
+                    self._eps[ep] = itf
+                    self._ep_cbs[ep] = None
+        for itf in itfs:
+            itf.on_open()
+
+    def _reset(self):
+        for itf in self._itfs.values():
+            itf.on_reset()
+        self._eps = {}
+        self._ep_cbs = {}
+        self._xfers = {}  # outstanding transfers are cancelled; their callbacks never run
+
+    def _submit_xfer(self, ep_addr, data, done_cb=None):
+        if ep_addr not in self._eps:
+            raise ValueError("ep_addr")
+        if self._xfer_pending(ep_addr):
+            raise RuntimeError("xfer_pending")
+        self._ep_cbs[ep_addr] = done_cb or True
+        if self._cb_ep is None:
+            cost = _world.usb_xfer_cost_us
+            if cost:
+                _clock.advance(cost)
+        self._xfers[ep_addr] = [data, 0]
+        if ep_addr & _EP_IN_FLAG and not self._frame_due:
+            self._frame_due = True
+            _clock.call_at((_clock.now // _FRAME_US + 1) * _FRAME_US, self._frame,
+                           firmware=True)
+        return True
+
+    def _xfer_pending(self, ep_addr):
+        # micropython-lib also counts a callback running on another thread; here there is one
+        return bool(self._ep_cbs[ep_addr])
+
+    def _xfer_cb(self, ep_addr, result, xferred_bytes):
+        cb = self._ep_cbs.get(ep_addr, None)
+        self._cb_ep = ep_addr
+        self._ep_cbs[ep_addr] = None
+        self._xfers.pop(ep_addr, None)
+        try:
+            if callable(cb):
+                cb(ep_addr, result, xferred_bytes)
+        finally:
+            self._cb_ep = None
+
+    def _frame(self):
+        """One USB frame: the host reads up to 64 bytes of pending IN transfers."""
+        if _world.usb_host_reading:
+            budget = _BYTES_PER_FRAME
+            now = _clock.now
+            out = _world.midi_out
+            for ep in [e for e in self._xfers if e & _EP_IN_FLAG]:
+                while budget and ep in self._xfers:
+                    xfer = self._xfers[ep]
+                    data, done = xfer
+                    n = min(len(data) - done, budget) & ~3
+                    i = done
+                    while i < done + n:
+                        out(now, data[i] & 0x0F, data[i + 1], data[i + 2], data[i + 3])
+                        i += 4
+                    budget -= n
+                    xfer[1] = done + n
+                    if xfer[1] < len(data) - 3:
+                        break  # the rest waits for the next frame
+                    self._xfer_cb(ep, _XFER_OK, len(data))
+        self._frame_due = any(e & _EP_IN_FLAG for e in self._xfers)
+        if self._frame_due:
+            _clock.call_at(_clock.now + _FRAME_US, self._frame, firmware=True)
+
+    def _host_out(self, ep_addr, data):
+        """Simulator only: the host sends `data` on OUT endpoint ep_addr. False if the device
+        has no transfer waiting there (a real host would retry; the bytes are not sent)."""
+        xfer = self._xfers.get(ep_addr)
+        if xfer is None or ep_addr & _EP_IN_FLAG:
+            return False
+        buf = xfer[0]
+        n = min(len(buf), len(data))
+        buf[:n] = data[:n]
+        self._xfer_cb(ep_addr, _XFER_OK, n)
+        return True
 
 
 class Interface:
@@ -100,10 +225,45 @@ class Interface:
         return False
 
     def xfer_pending(self, ep_addr):
-        return False
+        return bool(_dev) and _dev._xfer_pending(ep_addr)
 
     def submit_xfer(self, ep_addr, data, done_cb=None):
-        raise NotImplementedError("Raw USB transfers are not simulated; use MIDIInterface.")
+        if not self._open:
+            raise RuntimeError("Not open")
+        if not _dev._submit_xfer(ep_addr, data, done_cb):
+            raise RuntimeError("DCD error")
+
+
+class Descriptor:
+    """Writes a configuration descriptor in place (b=None: a dry run that only counts bytes)."""
+
+    def __init__(self, b):
+        self.b = b
+        self.o = 0
+
+    def pack(self, fmt, *args):
+        self.pack_into(fmt, self.o, *args)
+
+    def pack_into(self, fmt, offs, *args):
+        end = offs + struct.calcsize(fmt)
+        if self.b:
+            struct.pack_into(fmt, self.b, offs, *args)
+        self.o = max(self.o, end)
+
+    def extend(self, a):
+        if self.b:
+            self.b[self.o : self.o + len(a)] = a
+        self.o += len(a)
+
+    def interface(self, bInterfaceNumber, bNumEndpoints, bInterfaceClass=0xFF,  # noqa: N803
+                  bInterfaceSubClass=0, bInterfaceProtocol=0, iInterface=0):  # noqa: N803
+        self.pack("BBBBBBBBB", 9, 4, bInterfaceNumber, 0, bNumEndpoints, bInterfaceClass,
+                  bInterfaceSubClass, bInterfaceProtocol, iInterface)
+
+    def endpoint(self, bEndpointAddress, bmAttributes, wMaxPacketSize, bInterval=1):  # noqa: N803
+        kinds = {"control": 0, "bulk": 2, "interrupt": 3}
+        bmAttributes = kinds.get(bmAttributes, bmAttributes)
+        self.pack("<BBBBHB", 7, 5, bEndpointAddress, bmAttributes, wMaxPacketSize, bInterval)
 
 
 class Buffer:

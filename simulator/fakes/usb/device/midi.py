@@ -1,27 +1,28 @@
-"""Fake `usb.device.midi` for the simulator, with micropython-lib's MIDIInterface API and its
-internals that fast senders use (`_tx` Buffer, `_tx_xfer()`).
+"""Fake `usb.device.midi` for the simulator: micropython-lib's MIDIInterface, the same methods
+doing the same things (a TX and an RX Buffer, one transfer at a time on each endpoint through
+Interface.submit_xfer), on the fake core's simulated host.
 
 TX: `send_event()` queues a 4-byte packet in the `txlen`-byte buffer (False when full: the event
-is lost, as on the Pico); `_tx_xfer()` starts a transfer. The simulated host takes up to 64
-bytes (16 packets, one bulk packet) at every 1 ms USB frame while it is reading; each packet
-that leaves goes to the world's MIDI sinks with the frame's virtual time.
+is lost, as on the Pico) and starts a transfer of everything queued if none is pending; the
+transfer's callback starts the next. RX: an OUT transfer is kept waiting for the host; what
+arrives is handled through micropython.schedule, as on the Pico.
 
 Cost in virtual time (estimates from ARCHITECTURE.md's 0.9 ms per note_on, adjustable on the
-world): `usb_send_cost_us` per send_event(), `usb_xfer_cost_us` per transfer started by the
-firmware.
+world): `usb_send_cost_us` per send_event(), plus the core's `usb_xfer_cost_us` per transfer.
 """
 
 from micropython import const, schedule
 
 from simulator import context as _ctx
 
-from .core import Buffer, Interface
+from .core import Buffer, Interface, get
 
 _clock, _world = _ctx.require()
 
-_FRAME_US = const(1000)
-_BYTES_PER_FRAME = const(64)
-
+_EP_IN_FLAG = const(1 << 7)
+_INTERFACE_CLASS_AUDIO = const(0x01)
+_INTERFACE_SUBCLASS_AUDIO_CONTROL = const(0x01)
+_INTERFACE_SUBCLASS_AUDIO_MIDISTREAMING = const(0x03)
 _MIDI_NOTE_OFF = const(0x80)
 _MIDI_NOTE_ON = const(0x90)
 _MIDI_CONTROL_CHANGE = const(0xB0)
@@ -33,11 +34,10 @@ _CIN_CONTROL_CHANGE = const(0xB)
 class MIDIInterface(Interface):
     def __init__(self, rxlen=16, txlen=16):
         super().__init__()
-        self.ep_out = None
-        self.ep_in = None
+        self.ep_out = None  # set by desc_cfg (host to device)
+        self.ep_in = None  # device to host
         self._rx = Buffer(rxlen)
         self._tx = Buffer(txlen)
-        self._xfer = False  # an IN transfer is waiting for the host
         self.dropped = 0  # simulator only: events refused because the buffer was full
 
     # Received MIDI (host -> device): override on_midi_event or the three helpers.
@@ -87,48 +87,54 @@ class MIDIInterface(Interface):
         return True
 
     def _tx_xfer(self):
-        # Keep one IN transfer going whenever there is data and the host has configured us.
-        if self._open and not self._xfer and self._tx.readable():
-            self._xfer = True
-            cost = _world.usb_xfer_cost_us
-            if cost:
-                _clock.advance(cost)
-            _clock.call_at((_clock.now // _FRAME_US + 1) * _FRAME_US, self._frame,
-                           firmware=True)
+        # keep one IN transfer going whenever there is data and the host has configured us
+        if self.is_open() and not self.xfer_pending(self.ep_in) and self._tx.readable():
+            self.submit_xfer(self.ep_in, self._tx.pend_read(), self._tx_cb)
 
-    def _frame(self):
-        """One USB frame: the host reads up to 64 bytes if it is reading at all."""
-        if not self._open:
-            self._xfer = False
-            return
-        if _world.usb_host_reading:
-            tx = self._tx
-            data = tx.pend_read()
-            n = min(len(data), _BYTES_PER_FRAME) & ~3
-            now = _clock.now
-            out = _world.midi_out
-            i = 0
-            while i < n:
-                out(now, data[i] & 0x0F, data[i + 1], data[i + 2], data[i + 3])
-                i += 4
-            tx.finish_read(n)
-        if self._tx.readable():
-            _clock.call_at(_clock.now + _FRAME_US, self._frame, firmware=True)
-        else:
-            self._xfer = False
+    def _tx_cb(self, ep, res, num_bytes):
+        if res == 0:
+            self._tx.finish_read(num_bytes)
+        self._tx_xfer()
+
+    def _rx_xfer(self):
+        # keep one OUT transfer waiting for the host's MIDI
+        if self.is_open() and not self.xfer_pending(self.ep_out) and self._rx.writable():
+            self.submit_xfer(self.ep_out, self._rx.pend_write(), self._rx_cb)
+
+    def _rx_cb(self, ep, res, num_bytes):
+        if res == 0:
+            self._rx.finish_write(num_bytes)
+            schedule(self._on_rx, None)
+        self._rx_xfer()
 
     def on_open(self):
         super().on_open()
         self._tx_xfer()
+        self._rx_xfer()
 
-    def on_reset(self):
-        super().on_reset()
-        self._xfer = False
+    def _on_rx(self, _):
+        m = self._rx.pend_read()
+        i = 0
+        while i <= len(m) - 4:
+            self.on_midi_event(m[i] & 0x0F, m[i + 1], m[i + 2], m[i + 3])
+            i += 4
+        self._rx.finish_read(i)
 
     def _host_sends(self, cin, midi0, midi1, midi2):
-        """Simulator only: a MIDI event from the host, handled like the real driver's RX path
-        (through micropython.schedule)."""
-        schedule(lambda _: self.on_midi_event(cin, midi0, midi1, midi2), None)
+        """Simulator only: the host sends one MIDI event; False if the device was not
+        receiving (not open, or its RX buffer full)."""
+        return get()._host_out(self.ep_out, bytes((cin, midi0, midi1, midi2)))
+
+    def desc_cfg(self, desc, itf_num, ep_num, strs):
+        # the interfaces as micropython-lib lays them out (the class-specific audio and jack
+        # descriptors are left out: no simulated host reads them)
+        desc.interface(itf_num, 0, _INTERFACE_CLASS_AUDIO, _INTERFACE_SUBCLASS_AUDIO_CONTROL)
+        desc.interface(itf_num + 1, 2, _INTERFACE_CLASS_AUDIO,
+                       _INTERFACE_SUBCLASS_AUDIO_MIDISTREAMING)
+        self.ep_out = ep_num
+        self.ep_in = ep_num | _EP_IN_FLAG
+        desc.endpoint(self.ep_in, "bulk", 64, 0)
+        desc.endpoint(self.ep_out, "bulk", 64, 0)
 
     def num_itfs(self):
         return 2
