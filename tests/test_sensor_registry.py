@@ -55,7 +55,7 @@ def test_the_schema_states_each_default_i2c_address():
 
 @pytest.mark.parametrize("spec", sensors.SENSORS, ids=lambda s: s["type"])
 def test_each_entry_is_complete_and_agrees_with_its_driver(spec):
-    assert set(spec) >= {"type", "driver", "kind", "unit", "full_scale", "wiring", "about"}
+    assert set(spec) >= {"type", "driver", "kind", "unit", "full_scale", "wiring"}
     assert spec["wiring"] in sensors.WIRINGS and spec["kind"] in ("switch", "analog")
     assert ("address" in spec) == (spec["wiring"] == "i2c")
     cls = sensors.driver(spec)
@@ -152,8 +152,7 @@ class KnobChip(chips.I2CChip):
 
 
 KNOB_ENTRY = ('{"type": "knob", "driver": ("sensors.knob", "Knob"), "kind": "analog", '
-              '"unit": "percent", "full_scale": 100, "wiring": "i2c", "address": 0x33, '
-              '"about": "a made-up knob"}')
+              '"unit": "percent", "full_scale": 100, "wiring": "i2c", "address": 0x33}')
 
 
 def firmware_with_knob(folder: Path) -> Path:

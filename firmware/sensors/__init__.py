@@ -19,7 +19,9 @@ Each entry of SENSORS (a tuple, so the order of types in messages is fixed on Mi
                 hardware.py makes the driver: Driver(pin, active_low=), Driver(adc, oversample=)
                 or Driver(i2c, address=, recover=, bus_lines=)
     address     the default 7-bit I2C address ("i2c" wiring only)
-    about       a few words for docs and messages
+
+(What each type is for, in words, is in docs/hardware.md "Sensor types": strings here would
+cost RAM on every board.)
 
 Every driver has the same duck-typed interface, so instrument.py treats them alike:
 
@@ -53,20 +55,15 @@ import sys
 
 SENSORS = (
     {"type": "switch", "driver": ("sensors.switch", "Switch"), "kind": "switch",
-     "unit": "pressed", "full_scale": 1, "wiring": "gpio",
-     "about": "accessibility switch, button or pedal"},
+     "unit": "pressed", "full_scale": 1, "wiring": "gpio"},
     {"type": "fsr", "driver": ("sensors.analog", "AnalogSensor"), "kind": "analog",
-     "unit": "read_u16", "full_scale": 65535, "wiring": "adc",
-     "about": "force-sensing resistor in a divider"},
+     "unit": "read_u16", "full_scale": 65535, "wiring": "adc"},
     {"type": "ir_distance", "driver": ("sensors.analog", "AnalogSensor"), "kind": "analog",
-     "unit": "read_u16", "full_scale": 65535, "wiring": "adc",
-     "about": "Sharp analog IR distance sensor"},
+     "unit": "read_u16", "full_scale": 65535, "wiring": "adc"},
     {"type": "vl6180x", "driver": ("sensors.vl6180x", "VL6180X"), "kind": "analog",
-     "unit": "mm", "full_scale": 255, "wiring": "i2c", "address": 0x29,
-     "about": "VL6180X time-of-flight hand distance"},
+     "unit": "mm", "full_scale": 255, "wiring": "i2c", "address": 0x29},
     {"type": "lps22", "driver": ("sensors.lps22", "LPS22"), "kind": "analog",
-     "unit": "Pa", "full_scale": 10_000, "wiring": "i2c", "address": 0x5D,
-     "about": "LPS22 pressure: squeeze bulb or sip-and-puff"},
+     "unit": "Pa", "full_scale": 10_000, "wiring": "i2c", "address": 0x5D},
 )
 
 WIRINGS = ("gpio", "adc", "i2c")
