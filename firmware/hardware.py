@@ -2,10 +2,10 @@
 
     sensors = build_sensors(board, instrument)   # [("switch", Switch), ...] in channel order
 
-Which driver a channel gets, and how it is wired, come from the sensor registry
+Which driver a channel gets and how it is wired come from the sensor registry
 (sensors.SENSORS); only the drivers the instrument names are imported. The only sensor-side
-module that touches `machine` (imported inside the build functions, so
-check_wiring() also runs on a laptop). build_sensors() checks the wiring first and raises
+module that touches `machine` (imported inside the build functions, so check_wiring() also
+runs on a laptop). build_sensors() checks the wiring first and raises
 ValueError with a plain-words message for the first mistake; it does not call begin().
 """
 
@@ -66,13 +66,13 @@ def _valid_name(name):
 def _spec(ch):
     """The registry entry of a channel's sensor type; an unknown type names the known ones."""
     kind = ch.get("sensor")
-    try:
-        return sensors.find(kind)
-    except ValueError:
-        raise ValueError(
-            f"Channel '{ch.get('name')}' has sensor type {kind!r}, which Attune does not know; "
-            f"use one of: {', '.join(sensors.names())}."
-        ) from None
+    for spec in sensors.SENSORS:
+        if spec["type"] == kind:
+            return spec
+    raise ValueError(
+        f"Channel '{ch.get('name')}' has sensor type {kind!r}, which Attune does not know; "
+        f"use one of: {', '.join(sensors.names())}."
+    )
 
 
 def check_wiring(board, instrument):
