@@ -49,8 +49,7 @@ def test_the_schema_states_each_default_i2c_address():
     text = json.loads(SCHEMA.read_text())["$defs"]["i2c"]["properties"]["address"]["description"]
     for spec in sensors.SENSORS:
         if spec["wiring"] == "i2c":
-            assert f"{spec['type']} {spec['address']} ({spec['address']:#04X}".replace(
-                "0X", "0x") in text
+            assert f"{spec['type']} {spec['address']} (0x{spec['address']:02X})" in text
 
 
 @pytest.mark.parametrize("spec", sensors.SENSORS, ids=lambda s: s["type"])
