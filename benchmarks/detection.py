@@ -14,6 +14,8 @@ from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmarks.mp.fakesensor import FakeSensor
+
 ROOT = Path(__file__).resolve().parents[1]
 
 FULL_SCALE = 65535
@@ -199,28 +201,6 @@ def calibrate(seed: int) -> dict:
 
 # --- the two detectors --------------------------------------------------------------------
 
-class _Playback:
-    """An analog sensor reading back a trace, one value per tick."""
-
-    KIND = "analog"
-    FULL_SCALE = FULL_SCALE
-    invert = False
-    fault = 0
-    fault_text = ""
-
-    def __init__(self, raw: array):
-        self.raw = raw
-        self.i = 0
-
-    def begin(self) -> None:
-        self.i = 0
-
-    def read(self, now_us: int) -> int:
-        v = self.raw[self.i]
-        self.i += 1
-        return v
-
-
 def attune_notes(raw: array, settings_values: dict | None = None) -> list[int]:
     """Note-on times (ms) of the real engine (defaults, one FSR channel) at 1 kHz."""
     engine_on_path()
@@ -230,7 +210,7 @@ def attune_notes(raw: array, settings_values: dict | None = None) -> list[int]:
     st = Settings(["pad"])
     if settings_values:
         assert st.apply(settings_values) == []
-    inst = Instrument(st, [("pad", _Playback(raw), "fsr")])
+    inst = Instrument(st, [("pad", FakeSensor("analog", FULL_SCALE, values=raw), "fsr")])
     inst.begin(0)
     midi = inst.midi
     buf = midi.buf

@@ -2,28 +2,24 @@
 
     sensors = build_sensors(board, instrument)   # [("switch", Switch), ...] in channel order
 
-The only sensor-side module that touches `machine` (imported inside the build functions, so
-check_wiring() also runs on a laptop). build_sensors() checks the wiring first and raises
+Which driver a channel gets and how it is wired come from the sensor registry
+(sensors.SENSORS); only the drivers the instrument names are imported. The only sensor-side
+module that touches `machine` (imported inside the build functions, so check_wiring() also
+runs on a laptop). build_sensors() checks the wiring first and raises
 ValueError with a plain-words message for the first mistake; it does not call begin().
 """
 
 import time
 
+import sensors
 from micropython import const
-from sensors.analog import AnalogSensor
-from sensors.lps22 import LPS22
-from sensors.switch import Switch
-from sensors.vl6180x import VL6180X
 
 I2C_FREQ = const(400_000)
 I2C_TIMEOUT_US = const(3_000)  # a missing chip NACKs at once; only a stuck bus waits this long
 MIDI_BAUD = const(31_250)
 _HALF_CLOCK_US = const(5)  # 100 kHz bit-banged clock for bus recovery
 
-SENSOR_TYPES = ("switch", "fsr", "ir_distance", "vl6180x", "lps22")
-_ANALOG = ("fsr", "ir_distance")
 _PULLS = ("up", "down", "none")
-_DEFAULT_ADDRESS = {"vl6180x": 0x29, "lps22": 0x5D}
 
 
 def _gp(pin):
@@ -67,6 +63,18 @@ def _valid_name(name):
     return True
 
 
+def _spec(ch):
+    """The registry entry of a channel's sensor type; an unknown type names the known ones."""
+    kind = ch.get("sensor")
+    for spec in sensors.SENSORS:
+        if spec["type"] == kind:
+            return spec
+    raise ValueError(
+        f"Channel '{ch.get('name')}' has sensor type {kind!r}, which Attune does not know; "
+        f"use one of: {', '.join(sensors.names())}."
+    )
+
+
 def check_wiring(board, instrument):
     """Raise ValueError naming the first wiring mistake; return None when all is well."""
     where = _board_name(board)
@@ -99,18 +107,15 @@ def check_wiring(board, instrument):
         if any(other.get("name") == name for other in channels if other is not ch):
             raise ValueError(f"Two channels are named '{name}'; each needs its own name.")
         kind = ch.get("sensor")
-        if kind not in SENSOR_TYPES:
-            raise ValueError(
-                f"Channel '{name}' has sensor type {kind!r}, which Attune does not know; "
-                f"use one of: {', '.join(SENSOR_TYPES)}."
-            )
-        if kind == "switch":
+        spec = _spec(ch)
+        wiring = spec["wiring"]
+        if wiring == "gpio":
             claim(ch["pin"], who)
             if ch.get("pull", "up") not in _PULLS:
                 raise ValueError(
                     f"Channel '{name}' has pull {ch.get('pull')!r}; use one of: up, down, none."
                 )
-        elif kind in _ANALOG:
+        elif wiring == "adc":
             pin = ch["pin"]
             claim(pin, who)
             if pin not in _adc_pins(board):
@@ -123,7 +128,7 @@ def check_wiring(board, instrument):
                 raise ValueError(
                     f"Channel '{name}' has oversample {oversample!r}; use 1 to 64 readings."
                 )
-        else:
+        elif wiring == "i2c":
             bus_id = ch.get("bus", 0)
             bus = _i2c_bus(board, bus_id)
             if bus is None:
@@ -157,13 +162,18 @@ def check_wiring(board, instrument):
                 bus_who = f"I2C{bus_id} (channel '{name}')"
                 claim(sda, bus_who)
                 claim(scl, bus_who)
-            address = ch.get("address", _DEFAULT_ADDRESS[kind])
+            address = ch.get("address", spec["address"])
             if (bus_id, address) in addresses:
                 raise ValueError(
                     f"Channels '{addresses[(bus_id, address)]}' and '{name}' both answer at "
                     f"address {hex(address)} on I2C{bus_id}; move one to the other bus."
                 )
             addresses[(bus_id, address)] = name
+        else:  # a registry entry with a wiring hardware.py cannot build: a firmware bug
+            raise ValueError(
+                f"Sensor type '{kind}' has wiring {wiring!r} in the sensor registry; "
+                f"hardware.py knows {', '.join(sensors.WIRINGS)}."
+            )
 
     tx = board.get("din_midi_tx")
     if tx is not None:
@@ -251,8 +261,10 @@ def build_sensors(board, instrument, i2c_timeout_us=I2C_TIMEOUT_US):
     buses = {}  # bus id -> (i2c, recover)
     out = []
     for ch in instrument["channels"]:
-        kind = ch["sensor"]
-        if kind == "switch":
+        spec = _spec(ch)
+        wiring = spec["wiring"]
+        make = sensors.driver(spec)
+        if wiring == "gpio":
             pull = ch.get("pull", "up")
             if pull == "up":
                 pin = pin_cls(ch["pin"], pin_cls.IN, pin_cls.PULL_UP)
@@ -260,11 +272,11 @@ def build_sensors(board, instrument, i2c_timeout_us=I2C_TIMEOUT_US):
                 pin = pin_cls(ch["pin"], pin_cls.IN, pin_cls.PULL_DOWN)
             else:
                 pin = pin_cls(ch["pin"], pin_cls.IN)
-            sensor = Switch(pin, active_low=ch.get("active_low", pull != "down"))
-        elif kind in _ANALOG:
+            sensor = make(pin, active_low=ch.get("active_low", pull != "down"))
+        elif wiring == "adc":
             adc = machine.ADC(pin_cls(ch["pin"]))
-            sensor = AnalogSensor(adc, oversample=ch.get("oversample", 4))
-        else:
+            sensor = make(adc, oversample=ch.get("oversample", 4))
+        else:  # "i2c" (check_wiring let no other through)
             bus_id = ch.get("bus", 0)
             if bus_id not in buses:
                 freq = ch.get("freq", I2C_FREQ)
@@ -272,9 +284,8 @@ def build_sensors(board, instrument, i2c_timeout_us=I2C_TIMEOUT_US):
                 recover = _bus_recovery(bus_id, ch["sda"], ch["scl"], freq, i2c_timeout_us)
                 buses[bus_id] = (i2c, recover, _bus_lines(ch["sda"], ch["scl"]))
             i2c, recover, bus_lines = buses[bus_id]
-            driver = VL6180X if kind == "vl6180x" else LPS22
-            address = ch.get("address", _DEFAULT_ADDRESS[kind])
-            sensor = driver(i2c, address=address, recover=recover, bus_lines=bus_lines)
+            address = ch.get("address", spec["address"])
+            sensor = make(i2c, address=address, recover=recover, bus_lines=bus_lines)
         if "invert" in ch:
             sensor.invert = bool(ch["invert"])
         out.append((ch["name"], sensor))

@@ -15,6 +15,9 @@ addrsize) = write(reg bytes) then read(n); scan() = addresses of connected chips
 Each chip checks the driver's side of the conversation and appends a plain sentence to
 `errors` for every datasheet rule broken (tests assert it stays empty); `log` keeps the
 latest transactions as ("write"|"read", register, bytes).
+
+SIMULATED (at the end) says, per sensor type, what the simulator feeds it and which chip
+stands in for an I2C one: the world wires every channel through it and the firmware's registry.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import errno
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 
 TICKS_PERIOD = 1 << 30  # MicroPython's ticks_us wraps here
 _TICKS_HALF = TICKS_PERIOD // 2
@@ -548,3 +552,30 @@ class LPS22Chip(I2CChip):
         self.regs[self.REG_CTRL2] = value & ~0x01  # ONE_SHOT clears itself
         if value & 0x01 and self._odr_hz() == 0:
             self._sample()
+
+
+# -- the simulated sensor of each type ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Simulated:
+    """How the simulator stands in for one sensor type of the firmware's registry
+    (firmware/sensors/__init__.py): its raw reading at rest and at a full press, in the
+    registry's unit (used for channels a trace leaves out, interactive play and demo traces),
+    and for an I2C type the chip model that answers on the bus and its method that takes the
+    raw reading. Wiring, unit and default address come from the registry itself."""
+
+    rest: int
+    press: int
+    chip: Callable[..., I2CChip] | None = None  # chip(address=..., clock=...), "i2c" wiring
+    feed: str = ""  # the chip's method taking one raw reading, e.g. "set_distance_mm"
+
+
+# One entry per registry type: adding a sensor = driver file + registry entry + a line here.
+SIMULATED: dict[str, Simulated] = {
+    "switch": Simulated(0, 1),
+    "fsr": Simulated(1600, 48000),  # read_u16: a resting pad reads a little above zero
+    "ir_distance": Simulated(6000, 40000),  # read_u16: a nearer hand gives a higher voltage
+    "vl6180x": Simulated(200, 20, VL6180XChip, "set_distance_mm"),  # mm: a hand coming closer
+    "lps22": Simulated(101325, 102325, LPS22Chip, "set_pressure_pa"),  # Pa: a puff
+}

@@ -160,7 +160,7 @@ class Simulation:
         self.strict = strict
         self.clock = Clock(cost_us=tick_cost_us, start_near_wrap=start_near_wrap,
                            realtime=realtime)
-        self.world = World(self.clock, self.instrument, self.board)
+        self.world = World(self.clock, self.instrument, self.board, self.firmware_dir)
         self.world.console = self.console
         if usb_send_cost_us is not None:
             self.world.usb_send_cost_us = usb_send_cost_us

@@ -12,6 +12,7 @@ virtual millisecond, so a read costs a list lookup and nothing else.
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import sys
 from array import array
@@ -20,24 +21,40 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from simulator import chips
+from simulator.chips import SIMULATED
 from simulator.context import SimulatedReset
 
 REPO = Path(__file__).resolve().parent.parent
 BOARDS_DIR = REPO / "boards"
 
-# Per sensor kind: (rest value, a full press), in the sensor's raw unit. Used for channels a trace
-# leaves out, for interactive play and for demo traces.
-SENSOR_RANGES: dict[str, tuple[int, int]] = {
-    "switch": (0, 1),
-    "fsr": (1600, 48000),  # read_u16: a resting pad reads a little above zero
-    "ir_distance": (6000, 40000),  # read_u16: a nearer hand gives a higher voltage
-    "vl6180x": (200, 20),  # mm: a hand moving closer
-    "lps22": (101325, 102325),  # Pa: a puff raises the pressure
-}
-UNITS = {"switch": "pressed", "fsr": "read_u16", "ir_distance": "read_u16", "vl6180x": "mm",
-         "lps22": "Pa"}
-ANALOG = ("fsr", "ir_distance")
-I2C_SENSORS = ("vl6180x", "lps22")
+FIRMWARE_DIR = REPO / "firmware"
+_REGISTRIES: dict[tuple[str, float], dict[str, dict[str, Any]]] = {}
+
+
+def sensor_registry(firmware_dir: str | Path = FIRMWARE_DIR) -> dict[str, dict[str, Any]]:
+    """The firmware's sensor registry (`SENSORS` of firmware/sensors/__init__.py) by type:
+    kind, unit, full scale, wiring and default I2C address, read from the firmware folder that
+    runs (a test may run a copy with an extra type; a folder without one, the repository's)."""
+    path = Path(firmware_dir).resolve() / "sensors" / "__init__.py"
+    if not path.exists():
+        path = FIRMWARE_DIR / "sensors" / "__init__.py"
+    key = (str(path), path.stat().st_mtime)
+    registry = _REGISTRIES.get(key)
+    if registry is None:
+        spec = importlib.util.spec_from_file_location("_attune_sensor_registry", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)  # imports only sys: no driver, no MicroPython name
+        registry = {entry["type"]: entry for entry in module.SENSORS}
+        _REGISTRIES[key] = registry
+    return registry
+
+
+# Per sensor type: (rest value, a full press) and the unit, in the sensor's raw unit (views of
+# chips.SIMULATED and the firmware's registry, for the command line and plots).
+SENSOR_RANGES: dict[str, tuple[int, int]] = {t: (s.rest, s.press) for t, s in SIMULATED.items()}
+UNITS: dict[str, str] = {t: e["unit"] for t, e in sensor_registry().items()}
 
 PWRON_RESET = 1
 WDT_RESET = 3
@@ -53,7 +70,8 @@ class Input:
     def __init__(self, name: str, sensor: str) -> None:
         self.name = name
         self.sensor = sensor
-        self.rest, self.full = SENSOR_RANGES.get(sensor, (0, 1))
+        sim = SIMULATED.get(sensor)
+        self.rest, self.full = (sim.rest, sim.press) if sim is not None else (0, 1)
         self.values: list[int] | array = [self.rest]
         self.n = 0
         self.listeners: list[Callable[[], None]] = []
@@ -247,8 +265,10 @@ class World:
     """The inputs, buses and sinks the fakes talk to, for one instrument; outlives resets."""
 
     def __init__(self, clock: Any, instrument: dict[str, Any],
-                 board: dict[str, Any] | None = None) -> None:
+                 board: dict[str, Any] | None = None,
+                 firmware_dir: str | Path = FIRMWARE_DIR) -> None:
         self.clock = clock
+        self.registry = sensor_registry(firmware_dir)
         self.instrument = instrument
         self.board = board or {}
         self.channels: list[dict[str, Any]] = list(instrument.get("channels", []))
@@ -288,12 +308,15 @@ class World:
 
     def _wire(self, ch: dict[str, Any]) -> None:
         name, sensor = ch.get("name"), ch.get("sensor")
-        if not name or sensor not in SENSOR_RANGES:
+        spec = self.registry.get(sensor)  # type: ignore[arg-type]
+        sim = SIMULATED.get(sensor)  # type: ignore[arg-type]
+        if not name or spec is None or sim is None:
             self.warnings.append(f"Channel {ch!r}: unknown sensor '{sensor}', not simulated.")
             return
         inp = Input(name, sensor)
         self.inputs[name] = inp
-        if sensor == "switch":
+        wiring = spec["wiring"]
+        if wiring == "gpio":
             gpio = gpio_number(ch.get("pin"))
             if gpio is None:
                 self.warnings.append(f"Switch '{name}' has no pin.")
@@ -302,7 +325,7 @@ class World:
             # active-low wiring unless the channel says otherwise (as firmware/hardware.py).
             to_ground = ch.get("active_low", str(ch.get("pull", "up")) != "down")
             self.pins[gpio] = (inp, 0 if to_ground else 1)
-        elif sensor in ANALOG:
+        elif wiring == "adc":
             adc = ch.get("adc")
             if adc is None:
                 gpio = gpio_number(ch.get("pin"))
@@ -311,23 +334,18 @@ class World:
                 self.warnings.append(f"Analog channel '{name}' has no ADC pin (26-28).")
                 return
             self.adcs[_int(adc)] = inp
+        elif wiring == "i2c" and sim.chip is not None:
+            self._attach_chip(ch, inp, spec, sim)
         else:
-            self._attach_chip(ch, inp)
+            self.warnings.append(f"Channel '{name}': the simulator cannot wire '{sensor}' "
+                                 f"({wiring}); not simulated.")
 
-    def _attach_chip(self, ch: dict[str, Any], inp: Input) -> None:
-        try:
-            from simulator import chips  # the sensors engineer's register-level chips
-        except ImportError:
-            self.warnings.append(f"simulator/chips.py is missing: '{inp.name}' is not simulated.")
-            return
-        if inp.sensor == "vl6180x":
-            chip = chips.VL6180XChip(clock=self.clock.peek_us)
-            setter = chip.set_distance_mm
-        else:
-            chip = chips.LPS22Chip(clock=self.clock.peek_us)
-            setter = chip.set_pressure_pa
-        if ch.get("address") is not None:
-            chip.address = _int(ch["address"])
+    def _attach_chip(self, ch: dict[str, Any], inp: Input, spec: dict[str, Any],
+                     sim: chips.Simulated) -> None:
+        assert sim.chip is not None
+        address = _int(ch["address"]) if ch.get("address") is not None else spec["address"]
+        chip = sim.chip(address=address, clock=self.clock.peek_us)
+        setter = getattr(chip, sim.feed)
         bus = self.bus_of(ch)
         sda, scl = gpio_number(ch.get("sda")), gpio_number(ch.get("scl"))
         if sda is not None and scl is not None:

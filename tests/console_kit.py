@@ -11,25 +11,7 @@ from instrument import Instrument, kind_defaults
 from settings import Settings
 from store import Store
 
-FULL_SCALE = {"switch": 1, "analog": 65535}
-
-
-class LiveSensor:
-    """A sensor whose reading a test sets directly (`value`), with an injectable fault."""
-
-    def __init__(self, kind: str, value: int) -> None:
-        self.KIND = kind
-        self.FULL_SCALE = FULL_SCALE[kind]
-        self.invert = False
-        self.value = value
-        self.fault = 0
-        self.fault_text = ""
-
-    def begin(self) -> None:
-        pass
-
-    def read(self, now_us: int) -> int:
-        return self.value
+from benchmarks.mp.fakesensor import FakeSensor
 
 
 class Stats:
@@ -49,7 +31,8 @@ class Kit:
     def __init__(self, defaults: dict | None = None) -> None:
         names = ["switch", "pad", "hand"]
         kinds = {"switch": "switch", "pad": "analog", "hand": "analog"}
-        self.sensors = {n: LiveSensor(kinds[n], self.REST[n]) for n in names}
+        # the shared fake: a test sets .value (and .fault, .fault_text) directly
+        self.sensors = {n: FakeSensor(kinds[n], value=self.REST[n]) for n in names}
         self.settings = Settings(names)
         self.defaults = kind_defaults([(n, kinds[n]) for n in names])
         if defaults:

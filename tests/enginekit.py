@@ -10,6 +10,8 @@ from engine.scales import STEPS
 from instrument import Instrument, kind_defaults
 from settings import Settings
 
+from benchmarks.mp.fakesensor import FakeSensor
+
 FULL_SCALE = {"switch": 1, "analog": 65535, "tof": 255}
 _KINDS = {0x80: "note_off", 0x90: "note_on", 0xB0: "cc", 0xD0: "pressure", 0xE0: "bend"}
 
@@ -25,26 +27,11 @@ def describe(buf, i):
     return _KINDS.get(status & 0xF0, "other"), status & 0x0F, buf[i * 4 + 2], buf[i * 4 + 3]
 
 
-class TraceSensor:
-    """A sensor that reads back a list of values, one per tick (the last one repeats)."""
-
-    def __init__(self, values: list[int], kind: str = "analog", invert: bool = False):
-        self.KIND = "switch" if kind == "switch" else "analog"
-        self.FULL_SCALE = FULL_SCALE[kind]
-        self.invert = invert
-        self.RAIL_FAULT = kind == "analog"  # an ADC input pinned at its rail is a wiring fault
-        self.values = values
-        self.i = 0
-        self.fault = 0
-        self.fault_text = ""
-
-    def begin(self) -> None:
-        pass
-
-    def read(self, now_us: int) -> int:
-        v = self.values[self.i] if self.i < len(self.values) else self.values[-1]
-        self.i += 1
-        return v
+def trace_sensor(values: list[int], kind: str = "analog", invert: bool = False) -> FakeSensor:
+    """The shared fake sensor reading back `values`, one per tick (the last one repeats); an
+    "analog" one (an ADC input) pinned at its rail is a wiring fault, a "tof" one reads mm."""
+    return FakeSensor("switch" if kind == "switch" else "analog", FULL_SCALE[kind],
+                      values=values, invert=invert, rail_fault=kind == "analog")
 
 
 def build(traces: dict[str, list[int]], kinds: dict[str, str] | None = None,
@@ -57,7 +44,7 @@ def build(traces: dict[str, list[int]], kinds: dict[str, str] | None = None,
     defaults = kind_defaults([(n, "switch" if kinds.get(n) == "switch" else "analog")
                               for n in names])
     assert st.apply({**defaults, **(settings or {})}) == []
-    sensors = [(n, TraceSensor(traces[n], kinds.get(n, "analog"), invert.get(n, False)), "fake")
+    sensors = [(n, trace_sensor(traces[n], kinds.get(n, "analog"), invert.get(n, False)), "fake")
                for n in names]
     inst = Instrument(st, sensors)
     inst.begin(0)

@@ -8,34 +8,11 @@ sensor (mm, closer = more) playing zones. Traces loop, so any number of ticks is
 
 from array import array
 
+from fakesensor import FakeSensor
 from instrument import Instrument, kind_defaults
 from settings import Settings
 
 _MASK = (1 << 30) - 1
-
-
-class ArraySensor:
-    """A sensor that plays back an array, looping; reads allocate nothing."""
-
-    def __init__(self, kind, full_scale, invert, data):
-        self.KIND = kind
-        self.FULL_SCALE = full_scale
-        self.invert = invert
-        self.data = data
-        self.n = len(data)
-        self.i = 0
-        self.fault = 0
-        self.fault_text = ""
-
-    def begin(self):
-        self.i = 0
-
-    def read(self, now_us):
-        i = self.i
-        v = self.data[i]
-        i += 1
-        self.i = i if i < self.n else 0
-        return v
 
 
 class Noise:
@@ -83,10 +60,11 @@ def build(ms=4000):
     defaults["hand.mode"] = "zones"
     defaults["hand.range"] = "80"
     assert st.apply(defaults) == []
-    sensors = (("switch", ArraySensor("switch", 1, False, sw), "switch"),
-               ("pad", ArraySensor("analog", 65535, False, pad), "fsr"),
-               ("expression", ArraySensor("analog", 65535, False, expr), "fsr"),
-               ("hand", ArraySensor("analog", 255, True, dist), "vl6180x"))
+    sensors = (("switch", FakeSensor("switch", values=sw, loop=True), "switch"),
+               ("pad", FakeSensor("analog", values=pad, loop=True), "fsr"),
+               ("expression", FakeSensor("analog", values=expr, loop=True), "fsr"),
+               ("hand", FakeSensor("analog", 255, values=dist, invert=True, loop=True),
+                "vl6180x"))
     inst = Instrument(st, sensors)
     state = [0]  # ticks_us, wrapping like the Pico's
     inst.begin(0)

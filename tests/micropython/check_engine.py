@@ -7,12 +7,13 @@ Run: node tests/micropython/run.mjs tests/micropython/check_engine.py --path fir
 
 from checks import alloc_bytes, run
 from engine import scales
-from fourchannel import ArraySensor, Noise, build
+from fakesensor import FakeSensor
+from fourchannel import Noise, build
 from instrument import Instrument, kind_defaults
 from midi.packets import MidiOut
 from settings import Settings
 
-VM_PATHS = ("benchmarks/mp",)  # fourchannel.py, shared with the benchmarks
+VM_PATHS = ("benchmarks/mp",)  # fourchannel.py and fakesensor.py, shared with the benchmarks
 _MASK = (1 << 30) - 1
 
 
@@ -27,7 +28,8 @@ def one(kind, data, settings=None, full=65535, invert=False):
     if settings:
         values.update(settings)
     assert st.apply(values) == []
-    inst = Instrument(st, (("x", ArraySensor(kind, full, invert, data), "fake"),))
+    sensor = FakeSensor(kind, full, values=data, invert=invert, loop=True)
+    inst = Instrument(st, (("x", sensor, "fake"),))
     inst.begin(0)
     return inst
 

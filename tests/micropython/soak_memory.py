@@ -16,6 +16,7 @@ import json
 import os
 
 from console import Console
+from fakesensor import FakeSensor
 from fourchannel import Noise
 from instrument import Instrument, kind_defaults
 from settings import Settings
@@ -25,26 +26,18 @@ _MASK = (1 << 30) - 1
 _PERIOD = 4000  # ticks in one round of presses and faults (long enough for a rail fault)
 
 
-class Troubled:
-    """A sensor whose `mode` the soak sets: 0 plays, 1 not answering (fault 5), 2 raises like a
-    driver bug, 3 pinned at the rail, 4 garbage."""
+class Troubled(FakeSensor):
+    """The shared fake sensor, with a `mode` the soak sets: 0 plays, 1 not answering (fault 5),
+    2 raises like a driver bug, 3 pinned at the rail, 4 garbage."""
 
     def __init__(self, kind, full, rest, press, invert=False, rail=False):
-        self.KIND = kind
-        self.FULL_SCALE = full
-        self.RAIL_FAULT = rail
-        self.invert = invert
+        super().__init__(kind, full, value=rest, invert=invert, rail_fault=rail)
         self.rest = rest
         self.press = press
-        self.fault = 0
-        self.fault_text = ""
         self.mode = 0
         self.pressed = False
         self.noise = Noise(full + rest)
         self.last = rest
-
-    def begin(self):
-        pass
 
     def read(self, now_us):
         mode = self.mode
