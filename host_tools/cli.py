@@ -347,11 +347,26 @@ def cmd_profile(args: argparse.Namespace, ctx: Ctx) -> int:
 
 
 def cmd_deploy(args: argparse.Namespace, ctx: Ctx) -> int:
+    from host_tools import deps
     from host_tools.deploy import deploy
 
+    if args.fetch_deps:
+        manifest = deps.fetch()
+        if ctx.as_json:
+            ctx.emit(manifest)
+        else:
+            ctx.say("Downloaded " + deps.PACKAGE + " (" + ", ".join(
+                k + " " + v for k, v in manifest["versions"].items()) + ", "
+                + str(len(manifest["files"])) + " files) into " + str(deps.package_dir())
+                + ". 'attune deploy --offline' now needs no internet.")
+        if not (args.board and args.instrument):
+            return 0
+    if not (args.board and args.instrument):
+        raise errors.AttuneError("attune deploy needs --board and --instrument, e.g. attune "
+                                 "deploy --board pico --instrument combo.")
     return deploy(args.board, args.instrument, ctx.out, port=args.port, dry_run=args.dry_run,
                   stage=Path(args.stage) if args.stage else None, mip=not args.no_mip,
-                  timeout=args.timeout, as_json=ctx.as_json)
+                  timeout=args.timeout, as_json=ctx.as_json, offline=args.offline)
 
 
 # -- commands owned elsewhere ---------------------------------------------------------------
@@ -486,14 +501,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("deploy", help="install the firmware on a Pico (for makers)",
                        description="Compile firmware/ and copy it with a board and instrument "
                        "definition to a Pico, then restart it.")
-    p.add_argument("--board", required=True, help="pico, pico_w or pico2")
-    p.add_argument("--instrument", required=True, help="e.g. big-switch, squeeze-pad, combo")
+    p.add_argument("--board", help="pico, pico_w or pico2")
+    p.add_argument("--instrument", help="e.g. big-switch, squeeze-pad, combo")
     p.add_argument("--port", metavar="PATH", help="the Pico's serial port")
     p.add_argument("--dry-run", action="store_true", help="print the exact steps, do nothing")
     p.add_argument("--stage", metavar="DIR",
                    help="only write the files that would go on the board into DIR")
     p.add_argument("--no-mip", action="store_true",
                    help="skip installing usb-device-midi (already there)")
+    p.add_argument("--offline", action="store_true",
+                   help="install usb-device-midi from the local copy (see --fetch-deps), "
+                   "no internet needed")
+    p.add_argument("--fetch-deps", action="store_true",
+                   help="download usb-device-midi once into this computer's cache (needs "
+                   "internet), for later --offline deploys")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.set_defaults(func=cmd_deploy)
