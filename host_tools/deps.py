@@ -46,9 +46,11 @@ def _get(url: str) -> bytes:
         return reply.read()
 
 
-def fetch(index: str = INDEX, cache: Path | None = None) -> dict[str, Any]:
-    """Download usb-device-midi and its dependencies (as `mip install` would) into the cache;
-    returns the manifest. Raises DeployFailed in plain words when offline."""
+def fetch(index: str | None = None, cache: Path | None = None) -> dict[str, Any]:
+    """Download usb-device-midi and its dependencies (as `mip install` would) from `index`
+    (default INDEX) into the cache; returns the manifest. Raises DeployFailed in plain words
+    when offline."""
+    index = index or INDEX
     target = package_dir(cache)
     files: dict[str, str] = {}
     versions: dict[str, str] = {}

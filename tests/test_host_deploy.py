@@ -255,7 +255,6 @@ def test_fetch_deps_offline_says_so_plainly(tmp_path):
 def test_fetch_deps_command_fills_the_cache(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("ATTUNE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(deps, "INDEX", fake_index(tmp_path / "index"))
-    monkeypatch.setattr(deps.fetch, "__defaults__", (deps.INDEX, None))
     code, out, _ = run(capsys, "deploy", "--fetch-deps")
     assert code == 0 and "3 files" in out and "--offline" in out
 

@@ -222,3 +222,26 @@ def test_wiring_table_lists_every_channel_and_its_pins():
     text = "\n".join(lines)
     assert "switch: switch -> GP15 and GND" in text
     assert "pad: fsr -> GP26 (ADC)" in text and "SDA GP4, SCL GP5" in text
+
+
+# -- the device side: `diagnose` (firmware/diagnosis.py) --------------------------------------
+
+def test_diagnose_reply_is_one_short_line_with_the_facts(tmp_path, monkeypatch):
+    from console_kit import Kit
+
+    monkeypatch.chdir(tmp_path)
+    kit = Kit()
+    kit.play(50)
+    reply = kit.ask("diagnose")
+    facts = json.loads(reply[3:])
+    assert reply.startswith("OK ") and facts["board_file"] == "missing"
+    assert [c[0] for c in facts["channels"]] == ["switch", "pad", "hand"]
+    board = json.loads((BOARDS_DIR / "pico.json").read_text())
+    inst = {"name": "two", "channels": [{"name": "switch", "sensor": "switch", "pin": 15},
+                                        {"name": "pad", "sensor": "fsr", "pin": 26}]}
+    (tmp_path / "board.json").write_text(json.dumps({"board": board, "instrument": inst}))
+    (tmp_path / "errors.log").write_text("--- play loop at 5 ms\n" + "x" * 5000 + "\nboom\n")
+    reply = kit.ask("diagnose")
+    facts = json.loads(reply[3:])
+    assert facts["board_file"] == "" and facts["wiring"] == "" and facts["scan"] == []
+    assert facts["crash_log"].endswith("boom\n") and len(reply) < 1000
