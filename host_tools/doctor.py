@@ -278,7 +278,15 @@ def analyse(r: Report) -> None:
               "the wiring before it copies anything.")
     sensor_causes = _scan_findings(r)
     for name, kind, fault in f.get("channels") or []:
-        if fault and name not in sensor_causes:
+        if fault and name not in sensor_causes and "end of its range" in fault:
+            r.add("problem", "sensor_rail",
+                  f"The sensor '{name}' ({kind}) reads the very end of its range all the time: "
+                  "a wire is off, the sensor is on another pin than the instrument file says, "
+                  "or its resistor is wrong.",
+                  "Check its three wires (3V3, GND and the signal pin in the instrument file) "
+                  "and the resistor value in docs/hardware.md. attune monitor shows its reading "
+                  "live; it should move when pressed and rest well inside the range.")
+        elif fault and name not in sensor_causes:
             r.add("problem", "sensor_fault",
                   f"The sensor '{name}' ({kind}) reports: {fault}.",
                   "Check its cable and plug; for a pad or distance sensor also check that it "
@@ -288,8 +296,7 @@ def analyse(r: Report) -> None:
         why = _last_crash(f.get("crash_log", ""))
         r.add("problem", "not_started",
               "Attune is installed but not playing" + (": " + why if why else
-                                                       " (it may be in maintenance mode).")
-              + "",
+                                                       " (it may be in maintenance mode)."),
               "Unplug the Pico and plug it back in (or run attune maintenance --leave). If it "
               "still does not play, run attune doctor again and keep its output "
               "(attune doctor --json) for whoever helps you.")

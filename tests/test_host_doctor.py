@@ -245,3 +245,14 @@ def test_diagnose_reply_is_one_short_line_with_the_facts(tmp_path, monkeypatch):
     facts = json.loads(reply[3:])
     assert facts["board_file"] == "" and facts["wiring"] == "" and facts["scan"] == []
     assert facts["crash_log"].endswith("boom\n") and len(reply) < 1000
+
+
+def test_a_sensor_pinned_at_its_rail_points_at_its_wires_and_resistor():
+    r = doctor.Report("/dev/ttyACM0", "playing", {
+        "micropython": "1.24.1", "attune": "0.1.0", "board": "pico", "instrument": "combo",
+        "channels": [["pad", "fsr", "reading stuck at the end of its range: check the wiring"],
+                     ["hand", "vl6180x", "sensor stopped measuring"]], "scan": []})
+    doctor.analyse(r)
+    found = {f.cause: f for f in r.problems}
+    assert set(found) == {"sensor_rail", "sensor_fault"}
+    assert "resistor" in found["sensor_rail"].fix and "'hand'" in found["sensor_fault"].text
