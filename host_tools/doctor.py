@@ -441,8 +441,11 @@ def wiring_table(instrument: str, board: str) -> list[str]:
             pull = ch.get("pull", "up")
             to = "GND" if pull != "down" else "3V3"
             where = f"GP{ch['pin']} and {to} (switch COM and NO)"
-        elif kind in ("fsr", "ir_distance"):
-            where = f"GP{ch['pin']} (ADC), 3V3 and GND"
+        elif kind == "fsr":
+            where = (f"3V3(OUT) -> FSR -> GP{ch['pin']} (ADC), and GP{ch['pin']} -> 10 kOhm "
+                     "-> AGND")
+        elif kind == "ir_distance":
+            where = f"Vo to GP{ch['pin']} (ADC), Vcc to VBUS (5 V), GND to AGND"
         else:
             addr = ch.get("address", 0x29 if kind == "vl6180x" else 0x5D)
             where = (f"SDA GP{ch.get('sda')}, SCL GP{ch.get('scl')}, 3V3, GND "

@@ -221,7 +221,7 @@ def test_wiring_table_lists_every_channel_and_its_pins():
     lines = doctor.wiring_table("combo", "pico")
     text = "\n".join(lines)
     assert "switch: switch -> GP15 and GND" in text
-    assert "pad: fsr -> GP26 (ADC)" in text and "SDA GP4, SCL GP5" in text
+    assert "pad: fsr -> 3V3(OUT) -> FSR -> GP26 (ADC)" in text and "SDA GP4, SCL GP5" in text
 
 
 # -- the device side: `diagnose` (firmware/diagnosis.py) --------------------------------------
