@@ -83,7 +83,7 @@ def crash_log(n=_LOG_TAIL):
 
 
 def _i2c_channels(instrument):
-    """{bus id: {"sda", "scl", "freq", "expected": {address: channel name}}}."""
+    """{bus id: {"sda", "scl", "expected": {address: channel name}}}."""
     buses = {}
     for ch in instrument.get("channels") or ():
         kind = ch.get("sensor")
@@ -92,8 +92,7 @@ def _i2c_channels(instrument):
         bus_id = ch.get("bus", 0)
         bus = buses.get(bus_id)
         if bus is None:
-            bus = buses[bus_id] = {"sda": ch.get("sda"), "scl": ch.get("scl"),
-                                   "freq": ch.get("freq", _SCAN_FREQ), "expected": {}}
+            bus = buses[bus_id] = {"sda": ch.get("sda"), "scl": ch.get("scl"), "expected": {}}
         bus["expected"][ch.get("address", _DEFAULT_ADDRESS[kind])] = ch.get("name", "?")
     return buses
 
