@@ -5,6 +5,7 @@ with its cause and a fix in plain words; BOOTSEL drives are found in a fake moun
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -133,6 +134,7 @@ def test_status_explains_a_wiring_mistake_instead_of_not_answering(capsys, tmp_p
     finally:
         proc.kill()
         proc.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
     assert code == errors.NOT_ATTUNE
     assert "GP5, which is not an analog (ADC) pin" in err and "attune deploy" in err
 
@@ -152,7 +154,7 @@ def _hello_within(path: str, seconds: float) -> bool:
 
 @needs_simulator
 def test_maintenance_then_leave_plays_again(capsys):
-    proc, port, _ = doctor.start_simulator("combo", [])
+    proc, port, tmp = doctor.start_simulator("combo", [])
     try:
         code, out, _ = attune(capsys, "maintenance", "--port", port)
         assert code == 0 and "maintenance mode" in out and "--leave" in out
@@ -166,6 +168,7 @@ def test_maintenance_then_leave_plays_again(capsys):
     finally:
         proc.kill()
         proc.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def test_maintenance_asks_the_instrument(capsys, monkeypatch):
