@@ -25,7 +25,7 @@ COMMANDS = ("hello", "help", "params [offset]", "get <key> | get <sensor> | get 
             "profile load <name>", "profile show <name>", "profile delete <name>",
             "profile rename <old> <new>", "status", "monitor <rate_hz> | monitor off",
             "calibrate <sensor> | calibrate apply | calibrate cancel | calibrate", "panic",
-            "maintenance")
+            "maintenance", "diagnose")
 
 _TYPES = ("int", "choice", "onoff", "notes")
 
@@ -127,6 +127,7 @@ class Console:
             "set": self._set, "reset": self._reset, "profile": self._profile,
             "status": self._status, "monitor": self._monitor, "calibrate": self._calibrate,
             "panic": self._panic, "maintenance": self._maintenance,
+            "diagnose": lambda rest: protocol.ok(__import__("diagnosis").report(self)),
         }
 
     # ---- requests ----

@@ -10,6 +10,7 @@ import importlib
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -119,9 +120,12 @@ def _fault_text(value: Any) -> str:
 
 
 def cmd_status(args: argparse.Namespace, ctx: Ctx) -> int:
-    with session(args) as client:
-        status = client.status()
-        info = client.info
+    try:
+        with session(args) as client:
+            status = client.status()
+            info = client.info
+    except errors.NotAttune as e:
+        raise errors.NotAttune(e.message + _why_not_playing(args), e.details) from None
     if ctx.as_json:
         ctx.emit({"device": info.to_json() if info else {}, **status})
         return 0
@@ -153,6 +157,101 @@ def cmd_status(args: argparse.Namespace, ctx: Ctx) -> int:
                       f"[bold red]{fault}[/]" if fault else "")
     ctx.out.print(table)
     return 0
+
+
+def _why_not_playing(args: argparse.Namespace) -> str:
+    """What doctor finds on a board that does not answer as Attune (a wiring mistake at
+    start-up, a missing driver, ...), as a sentence to add; "" if nothing can be learnt."""
+    from host_tools import doctor
+
+    path = args.port
+    if not path:
+        ports = device.list_pico_ports()
+        path = ports[0].path if len(ports) == 1 else None
+    found = doctor.why_not_playing(path, args.timeout) if path else ""
+    return ("\n" + found) if found else "\nRun attune doctor to find out why."
+
+
+def cmd_doctor(args: argparse.Namespace, ctx: Ctx) -> int:
+    from host_tools import doctor
+
+    proc = None
+    port = args.port
+    if args.sim:
+        proc, port, tmp = doctor.start_simulator(args.sim, args.fault, args.sim_firmware)
+    elif args.fault:
+        raise AttuneError("--fault only goes with --sim (a simulated instrument).")
+    try:
+        reports = doctor.examine(port, args.device, args.timeout)
+    finally:
+        if proc is not None:
+            proc.kill()
+            proc.wait()
+            shutil.rmtree(tmp, ignore_errors=True)
+    if ctx.as_json:
+        ctx.emit({"devices": [r.to_json() for r in reports]})
+    for r in reports:
+        f = r.facts
+        if not ctx.as_json:
+            head = r.target or "(nothing connected)"
+            if f.get("implementation", "micropython") != "micropython":
+                head += ": simulated Pico"
+            elif f.get("micropython"):
+                head += (": MicroPython " + str(f["micropython"]) + " on "
+                         + str(f.get("machine") or "?"))
+            if f.get("micropython"):
+                if f.get("attune"):
+                    head += ", Attune " + str(f["attune"]) + " (" + str(
+                        f.get("instrument") or "?") + " on " + str(f.get("board") or "?") + ")"
+            ctx.out.print(head, style="bold", markup=False, soft_wrap=True)
+            marks = {"problem": ("PROBLEM", "bold red"), "info": ("note", "yellow"),
+                     "ok": ("OK", "green")}
+            for finding in r.findings:
+                mark, style = marks.get(finding.level, ("", ""))
+                ctx.out.print("  " + mark + ": " + finding.text, style=style, markup=False,
+                              soft_wrap=True)
+                if finding.fix:
+                    ctx.out.print("    What to do: " + finding.fix, markup=False,
+                                  soft_wrap=True)
+        if args.wiring and f.get("instrument") and f.get("board") and not ctx.as_json:
+            for line in doctor.wiring_table(str(f["instrument"]), str(f["board"])):
+                ctx.out.print(line, markup=False, soft_wrap=True)
+    if any(r.state == "none" for r in reports):
+        return errors.NO_DEVICE
+    return errors.FAILED if any(r.problems for r in reports) else 0
+
+
+def cmd_maintenance(args: argparse.Namespace, ctx: Ctx) -> int:
+    from host_tools import rawrepl
+
+    if args.leave:
+        path = args.port or device.find_pico().path
+        try:
+            client = device.open_client(path, min(args.timeout, 1.5))
+        except errors.NotAttune:
+            rawrepl.reset(path)
+            ctx.say("Restarted the Pico on " + path + ": it plays again in a few seconds.")
+            return 0
+        _close_client(client)
+        ctx.say("The instrument on " + path + " is already playing.")
+        return 0
+    with session(args) as client:
+        reply = client.maintenance()
+        name = client.info.name if client.info else "The instrument"
+    if ctx.as_json:
+        ctx.emit(reply)
+    else:
+        ctx.say(name + " is restarting in maintenance mode (no play loop): mpremote and attune "
+                "deploy can reach it now. 'attune maintenance --leave', or unplugging it and "
+                "plugging it back in, starts it playing again.")
+    return 0
+
+
+def _close_client(client: Client) -> None:
+    try:
+        client.port.close()  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 (a vanished port)
+        pass
 
 
 def allowed_text(row: dict[str, Any]) -> str:
@@ -346,11 +445,26 @@ def cmd_profile(args: argparse.Namespace, ctx: Ctx) -> int:
 
 
 def cmd_deploy(args: argparse.Namespace, ctx: Ctx) -> int:
+    from host_tools import deps
     from host_tools.deploy import deploy
 
+    if args.fetch_deps:
+        manifest = deps.fetch()
+        if ctx.as_json:
+            ctx.emit(manifest)
+        else:
+            ctx.say("Downloaded " + deps.PACKAGE + " (" + ", ".join(
+                k + " " + v for k, v in manifest["versions"].items()) + ", "
+                + str(len(manifest["files"])) + " files) into " + str(deps.package_dir())
+                + ". 'attune deploy --offline' now needs no internet.")
+        if not (args.board and args.instrument):
+            return 0
+    if not (args.board and args.instrument):
+        raise errors.AttuneError("attune deploy needs --board and --instrument, e.g. attune "
+                                 "deploy --board pico --instrument combo.")
     return deploy(args.board, args.instrument, ctx.out, port=args.port, dry_run=args.dry_run,
                   stage=Path(args.stage) if args.stage else None, mip=not args.no_mip,
-                  timeout=args.timeout, as_json=ctx.as_json)
+                  timeout=args.timeout, as_json=ctx.as_json, offline=args.offline)
 
 
 # -- commands owned elsewhere ---------------------------------------------------------------
@@ -485,17 +599,38 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("deploy", help="install the firmware on a Pico (for makers)",
                        description="Compile firmware/ and copy it with a board and instrument "
                        "definition to a Pico, then restart it.")
-    p.add_argument("--board", required=True, help="pico, pico_w or pico2")
-    p.add_argument("--instrument", required=True, help="e.g. big-switch, squeeze-pad, combo")
+    p.add_argument("--board", help="pico, pico_w or pico2")
+    p.add_argument("--instrument", help="e.g. big-switch, squeeze-pad, combo")
     p.add_argument("--port", metavar="PATH", help="the Pico's serial port")
     p.add_argument("--dry-run", action="store_true", help="print the exact steps, do nothing")
     p.add_argument("--stage", metavar="DIR",
                    help="only write the files that would go on the board into DIR")
     p.add_argument("--no-mip", action="store_true",
                    help="skip installing usb-device-midi (already there)")
+    p.add_argument("--offline", action="store_true",
+                   help="install usb-device-midi from the local copy (see --fetch-deps), "
+                   "no internet needed")
+    p.add_argument("--fetch-deps", action="store_true",
+                   help="download usb-device-midi once into this computer's cache (needs "
+                   "internet), for later --offline deploys")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.set_defaults(func=cmd_deploy)
+
+    p = add("doctor", cmd_doctor, "find the Pico and say what is wrong and what to do "
+            "(read-only)", [_device_options("print the findings as JSON")])
+    p.add_argument("--sim", metavar="INSTRUMENT",
+                   help="examine a simulated instrument instead (e.g. combo)")
+    p.add_argument("--fault", action="append", default=[], metavar="SPEC",
+                   help="with --sim: a simulator fault, e.g. unplug:hand@0, sda-short:0@0, "
+                   "address:hand=0x30@0, missing-lib:usb-device-midi@0")
+    p.add_argument("--sim-firmware", metavar="DIR", help=argparse.SUPPRESS)
+    p.add_argument("--wiring", action="store_true",
+                   help="also show which wire goes to which pin")
+    p = add("maintenance", cmd_maintenance, "restart the instrument without its play loop so "
+            "mpremote or deploy can reach it; --leave plays again")
+    p.add_argument("--leave", action="store_true",
+                   help="restart the board into play (after maintenance)")
 
     if _has_simulator():
         sub.add_parser("sim", help="run the simulated instrument (attune sim --help)",

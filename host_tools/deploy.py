@@ -1,5 +1,7 @@
 """`attune deploy`: compile firmware/ with mpy-cross, add board.json, copy it all to a Pico with
 mpremote and reset it. `--dry-run` prints the commands; `--stage DIR` only builds the files.
+The instrument is checked first (schema, wiring); `--offline` copies the USB MIDI driver from
+the local cache.
 
 Usage: plan = make_plan("pico", "combo", Path("out/stage")); build_stage(plan)
 """
@@ -20,7 +22,7 @@ from typing import Any
 
 from rich.progress import Progress
 
-from host_tools import device
+from host_tools import deps, device, firmware
 from host_tools.errors import DeployFailed, DeviceTimeout, NoDevice, NotAttune, Refused
 from host_tools.firmware import BOARDS_DIR, FIRMWARE_DIR, REPO_DIR
 
@@ -93,15 +95,103 @@ def _walk(firmware_dir: Path) -> list[Path]:
     return found
 
 
+def schema_problems(inst_def: Any, schema_path: Path) -> list[str]:
+    """The instrument file checked against boards/instrument.schema.json: one plain sentence
+    per problem (none when it is valid or there is no schema to check against)."""
+    if not schema_path.is_file():
+        return []
+    import jsonschema
+
+    schema = json.loads(schema_path.read_text(encoding="utf-8"))
+    found = []
+    for e in sorted(jsonschema.Draft202012Validator(schema).iter_errors(inst_def),
+                    key=lambda e: list(e.absolute_path)):
+        where = "/".join(str(p) for p in e.absolute_path) or "the top level"
+        found.append("At " + where + ": " + e.message + ".")
+    return found
+
+
+_HARDWARE: list[Any] = []
+
+
+def _hardware_module() -> Any:
+    """firmware/hardware.py loaded on CPython for its pure check_wiring: `micropython.const`
+    and the sensor drivers it imports at the top (which need MicroPython's `time`) are
+    stand-ins, as check_wiring never builds a sensor."""
+    if _HARDWARE:
+        return _HARDWARE[0]
+    import ast
+    import importlib.util
+    import types
+
+    path = firmware.FIRMWARE_DIR / "hardware.py"
+    stubs: dict[str, types.ModuleType] = {}
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.module != "time":
+            parts = node.module.split(".")
+            for i in range(1, len(parts) + 1):
+                name = ".".join(parts[:i])
+                mod = stubs.setdefault(name, types.ModuleType(name))
+                mod.__path__ = []  # type: ignore[attr-defined]  # a package, for submodules
+                mod.__getattr__ = lambda attr: (  # type: ignore[method-assign]
+                    (lambda x: x) if attr == "const" else type(attr, (), {}))
+    saved = {name: sys.modules.get(name) for name in stubs}
+    sys.modules.update(stubs)
+    try:
+        spec = importlib.util.spec_from_file_location("attune_firmware_hardware", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        for name, old in saved.items():
+            if old is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = old
+    _HARDWARE.append(module)
+    return module
+
+
+def wiring_problem(board_def: dict[str, Any], inst_def: dict[str, Any]) -> str | None:
+    """The firmware's own check_wiring (firmware/hardware.py), run on this computer: its
+    plain-words message for the first wiring mistake, or None. The one place host tools call
+    it, so a change of its signature is adapted here."""
+    hardware = _hardware_module()
+    try:
+        hardware.check_wiring(board_def, inst_def)
+    except ValueError as e:
+        return str(e)
+    except (KeyError, TypeError, AttributeError) as e:  # a file the schema should have caught
+        return "The instrument or board file is incomplete (" + repr(e) + ")."
+    return None
+
+
+def check_instrument(board_def: dict[str, Any], inst_def: Any, name: str,
+                     schema_path: Path) -> None:
+    """Refuse, before anything is built or copied, an instrument file that breaks the schema
+    or whose wiring the firmware would refuse at start-up."""
+    problems = schema_problems(inst_def, schema_path)
+    if problems:
+        raise DeployFailed("The instrument file '" + name + "' is not valid, so nothing was "
+                           "copied:\n  " + "\n  ".join(problems[:8]), details=problems)
+    why = wiring_problem(board_def, inst_def)
+    if why:
+        raise DeployFailed("The wiring of '" + name + "' on the " + str(board_def.get(
+            "name", board_def.get("id", "board"))) + " has a mistake, so nothing was copied: "
+            + why + " Fix boards/instruments/" + name + ".json and deploy again.",
+            details=[why])
+
+
 def make_plan(board: str, instrument: str, stage_dir: Path,
               firmware_dir: Path = FIRMWARE_DIR, boards_dir: Path = BOARDS_DIR) -> Plan:
-    """Check the board and instrument and list every file; touches nothing."""
+    """Check the board and instrument (schema, wiring) and list every file; touches nothing."""
     if board not in BOARD_ARCH:
         raise DeployFailed("attune deploy knows these boards: " + ", ".join(BOARD_ARCH)
                            + "; not '" + board + "'.")
     board_def = _load_json(boards_dir / (board + ".json"), "board", _names(boards_dir))
     inst_dir = boards_dir / "instruments"
     inst_def = _load_json(inst_dir / (instrument + ".json"), "instrument", _names(inst_dir))
+    check_instrument(board_def, inst_def, instrument, boards_dir / "instrument.schema.json")
     if not firmware_dir.is_dir():
         raise DeployFailed("There is no firmware folder at " + str(firmware_dir) + ".")
     plan = Plan(board, instrument, BOARD_ARCH[board], stage_dir, firmware_dir,
@@ -180,11 +270,30 @@ def prepare_script(plan: Plan) -> str:
             " except OSError: pass\n")
 
 
-def board_commands(plan: Plan, port: str, mpremote: list[str],
-                   mip: bool = True) -> list[tuple[str, list[str]]]:
-    """(what, command) for every step on the board, in order."""
+def folders_script(paths: list[str]) -> str:
+    """MicroPython that makes every folder the given files need (parents first)."""
+    dirs: set[str] = set()
+    for p in paths:
+        parts = p.split("/")[:-1]
+        dirs.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
+    ordered = sorted(dirs, key=lambda d: (d.count("/"), d))
+    return ("import os\nfor d in " + repr(tuple(ordered)) + ":\n try: os.mkdir(d)\n"
+            " except OSError: pass\n")
+
+
+def board_commands(plan: Plan, port: str, mpremote: list[str], mip: bool = True,
+                   local_deps: list[tuple[str, Path]] | None = None
+                   ) -> list[tuple[str, list[str]]]:
+    """(what, command) for every step on the board, in order. With `local_deps` (--offline)
+    the USB MIDI driver is copied from this computer's cache instead of `mip install`."""
     steps: list[tuple[str, list[str]]] = []
-    if mip:
+    if local_deps is not None:
+        steps.append(("make folders for " + MIP_PACKAGE, _connect(mpremote, port)
+                      + ["exec", folders_script([dest for dest, _ in local_deps])]))
+        for dest, path in local_deps:
+            steps.append(("copy " + dest, _connect(mpremote, port)
+                          + ["fs", "cp", str(path), ":" + dest]))
+    elif mip:
         steps.append(("install " + MIP_PACKAGE,
                       _connect(mpremote, port) + ["mip", "install", MIP_PACKAGE]))
     steps.append(("make folders", _connect(mpremote, port) + ["exec", prepare_script(plan)]))
@@ -304,7 +413,8 @@ def wait_for_port(port: str, serial_number: str, timeout: float = _REBOOT_WAIT_S
 
 
 def describe_dry_run(plan: Plan, port: str, mpremote: list[str], mpy_cross: list[str],
-                     mip: bool, staging_only: bool) -> list[str]:
+                     mip: bool, staging_only: bool,
+                     local_deps: list[tuple[str, Path]] | None = None) -> list[str]:
     """The exact steps, one shell line each (comments start with '#')."""
     lines = ["# deploy " + plan.instrument + " on " + plan.board + " (mpy-cross -march="
              + plan.arch + "); stage folder " + str(plan.stage_dir)]
@@ -327,9 +437,9 @@ def describe_dry_run(plan: Plan, port: str, mpremote: list[str], mpy_cross: list
             ["mpremote", "mip", "install", MIP_PACKAGE]) + "  (installs into /lib)")
         return lines
     lines.append("# on the board")
-    for _, cmd in board_commands(plan, port, mpremote, mip):
+    for _, cmd in board_commands(plan, port, mpremote, mip, local_deps):
         lines.append(shlex.join(cmd))
-    if not mip:
+    if not mip and local_deps is None:
         lines.append("# skipped (--no-mip): mpremote mip install " + MIP_PACKAGE)
     return lines
 
@@ -341,8 +451,10 @@ def default_stage(board: str, instrument: str) -> Path:
 def deploy(board: str, instrument: str, console: Any, port: str | None = None,
            dry_run: bool = False, stage: Path | None = None, mip: bool = True,
            timeout: float = 2.0, as_json: bool = False,
-           firmware_dir: Path | None = None, boards_dir: Path | None = None) -> int:
-    """The whole `attune deploy`; returns the exit status (errors are raised)."""
+           firmware_dir: Path | None = None, boards_dir: Path | None = None,
+           offline: bool = False) -> int:
+    """The whole `attune deploy`; returns the exit status (errors are raised). `offline`:
+    the USB MIDI driver comes from the local copy `attune deploy --fetch-deps` made."""
     staging_only = stage is not None
     stage_dir = stage if stage is not None else default_stage(board, instrument)
     plan = make_plan(board, instrument, stage_dir.resolve(), firmware_dir or FIRMWARE_DIR,
@@ -353,6 +465,7 @@ def deploy(board: str, instrument: str, console: Any, port: str | None = None,
         "native": [f.dest for f in plan.files if f.native], "dry_run": dry_run,
         "skipped": [],
     }
+    local_deps = deps.local_copy() if offline and not staging_only else None
 
     if dry_run:
         target = "PORT"
@@ -362,7 +475,7 @@ def deploy(board: str, instrument: str, console: Any, port: str | None = None,
             except NoDevice:
                 target = port or "PORT"
         lines = describe_dry_run(plan, target, mpremote_command(), mpy_cross_command(),
-                                 mip, staging_only)
+                                 mip, staging_only, local_deps)
         if as_json:
             summary["commands"] = [ln for ln in lines if not ln.startswith("#")]
             summary["port"] = target
@@ -401,8 +514,8 @@ def deploy(board: str, instrument: str, console: Any, port: str | None = None,
     target = found.path
     if request_maintenance(target, timeout, say):
         target = wait_for_port(target, found.serial_number)
-    steps = board_commands(plan, target, mpremote, mip)
-    if not mip:
+    steps = board_commands(plan, target, mpremote, mip, local_deps)
+    if not mip and local_deps is None:
         summary["skipped"] = ["mpremote mip install " + MIP_PACKAGE]
     with Progress(console=console, disable=as_json) as progress:
         task = progress.add_task("Copying to the Pico", total=len(steps))

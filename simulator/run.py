@@ -51,6 +51,22 @@ _BANNER = (b"MicroPython v1.24.1 on 2024-11-29; Raspberry Pi Pico with RP2040 "
            b"(Attune simulator)\r\nType \"help()\" for more information.\r\n>>> ")
 
 
+class _MissingModules:
+    """First on sys.meta_path during a run: modules a MissingLibrary fault took off the flash
+    fail to import, with MicroPython's message."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname.split(".", 1)[0] in self.world.missing_modules:
+            raise ImportError(f"no module named '{fullname}'")
+        return None
+
+    def invalidate_caches(self) -> None:
+        pass
+
+
 class FirmwareCrash(RuntimeError):
     """An exception escaped main.py (the cause is chained)."""
 
@@ -280,6 +296,8 @@ class Simulation:
         at = next((i for i, f in enumerate(sys.meta_path)
                    if f is importlib.machinery.PathFinder), len(sys.meta_path))
         sys.meta_path.insert(at, finder)  # type: ignore[arg-type]  # (builtins still first)
+        missing = _MissingModules(self.world)
+        sys.meta_path.insert(0, missing)  # type: ignore[arg-type]
         os.chdir(self.flash_dir)
         sys.stdin = self.serial.stdin  # type: ignore[assignment]
         sys.stdout = self.serial.stdout  # type: ignore[assignment]
@@ -291,6 +309,8 @@ class Simulation:
             self.serial.firmware_running = False
             with contextlib.suppress(ValueError):
                 sys.meta_path.remove(finder)  # type: ignore[arg-type]
+            with contextlib.suppress(ValueError):
+                sys.meta_path.remove(missing)  # type: ignore[arg-type]
             sys.path[:], cwd, sys.stdin, sys.stdout, print_exc = saved  # type: ignore[misc]
             os.chdir(cwd)
             if print_exc is None:
@@ -395,18 +415,48 @@ class Simulation:
             self.clock.advance(reset.off_us)
 
     def _repl(self) -> None:
-        """The board at its REPL: nothing runs; Ctrl-D soft-reboots into main.py again."""
-        warned = False
+        """The board at its REPL: nothing runs; Ctrl-D soft-reboots into main.py again;
+        Ctrl-A enters the raw REPL (what mpremote and `attune doctor` use)."""
+        raw: bytearray | None = None  # the code typed so far, in the raw REPL
         while True:
             self.clock.advance(1000)
             data = self.serial.read_available()
-            if b"\x04" in data:
-                self.serial.write(b"\r\nMPY: soft reboot\r\n")
-                return
-            if b"\x01" in data and not warned:
-                warned = True
-                print("simulator: the raw REPL (mpremote exec/cp) is not simulated.",
-                      file=self.console)
+            for b in data:
+                if raw is None:
+                    if b == 4:
+                        self.serial.write(b"\r\nMPY: soft reboot\r\n")
+                        return
+                    if b == 1:
+                        raw = bytearray()
+                        self.serial.write(b"\r\nraw REPL; CTRL-B to exit\r\n>")
+                    elif b == 13:
+                        self.serial.write(b"\r\n>>> ")  # Enter: a fresh prompt
+                elif b == 2:
+                    raw = None
+                    self.serial.write(b"\r\n" + _BANNER)
+                elif b == 3:
+                    raw.clear()
+                elif b == 5:
+                    self.serial.write(b"R\x00")  # raw-paste mode: not offered
+                elif b == 4:
+                    if not raw:
+                        self.serial.write(b"OK\r\nMPY: soft reboot\r\n")
+                        return
+                    code, raw = bytes(raw), bytearray()
+                    self._raw_exec(code)
+                else:
+                    raw.append(b)
+
+    def _raw_exec(self, code: bytes) -> None:
+        """Run one raw-REPL program: `OK`, its output, Ctrl-D, any traceback, Ctrl-D, `>`.
+        A reset or the end of the run it causes goes on up like any other."""
+        self.serial.write(b"OK")
+        error = b""
+        try:
+            exec(compile(code.decode(), "<stdin>", "exec"), {"__name__": "__main__"})
+        except Exception as exc:  # noqa: BLE001 (the program's own error, shown to the host)
+            error = "".join(traceback.format_exception(exc)).replace("\n", "\r\n").encode()
+        self.serial.write(b"\x04" + error + b"\x04>")
 
     def _end(self) -> None:
         self.clock.stop(SimulationEnd())

@@ -301,6 +301,7 @@ class World:
         self.wdt: dict[str, int] | None = None
         self.reset_cause = PWRON_RESET
         self.boots = 0
+        self.missing_modules: set[str] = set()  # top-level modules not on the flash
         for ch in self.channels:
             self._wire(ch)
 
@@ -587,10 +588,44 @@ class StopUSBHost(Fault):
         world.usb_host_reading = True
 
 
+@dataclass(kw_only=True)
+class Readdress(Fault):
+    """An I2C sensor answers at another address (its ADDR pin or a different breakout)."""
+
+    channel: str
+    address: int = 0x30
+
+    def start(self, world: World) -> None:
+        chip = _chip(world, self.channel)
+        for slots in world.buses.values():
+            for addr, slot in list(slots.items()):
+                if slot.chip is chip:
+                    del slots[addr]
+                    chip.address = self.address
+                    slots[self.address] = slot
+                    return
+
+
+# What `mip install` puts in /lib, by the top-level module the firmware imports.
+LIBRARIES = {"usb-device-midi": "usb"}
+
+
+@dataclass(kw_only=True)
+class MissingLibrary(Fault):
+    """A micropython-lib package is not on the flash (from power-up: `at_s` is ignored), so
+    importing it fails as on a Pico where `mip install` never ran."""
+
+    package: str = "usb-device-midi"
+
+    def apply(self, world: World) -> None:
+        world.missing_modules.add(LIBRARIES.get(self.package, self.package))
+
+
 def parse_fault(text: str) -> Fault:
     """A fault from the command line: KIND[:ARG]@START[-END], e.g. `unplug:hand@2-3.5`,
     `stick:pad=low@1`, `stuck-bus:0@2-3` (`sda-short:0@2-3` cannot be recovered), `flood@1`,
-    `power-cut@4`, `usb-stop@2-3`, `serial:hello@0.5`."""
+    `power-cut@4`, `usb-stop@2-3`, `serial:hello@0.5`, `address:hand=0x30@0`,
+    `missing-lib:usb-device-midi@0`."""
     head, _, when = text.partition("@")
     if not when:
         raise ValueError(f"Fault '{text}' needs a time: KIND[:ARG]@START[-END] (seconds).")
@@ -616,8 +651,13 @@ def parse_fault(text: str) -> Fault:
         return StopUSBHost(at_s=at_s, until_s=until_s)
     if kind == "serial":
         return SerialInput(at_s=at_s, data=arg.encode() + b"\n")
+    if kind == "address":
+        name, _, value = arg.partition("=")
+        return Readdress(channel=name, address=int(value or "0x30", 0), at_s=at_s)
+    if kind == "missing-lib":
+        return MissingLibrary(package=arg or "usb-device-midi", at_s=at_s)
     raise ValueError(f"Unknown fault '{kind}'; known: unplug, stick, stuck-bus, sda-short, "
-                     "flood, power-cut, usb-stop, serial.")
+                     "flood, power-cut, usb-stop, serial, address, missing-lib.")
 
 
 def warn(message: str) -> None:

@@ -3,7 +3,9 @@ board steps run against a fake Pico with mpremote replaced by a recorder."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,12 +13,15 @@ from pathlib import Path
 import pytest
 from host_fake import FakeAttune, plug_in
 
-from host_tools import cli, deploy, errors
+from host_tools import cli, deploy, deps, errors
 from host_tools.firmware import BOARDS_DIR, FIRMWARE_DIR
 
 ARCH_CODE = {"armv6m": 4, "armv7emsp": 7}  # MicroPython's MP_NATIVE_ARCH_* numbers
-BOARD = {"id": "pico", "led": 25}
-COMBO = {"name": "combo", "title": "Combo", "channels": [{"name": "pad"}]}
+# Real boards (deploy runs the firmware's check_wiring on them) and a small valid instrument.
+BOARD = json.loads((BOARDS_DIR / "pico.json").read_text())
+BOARD2 = json.loads((BOARDS_DIR / "pico2.json").read_text())
+COMBO = {"name": "combo", "title": "Combo", "description": "A pad.",
+         "channels": [{"name": "pad", "sensor": "fsr", "pin": 26}], "profile": {}}
 
 
 @pytest.fixture(autouse=True)
@@ -48,8 +53,9 @@ def tree(tmp_path, monkeypatch):
     boards = tmp_path / "boards"
     (boards / "instruments").mkdir(parents=True)
     (boards / "pico.json").write_text(json.dumps(BOARD))
-    (boards / "pico2.json").write_text(json.dumps({"id": "pico2"}))
+    (boards / "pico2.json").write_text(json.dumps(BOARD2))
     (boards / "schema.json").write_text("{}")
+    shutil.copyfile(BOARDS_DIR / "instrument.schema.json", boards / "instrument.schema.json")
     (boards / "instruments" / "combo.json").write_text(json.dumps(COMBO))
     monkeypatch.setattr(deploy, "FIRMWARE_DIR", fw)
     monkeypatch.setattr(deploy, "BOARDS_DIR", boards)
@@ -157,6 +163,124 @@ def test_stage_json_summary(tree, capsys):
     summary = json.loads(out)
     assert summary["arch"] == "armv6m" and "instrument.mpy" in summary["native"]
     assert summary["skipped"] == ["mpremote mip install usb-device-midi"]
+
+
+# -- checks before anything is built or copied ------------------------------------------------
+
+def write_instrument(tree: Path, name: str, channels: list, **extra) -> None:
+    inst = {"name": name, "title": "Test", "description": "A test.", "channels": channels,
+            "profile": {}, **extra}
+    (tree / "boards" / "instruments" / (name + ".json")).write_text(json.dumps(inst))
+
+
+def test_stage_refuses_a_wiring_mistake_naming_the_pin(tree, capsys):
+    write_instrument(tree, "bent", [{"name": "pad", "sensor": "fsr", "pin": 5}])
+    out_dir = tree / "stage"
+    code, _, err = run(capsys, "deploy", "--board", "pico", "--instrument", "bent",
+                       "--stage", str(out_dir))
+    assert code == errors.DEPLOY_FAILED
+    assert "GP5" in err and "not an analog (ADC) pin" in err and "GP26, GP27, GP28" in err
+    assert "nothing was copied" in err
+    assert not out_dir.exists()
+
+
+def test_stage_refuses_a_pin_used_twice(tree, capsys):
+    write_instrument(tree, "twice", [{"name": "a", "sensor": "switch", "pin": 15},
+                                     {"name": "b", "sensor": "switch", "pin": 15}])
+    code, _, err = run(capsys, "deploy", "--board", "pico", "--instrument", "twice",
+                       "--stage", str(tree / "s"))
+    assert code == errors.DEPLOY_FAILED and "GP15 is used by both" in err
+
+
+def test_deploy_refuses_an_instrument_against_the_schema(tree, capsys, monkeypatch, recorder):
+    plug_in(monkeypatch, {"/dev/ttyACM0": FakeAttune()})
+    write_instrument(tree, "odd", [{"name": "pad", "sensor": "fsr", "pin": 26}],
+                     colour="red")
+    code, _, err = run(capsys, "deploy", "--board", "pico", "--instrument", "odd")
+    assert code == errors.DEPLOY_FAILED and "not valid" in err and "colour" in err
+    assert recorder == []
+
+
+def test_every_shipped_instrument_passes_the_checks_on_every_board():
+    for inst in sorted((BOARDS_DIR / "instruments").glob("*.json")):
+        inst_def = json.loads(inst.read_text())
+        assert deploy.schema_problems(inst_def, BOARDS_DIR / "instrument.schema.json") == []
+        for board in deploy.BOARD_ARCH:
+            board_def = json.loads((BOARDS_DIR / (board + ".json")).read_text())
+            assert deploy.wiring_problem(board_def, inst_def) is None, (inst.name, board)
+
+
+# -- --fetch-deps and --offline ---------------------------------------------------------------
+
+def fake_index(root: Path) -> str:
+    """A micropython-lib index in a folder (mip's layout), as a file:// URL."""
+    def put(data: bytes) -> str:
+        h = hashlib.sha256(data).hexdigest()[:8]
+        (root / "file" / h[:2]).mkdir(parents=True, exist_ok=True)
+        (root / "file" / h[:2] / h).write_bytes(data)
+        return h
+
+    packages = {
+        "usb-device-midi": {"version": "0.1.2", "deps": [["usb-device", "0.2.0"]],
+                            "hashes": [["usb/device/midi.mpy", put(b"midi")]]},
+        "usb-device": {"version": "0.2.0", "deps": [],
+                       "hashes": [["usb/device/__init__.mpy", put(b"init")],
+                                  ["usb/device/core.mpy", put(b"core")]]},
+    }
+    for name, meta in packages.items():
+        folder = root / "package" / "6" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "latest.json").write_text(json.dumps(meta))
+        (folder / (meta["version"] + ".json")).write_text(json.dumps(meta))
+    return root.as_uri()
+
+
+def test_fetch_deps_downloads_the_driver_and_its_dependencies(tmp_path):
+    manifest = deps.fetch(fake_index(tmp_path / "index"), tmp_path / "cache")
+    assert manifest["versions"] == {"usb-device-midi": "0.1.2", "usb-device": "0.2.0"}
+    files = deps.local_copy(tmp_path / "cache")
+    assert [dest for dest, _ in files] == ["lib/usb/device/__init__.mpy",
+                                           "lib/usb/device/core.mpy",
+                                           "lib/usb/device/midi.mpy"]
+    assert files[2][1].read_bytes() == b"midi"
+
+
+def test_fetch_deps_offline_says_so_plainly(tmp_path):
+    with pytest.raises(errors.DeployFailed) as e:
+        deps.fetch("http://127.0.0.1:9/pi/v2", tmp_path / "cache")
+    assert "offline" in e.value.message and "--fetch-deps" in e.value.message
+    assert not (tmp_path / "cache" / "usb-device-midi-mpy6" / "manifest.json").exists()
+
+
+def test_fetch_deps_command_fills_the_cache(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("ATTUNE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(deps, "INDEX", fake_index(tmp_path / "index"))
+    code, out, _ = run(capsys, "deploy", "--fetch-deps")
+    assert code == 0 and "3 files" in out and "--offline" in out
+
+
+def test_offline_without_a_local_copy_says_what_to_run(tree, capsys, monkeypatch, recorder):
+    monkeypatch.setenv("ATTUNE_CACHE", str(tree / "empty-cache"))
+    plug_in(monkeypatch, {"/dev/ttyACM0": FakeAttune()})
+    code, _, err = run(capsys, "deploy", "--board", "pico", "--instrument", "combo",
+                       "--offline")
+    assert code == errors.DEPLOY_FAILED and "attune deploy --fetch-deps" in err
+    assert recorder == []
+
+
+def test_offline_deploy_copies_the_local_driver_instead_of_mip(tree, capsys, monkeypatch,
+                                                               recorder):
+    monkeypatch.setenv("ATTUNE_CACHE", str(tree / "cache"))
+    deps.fetch(fake_index(tree / "index"), tree / "cache")
+    plug_in(monkeypatch, {"/dev/ttyACM0": FakeAttune()})
+    code, _, _ = run(capsys, "deploy", "--board", "pico", "--instrument", "combo", "--offline")
+    assert code == 0
+    whats = [w for w, _ in recorder]
+    assert not any(w.startswith("install") for w in whats)
+    assert whats[0] == "make folders for usb-device-midi"
+    assert "'lib/usb/device'" in recorder[0][1][-1]
+    copy = dict(recorder)["copy lib/usb/device/midi.mpy"]
+    assert copy[-1] == ":lib/usb/device/midi.mpy" and copy[-2].endswith("midi.mpy")
 
 
 # -- --dry-run --------------------------------------------------------------------------------
