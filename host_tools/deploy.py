@@ -124,6 +124,7 @@ def _hardware_module() -> Any:
     import importlib.util
     import types
 
+    firmware.add_to_path()  # hardware.py imports the sensor registry (pure, drivers lazy)
     path = firmware.FIRMWARE_DIR / "hardware.py"
     stubs: dict[str, types.ModuleType] = {}
     for node in ast.parse(path.read_text(encoding="utf-8")).body:
