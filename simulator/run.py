@@ -28,6 +28,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from host_tools.firmware import FIRMWARE_DIR
 from simulator import context
 from simulator.clock import Clock, SimulationEnd, real_perf_counter
 from simulator.context import SimulatedReset
@@ -36,7 +37,6 @@ from simulator.serialport import SerialPort
 from simulator.world import (
     BOARDS_DIR,
     PWRON_RESET,
-    REPO,
     Fault,
     World,
     find_board,
@@ -44,7 +44,6 @@ from simulator.world import (
     load_csv,
 )
 
-FIRMWARE_DIR = REPO / "firmware"
 FAKES_DIR = Path(__file__).resolve().parent / "fakes"
 _SHADOWED_STDLIB = ("select", "gc")  # CPython modules the fakes stand in for, during a run
 _BANNER = (b"MicroPython v1.24.1 on 2024-11-29; Raspberry Pi Pico with RP2040 "

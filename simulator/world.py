@@ -20,10 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from host_tools.firmware import BOARDS_DIR  # in a checkout or an installed wheel
 from simulator.context import SimulatedReset
-
-REPO = Path(__file__).resolve().parent.parent
-BOARDS_DIR = REPO / "boards"
 
 # Per sensor kind: (rest value, a full press), in the sensor's raw unit. Used for channels a trace
 # leaves out, for interactive play and for demo traces.
