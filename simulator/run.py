@@ -101,7 +101,7 @@ class _CachedFinder:
         if spec is None or type(spec.loader) is not importlib.machinery.SourceFileLoader or \
                 not str(spec.origin).startswith(self.roots):
             return None
-        spec.loader = _CachedSourceLoader(fullname, spec.origin)
+        spec.loader = _CachedSourceLoader(fullname, str(spec.origin))
         return spec
 
     def invalidate_caches(self) -> None:
@@ -259,7 +259,7 @@ class Simulation:
             if not isinstance(profile, dict):
                 profile = json.loads(Path(profile).read_text())
             with self.installed():
-                install_profile(self.flash_dir, profile)
+                install_profile(self.flash_dir, profile)  # pyright: ignore[reportArgumentType]
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[None]:
@@ -426,6 +426,7 @@ class Simulation:
 
     def _sample(self) -> None:
         """Record what the firmware's instrument shows (raw, level, threshold, pressed)."""
+        assert self.sample_ms is not None  # only scheduled when sampling
         self.clock.call_at(self.clock.now + self.sample_ms * 1000, self._sample)
         runtime = sys.modules.get("runtime")
         inst = getattr(runtime, "INSTRUMENT", None) if runtime is not None else None

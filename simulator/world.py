@@ -120,7 +120,7 @@ class ChipSlot:
     def refresh(self, ms: int) -> None:
         if ms != self.last_ms and self.setter is not None:
             self.last_ms = ms
-            inp = self.input
+            inp: Any = self.input  # there is one whenever there is a setter
             self.setter(inp.values[ms] if ms < inp.n else inp.values[-1])
 
 
@@ -216,8 +216,9 @@ def load_csv(path: str | Path) -> dict[str, list[int]]:
         values: list[int] = []
         held = next((v for v in col if v is not None), 0)
         for k, t in enumerate(times):
-            if col[k] is not None:
-                held = col[k]
+            value = col[k]
+            if value is not None:
+                held = value
             end = times[k + 1] if k + 1 < len(times) else length
             if len(values) < t:  # rows before the first one: the first value
                 values.extend([held] * (t - len(values)))
