@@ -40,8 +40,13 @@ soak: setup
 lint: setup
 	$(BIN)/ruff check .
 
+# Two environments: the host side (host_tools/, simulator/, benchmarks/) against CPython, and the
+# firmware against MicroPython's typeshed, which micropython-stdlib-stubs installs at the top of
+# site-packages (a path that names the Python version, so it is given here, not in the config).
 typecheck: setup
 	$(BIN)/pyright -p pyrightconfig.json
+	$(BIN)/pyright -p pyrightconfig.firmware.json --typeshedpath \
+		"$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 
 clean:
-	rm -rf $(VENV) node_modules out
+	rm -rf $(VENV) node_modules out build dist *.egg-info

@@ -190,8 +190,8 @@ def calibrate(seed: int) -> dict:
         cal.feed(v, t)
     if cal.result is None:
         raise RuntimeError("calibration failed: " + cal.message)
-    sens = settings.find(settings.CHANNEL, "sensitivity")[4]
-    rng_pct = settings.find(settings.CHANNEL, "range")[4]
+    sens = int(settings.find(settings.CHANNEL, "sensitivity")[4])  # type: ignore[index]
+    rng_pct = int(settings.find(settings.CHANNEL, "range")[4])  # type: ignore[index]
     dist = trigger_for(sens, FULL_SCALE * rng_pct // 100, cal.noise_q12, FULL_SCALE)
     rest = cal.result["baseline"]
     return {"rest_raw": rest, "noise_raw": cal.result["noise"], "sensitivity": sens,

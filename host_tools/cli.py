@@ -25,9 +25,9 @@ from rich.table import Table
 from host_tools import device, errors
 from host_tools.client import Client, expand_params
 from host_tools.errors import AttuneError, Refused
-from host_tools.firmware import REPO_DIR
+from host_tools.firmware import INSTALLED, REPO_DIR, version
 
-VERSION = "0.1.0"  # kept here: host_tools/__init__.py is skipped by a stale editable install
+VERSION = version()  # firmware/version.py: one version for the firmware and the tools
 DEFAULT_TIMEOUT_S = 5.0  # a Pico writes ~1.2 KB/s of serial between ticks: a page takes ~1.5 s
 PROBE_TIMEOUT_S = 1.0
 
@@ -498,6 +498,10 @@ def run_sim(rest: list[str]) -> int:
 
 def run_bench(rest: list[str]) -> int:
     """`attune bench ...`: `python -m benchmarks` in the repository."""
+    if INSTALLED:  # they need the checkout's tests/ and the MicroPython VM from npm
+        Console(stderr=True).print("The benchmarks run in a checkout of Attune's source "
+                                   "(make bench), not from an installed attune.", markup=False)
+        return errors.FAILED
     if not (REPO_DIR / "benchmarks" / "__main__.py").is_file():
         Console(stderr=True).print("The benchmarks are not in this checkout yet "
                                    "(benchmarks/__main__.py).", markup=False)

@@ -24,7 +24,7 @@ from rich.progress import Progress
 
 from host_tools import deps, device, firmware
 from host_tools.errors import DeployFailed, DeviceTimeout, NoDevice, NotAttune, Refused
-from host_tools.firmware import BOARDS_DIR, FIRMWARE_DIR, REPO_DIR
+from host_tools.firmware import BOARDS_DIR, BUILD_DIR, FIRMWARE_DIR
 
 # Modules on the per-tick path: compiled to native Thumb code (about 1.6x faster per channel).
 HOT_MODULES = ("instrument", "engine/conditioning", "engine/gestures", "engine/mapper",
@@ -446,7 +446,7 @@ def describe_dry_run(plan: Plan, port: str, mpremote: list[str], mpy_cross: list
 
 
 def default_stage(board: str, instrument: str) -> Path:
-    return REPO_DIR / "build" / "deploy" / (board + "-" + instrument)
+    return BUILD_DIR / "deploy" / (board + "-" + instrument)
 
 
 def deploy(board: str, instrument: str, console: Any, port: str | None = None,

@@ -65,7 +65,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add `sim` to the host tool's sub-commands (host_tools/cli.py calls this)."""
     p = subparsers.add_parser("sim", help="run the firmware in the simulator",
-                              description=__doc__.split("\n\n")[0])
+                              description=(__doc__ or "").split("\n\n")[0])
     add_arguments(p)
     p.set_defaults(func=run_command)
     return p

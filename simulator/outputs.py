@@ -15,7 +15,7 @@ import json
 import math
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -216,7 +216,7 @@ def render_wav(events: Sequence[Event], path: str | Path, rate: int = 22050,
     return min(peak, 0.98)
 
 
-def plot(traces: dict[str, tuple[str, Sequence[int]]], samples: dict[str, Any] | None,
+def plot(traces: Mapping[str, tuple[str, Sequence[int]]], samples: dict[str, Any] | None,
          events: Sequence[Event], path: str | Path, title: str = "Attune simulator") -> None:
     """A PNG: one panel per channel (its raw signal, the firmware's threshold when it exposes
     one, shading while pressed, a marker at each note that started while pressed), then the
@@ -327,7 +327,8 @@ class VirtualMidiPort:
         try:
             import rtmidi
 
-            out = rtmidi.MidiOut()
+            # MidiOut comes from python-rtmidi's C extension, which has no type stubs.
+            out = rtmidi.MidiOut()  # pyright: ignore[reportAttributeAccessIssue]
             out.open_virtual_port(name)
             self.port = out
         except Exception as exc:  # no ALSA sequencer, no CoreMIDI, Windows ...

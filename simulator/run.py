@@ -28,6 +28,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from host_tools.firmware import FIRMWARE_DIR
 from simulator import context
 from simulator.clock import Clock, SimulationEnd, real_perf_counter
 from simulator.context import SimulatedReset
@@ -36,7 +37,6 @@ from simulator.serialport import SerialPort
 from simulator.world import (
     BOARDS_DIR,
     PWRON_RESET,
-    REPO,
     Fault,
     World,
     find_board,
@@ -44,7 +44,6 @@ from simulator.world import (
     load_csv,
 )
 
-FIRMWARE_DIR = REPO / "firmware"
 FAKES_DIR = Path(__file__).resolve().parent / "fakes"
 _SHADOWED_STDLIB = ("select", "gc")  # CPython modules the fakes stand in for, during a run
 _BANNER = (b"MicroPython v1.24.1 on 2024-11-29; Raspberry Pi Pico with RP2040 "
@@ -118,7 +117,7 @@ class _CachedFinder:
         if spec is None or type(spec.loader) is not importlib.machinery.SourceFileLoader or \
                 not str(spec.origin).startswith(self.roots):
             return None
-        spec.loader = _CachedSourceLoader(fullname, spec.origin)
+        spec.loader = _CachedSourceLoader(fullname, str(spec.origin))
         return spec
 
     def invalidate_caches(self) -> None:
@@ -276,7 +275,7 @@ class Simulation:
             if not isinstance(profile, dict):
                 profile = json.loads(Path(profile).read_text())
             with self.installed():
-                install_profile(self.flash_dir, profile)
+                install_profile(self.flash_dir, profile)  # pyright: ignore[reportArgumentType]
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[None]:
@@ -477,6 +476,7 @@ class Simulation:
 
     def _sample(self) -> None:
         """Record what the firmware's instrument shows (raw, level, threshold, pressed)."""
+        assert self.sample_ms is not None  # only scheduled when sampling
         self.clock.call_at(self.clock.now + self.sample_ms * 1000, self._sample)
         runtime = sys.modules.get("runtime")
         inst = getattr(runtime, "INSTRUMENT", None) if runtime is not None else None

@@ -74,6 +74,7 @@ class SerialPort:
     # -- host -> firmware ---------------------------------------------------------------------
 
     def _relay(self) -> None:
+        assert self._src is not None  # only started with a source
         poller = select.poll()
         poller.register(self._src, select.POLLIN)
         poller.register(self._wake_r, select.POLLIN)

@@ -21,14 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from host_tools.firmware import BOARDS_DIR, FIRMWARE_DIR  # in a checkout or an installed wheel
 from simulator import chips
 from simulator.chips import SIMULATED
 from simulator.context import SimulatedReset
 
-REPO = Path(__file__).resolve().parent.parent
-BOARDS_DIR = REPO / "boards"
-
-FIRMWARE_DIR = REPO / "firmware"
 _REGISTRIES: dict[tuple[str, float], dict[str, dict[str, Any]]] = {}
 
 
@@ -140,7 +137,7 @@ class ChipSlot:
     def refresh(self, ms: int) -> None:
         if ms != self.last_ms and self.setter is not None:
             self.last_ms = ms
-            inp = self.input
+            inp: Any = self.input  # there is one whenever there is a setter
             self.setter(inp.values[ms] if ms < inp.n else inp.values[-1])
 
 
@@ -236,8 +233,9 @@ def load_csv(path: str | Path) -> dict[str, list[int]]:
         values: list[int] = []
         held = next((v for v in col if v is not None), 0)
         for k, t in enumerate(times):
-            if col[k] is not None:
-                held = col[k]
+            value = col[k]
+            if value is not None:
+                held = value
             end = times[k + 1] if k + 1 < len(times) else length
             if len(values) < t:  # rows before the first one: the first value
                 values.extend([held] * (t - len(values)))

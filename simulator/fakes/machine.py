@@ -5,6 +5,8 @@ MIDI bytes) are recorded there. Hot calls (`Pin.value`, `ADC.read_u16`) do a few
 and a list index, nothing more.
 """
 
+from typing import Any
+
 from simulator import context as _ctx
 from simulator.clock import SimulationEnd
 from simulator.context import SimulatedReset
@@ -41,6 +43,18 @@ class Pin:
     PULL_DOWN = 2
     IRQ_FALLING = 4
     IRQ_RISING = 8
+
+    # Set once in __new__ (one object per GPIO); declared for the type checker only.
+    _id: Any
+    _mode: Any
+    _pull: Any
+    _out: int
+    _irq: Any
+    _switch: Any  # the switch's Input in the world, or None
+    _pressed_level: int
+    _released_level: int
+    _sda_bus: int | None
+    _scl_bus: int | None
 
     def __new__(cls, id, *args, **kwargs):
         gpio = id._id if isinstance(id, Pin) else gpio_number(id)
@@ -187,7 +201,7 @@ class Signal:
 
     def value(self, x=_UNSET):
         if x is _UNSET:
-            return self._pin.value() ^ self._invert
+            return self._pin.value() ^ self._invert  # pyright: ignore[reportOptionalOperand]
         self._pin.value((1 if x else 0) ^ self._invert)
 
     __call__ = value
@@ -371,7 +385,7 @@ class SoftI2C(I2C):
 
     def __init__(self, scl, sda, *, freq=400_000, timeout=50_000):
         gpio = sda._id if isinstance(sda, Pin) else gpio_number(sda)
-        self._init((gpio >> 1) & 1, freq, timeout)
+        self._init((gpio >> 1) & 1, freq, timeout)  # pyright: ignore[reportOptionalOperand]
 
 
 _heads = {}  # (memaddr, addrsize) -> the register address bytes sent first
