@@ -9,8 +9,10 @@ from console import Console
 from enginekit import sounding_after
 from instrument import Instrument, kind_defaults
 from midi.packets import describe
+from profiles import Profiles
 from settings import Settings
 from store import Store
+from system import System
 
 FULL_SCALE = {"switch": 1, "analog": 65535}
 
@@ -42,6 +44,17 @@ class Stats:
         self.restarts = 0
 
 
+class KitSystem(System):
+    """The board as the console sees it; a restart is only counted."""
+
+    def __init__(self) -> None:
+        super().__init__("0.1.0", "pico", "combo", "Combo")
+        self.reboots = 0
+
+    def reboot(self) -> None:
+        self.reboots += 1
+
+
 class Kit:
     """Three channels (switch, pad, hand), a store in the current folder, a console."""
 
@@ -68,18 +81,19 @@ class Kit:
 
         self.inst.panic = counted_panic
         self.store = Store("0.1.0")
+        self.profiles = Profiles(self.store, self.settings, self.defaults)
         self.stats = Stats()
         self.lines: list[str] = []
-        self.reboots = 0
-        self.info = {"firmware": "0.1.0", "board": "pico", "instrument": "combo",
-                     "title": "Combo", "reboot": self._reboot, "defaults": self.defaults}
-        self.console = Console(self.inst, self.store, self.info, self.stats, self.lines.append)
+        self.system = KitSystem()
+        self.console = Console(self.inst, self.profiles, self.system, self.stats,
+                               self.lines.append)
         self.t_ms = 0
         self.events: list[tuple] = []
         self.inst.begin(0)
 
-    def _reboot(self) -> None:
-        self.reboots += 1
+    @property
+    def reboots(self) -> int:
+        return self.system.reboots
 
     def ask(self, line: str | bytes) -> str | None:
         return self.console.handle(line.encode() if isinstance(line, str) else line)
