@@ -5,6 +5,8 @@ Usage: kit = Kit(); kit.ask("set pad.sensitivity 80"); kit.play(100); kit.lines 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from console import Console
 from enginekit import sounding_after
 from instrument import Instrument, kind_defaults
@@ -15,6 +17,7 @@ from store import Store
 from system import System
 
 FULL_SCALE = {"switch": 1, "analog": 65535}
+NAMES = ("switch", "pad", "hand")
 
 
 class LiveSensor:
@@ -56,12 +59,16 @@ class KitSystem(System):
 
 
 class Kit:
-    """Three channels (switch, pad, hand), a store in the current folder, a console."""
+    """Three channels (switch, pad, hand) or some of them, a store (by default in the current
+    folder), a console."""
 
     REST = {"switch": 0, "pad": 2000, "hand": 3000}
 
-    def __init__(self, defaults: dict | None = None) -> None:
-        names = ["switch", "pad", "hand"]
+    def __init__(self, defaults: dict | None = None, names: Sequence[str] = NAMES,
+                 store: Store | None = None, system: System | None = None) -> None:
+        """`names`: some of switch, pad, hand; `store`: profiles on flash (default: the
+        current folder); `system`: the board as the console sees it (default: KitSystem)."""
+        names = list(names)
         kinds = {"switch": "switch", "pad": "analog", "hand": "analog"}
         self.sensors = {n: LiveSensor(kinds[n], self.REST[n]) for n in names}
         self.settings = Settings(names)
@@ -80,11 +87,11 @@ class Kit:
             return real_panic()
 
         self.inst.panic = counted_panic
-        self.store = Store("0.1.0")
+        self.store = store if store is not None else Store("0.1.0")
         self.profiles = Profiles(self.store, self.settings, self.defaults)
         self.stats = Stats()
         self.lines: list[str] = []
-        self.system = KitSystem()
+        self.system = system if system is not None else KitSystem()
         self.console = Console(self.inst, self.profiles, self.system, self.stats,
                                self.lines.append)
         self.t_ms = 0
@@ -93,7 +100,7 @@ class Kit:
 
     @property
     def reboots(self) -> int:
-        return self.system.reboots
+        return getattr(self.system, "reboots", 0)
 
     def ask(self, line: str | bytes) -> str | None:
         return self.console.handle(line.encode() if isinstance(line, str) else line)
