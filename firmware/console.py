@@ -39,6 +39,7 @@ class Console:
         self.cal = None  # the calibration run (running or finished), if any: commands/calibrate
         for fn in commands.STARTS:
             fn(self)
+        self._polls = tuple(p[1] for p in commands.POLLS)  # (looked up once, not every poll)
 
     def capture(self):
         """Right after a tick, before its MIDI is sent (commands/telemetry.py replaces it)."""
@@ -64,6 +65,6 @@ class Console:
     def poll(self, now_ms):
         """Between ticks: each module's bounded work (faults, calibration, monitor lines...)."""
         self.now = now_ms
-        for _, fn in commands.POLLS:
+        for fn in self._polls:
             if fn(self, now_ms):
                 return
