@@ -36,7 +36,8 @@ def start(fn):
 
 def between_ticks(order):
     """Register fn(console, now_ms), run by Console.poll between ticks (bounded work), lowest
-    `order` first: 0 restart, 10 fault news, 20 calibration, 30 monitor and event lines."""
+    `order` first: 0 restart, 10 fault news, 20 calibration, 30 monitor and event lines.
+    A console takes the list as it is when built."""
 
     def register(fn):
         i = len(POLLS)
