@@ -1,7 +1,7 @@
 """What `attune doctor` asks the device: MicroPython and firmware versions, the USB MIDI driver,
 the wiring check, an I2C scan of each bus in use and the end of the crash log. Read-only.
 
-Usage: diagnosis.report(console)  # `diagnose`, while playing (firmware/console.py)
+Usage: diagnosis.report(console)  # `diagnose`, while playing (commands/diagnose.py)
        diagnosis.facts()          # at the REPL, when the instrument did not start
 Imported only when asked, so it takes no RAM while the instrument plays.
 """
@@ -12,7 +12,6 @@ import sys
 BOARD_FILE = "board.json"
 LOG_FILE = "errors.log"
 _LOG_TAIL = 400  # characters of errors.log in a reply (a reply line must stay short)
-_DEFAULT_ADDRESS = {"vl6180x": 0x29, "lps22": 0x5D}
 _SCAN_FREQ = 100_000  # slow and forgiving: long wires and weak pull-ups still answer
 
 
@@ -82,18 +81,28 @@ def crash_log(n=_LOG_TAIL):
     return text[-n:]
 
 
+def _i2c_spec(sensor_type):
+    """The sensor registry's entry of an I2C sensor type, else None."""
+    import sensors
+
+    for spec in sensors.SENSORS:
+        if spec["type"] == sensor_type and spec["wiring"] == "i2c":
+            return spec
+    return None
+
+
 def _i2c_channels(instrument):
     """{bus id: {"sda", "scl", "expected": {address: channel name}}}."""
     buses = {}
     for ch in instrument.get("channels") or ():
-        kind = ch.get("sensor")
-        if kind not in _DEFAULT_ADDRESS:
+        spec = _i2c_spec(ch.get("sensor"))
+        if spec is None:
             continue
         bus_id = ch.get("bus", 0)
         bus = buses.get(bus_id)
         if bus is None:
             bus = buses[bus_id] = {"sda": ch.get("sda"), "scl": ch.get("scl"), "expected": {}}
-        bus["expected"][ch.get("address", _DEFAULT_ADDRESS[kind])] = ch.get("name", "?")
+        bus["expected"][ch.get("address", spec["address"])] = ch.get("name", "?")
     return buses
 
 
@@ -168,10 +177,10 @@ def report(console):
         d["usb_midi_running"] = UsbMidi.running() is not None
     except ImportError:
         d["usb_midi_running"] = False
-    info = console.info
-    d["attune"] = info.get("firmware", "")
-    d["board"] = info.get("board", "")
-    d["instrument"] = info.get("instrument", "")
+    sy = console.system
+    d["attune"] = sy.firmware
+    d["board"] = sy.board
+    d["instrument"] = sy.instrument
     d["crash_log"] = crash_log()
     d["restarts"] = console.stats.restarts
     d["channels"] = [[ch.name, ch.sensor_type, ch.fault_text if ch.fault else ""]

@@ -16,13 +16,15 @@ import time
 
 import hardware
 import version
-from console import Console, load_settings
+from console import Console
 from instrument import Instrument, kind_defaults
 from link import Link
 from micropython import const
 from midi.outputs import DinMidi, Outputs, UsbMidi
+from profiles import Profiles
 from settings import Settings
-from store import Store, file_exists
+from store import Store
+from system import System, maintenance_requested
 
 _PERIOD_US = const(1000)  # 1 kHz tick
 _WDT_MS = const(2000)
@@ -32,7 +34,6 @@ _SERVICE_BUDGET_US = const(400)  # serial/console work allowed after a tick
 
 BOARD_FILE = "board.json"
 LOG_FILE = "errors.log"
-MAINTENANCE_FLAG = "maintenance"
 
 INSTRUMENT = None  # the running instrument, for the simulator's probes and the REPL
 
@@ -67,15 +68,19 @@ def log_error(exc, where):
         pass
 
 
-def maintenance_requested():
-    """True (once) when the last run asked to boot into maintenance mode."""
-    if file_exists(MAINTENANCE_FLAG):
-        try:
-            os.remove(MAINTENANCE_FLAG)
-        except OSError:
-            pass
-        return True
-    return False
+class Pico(System):
+    """The board under the play loop: a restart turns every note off first."""
+
+    def __init__(self, player, firmware, board, instrument, title):
+        System.__init__(self, firmware, board, instrument, title)
+        self.player = player
+
+    def reboot(self):
+        import machine
+
+        self.player.silence()
+        time.sleep_ms(100)
+        machine.reset()
 
 
 class Player:
@@ -99,8 +104,8 @@ class Player:
         self.settings = Settings([s[0] for s in sensors])
         defaults = kind_defaults(kinds)
         defaults.update(inst_conf.get("profile", {}))
-        self.store = Store(version.FIRMWARE)
-        self.profile, self.source = load_settings(self.store, self.settings, defaults)
+        self.profiles = Profiles(Store(version.FIRMWARE), self.settings, defaults)
+        self.profiles.load_startup()
         self.instrument = Instrument(self.settings, sensors)
         global INSTRUMENT
         INSTRUMENT = self.instrument
@@ -119,21 +124,12 @@ class Player:
         self.led = hardware.build_led(board)
         self._led_on = -1
         self.stats = Stats()
-        info = {"firmware": version.FIRMWARE,
-                "board": board.get("id", ""), "instrument": inst_conf.get("name", ""),
-                "title": self.title, "reboot": self.reboot, "defaults": defaults}
+        self.system = Pico(self, version.FIRMWARE, board.get("id", ""),
+                           inst_conf.get("name", ""), self.title)
         self.link = Link()
-        self.console = Console(self.instrument, self.store, info, self.stats,
+        self.console = Console(self.instrument, self.profiles, self.system, self.stats,
                                self.link.send_async)
         self.wdt = None
-
-    def reboot(self):
-        """Restart the board (after the reply has gone out)."""
-        import machine
-
-        self.silence()
-        time.sleep_ms(100)
-        machine.reset()
 
     def silence(self):
         """All notes off, sent now (with a few tries if the USB queue is full)."""

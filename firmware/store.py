@@ -75,19 +75,17 @@ def file_exists(path):
 
 
 class Store:
-    """Profiles and the active-profile pointer on flash; also what configuration is in use.
+    """Profiles and the active-profile pointer on flash (files only: the profile in use and
+    where it came from are profiles.py's).
 
-    `profile`, `config` ("saved", "backup" or "defaults"), `reason` and `notes` describe the
-    settings in use, for `status`; console.load_settings and the console keep them up to date.
+    `folder` holds the profiles and `active` names the start-up pointer's files (relative to
+    the current folder, the flash root on the Pico).
     """
 
-    def __init__(self, firmware="", folder=_FOLDER):
+    def __init__(self, firmware="", folder=_FOLDER, active=_ACTIVE):
         self.firmware = firmware
         self.folder = folder
-        self.profile = None
-        self.config = "defaults"
-        self.reason = ""
-        self.notes = []
+        self.active_base = active
         self._pointer = None  # last known stored active name ("" = none), None = not read yet
 
     def _base(self, name):
@@ -193,7 +191,7 @@ class Store:
 
     def active(self):
         """The name of the profile to load at start-up, or None."""
-        values, _, _ = self._load(_ACTIVE)
+        values, _, _ = self._load(self.active_base)
         name = values.get("profile", "") if values else ""
         if not valid_name(name):
             name = ""
@@ -243,7 +241,7 @@ class Store:
             self.active()
         if name == self._pointer:
             return
-        self._commit(_ACTIVE, _ACTIVE, {"profile": name})
+        self._commit(self.active_base, _ACTIVE, {"profile": name})
         self._pointer = name
 
     def delete(self, name):

@@ -5,13 +5,19 @@ Usage: kit = Kit(); kit.ask("set pad.sensitivity 80"); kit.play(100); kit.lines 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from console import Console
 from enginekit import describe, sounding_after
 from instrument import Instrument, kind_defaults
+from profiles import Profiles
 from settings import Settings
 from store import Store
+from system import System
 
 from benchmarks.mp.fakesensor import FakeSensor
+
+NAMES = ("switch", "pad", "hand")
 
 
 class Stats:
@@ -23,13 +29,28 @@ class Stats:
         self.restarts = 0
 
 
+class KitSystem(System):
+    """The board as the console sees it; a restart is only counted."""
+
+    def __init__(self) -> None:
+        super().__init__("0.1.0", "pico", "combo", "Combo")
+        self.reboots = 0
+
+    def reboot(self) -> None:
+        self.reboots += 1
+
+
 class Kit:
-    """Three channels (switch, pad, hand), a store in the current folder, a console."""
+    """Three channels (switch, pad, hand) or some of them, a store (by default in the current
+    folder), a console."""
 
     REST = {"switch": 0, "pad": 2000, "hand": 3000}
 
-    def __init__(self, defaults: dict | None = None) -> None:
-        names = ["switch", "pad", "hand"]
+    def __init__(self, defaults: dict | None = None, names: Sequence[str] = NAMES,
+                 store: Store | None = None, system: System | None = None) -> None:
+        """`names`: some of switch, pad, hand; `store`: profiles on flash (default: the
+        current folder); `system`: the board as the console sees it (default: KitSystem)."""
+        names = list(names)
         kinds = {"switch": "switch", "pad": "analog", "hand": "analog"}
         # the shared fake: a test sets .value (and .fault, .fault_text) directly
         self.sensors = {n: FakeSensor(kinds[n], value=self.REST[n]) for n in names}
@@ -49,19 +70,20 @@ class Kit:
             return real_panic()
 
         self.inst.panic = counted_panic
-        self.store = Store("0.1.0")
+        self.store = store if store is not None else Store("0.1.0")
+        self.profiles = Profiles(self.store, self.settings, self.defaults)
         self.stats = Stats()
         self.lines: list[str] = []
-        self.reboots = 0
-        self.info = {"firmware": "0.1.0", "board": "pico", "instrument": "combo",
-                     "title": "Combo", "reboot": self._reboot, "defaults": self.defaults}
-        self.console = Console(self.inst, self.store, self.info, self.stats, self.lines.append)
+        self.system = system if system is not None else KitSystem()
+        self.console = Console(self.inst, self.profiles, self.system, self.stats,
+                               self.lines.append)
         self.t_ms = 0
         self.events: list[tuple] = []
         self.inst.begin(0)
 
-    def _reboot(self) -> None:
-        self.reboots += 1
+    @property
+    def reboots(self) -> int:
+        return getattr(self.system, "reboots", 0)
 
     def ask(self, line: str | bytes) -> str | None:
         return self.console.handle(line.encode() if isinstance(line, str) else line)

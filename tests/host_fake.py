@@ -1,19 +1,42 @@
-"""An in-memory Attune instrument that speaks docs/protocol.md, and a serial port onto it.
+"""A simulated Attune on a fake USB serial port: the real firmware console (firmware/console.py
+and firmware/commands/) on a Kit instrument (tests/console_kit.py), in-process, on a virtual
+clock that moves on while the host waits for something to read.
 
 Usage: port = FakeSerial(FakeAttune()); Client(port).hello()
-It validates settings with the real firmware/settings.py, so refusals read like the device's.
+
+Nothing here speaks the protocol itself: every reply and `* ` line comes from the firmware.
+What the fake adds is the world around it, and a few explicit knobs (marked HOOK) for things a
+test cannot get from the real firmware in a moment:
+- `mode`: a board that is not Attune ("repl": plain MicroPython, "silent"), or one that answers
+  `hello` and then nothing ("mute"); `proto`: announce another protocol version in `hello`;
+  `page`: another `params` page size (commands/params.py's PAGE, set while a request runs).
+- `faults`: sensor name -> fault text, applied to the simulated sensors before each request.
+- while monitoring, a short performance: the pad is pressed once a second (C4 at velocity 96)
+  and the hand sensor stops answering after 0.6 s, until `monitor off`.
+- `calibration_outcome`: "result" (the simulated person follows the steps on a noisy pad; the
+  firmware's calibration suggests range 58, sensitivity 82), "hang" (the instrument's clock
+  stands still while calibrating, so it never finishes) or "failed" (HOOK: the run is failed
+  with "The sensor stopped answering." and the firmware-shaped `* calibrate` line is written).
+- `before_reply`: HOOK: `* ` lines queued on the port just before the next reply.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import time
-from collections import deque
+
+import console  # noqa: F401  (first: it registers the commands in `help`'s order)
+import protocol
+from commands import params as params_cmd
+from console_kit import Kit
+from store import Store
+from system import System
 
 from host_tools import firmware
 
 settings = firmware.module("settings")
-protocol = firmware.module("protocol")
 
 _TYPES = {settings.INT: "int", settings.CHOICE: "choice", settings.ONOFF: "onoff",
           settings.NOTES: "notes"}
@@ -21,8 +44,17 @@ _TYPES = {settings.INT: "int", settings.CHOICE: "choice", settings.ONOFF: "onoff
 REPL_ERROR = ('Traceback (most recent call last):\r\n  File "<stdin>", line 1, in <module>\r\n'
               "NameError: name '{0}' isn't defined\r\n>>> ")
 
+IDLE_STEP_MS = 25  # virtual time that passes each time the host finds nothing to read
+PRESS_TOP = 39000  # the pad pressed from rest to here over PRESS_MS plays C4 at velocity 96
+PRESS_MS = 16
+CAL_WOBBLE = 1044  # the pad's noise (alternating +-) while calibrating, and the press above
+CAL_PRESS = 32656  # rest: the firmware then suggests range 58 and sensitivity 82
+HAND_FAULT = "not answering (I2C error)"
+
 
 def schema_rows() -> list[dict]:
+    """The schema as `params` should list it (from firmware/settings.py, written here again
+    so the test checks the firmware's paging against it)."""
     rows = []
     for scope, table in (("global", settings.GLOBAL), ("channel", settings.CHANNEL)):
         for row in table:
@@ -37,36 +69,80 @@ def schema_rows() -> list[dict]:
     return rows
 
 
+class ShimSystem(System):
+    """The board as the console sees it: the maintenance flag and restarts are recorded."""
+
+    def __init__(self, *args: str) -> None:
+        super().__init__(*args)
+        self.maintenance = False
+        self.reboots = 0
+
+    def request_maintenance(self) -> None:
+        self.maintenance = True
+
+    def reboot(self) -> None:
+        self.reboots += 1
+
+
 class FakeAttune:
-    """The device side. `mode`: "attune", "repl" (plain MicroPython), "silent", or "mute"
-    (answers hello, then nothing)."""
+    """The device side: the real console on a simulated instrument. `mode`: "attune", "repl"
+    (plain MicroPython), "silent", or "mute" (answers hello, then nothing)."""
 
     def __init__(self, instrument: str = "combo", title: str = "Combo",
                  channels: tuple[str, ...] = ("switch", "pad", "hand"), board: str = "pico",
                  firmware_version: str = "0.1.0", proto: int = 1, page: int = 8,
                  mode: str = "attune") -> None:
-        self.instrument = instrument
-        self.title = title
         self.channels = channels
-        self.board = board
-        self.firmware = firmware_version
         self.proto = proto
         self.page = page
         self.mode = mode
-        self.settings = settings.Settings(channels)
-        self.profiles: dict[str, dict] = {}
-        self.active: str | None = None
-        self.unsaved = False
-        self.monitor_rate = 0
-        self.monitor_frames = 6  # frames sent per `monitor` before it goes quiet
-        self.calibration: dict | None = None
-        self.calibration_outcome = "result"  # or "failed", or "hang" (never finishes)
+        self.flash = tempfile.mkdtemp(prefix="attune-fake-")
+        store = Store(firmware_version, folder=self.flash + "/profiles",
+                      active=self.flash + "/active")
+        self.system = ShimSystem(firmware_version, board, instrument, title)
+        self.kit = Kit(names=channels, store=store, system=self.system)
+        self.kit.play(300)  # baselines learned
+        self.console = self.kit.console
+        self.settings = self.kit.settings
         self.faults: dict[str, str] = {}
+        self.calibration_outcome = "result"  # or "failed", or "hang" (never finishes)
         self.requests: list[str] = []
-        self.before_reply: list[str] = []  # `* ` lines sent just before the next reply
-        self.panicked = 0
-        self.maintenance = False
-        self.t_ms = 0
+        self.before_reply: list[str] = []
+        self._panics0 = self.kit.panics
+        self._monitor_t0: int | None = None
+        self._cal: object = None  # the calibration run the simulated person follows
+        self._cal_t0 = 0
+
+    def __del__(self) -> None:
+        shutil.rmtree(self.flash, ignore_errors=True)
+
+    # -- what tests look at ---------------------------------------------------------------
+
+    @property
+    def profiles(self) -> dict[str, dict]:
+        """Profiles on the simulated flash: name -> values."""
+        st = self.kit.store
+        return {name: st.load(name)[0] for name in st.names()}
+
+    @property
+    def active(self) -> str | None:
+        return self.kit.profiles.name
+
+    @active.setter
+    def active(self, name: str | None) -> None:
+        self.kit.profiles.name = name
+
+    @property
+    def monitor_rate(self) -> int:
+        return self.console.telemetry.monitor_hz
+
+    @property
+    def panicked(self) -> int:
+        return self.kit.panics - self._panics0
+
+    @property
+    def maintenance(self) -> bool:
+        return self.system.maintenance
 
     # -- one line in, lines out -----------------------------------------------------------
 
@@ -80,180 +156,81 @@ class FakeAttune:
             return [line] + ([REPL_ERROR.format(word)] if word else [])
         if self.mode == "mute" and line != "hello":
             return []
-        cmd, rest, error = protocol.parse(raw)
-        if error:
-            return [error]
-        if cmd == "":
+        self._world()
+        self.kit.play(1)  # the sensors as they are now reach the instrument
+        params_cmd.PAGE, page = self.page, params_cmd.PAGE
+        try:
+            reply = self.console.handle(raw)
+        finally:
+            params_cmd.PAGE = page
+        if reply is None:
             return []
-        out = list(self.before_reply)
+        if self.proto != protocol.VERSION and reply.startswith('OK {"firmware"'):
+            doc = json.loads(reply[3:])
+            doc["protocol"] = self.proto
+            reply = protocol.ok(doc)
+        out = list(self.before_reply) + self.take_lines() + [reply]
         self.before_reply.clear()
-        method = getattr(self, "do_" + cmd, None)
-        if method is None:
-            return out + [protocol.err("unknown", "There is no command '" + cmd
-                                       + "'. 'help' lists them.")]
-        reply, extra = method(rest)
-        return out + [reply] + extra
+        if self.console.cal is not None and self.console.cal is not self._cal:
+            self._cal = self.console.cal
+            self._cal_t0 = self.kit.t_ms
+        return out
 
-    def ok(self, payload: dict) -> tuple[str, list[str]]:
-        return protocol.ok(payload), []
-
-    def do_hello(self, rest):
-        return self.ok({"firmware": self.firmware, "protocol": self.proto, "board": self.board,
-                        "instrument": self.instrument, "title": self.title,
-                        "channels": list(self.channels)})
-
-    def do_help(self, rest):
-        return self.ok({"commands": sorted(n[3:] for n in dir(self) if n.startswith("do_"))})
-
-    def do_params(self, rest):
-        rows = schema_rows()
-        offset = int(rest) if rest.isdigit() else 0
-        nxt = offset + self.page if offset + self.page < len(rows) else None
-        return self.ok({"total": len(rows), "offset": offset, "next": nxt,
-                        "params": rows[offset:offset + self.page]})
-
-    def do_get(self, rest):
-        key = rest
-        if key == "global":
-            return self.ok({"values": {r[0]: self.settings.get(r[0])[0]
-                                       for r in settings.GLOBAL}})
-        if key in self.channels:
-            return self.ok({"values": {key + "." + r[0]: self.settings.get(key + "." + r[0])[0]
-                                       for r in settings.CHANNEL}})
-        value, why = self.settings.get(key)
-        if why:
-            return protocol.err("key", why), []
-        return self.ok({"key": key, "value": value})
-
-    def do_set(self, rest):
-        key, _, value = rest.partition(" ")
-        if self.settings.row(key) is None:
-            return protocol.err("key", self.settings.get(key)[1]), []
-        why = self.settings.set(key, value)
-        if why:
-            return protocol.err("value", why), []
-        self.unsaved = True
-        return self.ok({"key": key, "value": self.settings.get(key)[0]})
-
-    def do_reset(self, rest):
-        self.settings.reset()
-        self.unsaved = True
-        return self.ok({"reset": True})
-
-    def do_profile(self, rest):
-        action, _, args = rest.partition(" ")
-        names = args.split()
-        for n in names:
-            if not protocol.valid_name(n):
-                return protocol.err("name", protocol.NAME_RULE), []
-        if action == "list":
-            return self.ok({"active": self.active, "profiles": sorted(self.profiles)})
-        if action == "save":
-            name = names[0] if names else self.active
-            if not name:
-                return protocol.err("name", "No profile is in use: give a name."), []
-            self.profiles[name] = self.settings.to_dict()
-            self.active = name
-            self.unsaved = False
-            return self.ok({"saved": name})
-        if not names:
-            return protocol.err("name", protocol.NAME_RULE), []
-        name = names[0]
-        if name not in self.profiles:
-            return protocol.err("notfound", "There is no profile called '" + name + "'."), []
-        if action == "load":
-            self.settings.load_dict(self.profiles[name])
-            self.active = name
-            self.unsaved = False
-            return self.ok({"loaded": name, "from": "saved"})
-        if action == "show":
-            return self.ok({"name": name, "values": dict(self.profiles[name])})
-        if action == "delete":
-            del self.profiles[name]
-            if self.active == name:
-                self.active = None
-            return self.ok({"deleted": name})
-        if action == "rename" and len(names) == 2:
-            self.profiles[names[1]] = self.profiles.pop(name)
-            if self.active == name:
-                self.active = names[1]
-            return self.ok({"renamed": names[1]})
-        return protocol.err("unknown", "profile takes list, save, load, show, delete or "
-                            "rename."), []
-
-    def do_status(self, rest):
-        chans = [{"name": c, "sensor": "analog", "fault": self.faults.get(c),
-                  "pressed": False, "level": 0} for c in self.channels]
-        return self.ok({"state": "playing", "uptime_s": 12, "tick_hz": 1000, "late_ticks": 0,
-                        "config": "saved" if self.active else "defaults",
-                        "profile": self.active, "unsaved": self.unsaved, "channels": chans,
-                        "midi_dropped": 0, "errors": 0, "mem_free": 101234})
-
-    def do_monitor(self, rest):
-        if rest == "off":
-            self.monitor_rate = 0
-            return self.ok({"monitor": 0})
-        if not rest.isdigit() or not 1 <= int(rest) <= 100:
-            return protocol.err("value", "monitor takes a rate from 1 to 100 (updates a "
-                                "second) or off."), []
-        self.monitor_rate = int(rest)
-        return self.ok({"monitor": self.monitor_rate})
-
-    def monitor_frame(self, i: int) -> list[str]:
-        self.t_ms += 50
-        lines = []
-        for n, c in enumerate(self.channels):
-            level = (i * 3000 + n * 1000) % 16384
-            lines.append(f"* monitor t={self.t_ms} {c} raw={level // 4} level={level} "
-                         f"trigger=6000 pressed={int(level > 6000)}")
-        if i == 2:
-            lines.append("* event pad note_on 60 96")
-        if i == 4:
-            lines.append("* event pad note_off 60 0")
-            lines.append("* fault hand not answering (I2C error)")
+    def take_lines(self) -> list[str]:
+        lines = list(self.kit.lines)
+        self.kit.lines.clear()
         return lines
 
-    def do_calibrate(self, rest):
-        if rest == "apply":
-            if not self.calibration:
-                return protocol.err("notfound", "No calibration result to apply."), []
-            applied = {}
-            for key, value in self.calibration["values"].items():
-                full = self.calibration["sensor"] + "." + key
-                self.settings.set(full, value)
-                applied[full] = str(value)
-            self.calibration = None
-            self.unsaved = True
-            return self.ok({"applied": applied})
-        if rest == "cancel":
-            if not self.calibration:
-                return protocol.err("value", "No calibration is running."), []
-            self.calibration = None
-            return self.ok({"cancelled": True})
-        if rest not in self.channels:
-            return protocol.err("key", "There is no sensor called '" + rest + "'. Sensors: "
-                                + ", ".join(self.channels) + "."), []
-        self.calibration = {"sensor": rest, "values": {"range": 58, "sensitivity": 82}}
-        # like firmware/console.py: the first step comes in the reply, the rest as `* ` lines
-        rest_text = "Keep still for 3 seconds while I learn where the sensor rests."
-        lines = [f"* calibrate {rest} rest {rest_text}",
-                 f"* monitor t=1 {rest} raw=10 level=0 trigger=6000 pressed=0",
-                 f"* calibrate {rest} move Now move as far as is comfortable, a few times."]
-        if self.calibration_outcome == "failed":
-            lines.append(f"* calibrate {rest} failed The sensor stopped answering.")
-        elif self.calibration_outcome == "result":
-            lines.append(f"* calibrate {rest} result range=58 sensitivity=82 Suggested range 58 "
-                         "and sensitivity 82. Send 'calibrate apply' to use them, or "
-                         "'calibrate cancel'.")
-        return protocol.ok({"calibrate": rest, "phase": "rest", "message": rest_text}), lines
+    def idle(self, ms: int = IDLE_STEP_MS) -> list[str]:
+        """The host found nothing to read: time moves on; returns the `* ` lines written."""
+        if self.mode != "attune":
+            return []
+        cal = self.console.cal
+        if cal is not None and cal.running and cal is self._cal:
+            if self.calibration_outcome == "hang":
+                return self.take_lines()  # the clock stands still: it never finishes
+            if self.calibration_outcome == "failed":  # HOOK (see the module docstring)
+                change = cal.fail("The sensor stopped answering.")
+                self.kit.lines.append(protocol.notice("calibrate", cal.name + " " + change[0]
+                                                      + " " + change[1]))
+                return self.take_lines()
+        for _ in range(ms):
+            self._world()
+            self.kit.tick()
+        return self.take_lines()
 
-    def do_panic(self, rest):
-        self.panicked += 1
-        return self.ok({"panic": True})
-
-    def do_maintenance(self, rest):
-        self.maintenance = True
-        return self.ok({"maintenance": True})
+    def _world(self) -> None:
+        """The simulated sensors at this millisecond: faults, the monitor performance, the
+        person following a calibration."""
+        kit = self.kit
+        t = kit.t_ms
+        hand_fault = False
+        if self.monitor_rate:
+            if self._monitor_t0 is None:
+                self._monitor_t0 = t
+            phase = (t - self._monitor_t0) % 1000
+            if "pad" in kit.sensors:
+                rest = kit.REST["pad"]
+                k = phase - 100
+                top = rest + (PRESS_TOP - rest) * (k + 1) // PRESS_MS
+                kit.sensors["pad"].value = rest if k < 0 or k >= 300 else min(top, PRESS_TOP)
+            hand_fault = t - self._monitor_t0 >= 600
+        else:
+            self._monitor_t0 = None
+        cal = self.console.cal
+        if cal is not None and cal is self._cal and cal.running:
+            s = kit.sensors[cal.name]
+            rel = t - self._cal_t0
+            wobble = CAL_WOBBLE if rel % 2 else -CAL_WOBBLE
+            moving = cal.phase == "move" and (rel // 400) % 2 == 1
+            s.value = kit.REST[cal.name] + (CAL_PRESS if moving else 0) + wobble
+        elif cal is not None and cal is self._cal:
+            kit.sensors[cal.name].value = kit.REST[cal.name]
+        for name, sensor in kit.sensors.items():
+            text = self.faults.get(name) or (HAND_FAULT if name == "hand" and hand_fault
+                                             else "")
+            sensor.fault = 1 if text else 0
+            sensor.fault_text = text
 
 
 class FakeSerial:
@@ -265,9 +242,11 @@ class FakeSerial:
         self.out = bytearray()
         self.inbuf = bytearray()
         self.is_open = True
-        self.frames: deque[int] = deque()
-        self.sent_monitor = 0
         self.written = bytearray()
+
+    def _put(self, lines: list[str]) -> None:
+        for line in lines:
+            self.out += line.encode() + (b"" if line.endswith(">>> ") else b"\r\n")
 
     def write(self, data: bytes) -> int:
         self.written += data
@@ -276,11 +255,7 @@ class FakeSerial:
             nl = self.inbuf.index(b"\n")
             line = bytes(self.inbuf[:nl])
             del self.inbuf[:nl + 1]
-            was_monitoring = self.dev.monitor_rate
-            for reply in self.dev.handle(line):
-                self.out += reply.encode() + (b"" if reply.endswith(">>> ") else b"\r\n")
-            if self.dev.monitor_rate and not was_monitoring:
-                self.sent_monitor = 0
+            self._put(self.dev.handle(line))
         return len(data)
 
     @property
@@ -288,12 +263,10 @@ class FakeSerial:
         return len(self.out)
 
     def read(self, size: int = 1) -> bytes:
-        if not self.out and self.dev.monitor_rate and self.sent_monitor < self.dev.monitor_frames:
-            for line in self.dev.monitor_frame(self.sent_monitor):
-                self.out += line.encode() + b"\r\n"
-            self.sent_monitor += 1
         if not self.out:
-            time.sleep(min(self.timeout, 0.01))
+            self._put(self.dev.idle())
+        if not self.out:
+            time.sleep(min(self.timeout, 0.002))
             return b""
         chunk = bytes(self.out[:size])
         del self.out[:size]

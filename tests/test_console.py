@@ -4,16 +4,22 @@ asynchronous lines a host tool sees."""
 import json
 import os
 
-import console as console_mod
 import pytest
 import settings as schema
-from console import apply_values, load_settings
+import system as system_mod
 from console_kit import Kit
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
+from profiles import Profiles, apply_values
 from settings import Settings
 from store import Store
+
+
+def load_settings(store, s, defaults):
+    """Start-up loading as the runtime does it: ((name, config), the Profiles)."""
+    profiles = Profiles(store, s, defaults)
+    return profiles.load_startup(), profiles
 
 
 @pytest.fixture
@@ -393,7 +399,7 @@ def test_maintenance_on_a_read_only_flash_is_refused_and_play_goes_on(kit, monke
     def refuse(*a, **k):
         raise OSError(30)
 
-    monkeypatch.setattr(console_mod, "open", refuse, raising=False)
+    monkeypatch.setattr(system_mod, "open", refuse, raising=False)
     err(kit.ask("maintenance"), "storage")
     kit.play(1000)
     assert kit.reboots == 0
@@ -478,9 +484,10 @@ def flash(tmp_path, monkeypatch):
 def test_start_up_with_nothing_saved_uses_the_instruments_defaults(flash):
     s = Settings(["switch", "pad"])
     st = Store("t")
-    assert load_settings(st, s, {"switch.velocity": "fixed"}) == (None, "defaults")
+    loaded, pr = load_settings(st, s, {"switch.velocity": "fixed"})
+    assert loaded == (None, "defaults")
     assert s.get("switch.velocity")[0] == "fixed"
-    assert (st.config, st.reason, st.notes) == ("defaults", "", [])
+    assert (pr.config, pr.reason, pr.notes) == ("defaults", "", [])
 
 
 def test_start_up_loads_the_active_profile_over_the_instruments_defaults(flash):
@@ -488,8 +495,8 @@ def test_start_up_loads_the_active_profile_over_the_instruments_defaults(flash):
     s = Settings(["switch", "pad"])
     st.save("anna", {"pad.range": "40"})
     st.set_active("anna")
-    assert load_settings(Store("t"), s, {"switch.velocity": "fixed", "pad.range": "70"}) == (
-        "anna", "saved")
+    loaded, _ = load_settings(Store("t"), s, {"switch.velocity": "fixed", "pad.range": "70"})
+    assert loaded == ("anna", "saved")
     assert s.ch[1].range == 40 and s.get("switch.velocity")[0] == "fixed"
 
 
@@ -502,16 +509,18 @@ def test_start_up_with_a_damaged_profile_uses_its_backup_and_says_why(flash):
         f.write(b"garbage")
     s = Settings(["pad"])
     st2 = Store("t")
-    assert load_settings(st2, s, None) == ("anna", "backup")
-    assert s.ch[0].range == 40 and "anna.json" in st2.reason
+    loaded, pr = load_settings(st2, s, None)
+    assert loaded == ("anna", "backup")
+    assert s.ch[0].range == 40 and "anna.json" in pr.reason
 
 
 def test_start_up_with_a_lost_profile_plays_the_defaults_and_says_why(flash):
     st = Store("t")
     st.set_active("ghost")
     s = Settings(["pad"])
-    assert load_settings(st, s, None) == ("ghost", "defaults")
-    assert "'ghost' is not on the flash" in st.reason
+    loaded, pr = load_settings(st, s, None)
+    assert loaded == ("ghost", "defaults")
+    assert "'ghost' is not on the flash" in pr.reason
 
 
 def test_start_up_skips_values_the_schema_refuses_and_notes_them(flash):
@@ -519,9 +528,10 @@ def test_start_up_skips_values_the_schema_refuses_and_notes_them(flash):
     st.save("anna", {"pad.range": "0", "pad.mode": "cc", "pad.glitter": "5"})
     st.set_active("anna")
     s = Settings(["pad"])
-    assert load_settings(st, s, None) == ("anna", "saved")
+    loaded, pr = load_settings(st, s, None)
+    assert loaded == ("anna", "saved")
     assert s.get("pad.mode")[0] == "cc" and s.ch[0].range == 100
-    assert len(st.notes) == 2
+    assert len(pr.notes) == 2
 
 
 def test_a_flood_of_skipped_values_keeps_a_bounded_list_of_notes():

@@ -457,3 +457,25 @@ def test_a_full_flash_raises_and_leaves_the_saved_profile_intact(flash, monkeypa
         with pytest.raises(OSError):
             st.save("anna", NEW)
     assert st.load("anna") == (OLD, "saved", "")
+
+
+# ---- where the files go ---------------------------------------------------------------------
+
+
+def test_a_store_keeps_its_profiles_and_start_up_pointer_where_it_is_told(flash):
+    one = Store("t", folder="one/profiles", active="one/active")
+    two = Store("t", folder="two/profiles", active="two/active")
+    os.mkdir("one")
+    os.mkdir("two")
+    one.save("anna", OLD)
+    one.set_active("anna")
+    assert os.path.exists("one/active.json") and not os.path.exists("active.json")
+    assert Store("t", folder="one/profiles", active="one/active").active() == "anna"
+    assert two.active() is None and two.names() == []
+    assert Store("t").active() is None  # the default place (the flash root) is untouched
+
+
+def test_the_store_holds_files_only():
+    st = Store("t")
+    for session_state in ("profile", "config", "reason", "notes", "unsaved"):
+        assert not hasattr(st, session_state)  # profiles.Profiles keeps those

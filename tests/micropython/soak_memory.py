@@ -19,8 +19,10 @@ from console import Console
 from fakesensor import FakeSensor
 from fourchannel import Noise
 from instrument import Instrument, kind_defaults
+from profiles import Profiles
 from settings import Settings
 from store import Store
+from system import System
 
 _MASK = (1 << 30) - 1
 _PERIOD = 4000  # ticks in one round of presses and faults (long enough for a rail fault)
@@ -111,10 +113,9 @@ def build():
     store = Store("soak")
     store.save("anna", st.to_dict())
     store.set_active("anna")
-    info = {"firmware": "soak", "board": "pico", "instrument": "combo", "title": "Combo",
-            "reboot": None, "defaults": defaults}
     out = Out()
-    console = Console(inst, store, info, Stats(), out.write)
+    system = System("soak", "pico", "combo", "Combo")
+    console = Console(inst, Profiles(store, st, defaults), system, Stats(), out.write)
     inst.begin(0)
     return inst, sensors, console, out
 

@@ -1,0 +1,160 @@
+"""`monitor`, and the lines sent between ticks: `* monitor` (each sensor), `* event` (the MIDI
+played), `* fault` / `* info ... recovered` (sensor news)."""
+
+import protocol
+from engine.calibration import _since
+from micropython import const
+
+from commands import between_ticks, command, start
+
+_MONITOR_MAX_HZ = const(50)
+_EVENTS_PER_POLL = const(8)  # `* event` lines per poll at most
+_CHECK_MS = const(50)  # how often sensor faults are looked at
+_TICKS_MASK = const(0x3FFFFFFF)
+
+
+class Telemetry:
+    """Monitor rate, fault memory and the events kept for the next poll, for one console."""
+
+    def __init__(self, con):
+        self.con = con
+        self.inst = con.inst
+        self.monitor_hz = 0
+        self.next_check = None  # None: due now
+        self.next_monitor = None
+        self.faults = [0] * len(con.inst.channels)
+        # a copy of the packets of the ticks since the last poll, for `* event` lines
+        self._ev_buf = bytearray(_EVENTS_PER_POLL * 4)
+        self._ev_src = bytearray(_EVENTS_PER_POLL)
+        self._ev_n = 0
+        self._capturing = False  # True once the runtime calls capture()
+
+    def capture(self):
+        """Right after a tick, before its MIDI is sent: copy that tick's packets for the
+        `* event` lines (only while monitoring, at most 8 between polls; allocates nothing)."""
+        self._capturing = True
+        if not self.monitor_hz:
+            return
+        midi = self.inst.midi
+        n = midi.count
+        k = self._ev_n
+        if n > _EVENTS_PER_POLL - k:
+            n = _EVENTS_PER_POLL - k
+        src = midi.buf
+        dst = self._ev_buf
+        i = 0
+        while i < n:
+            j = i * 4
+            d = (k + i) * 4
+            dst[d] = src[j]
+            dst[d + 1] = src[j + 1]
+            dst[d + 2] = src[j + 2]
+            dst[d + 3] = src[j + 3]
+            self._ev_src[k + i] = midi.src[i]
+            i += 1
+        self._ev_n = k + n
+
+    def check_faults(self):
+        seen = self.faults
+        chans = self.inst.channels
+        write = self.con.write
+        for i in range(len(chans)):
+            ch = chans[i]
+            f = ch.fault
+            if f != seen[i]:
+                if f:
+                    write(protocol.notice("fault", ch.name + " " + ch.fault_text))
+                elif seen[i]:
+                    write(protocol.notice("info", ch.name + " recovered"))
+                seen[i] = f
+
+    def monitor_lines(self, now_ms):
+        t = " t=" + str(now_ms)
+        write = self.con.write
+        for ch in self.inst.channels:
+            write("* monitor" + t + " " + ch.name + " raw=" + str(ch.raw) + " level="
+                  + str(ch.level) + " trigger=" + str(ch.trigger_level) + " pressed="
+                  + str(ch.pressed))
+
+    def events(self):
+        if self._capturing:
+            buf = self._ev_buf
+            srcs = self._ev_src
+            n = self._ev_n
+            self._ev_n = 0
+        else:  # no capture(): read the tick's packets if they are still queued
+            midi = self.inst.midi
+            buf = midi.buf
+            srcs = midi.src
+            n = midi.count
+            if n > _EVENTS_PER_POLL:
+                n = _EVENTS_PER_POLL
+        names = self.con.settings.names
+        write = self.con.write
+        for k in range(n):
+            i = k * 4
+            text = event_text(buf[i + 1] & 0xF0, buf[i + 2], buf[i + 3])
+            if text is not None:
+                src = srcs[k]
+                write("* event " + (names[src] if src < len(names) else "?") + " " + text)
+
+
+def event_text(kind, d1, d2):
+    """One MIDI packet's status nibble and data bytes in words, or None to skip it."""
+    if kind == 0x90 and d2:
+        return "note_on " + str(d1) + " " + str(d2)
+    if kind == 0x90 or kind == 0x80:
+        return "note_off " + str(d1) + " " + str(d2)
+    if kind == 0xB0:
+        return "cc " + str(d1) + " " + str(d2)
+    if kind == 0xE0:
+        return "bend " + str((d1 | (d2 << 7)) - 8192)
+    if kind == 0xD0:
+        return "pressure " + str(d1)
+    if kind == 0xA0:
+        return "pressure " + str(d2)
+    return None
+
+
+@start
+def _start(con):
+    t = Telemetry(con)
+    con.telemetry = t
+    con.capture = t.capture  # the runtime calls it after each tick with MIDI: no extra hop
+
+
+@command("monitor", "monitor <rate_hz> | monitor off")
+def monitor(con, rest):
+    if rest.lower() == "off":
+        hz = 0
+    else:
+        try:
+            hz = int(rest)
+        except ValueError:
+            hz = -1
+        if hz < 1 or hz > _MONITOR_MAX_HZ:
+            return protocol.err("value", "monitor takes a rate from 1 to "
+                                + str(_MONITOR_MAX_HZ) + " (lines a second for each sensor), "
+                                "or off.")
+    con.telemetry.monitor_hz = hz
+    con.telemetry.next_monitor = None
+    return protocol.ok({"monitor": hz})
+
+
+@between_ticks(10)
+def _faults(con, now_ms):
+    t = con.telemetry
+    if t.next_check is None or _since(now_ms, t.next_check) >= 0:
+        t.next_check = (now_ms + _CHECK_MS) & _TICKS_MASK
+        t.check_faults()
+
+
+@between_ticks(30)
+def _monitor(con, now_ms):
+    t = con.telemetry
+    if t.monitor_hz:
+        t.events()
+        nxt = t.next_monitor
+        if nxt is None or _since(now_ms, nxt) >= 0:
+            t.next_monitor = (now_ms + 1000 // t.monitor_hz) & _TICKS_MASK
+            t.monitor_lines(now_ms)
