@@ -6,6 +6,10 @@ point; sent only when it changed, as the instrument does), ("set", key, value).
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import settings as S
 from engine import modes
@@ -220,3 +224,12 @@ def test_a_mode_appended_after_all_the_others_plays(monkeypatch, extra):
         assert ev == [("note_on", 0, 72, 109), ("note_off", 0, 72, 0)]
     else:
         assert ev == [("cc", 0, 20, 0), ("cc", 0, 20, 127)]
+
+
+def test_the_host_tools_read_the_mode_names_without_micropython():
+    root = Path(__file__).resolve().parents[1]
+    code = ("from host_tools import firmware; s = firmware.module('settings'); "
+            "print(' '.join(s.MODES))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=root, env={"PYTHONPATH": str(root)}, check=True).stdout
+    assert out.split() == [m.name for m in modes.MODES]
