@@ -7,6 +7,8 @@ so a `set` takes effect on the next tick. `s.version` goes up on every change: s
 it to recompute derived values outside the per-sample maths.
 """
 
+from engine.modes import MODES as _PLAY_MODES
+
 # Kinds of value. Choices and switches are stored as their index; notes as a bytes of MIDI notes.
 INT = 0
 CHOICE = 1
@@ -16,26 +18,27 @@ NOTES = 3
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 SCALES = ("major", "minor", "harmonic_minor", "major_pentatonic", "minor_pentatonic", "blues",
           "dorian", "mixolydian", "whole_tone", "chromatic")
-MODES = ("note", "chord", "sequence", "zones", "cc", "bend", "pressure", "latch")
+# play modes, named by the registry of engine.modes (a `mode` setting indexes it)
+MODES = tuple(m.name for m in _PLAY_MODES)
 CHORDS = ("triad", "seventh", "power")
 VELOCITY_SOURCES = ("fixed", "speed", "pressure")
 CURVES = ("linear", "soft", "hard")
 ON_OFF = ("off", "on")
 
-# Mode indexes, for the engine (kept in step with MODES by test_settings).
-MODE_NOTE = 0
-MODE_CHORD = 1
-MODE_SEQUENCE = 2
-MODE_ZONES = 3
-MODE_CC = 4
-MODE_BEND = 5
-MODE_PRESSURE = 6
-MODE_LATCH = 7
 VEL_FIXED = 0
 VEL_SPEED = 1
 VEL_PRESSURE = 2
 
 MAX_MELODY = 32
+
+
+def _modes_help():
+    # "What a movement does: note, ..., or latch (press on, press again off)." from the modes
+    words = []
+    for m in _PLAY_MODES:
+        words.append(m.name + " (" + m.help + ")" if m.help else m.name)
+    return "What a movement does: " + ", ".join(words[:-1]) + ", or " + words[-1] + "."
+
 
 # (key, kind, low or choices, high, default, unit, help)
 GLOBAL = (
@@ -54,9 +57,7 @@ GLOBAL = (
 
 CHANNEL = (
     ("enabled", ONOFF, ON_OFF, 0, 1, "", "Whether this sensor plays at all."),
-    ("mode", CHOICE, MODES, 0, 0, "",
-     "What a movement does: note, chord, sequence (next note of a melody), zones (position "
-     "picks the note), cc, bend, pressure, or latch (press on, press again off)."),
+    ("mode", CHOICE, MODES, 0, 0, "", _modes_help()),
     ("sensitivity", INT, 1, 100, 75, "%",
      "How light a touch plays: 100 plays just above the sensor's noise, 1 needs half the range."),
     ("range", INT, 1, 100, 100, "% of sensor",

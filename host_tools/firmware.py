@@ -38,6 +38,12 @@ def add_to_path() -> None:
     path = str(FIRMWARE_DIR)
     if path not in sys.path:
         sys.path.append(path)
+    if "micropython" not in sys.modules:
+        # settings names the play modes from engine.modes, whose constants come from
+        # `micropython.const`: on a host it is the identity
+        shim = ModuleType("micropython")
+        shim.const = lambda x: x  # type: ignore[attr-defined]
+        sys.modules["micropython"] = shim
 
 
 def module(name: str) -> ModuleType:

@@ -251,4 +251,40 @@ def check_press_and_release_ticks_allocate_nothing():
     assert alloc_bytes(step, 2000, warmup=100) == 0
 
 
+def _tick_alloc(inst):
+    state = [0]
+
+    def step():
+        state[0] += 1000
+        inst.tick(state[0])
+        inst.midi.count = 0
+
+    return alloc_bytes(step, 3000, warmup=300)
+
+
+def check_bend_pressure_zones_and_latch_ticks_allocate_nothing():
+    up = [2000 + k * 12 for k in range(2000)]
+    data = up + up[::-1]
+    for mode in ("bend", "pressure", "zones", "latch"):
+        inst = one("analog", list(data), {"x.mode": mode})
+        assert _tick_alloc(inst) == 0, mode
+        assert inst.channels[0].mapper.mode.name == mode
+
+
+def check_a_mode_change_swaps_the_mode_and_ends_or_undoes_what_it_played():
+    data = ([0] * 100 + [1] * 100) * 4 + [0] * 100  # presses at 100, 300, 500, 700 ms
+    inst = one("switch", data, {"x.mode": "latch"})
+    ev = play(inst, 250)
+    assert kinds(ev) == [0x90]  # latched past the release
+    inst.settings.set("x.mode", "chord")
+    ev = play(inst, 200, 250)
+    assert kinds(ev) == [0x80, 0x90, 0x90, 0x90, 0x80, 0x80, 0x80], ev
+    inst.settings.set("x.mode", "bend")
+    ev = play(inst, 200, 450)
+    assert [e[1:] for e in ev] == [(0xE0, 127, 127), (0xE0, 0, 64)], ev  # up, back to centre
+    inst.settings.set("x.mode", "note")
+    ev = play(inst, 200, 650)
+    assert ev[0][1:] == (0xE0, 0, 64), ev  # leaving bend recentres it, whatever it was
+    assert kinds(ev[1:]) == [0x90, 0x80]
+
 run(globals())

@@ -61,7 +61,7 @@ def check_choices_take_their_names_in_any_case():
     assert s.set("scale", "Dorian") is None
     assert s.glob.scale == S.SCALES.index("dorian")
     assert s.set("pad.mode", " CC ") is None
-    assert s.ch[1].mode == S.MODE_CC
+    assert S.MODES[s.ch[1].mode] == "cc"
     err = s.set("pad.chord", "ninth")
     assert err is not None and err.startswith("chord must be one of triad, seventh, power"), err
 

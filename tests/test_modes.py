@@ -1,0 +1,235 @@
+"""The Mapper and its play modes built directly: tiny event lists in, MIDI out.
+
+Events: ("press", strength), ("release",), ("level", cont, pressed) (0..16383 above the release
+point; sent only when it changed, as the instrument does), ("set", key, value).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import settings as S
+from engine import modes
+from engine.mapper import Mapper
+from midi.packets import MidiOut, describe
+from settings import Settings
+
+FULL = 16383
+
+
+def mapper(settings: dict[str, str] | None = None) -> Mapper:
+    st = Settings(["x"])
+    assert st.apply(settings or {}) == []
+    m = Mapper(0, st, MidiOut())
+    m.configure()
+    return m
+
+
+def feed(m: Mapper, events: list[tuple]) -> list[tuple]:
+    """Play `events` into `m`; returns the MIDI as (kind, channel, d1, d2)."""
+    out: list[tuple] = []
+    midi = m.midi
+    for ev in events:
+        kind = ev[0]
+        if kind == "press":
+            m.press(ev[1])
+        elif kind == "release":
+            m.release()
+        elif kind == "level":
+            # as Channel.update: only for continuous modes, only when something changed
+            if m.continuous and (ev[1] != m.last_cont or ev[2] != m.last_pressed):
+                m.level(ev[1], ev[2])
+        elif kind == "set":
+            assert m.settings.set(ev[1], ev[2]) is None
+            m.configure()  # the instrument's tick does this on every settings change
+        else:
+            raise ValueError(kind)
+        out += [describe(midi.buf, i) for i in range(midi.count)]
+        midi.consume(midi.count)
+    return out
+
+
+def play(events: list[tuple], **settings: str) -> list[tuple]:
+    return feed(mapper({"x." + k if k not in ("scale", "root", "channel", "octave",
+                                              "transpose", "velocity_min", "velocity_max")
+                        else k: v for k, v in settings.items()}), events)
+
+
+TAP = [("press", FULL), ("release",)]
+
+
+# --- each mode ----------------------------------------------------------------------------
+
+def test_note_mode_plays_the_degree_and_the_release_ends_it():
+    assert play(TAP, degree="3", velocity="fixed", fixed_velocity="90") == [
+        ("note_on", 0, 64, 90), ("note_off", 0, 64, 0)]
+
+
+def test_note_mode_a_second_press_ends_the_first_note():
+    ev = play([("press", FULL), ("press", FULL), ("release",)])
+    assert [e[0] for e in ev] == ["note_on", "note_off", "note_on", "note_off"]
+
+
+def test_velocity_follows_the_strength_between_floor_and_ceiling():
+    ev = play([("press", 0), ("release",), ("press", FULL), ("release",)],
+              velocity_min="30", velocity_max="100")
+    assert [e[3] for e in ev if e[0] == "note_on"] == [30, 99]
+
+
+def test_chord_mode_plays_every_chord_shape_on_the_scale():
+    for shape, notes in (("triad", [60, 64, 67]), ("seventh", [60, 64, 67, 71]),
+                         ("power", [60, 67, 72])):
+        ev = play(TAP, mode="chord", chord=shape, scale="major")
+        assert sorted(e[2] for e in ev if e[0] == "note_on") == notes, shape
+        assert sorted(e[2] for e in ev if e[0] == "note_off") == notes, shape
+
+
+def test_sequence_mode_steps_wraps_and_restarts_with_a_new_melody():
+    m = mapper({"x.mode": "sequence", "x.melody": "C4 E4 G4", "scale": "chromatic"})
+    ev = feed(m, TAP * 4 + [("set", "x.melody", "D4 F4")] + TAP)
+    assert [e[2] for e in ev if e[0] == "note_on"] == [60, 64, 67, 60, 62]
+
+
+def test_sequence_mode_keeps_its_place_while_another_mode_plays():
+    m = mapper({"x.mode": "sequence", "x.melody": "C4 E4 G4", "scale": "chromatic"})
+    ev = feed(m, TAP + [("set", "x.mode", "note")] + TAP + [("set", "x.mode", "sequence")] + TAP)
+    assert [e[2] for e in ev if e[0] == "note_on"] == [60, 60, 64]
+
+
+def test_zones_mode_picks_the_note_by_position_and_moves_with_hysteresis():
+    # 4 zones of 4096: the second zone reaches to 8191, and is left only past 8191 + 1024
+    m = mapper({"x.mode": "zones", "x.zones": "4", "scale": "major"})
+    ev = feed(m, [("level", 5000, 0), ("press", FULL), ("level", 5000, 1),
+                  ("level", 8700, 1), ("level", 9300, 1), ("release",)])
+    assert ev == [("note_on", 0, 62, 109), ("note_off", 0, 62, 0), ("note_on", 0, 64, 109),
+                  ("note_off", 0, 64, 0)]
+
+
+def test_zones_mode_moving_while_released_plays_nothing():
+    assert play([("level", 1000, 0), ("level", 15000, 0)], mode="zones") == []
+
+
+def test_cc_mode_follows_the_level_within_its_range_and_ignores_a_still_hand():
+    ev = play([("level", 0, 0), ("level", FULL // 2, 1), ("level", FULL // 2 + 30, 1),
+               ("level", FULL, 1), ("level", 0, 0)], mode="cc", cc="1", cc_min="10",
+              cc_max="90", deadband="2")
+    assert ev == [("cc", 0, 1, 49), ("cc", 0, 1, 90), ("cc", 0, 1, 10)]
+
+
+def test_cc_mode_inverted_rests_at_its_maximum():
+    ev = play([("level", 0, 0), ("level", FULL, 1)], mode="cc", invert="on")
+    assert ev == [("cc", 0, 11, 0)]
+
+
+def test_bend_mode_bends_up_or_with_invert_down_and_returns_to_centre():
+    up = play([("level", FULL, 1), ("level", 0, 0)], mode="bend")
+    assert [e[2] | e[3] << 7 for e in up] == [16383, 8192]
+    down = play([("level", FULL, 1), ("level", 0, 0)], mode="bend", invert="on")
+    assert [e[2] | e[3] << 7 for e in down] == [1, 8192]
+
+
+def test_pressure_mode_sends_channel_pressure_and_presses_play_no_note():
+    ev = play([("press", FULL), ("level", FULL, 1), ("release",), ("level", 0, 0)],
+              mode="pressure")
+    assert ev == [("pressure", 0, 127, 0), ("pressure", 0, 0, 0)]
+
+
+def test_latch_mode_holds_past_the_release_until_the_next_press():
+    ev = play(TAP + TAP, mode="latch")
+    assert [e[0] for e in ev] == ["note_on", "note_off"]
+    m = mapper({"x.mode": "latch"})
+    feed(m, TAP)
+    assert m.count == 1
+    m.off()  # a panic or fault ends it, and the next press plays again
+    assert [e[0] for e in feed(m, TAP)] == ["note_off", "note_on"]
+
+
+# --- changes of settings ------------------------------------------------------------------
+
+def test_leaving_bend_recentres_and_leaving_pressure_clears_it():
+    ev = play([("level", FULL, 1), ("set", "x.mode", "note")], mode="bend")
+    assert ev[-1][0] == "bend" and ev[-1][2] | ev[-1][3] << 7 == 8192
+    ev = play([("level", FULL, 1), ("set", "x.mode", "note")], mode="pressure")
+    assert ev[-1] == ("pressure", 0, 0, 0)
+
+
+def test_a_setting_the_mode_plays_from_ends_its_notes_on_their_own_channel():
+    ev = play([("press", FULL), ("set", "channel", "3")])
+    assert ev == [("note_on", 0, 60, 109), ("note_off", 0, 60, 0)]
+    ev = play([("press", FULL), ("set", "x.chord", "seventh")], mode="chord")
+    assert [e[0] for e in ev] == ["note_on"] * 3 + ["note_off"] * 3
+
+
+def test_a_setting_the_mode_does_not_use_leaves_a_held_note_sounding():
+    ev = play([("press", FULL), ("set", "x.chord", "power"), ("set", "x.zones", "3"),
+               ("set", "x.melody", "A4"), ("set", "x.sensitivity", "20")])
+    assert ev == [("note_on", 0, 60, 109)]
+
+
+def test_every_mode_names_settings_that_exist():
+    keys = {row[0] for row in S.CHANNEL} | {row[0] for row in S.GLOBAL}
+    for mode in modes.MODES:
+        assert set(mode.ends_notes) <= keys, mode.name
+
+
+# --- the registry -------------------------------------------------------------------------
+
+def test_the_settings_name_the_modes_of_the_registry_in_its_order():
+    assert S.MODES == tuple(m.name for m in modes.MODES)
+    assert len(set(S.MODES)) == len(S.MODES)
+    help_text = S.find(S.CHANNEL, "mode")[6]
+    assert all(m.name in help_text for m in modes.MODES)
+
+
+def test_whether_a_mode_follows_the_level_is_its_own_property():
+    for m in modes.MODES:
+        built = mapper({"x.mode": m.name})
+        assert built.continuous is m.continuous, m.name
+
+
+class OctaveUpMode(modes.NoteMode):
+    """A throw-away mode: the note an octave up."""
+
+    name = "octave_up"
+
+    def press(self, strength):
+        m = self.m
+        m.off()
+        m.on(m.note(0) + 12, m.velocity(strength))
+
+
+class MeterMode(modes.CCMode):
+    """A throw-away continuous mode: the level as CC 20, whatever the cc setting."""
+
+    name = "meter"
+
+    def level(self, cont, pressed):
+        if self.midi.cc(0, 20, cont >> 7, self.index):
+            self.m.last_cont = cont
+            self.m.last_pressed = pressed
+
+
+@pytest.mark.parametrize("extra", [OctaveUpMode, MeterMode])
+def test_a_mode_appended_after_all_the_others_plays(monkeypatch, extra):
+    monkeypatch.setattr(modes, "MODES", modes.MODES + (OctaveUpMode, MeterMode))
+    m = mapper()
+    m.chs.mode = modes.MODES.index(extra)  # (the settings' list was built at import)
+    m.settings.version += 1
+    m.configure()
+    ev = feed(m, [("level", 0, 0), ("press", FULL), ("level", FULL, 1), ("release",)])
+    if extra is OctaveUpMode:
+        assert ev == [("note_on", 0, 72, 109), ("note_off", 0, 72, 0)]
+    else:
+        assert ev == [("cc", 0, 20, 0), ("cc", 0, 20, 127)]
+
+
+def test_the_host_tools_read_the_mode_names_without_micropython():
+    root = Path(__file__).resolve().parents[1]
+    code = ("from host_tools import firmware; s = firmware.module('settings'); "
+            "print(' '.join(s.MODES))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=root, env={"PYTHONPATH": str(root)}, check=True).stdout
+    assert out.split() == [m.name for m in modes.MODES]
