@@ -182,11 +182,11 @@ def test_one_level_scale_firmware_and_host_tools_agree():
     # protocol.LEVEL_MAX is the one source; the hot modules keep a const copy (an imported
     # name is not inlined by MicroPython), the host tools read protocol's
     import protocol
-    from engine import mapper
+    from engine import modes
 
     from host_tools import meter
 
-    assert LEVEL_MAX == mapper._LEVEL_MAX == meter.LEVEL_MAX == protocol.LEVEL_MAX == 16383
+    assert LEVEL_MAX == modes._LEVEL_MAX == meter.LEVEL_MAX == protocol.LEVEL_MAX == 16383
 
 
 def test_calibration_suggests_with_the_conditioners_own_trigger_curve():

@@ -199,6 +199,10 @@ def test_nothing_plugged_in_says_to_use_a_data_cable(capsys, monkeypatch):
 
 
 def test_older_firmware_without_diagnose_still_gets_a_report(capsys, monkeypatch):
+    import commands
+
+    # firmware from before `diagnose`: the real console without that command
+    monkeypatch.delitem(commands.HANDLERS, "diagnose")
     plug_in(monkeypatch, {"/dev/ttyACM0": FakeAttune()})
     code, report = doctor_json(capsys)
     assert report["state"] == "playing"

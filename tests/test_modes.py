@@ -14,7 +14,8 @@ import pytest
 import settings as S
 from engine import modes
 from engine.mapper import Mapper
-from midi.packets import MidiOut, describe
+from enginekit import describe
+from midi.packets import MidiOut
 from settings import Settings
 
 FULL = 16383

@@ -1,14 +1,14 @@
 """`maintenance`: set the one-shot flag (system.py), then restart once the reply and the
 note-offs have left; the board boots without the play loop so mpremote can copy files."""
 
+import time
+
 import protocol
-from engine.calibration import _since
 from micropython import const
 
 from commands import between_ticks, code, command, start
 
 _REBOOT_MS = const(500)  # time for the reply and the note-offs to leave
-_TICKS_MASK = const(0x3FFFFFFF)
 
 
 @start
@@ -34,9 +34,9 @@ def _restart(con, now_ms):
     if at == -2:
         return False
     if at == -1:
-        con.reboot_at = (now_ms + _REBOOT_MS) & _TICKS_MASK
+        con.reboot_at = time.ticks_add(now_ms, _REBOOT_MS)
         return False
-    if _since(now_ms, at) >= 0:
+    if time.ticks_diff(now_ms, at) >= 0:
         con.reboot_at = -2
         con.system.reboot()
         return True

@@ -1,8 +1,9 @@
 """`monitor`, and the lines sent between ticks: `* monitor` (each sensor), `* event` (the MIDI
 played), `* fault` / `* info ... recovered` (sensor news)."""
 
+import time
+
 import protocol
-from engine.calibration import _since
 from micropython import const
 
 from commands import between_ticks, command, start
@@ -10,7 +11,6 @@ from commands import between_ticks, command, start
 _MONITOR_MAX_HZ = const(50)
 _EVENTS_PER_POLL = const(8)  # `* event` lines per poll at most
 _CHECK_MS = const(50)  # how often sensor faults are looked at
-_TICKS_MASK = const(0x3FFFFFFF)
 
 
 class Telemetry:
@@ -144,8 +144,8 @@ def monitor(con, rest):
 @between_ticks(10)
 def _faults(con, now_ms):
     t = con.telemetry
-    if t.next_check is None or _since(now_ms, t.next_check) >= 0:
-        t.next_check = (now_ms + _CHECK_MS) & _TICKS_MASK
+    if t.next_check is None or time.ticks_diff(now_ms, t.next_check) >= 0:
+        t.next_check = time.ticks_add(now_ms, _CHECK_MS)
         t.check_faults()
 
 
@@ -155,6 +155,6 @@ def _monitor(con, now_ms):
     if t.monitor_hz:
         t.events()
         nxt = t.next_monitor
-        if nxt is None or _since(now_ms, nxt) >= 0:
-            t.next_monitor = (now_ms + 1000 // t.monitor_hz) & _TICKS_MASK
+        if nxt is None or time.ticks_diff(now_ms, nxt) >= 0:
+            t.next_monitor = time.ticks_add(now_ms, 1000 // t.monitor_hz)
             t.monitor_lines(now_ms)
