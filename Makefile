@@ -29,6 +29,7 @@ demo: setup
 
 test: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/pytest -m "not slow"
 
 bench: setup
@@ -39,6 +40,7 @@ soak: setup
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # Two environments: the host side (host_tools/, simulator/, benchmarks/) against CPython, and the
 # firmware against MicroPython's typeshed, which micropython-stdlib-stubs installs at the top of

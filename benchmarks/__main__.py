@@ -24,8 +24,10 @@ def _sections(quick: bool):
     yield "micropython", micropython.tick_figures
     yield "cpython", lambda: {"tick_us_cpython": engine.tick_us_cpython()}
     # the wall-clock figures come first, before the long virtual-time runs load the machine
-    yield "simulator speed", lambda: _own_process(
-        f"measure_speed('combo', 20, runs={1 if quick else 5})")
+    yield (
+        "simulator speed",
+        lambda: _own_process(f"measure_speed('combo', 20, runs={1 if quick else 5})"),
+    )
     yield "switch latency", latency.switch_latency
     yield "analog latency", latency.analog_latency
     yield "idle", lambda: latency.idle_messages(60 if quick else 600)
@@ -36,8 +38,13 @@ def _own_process(call: str) -> dict:
     """Run `simulator.run.<call>` in a fresh interpreter: the simulator's speed should not
     depend on what the other benchmarks left in this one's memory (tens of MB of traces)."""
     code = f"import json; from simulator.run import measure_speed; print(json.dumps({call}))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=Path(__file__).resolve().parents[1])
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     return json.loads(out.stdout.splitlines()[-1])
 
 
@@ -46,9 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="shorter runs, for a smoke test")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON")
     args = parser.parse_args(argv)
-    results: dict = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
-                     "machine": platform.machine(), "python": platform.python_version(),
-                     "quick": args.quick, "seconds": {}}
+    results: dict = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "quick": args.quick,
+        "seconds": {},
+    }
     failed = []
     for name, fn in _sections(args.quick):
         t0 = time.perf_counter()
@@ -61,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         results["seconds"][name] = round(time.perf_counter() - t0, 2)
     if "tick_us_micropython" in results:
         results["tick_ratio_micropython"] = round(
-            results["tick_us_micropython"] / max(results["empty_loop_us_micropython"], 0.01), 1)
+            results["tick_us_micropython"] / max(results["empty_loop_us_micropython"], 0.01), 1
+        )
     text = json.dumps(results, indent=2)
     args.out.write_text(text + "\n")
     print(text)

@@ -57,6 +57,7 @@ def engine_on_path() -> None:
 
 # --- the trace set ------------------------------------------------------------------------
 
+
 @dataclass
 class Press:
     """One intended press: its window [start, end) and where its true signal crosses 50 %."""
@@ -108,7 +109,7 @@ def make_trace(rng: random.Random, ms: int, client_pct: float) -> Trace:
     sig = mv.rest(ms, REST_U16)
     drift = rng.uniform(-DRIFT_PCT_PER_MIN, DRIFT_PCT_PER_MIN) * ms / 60000
     tr = Trace(array("H"), client_pct, drift, rng.uniform(*NOISE_LSB))
-    last_disturbance = -10**9
+    last_disturbance = -(10**9)
     t = SETTLE_MS
     while True:
         kind = rng.random()
@@ -194,12 +195,18 @@ def calibrate(seed: int) -> dict:
     rng_pct = int(settings.find(settings.CHANNEL, "range")[4])  # type: ignore[index]
     dist = trigger_for(sens, FULL_SCALE * rng_pct // 100, cal.noise_q12, FULL_SCALE)
     rest = cal.result["baseline"]
-    return {"rest_raw": rest, "noise_raw": cal.result["noise"], "sensitivity": sens,
-            "trigger_distance_raw": dist, "threshold_raw": rest + dist,
-            "release_raw": rest + round(dist * RELEASE_SHARE)}
+    return {
+        "rest_raw": rest,
+        "noise_raw": cal.result["noise"],
+        "sensitivity": sens,
+        "trigger_distance_raw": dist,
+        "threshold_raw": rest + dist,
+        "release_raw": rest + round(dist * RELEASE_SHARE),
+    }
 
 
 # --- the two detectors --------------------------------------------------------------------
+
 
 def attune_notes(raw: array, settings_values: dict | None = None) -> list[int]:
     """Note-on times (ms) of the real engine (defaults, one FSR channel) at 1 kHz."""
@@ -246,6 +253,7 @@ def baseline_notes(raw: array, threshold: float, release: float) -> list[int]:
 
 # --- scoring ------------------------------------------------------------------------------
 
+
 def percentile(values: list[int], p: float) -> int | None:
     """Nearest-rank percentile (an actual sample), None when there are none."""
     if not values:
@@ -268,11 +276,15 @@ def _classes(p: Press, tr: Trace) -> list[str]:
     out = ["all", _amp_class(p.pct)]
     if p.pct >= 2:
         d = tr.drift_pct
-        out += ["ge2pct_" + c for c in (
-            "rise_fast_le100ms" if p.rise <= 100 else "rise_slow",
-            "shaky" if p.shaky else "steady",
-            "after_disturbance" if p.after else "not_after",
-            "drift_up" if d > 0.2 else "drift_down" if d < -0.2 else "drift_small")]
+        out += [
+            "ge2pct_" + c
+            for c in (
+                "rise_fast_le100ms" if p.rise <= 100 else "rise_slow",
+                "shaky" if p.shaky else "steady",
+                "after_disturbance" if p.after else "not_after",
+                "drift_up" if d > 0.2 else "drift_down" if d < -0.2 else "drift_small",
+            )
+        ]
     return out
 
 
@@ -316,14 +328,25 @@ def score(traces: list[Trace], notes: list[list[int]]) -> dict:
                 causes["other"] += 1
     false = sum(causes.values())
     hours = total_ms / 3_600_000
-    by_class = {c: {"presses": n, "detect_rate": round(k / n, 3) if n else None,
-                    "latency_ms_p50": percentile(ls, 50)}
-                for c, (n, k, ls) in sorted(cls.items())}
-    return {"detect_rate": round(len(lat) / presses, 3) if presses else None,
-            "false_per_hour": round(false / hours, 1) if hours else None,
-            "latency_ms_p50": percentile(lat, 50), "latency_ms_p95": percentile(lat, 95),
-            "presses": presses, "detected": len(lat), "false": false,
-            "false_by_cause": causes, "by_class": by_class}
+    by_class = {
+        c: {
+            "presses": n,
+            "detect_rate": round(k / n, 3) if n else None,
+            "latency_ms_p50": percentile(ls, 50),
+        }
+        for c, (n, k, ls) in sorted(cls.items())
+    }
+    return {
+        "detect_rate": round(len(lat) / presses, 3) if presses else None,
+        "false_per_hour": round(false / hours, 1) if hours else None,
+        "latency_ms_p50": percentile(lat, 50),
+        "latency_ms_p95": percentile(lat, 95),
+        "presses": presses,
+        "detected": len(lat),
+        "false": false,
+        "false_by_cause": causes,
+        "by_class": by_class,
+    }
 
 
 def sweep(traces: list[Trace], cal: dict, factors=(0.6, 1.5, 2, 3)) -> list[dict]:
@@ -333,17 +356,26 @@ def sweep(traces: list[Trace], cal: dict, factors=(0.6, 1.5, 2, 3)) -> list[dict
     for f in factors:
         d = round(cal["trigger_distance_raw"] * f)
         thr = cal["rest_raw"] + d
-        s = score(traces, [baseline_notes(tr.raw, thr, cal["rest_raw"] + d * RELEASE_SHARE)
-                           for tr in traces])
-        out.append({"trigger_distance_raw": d, "detect_rate": s["detect_rate"],
-                    "false_per_hour": s["false_per_hour"]})
+        s = score(
+            traces,
+            [baseline_notes(tr.raw, thr, cal["rest_raw"] + d * RELEASE_SHARE) for tr in traces],
+        )
+        out.append(
+            {
+                "trigger_distance_raw": d,
+                "detect_rate": s["detect_rate"],
+                "false_per_hour": s["false_per_hour"],
+            }
+        )
     return out
 
 
 def describe(traces: list[Trace], seed: int) -> dict:
     ms = sum(len(tr.raw) for tr in traces)
     return {
-        "seed": seed, "minutes": round(ms / 60000, 2), "traces": len(traces),
+        "seed": seed,
+        "minutes": round(ms / 60000, 2),
+        "traces": len(traces),
         "sample_hz": SAMPLE_HZ,
         "sensor": f"FSR divider on the RP2040 ADC, read_u16 units, rest {REST_U16:.0f} (E11 spike "
         f"code 512 within reach), ADC noise {NOISE_LSB[0]:g}-{NOISE_LSB[1]:g} LSB RMS",
@@ -363,7 +395,8 @@ def describe(traces: list[Trace], seed: int) -> dict:
             f"full scale per minute. Detection: first note-on from a press's start to "
             f"{GRACE_MS} ms after its end; latency: that note-on minus the moment the press's "
             "noise-free shape first reaches 50 % of its amplitude; every other note-on is "
-            "false."),
+            "false."
+        ),
     }
 
 
@@ -376,14 +409,18 @@ def run(seed: int = 1, minutes: float = 30) -> dict:
     t1 = time.perf_counter()
     attune = score(traces, [attune_notes(tr.raw) for tr in traces])
     t2 = time.perf_counter()
-    base = score(traces, [baseline_notes(tr.raw, cal["threshold_raw"], cal["release_raw"])
-                          for tr in traces])
+    base = score(
+        traces, [baseline_notes(tr.raw, cal["threshold_raw"], cal["release_raw"]) for tr in traces]
+    )
     t3 = time.perf_counter()
     base["calibration"] = cal
     base["threshold_sweep"] = sweep(traces, cal)
     info = describe(traces, seed)
-    info["seconds"] = {"generate": round(t1 - t0, 1), "attune": round(t2 - t1, 1),
-                       "baseline": round(t3 - t2, 1)}
+    info["seconds"] = {
+        "generate": round(t1 - t0, 1),
+        "attune": round(t2 - t1, 1),
+        "baseline": round(t3 - t2, 1),
+    }
     return {"attune": attune, "baseline": base, "traces": info}
 
 

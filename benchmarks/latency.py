@@ -34,8 +34,11 @@ def switch_latency(presses: int = 40, seed: int = 3) -> dict:
     trace = mv.switch_presses(ms, [(t, 150) for t in edges])
     notes = _notes(_run("big-switch", {"switch": trace}, ms / 1000))
     lat = [min(n for n in notes if n >= t) - t for t in edges]
-    return {"switch_latency_ms": round(max(lat), 3),
-            "switch_latency_ms_mean": round(statistics.mean(lat), 3), "switch_presses": presses}
+    return {
+        "switch_latency_ms": round(max(lat), 3),
+        "switch_latency_ms_mean": round(statistics.mean(lat), 3),
+        "switch_presses": presses,
+    }
 
 
 def analog_latency(presses: int = 30, seed: int = 4) -> dict:
@@ -49,22 +52,31 @@ def analog_latency(presses: int = 30, seed: int = 4) -> dict:
             sig[i] += 0.10 * 65535
     notes = _notes(_run("squeeze-pad", {"pad": mv.adc_read_u16(sig, rng)}, ms / 1000))
     lat = [min(n for n in notes if n >= t) - t for t in steps]
-    return {"analog_latency_ms": round(max(lat), 3),
-            "analog_latency_ms_mean": round(statistics.mean(lat), 3), "analog_presses": presses}
+    return {
+        "analog_latency_ms": round(max(lat), 3),
+        "analog_latency_ms_mean": round(statistics.mean(lat), 3),
+        "analog_presses": presses,
+    }
 
 
 def idle_messages(seconds: int = 600, seed: int = 5) -> dict:
     """The combo instrument untouched: ADC noise with the E11 spikes, a ToF seeing nothing."""
     rng = random.Random(seed)
     n = seconds * 1000
-    trace = {"switch": [0] * n,
-             "pad": mv.adc_read_u16(mv.rest(n, 1536 * 16 + 40), rng),
-             "hand": mv.quantise(mv.rest(n, 255.0), rng, noise=0.0, lo=0, hi=255)}
+    trace = {
+        "switch": [0] * n,
+        "pad": mv.adc_read_u16(mv.rest(n, 1536 * 16 + 40), rng),
+        "hand": mv.quantise(mv.rest(n, 255.0), rng, noise=0.0, lo=0, hi=255),
+    }
     events = _run("combo", trace, seconds)
     # the All Notes Off the firmware sends when the host opens the port is start-up, not the
     # sensors: it ends whatever an earlier boot left sounding
-    startup = [e for e in events if e["type"] == "cc" and e.get("control") == 123
-               and e["t_ms"] < 1000]
+    startup = [
+        e for e in events if e["type"] == "cc" and e.get("control") == 123 and e["t_ms"] < 1000
+    ]
     idle = len(events) - len(startup)
-    return {"idle_messages_10min": idle * 600 // seconds, "idle_seconds": seconds,
-            "startup_all_notes_off": len(startup)}
+    return {
+        "idle_messages_10min": idle * 600 // seconds,
+        "idle_seconds": seconds,
+        "startup_all_notes_off": len(startup),
+    }

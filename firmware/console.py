@@ -14,8 +14,17 @@ import protocol
 
 # The command modules (in commands/): importing one registers its words. `help` lists them in
 # this order. A new command is a new module named here.
-MODULES = ("identity", "params", "profile", "status", "telemetry", "calibrate", "panic",
-           "maintenance", "diagnose")
+MODULES = (
+    "identity",
+    "params",
+    "profile",
+    "status",
+    "telemetry",
+    "calibrate",
+    "panic",
+    "maintenance",
+    "diagnose",
+)
 for _name in MODULES:
     __import__("commands." + _name)
 
@@ -55,12 +64,15 @@ class Console:
                 return None
             run = commands.HANDLERS.get(cmd)
             if run is None:
-                return protocol.err("unknown", "'" + cmd + "' is not a command. Send 'help' for "
-                                    "the list.")
+                return protocol.err(
+                    "unknown", "'" + cmd + "' is not a command. Send 'help' for the list."
+                )
             return run(self, rest)
         except Exception as e:  # a bug in a command must not stop the instrument
-            return protocol.err("internal", "The command failed unexpectedly (" + repr(e)
-                                + "); the instrument plays on.")
+            return protocol.err(
+                "internal",
+                "The command failed unexpectedly (" + repr(e) + "); the instrument plays on.",
+            )
 
     def poll(self, now_ms):
         """Between ticks: each module's bounded work (faults, calibration, monitor lines...)."""

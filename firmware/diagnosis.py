@@ -23,8 +23,12 @@ def system():
         machine = os.uname().machine
     except AttributeError:  # not MicroPython (a laptop): nothing to name
         machine = sys.platform
-    return {"micropython": version, "machine": machine, "implementation": impl.name,
-            "mpy": getattr(impl, "_mpy", 0) & 0xFF}
+    return {
+        "micropython": version,
+        "machine": machine,
+        "implementation": impl.name,
+        "mpy": getattr(impl, "_mpy", 0) & 0xFF,
+    }
 
 
 def usb_midi():
@@ -123,17 +127,29 @@ def scan(instrument, i2c_for=None):
         bus = buses[bus_id]
         sda = bus["sda"]
         scl = bus["scl"]
-        entry = {"bus": bus_id, "sda": sda, "scl": scl, "found": [], "error": "",
-                 "expected": [[a, bus["expected"][a]] for a in sorted(bus["expected"])],
-                 "sda_level": None, "scl_level": None}
+        entry = {
+            "bus": bus_id,
+            "sda": sda,
+            "scl": scl,
+            "found": [],
+            "error": "",
+            "expected": [[a, bus["expected"][a]] for a in sorted(bus["expected"])],
+            "sda_level": None,
+            "scl_level": None,
+        }
         out.append(entry)
         try:
             i2c = i2c_for(bus_id) if i2c_for is not None else None
             if i2c is None:
                 import machine
 
-                i2c = machine.I2C(bus_id, sda=machine.Pin(sda), scl=machine.Pin(scl),
-                                  freq=_SCAN_FREQ, timeout=3000)
+                i2c = machine.I2C(
+                    bus_id,
+                    sda=machine.Pin(sda),
+                    scl=machine.Pin(scl),
+                    freq=_SCAN_FREQ,
+                    timeout=3000,
+                )
             entry["sda_level"], entry["scl_level"] = _lines(sda, scl)
             if entry["sda_level"] and entry["scl_level"]:  # a held line: each probe times out
                 entry["found"] = list(i2c.scan())
@@ -183,8 +199,10 @@ def report(console):
     d["instrument"] = sy.instrument
     d["crash_log"] = crash_log()
     d["restarts"] = console.stats.restarts
-    d["channels"] = [[ch.name, ch.sensor_type, ch.fault_text if ch.fault else ""]
-                     for ch in console.inst.channels]
+    d["channels"] = [
+        [ch.name, ch.sensor_type, ch.fault_text if ch.fault else ""]
+        for ch in console.inst.channels
+    ]
     conf, why = board_file()
     d["board_file"] = why
     d["wiring"] = ""

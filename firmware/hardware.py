@@ -315,9 +315,7 @@ def build_din_midi(board):
         raise ValueError(f"din_midi_tx is {_gp(tx)}, which is not a UART TX pin on this board.")
     import machine
 
-    return machine.UART(
-        uart_id, baudrate=MIDI_BAUD, tx=machine.Pin(tx), rx=machine.Pin(tx + 1)
-    )
+    return machine.UART(uart_id, baudrate=MIDI_BAUD, tx=machine.Pin(tx), rx=machine.Pin(tx + 1))
 
 
 def build_tone_pin(board):

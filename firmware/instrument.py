@@ -177,8 +177,11 @@ class Channel:
             # rest tracking pauses while pressed, unless the level has sunk below the trigger:
             # if rest moved while the sensor was away (a reading stuck at zero, garbage), the
             # real rest point would otherwise hold the note for ever; tracking on, it ends
-            lvl = cond.update(raw, now_us, (self.pressed and self.level >= cond.trigger_level)
-                              or raw == self._no_target)
+            lvl = cond.update(
+                raw,
+                now_us,
+                (self.pressed and self.level >= cond.trigger_level) or raw == self._no_target,
+            )
             if cond.settling:
                 return
             trig = cond.trigger_level

@@ -169,20 +169,27 @@ class Link:
             self._long = 0
             self._n = 0
             self.lines += 1
-            self.reply(protocol.err("toolong", "The line was " + str(seen) + " bytes long; the "
-                                    "most is " + str(_MAX_LINE) + ". It was ignored."))
+            self.reply(
+                protocol.err(
+                    "toolong",
+                    "The line was " + str(seen) + " bytes long; the "
+                    "most is " + str(_MAX_LINE) + ". It was ignored.",
+                )
+            )
             return
         if not self._n:
             return
-        line = bytes(self._buf[:self._n])
+        line = bytes(self._buf[: self._n])
         self._n = 0
         self.lines += 1
         h = self.handler
         try:
             r = h(line) if h is not None else protocol.err("busy", "Starting up; try again.")
         except Exception as e:  # a bug in a command must not stop the instrument
-            r = protocol.err("internal", "The command failed unexpectedly (" + repr(e)
-                             + "); the instrument plays on.")
+            r = protocol.err(
+                "internal",
+                "The command failed unexpectedly (" + repr(e) + "); the instrument plays on.",
+            )
         if r:
             self.reply(r)
 

@@ -19,8 +19,9 @@ def apply_values(s, values):
     retry = []
     for key in values:
         if s.row(key) is None:
-            notes.append("'" + key + "' is not a setting of this instrument and firmware; "
-                         "skipped.")
+            notes.append(
+                "'" + key + "' is not a setting of this instrument and firmware; skipped."
+            )
         elif s.set(key, values[key]) is not None:
             retry.append(key)
     for key in retry:
@@ -29,7 +30,7 @@ def apply_values(s, values):
             notes.append(why + " Skipped.")
     if len(notes) > _NOTES_MAX:
         more = len(notes) - _NOTES_MAX + 1
-        notes = notes[:_NOTES_MAX - 1]
+        notes = notes[: _NOTES_MAX - 1]
         notes.append("... and " + str(more) + " more.")
     return notes
 
@@ -79,11 +80,15 @@ class Profiles:
             values, src, why = self.store.load(name)
             if values is None:
                 if src == "missing":
-                    reason = ("The start-up profile '" + name + "' is not on the flash; playing "
-                              "with the defaults.")
+                    reason = (
+                        "The start-up profile '" + name + "' is not on the flash; playing "
+                        "with the defaults."
+                    )
                 else:
-                    reason = ("The start-up profile '" + name + "' is damaged and has no good "
-                              "backup (" + why + "); playing with the defaults.")
+                    reason = (
+                        "The start-up profile '" + name + "' is damaged and has no good "
+                        "backup (" + why + "); playing with the defaults."
+                    )
             else:
                 notes = notes + apply_values(self.settings, values)
                 config = src

@@ -28,21 +28,41 @@ def parse(line):
     while n and line[n - 1] in (10, 13):
         n -= 1
     if n > MAX_LINE:
-        return None, None, err("toolong", "The line is " + str(n) + " bytes long; the most is "
-                               + str(MAX_LINE) + ". Nothing was done.")
+        return (
+            None,
+            None,
+            err(
+                "toolong",
+                "The line is "
+                + str(n)
+                + " bytes long; the most is "
+                + str(MAX_LINE)
+                + ". Nothing was done.",
+            ),
+        )
     for i in range(n):
         b = line[i]
         if b < 32 or b > 126:
-            return None, None, err("encoding", "Byte " + str(i + 1) + " of the line (" + hex(b)
-                                   + ") is not plain text. Use printable ASCII only; nothing "
-                                   "was done.")
+            return (
+                None,
+                None,
+                err(
+                    "encoding",
+                    "Byte "
+                    + str(i + 1)
+                    + " of the line ("
+                    + hex(b)
+                    + ") is not plain text. Use printable ASCII only; nothing "
+                    "was done.",
+                ),
+            )
     text = bytes(line[:n]).decode().strip()
     if not text:
         return "", "", None
     sp = text.find(" ")
     if sp < 0:
         return text.lower(), "", None
-    return text[:sp].lower(), text[sp + 1:].strip(), None
+    return text[:sp].lower(), text[sp + 1 :].strip(), None
 
 
 def ok(payload):
@@ -64,7 +84,7 @@ def clean(text):
     """Text made safe for one protocol line: printable ASCII only, bounded length."""
     text = str(text)
     if len(text) > _REASON_MAX:
-        text = text[:_REASON_MAX - 3] + "..."
+        text = text[: _REASON_MAX - 3] + "..."
     for c in text:
         if c < " " or c > "~":
             break

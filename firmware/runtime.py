@@ -63,7 +63,8 @@ def log_error(exc, where):
         with open(LOG_FILE, "a") as f:
             f.write("--- " + where + " at " + str(time.ticks_ms()) + " ms\n")
             sys.print_exception(exc, f) if hasattr(sys, "print_exception") else f.write(
-                repr(exc) + "\n")
+                repr(exc) + "\n"
+            )
     except Exception:  # a full or read-only flash must not stop the music
         pass
 
@@ -124,11 +125,13 @@ class Player:
         self.led = hardware.build_led(board)
         self._led_on = -1
         self.stats = Stats()
-        self.system = Pico(self, version.FIRMWARE, board.get("id", ""),
-                           inst_conf.get("name", ""), self.title)
+        self.system = Pico(
+            self, version.FIRMWARE, board.get("id", ""), inst_conf.get("name", ""), self.title
+        )
         self.link = Link()
-        self.console = Console(self.instrument, self.profiles, self.system, self.stats,
-                               self.link.send_async)
+        self.console = Console(
+            self.instrument, self.profiles, self.system, self.stats, self.link.send_async
+        )
         self.wdt = None
 
     def silence(self):
@@ -208,8 +211,11 @@ class Player:
                 # the once-a-second check: someone pressing in time with that second (once a
                 # second, say) is never silent there, and the heap then fills until an
                 # automatic collection (~20 ms on an RP2040) lands in the middle of a note
-                if midi.active == 0 and midi.count == 0 and \
-                        ticks_diff(now, last_gc) >= _IDLE_GC_US:
+                if (
+                    midi.active == 0
+                    and midi.count == 0
+                    and ticks_diff(now, last_gc) >= _IDLE_GC_US
+                ):
                     gc.collect()  # only when silent: a collection is an audible hiccup
                     # (mem_free walks the whole heap: ~6 ms on an RP2040, so here, in the
                     # same silence, not once a second in the middle of play)
@@ -247,8 +253,9 @@ class Player:
             return
         import machine
 
-        self._feeder = machine.Timer(-1, mode=machine.Timer.PERIODIC, period=500,
-                                     callback=lambda t: wdt.feed())
+        self._feeder = machine.Timer(
+            -1, mode=machine.Timer.PERIODIC, period=500, callback=lambda t: wdt.feed()
+        )
 
     def start_watchdog(self):
         """Started as the play loop starts (never in maintenance mode); fed every 4 ticks."""

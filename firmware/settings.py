@@ -16,8 +16,18 @@ ONOFF = 2
 NOTES = 3
 
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-SCALES = ("major", "minor", "harmonic_minor", "major_pentatonic", "minor_pentatonic", "blues",
-          "dorian", "mixolydian", "whole_tone", "chromatic")
+SCALES = (
+    "major",
+    "minor",
+    "harmonic_minor",
+    "major_pentatonic",
+    "minor_pentatonic",
+    "blues",
+    "dorian",
+    "mixolydian",
+    "whole_tone",
+    "chromatic",
+)
 # play modes, named by the registry of engine.modes (a `mode` setting indexes it)
 MODES = tuple(m.name for m in _PLAY_MODES)
 CHORDS = ("triad", "seventh", "power")
@@ -41,6 +51,7 @@ def _modes_help():
 
 
 # (key, kind, low or choices, high, default, unit, help)
+# fmt: off
 GLOBAL = (
     ("channel", INT, 1, 16, 1, "", "MIDI channel the instrument plays on."),
     ("scale", CHOICE, SCALES, 0, 3, "",
@@ -93,6 +104,7 @@ CHANNEL = (
     ("deadband", INT, 0, 20, 1, "steps",
      "Continuous modes: ignore changes this small, so a still hand sends nothing."),
 )
+# fmt: on
 
 
 def find(table, key):
@@ -222,12 +234,21 @@ class Settings:
         self.version = 0
 
     def _locate(self, key):
-        """key -> (holder, row, channel index or -1), or (None, reason, -1)."""
+        """Key -> (holder, row, channel index or -1), or (None, reason, -1)."""
         if "." in key:
             name, sub = key.split(".", 1)
             if name not in self.names:
-                return None, ("There is no sensor called '" + name + "'. Sensors: "
-                              + ", ".join(self.names) + "."), -1
+                return (
+                    None,
+                    (
+                        "There is no sensor called '"
+                        + name
+                        + "'. Sensors: "
+                        + ", ".join(self.names)
+                        + "."
+                    ),
+                    -1,
+                )
             row = find(CHANNEL, sub)
             if row is None:
                 return None, "'" + sub + "' is not a sensor setting.", -1
@@ -273,11 +294,27 @@ class Settings:
         lo_hi = (("velocity_min", "velocity_max"), ("cc_min", "cc_max"))
         for lo, hi in lo_hi:
             if row[0] == lo and v > getattr(holder, hi):
-                return None, (lo + " (" + str(v) + ") cannot be above " + hi + " ("
-                              + str(getattr(holder, hi)) + ").")
+                return None, (
+                    lo
+                    + " ("
+                    + str(v)
+                    + ") cannot be above "
+                    + hi
+                    + " ("
+                    + str(getattr(holder, hi))
+                    + ")."
+                )
             if row[0] == hi and v < getattr(holder, lo):
-                return None, (hi + " (" + str(v) + ") cannot be below " + lo + " ("
-                              + str(getattr(holder, lo)) + ").")
+                return None, (
+                    hi
+                    + " ("
+                    + str(v)
+                    + ") cannot be below "
+                    + lo
+                    + " ("
+                    + str(getattr(holder, lo))
+                    + ")."
+                )
         return v, None
 
     def set(self, key, value):

@@ -47,7 +47,7 @@ def _quote(text):
             out.append(c)
         else:
             h = hex(ord(c))[2:]
-            out.append("\\u" + "0000"[len(h):] + h)
+            out.append("\\u" + "0000"[len(h) :] + h)
     out.append('"')
     return "".join(out)
 
@@ -120,8 +120,12 @@ class Store:
         layout = doc.get("layout")
         if layout != LAYOUT:
             if isinstance(layout, int) and layout > LAYOUT:
-                return None, ("made by newer firmware (layout " + str(layout)
-                              + "); this firmware reads layout " + str(LAYOUT))
+                return None, (
+                    "made by newer firmware (layout "
+                    + str(layout)
+                    + "); this firmware reads layout "
+                    + str(LAYOUT)
+                )
             return None, "not a profile of a known layout"
         values = doc.get("values")
         if not isinstance(values, dict):
@@ -177,8 +181,11 @@ class Store:
             ext = f[dot:]
             if dot > 0 and (ext == ".json" or ext == ".bak" or ext == ".tmp"):
                 name = f[:dot]
-                if name not in out and valid_name(name) and (
-                        ext != ".tmp" or self._read(self._base(f))[0] is not None):
+                if (
+                    name not in out
+                    and valid_name(name)
+                    and (ext != ".tmp" or self._read(self._base(f))[0] is not None)
+                ):
                     out.append(name)
         out.sort()
         return out
@@ -186,8 +193,11 @@ class Store:
     def exists(self, name):
         """True if the profile has a current or backup copy (or a finished save under way)."""
         base = self._base(name)
-        return (file_exists(base + ".json") or file_exists(base + ".bak")
-                or self._read(base + ".tmp")[0] is not None)
+        return (
+            file_exists(base + ".json")
+            or file_exists(base + ".bak")
+            or self._read(base + ".tmp")[0] is not None
+        )
 
     def active(self):
         """The name of the profile to load at start-up, or None."""
@@ -208,8 +218,13 @@ class Store:
         3 rename base.tmp over base.json   -> base.json (new) and base.bak (old)
         LittleFS renames atomically, so each step is all or nothing.
         """
-        doc = {"layout": LAYOUT, "firmware": self.firmware, "name": name, "values": values,
-               "crc": checksum(values)}
+        doc = {
+            "layout": LAYOUT,
+            "firmware": self.firmware,
+            "name": name,
+            "values": values,
+            "crc": checksum(values),
+        }
         data = json.dumps(doc).encode()
         tmp = base + ".tmp"
         cur = base + ".json"
@@ -265,4 +280,3 @@ class Store:
             self.set_active(new)
         self.delete(old)
         return source
-

@@ -34,7 +34,8 @@ PROBE_TIMEOUT_S = 1.0
 DESCRIPTION = (
     "Look at and re-tune an Attune instrument while it is played: its settings, a live meter, "
     "calibration and the client's profiles. With one instrument plugged in, no options are "
-    "needed; with several, choose one with --port PATH or --device NAME.")
+    "needed; with several, choose one with --port PATH or --device NAME."
+)
 
 
 def _epilog() -> str:
@@ -92,21 +93,25 @@ def _confirm(ctx: Ctx, args: argparse.Namespace, question: str) -> bool:
 
 # -- commands -------------------------------------------------------------------------------
 
+
 def cmd_ports(args: argparse.Namespace, ctx: Ctx) -> int:
     probes = device.probe_all(args.timeout)
     if ctx.as_json:
         ctx.emit([p.to_json() for p in probes])
     if not probes:
-        raise errors.NoDevice("No Pico found. Check that the instrument is plugged in with a data "
-                              "USB cable (some cables only charge).")
+        raise errors.NoDevice(
+            "No Pico found. Check that the instrument is plugged in with a data "
+            "USB cable (some cables only charge)."
+        )
     if not ctx.as_json:
         table = Table(show_edge=False)
         for col in ("port", "instrument", "firmware", "notes"):
             table.add_column(col)
         for p in probes:
             if p.info is not None:
-                table.add_row(p.port.path, p.info.name + " (" + p.info.instrument + ")",
-                              p.info.firmware, "")
+                table.add_row(
+                    p.port.path, p.info.name + " (" + p.info.instrument + ")", p.info.firmware, ""
+                )
             else:
                 table.add_row(p.port.path, "-", "-", p.problem)
         ctx.out.print(table)
@@ -130,31 +135,46 @@ def cmd_status(args: argparse.Namespace, ctx: Ctx) -> int:
         ctx.emit({"device": info.to_json() if info else {}, **status})
         return 0
     assert info is not None
-    ctx.out.print(f"[bold]{info.name}[/] ({info.instrument} on {info.board}, firmware "
-                  f"{info.firmware}) at {info.port}")
+    ctx.out.print(
+        f"[bold]{info.name}[/] ({info.instrument} on {info.board}, firmware "
+        f"{info.firmware}) at {info.port}"
+    )
     unsaved = " (changed since it was saved)" if status.get("unsaved") else ""
-    ctx.out.print(f"State: {status.get('state', '?')}   Profile: "
-                  f"{status.get('profile') or '(none)'}{unsaved}", markup=False)
+    ctx.out.print(
+        f"State: {status.get('state', '?')}   Profile: "
+        f"{status.get('profile') or '(none)'}{unsaved}",
+        markup=False,
+    )
     config = status.get("config")
     if config == "backup":
-        ctx.out.print("[yellow]The saved settings could not be read, so the instrument is "
-                      "using the backup copy. Save the profile again to repair it.[/]")
+        ctx.out.print(
+            "[yellow]The saved settings could not be read, so the instrument is "
+            "using the backup copy. Save the profile again to repair it.[/]"
+        )
     elif config == "defaults":
-        ctx.out.print("[yellow]No saved settings could be read, so the instrument is using "
-                      "its defaults.[/]")
-    ctx.out.print(f"Speed: {status.get('tick_hz', '?')} ticks a second "
-                  f"({status.get('late_ticks', 0)} late)   MIDI messages dropped: "
-                  f"{status.get('midi_dropped', 0)}   Errors: {status.get('errors', 0)}   "
-                  f"Free memory: {status.get('mem_free', '?')} bytes",
-                  markup=False, soft_wrap=True)
+        ctx.out.print(
+            "[yellow]No saved settings could be read, so the instrument is using its defaults.[/]"
+        )
+    ctx.out.print(
+        f"Speed: {status.get('tick_hz', '?')} ticks a second "
+        f"({status.get('late_ticks', 0)} late)   MIDI messages dropped: "
+        f"{status.get('midi_dropped', 0)}   Errors: {status.get('errors', 0)}   "
+        f"Free memory: {status.get('mem_free', '?')} bytes",
+        markup=False,
+        soft_wrap=True,
+    )
     table = Table(show_edge=False)
     for col in ("sensor", "kind", "level", "pressed", "fault"):
         table.add_column(col)
     for ch in status.get("channels") or []:
         fault = _fault_text(ch.get("fault"))
-        table.add_row(str(ch.get("name", "")), str(ch.get("sensor", "")),
-                      str(ch.get("level", "")), "yes" if ch.get("pressed") else "",
-                      f"[bold red]{fault}[/]" if fault else "")
+        table.add_row(
+            str(ch.get("name", "")),
+            str(ch.get("sensor", "")),
+            str(ch.get("level", "")),
+            "yes" if ch.get("pressed") else "",
+            f"[bold red]{fault}[/]" if fault else "",
+        )
     ctx.out.print(table)
     return 0
 
@@ -197,22 +217,36 @@ def cmd_doctor(args: argparse.Namespace, ctx: Ctx) -> int:
             if f.get("implementation", "micropython") != "micropython":
                 head += ": simulated Pico"
             elif f.get("micropython"):
-                head += (": MicroPython " + str(f["micropython"]) + " on "
-                         + str(f.get("machine") or "?"))
+                head += (
+                    ": MicroPython "
+                    + str(f["micropython"])
+                    + " on "
+                    + str(f.get("machine") or "?")
+                )
             if f.get("micropython"):
                 if f.get("attune"):
-                    head += ", Attune " + str(f["attune"]) + " (" + str(
-                        f.get("instrument") or "?") + " on " + str(f.get("board") or "?") + ")"
+                    head += (
+                        ", Attune "
+                        + str(f["attune"])
+                        + " ("
+                        + str(f.get("instrument") or "?")
+                        + " on "
+                        + str(f.get("board") or "?")
+                        + ")"
+                    )
             ctx.out.print(head, style="bold", markup=False, soft_wrap=True)
-            marks = {"problem": ("PROBLEM", "bold red"), "info": ("note", "yellow"),
-                     "ok": ("OK", "green")}
+            marks = {
+                "problem": ("PROBLEM", "bold red"),
+                "info": ("note", "yellow"),
+                "ok": ("OK", "green"),
+            }
             for finding in r.findings:
                 mark, style = marks.get(finding.level, ("", ""))
-                ctx.out.print("  " + mark + ": " + finding.text, style=style, markup=False,
-                              soft_wrap=True)
+                ctx.out.print(
+                    "  " + mark + ": " + finding.text, style=style, markup=False, soft_wrap=True
+                )
                 if finding.fix:
-                    ctx.out.print("    What to do: " + finding.fix, markup=False,
-                                  soft_wrap=True)
+                    ctx.out.print("    What to do: " + finding.fix, markup=False, soft_wrap=True)
         if args.wiring and f.get("instrument") and f.get("board") and not ctx.as_json:
             for line in doctor.wiring_table(str(f["instrument"]), str(f["board"])):
                 ctx.out.print(line, markup=False, soft_wrap=True)
@@ -241,9 +275,11 @@ def cmd_maintenance(args: argparse.Namespace, ctx: Ctx) -> int:
     if ctx.as_json:
         ctx.emit(reply)
     else:
-        ctx.say(name + " is restarting in maintenance mode (no play loop): mpremote and attune "
-                "deploy can reach it now. 'attune maintenance --leave', or unplugging it and "
-                "plugging it back in, starts it playing again.")
+        ctx.say(
+            name + " is restarting in maintenance mode (no play loop): mpremote and attune "
+            "deploy can reach it now. 'attune maintenance --leave', or unplugging it and "
+            "plugging it back in, starts it playing again."
+        )
     return 0
 
 
@@ -288,9 +324,13 @@ def cmd_params(args: argparse.Namespace, ctx: Ctx) -> int:
     glob = Table(title="Whole instrument", show_edge=False, title_justify="left")
     for col in ("setting", "value", "allowed", "what it does"):
         glob.add_column(col)
-    each = Table(title="Each sensor: use <sensor>.<setting>, e.g. "
-                 + (channels[0] if channels else "pad") + ".sensitivity",
-                 show_edge=False, title_justify="left")
+    each = Table(
+        title="Each sensor: use <sensor>.<setting>, e.g. "
+        + (channels[0] if channels else "pad")
+        + ".sensitivity",
+        show_edge=False,
+        title_justify="left",
+    )
     each.add_column("setting")
     for c in channels:
         each.add_column(c)
@@ -299,8 +339,12 @@ def cmd_params(args: argparse.Namespace, ctx: Ctx) -> int:
     for row in rows:
         key = str(row.get("key"))
         if row.get("scope") == "channel":
-            each.add_row(key, *[values.get(c + "." + key, "") for c in channels],
-                         allowed_text(row), str(row.get("help", "")))
+            each.add_row(
+                key,
+                *[values.get(c + "." + key, "") for c in channels],
+                allowed_text(row),
+                str(row.get("help", "")),
+            )
         else:
             glob.add_row(key, values.get(key, ""), allowed_text(row), str(row.get("help", "")))
     ctx.out.print(glob)
@@ -333,8 +377,10 @@ def cmd_set(args: argparse.Namespace, ctx: Ctx) -> int:
     if ctx.as_json:
         ctx.emit(reply)
     else:
-        ctx.say(f"{reply.get('key', args.key)} is now {reply.get('value', value)}. "
-                "It plays that way from now on; 'attune profile save' keeps it.")
+        ctx.say(
+            f"{reply.get('key', args.key)} is now {reply.get('value', value)}. "
+            "It plays that way from now on; 'attune profile save' keeps it."
+        )
     return 0
 
 
@@ -347,8 +393,9 @@ def cmd_reset(args: argparse.Namespace, ctx: Ctx) -> int:
     if ctx.as_json:
         ctx.emit(reply)
     else:
-        ctx.say("Every setting is back to its default (the saved profile is unchanged until "
-                "you save).")
+        ctx.say(
+            "Every setting is back to its default (the saved profile is unchanged until you save)."
+        )
     return 0
 
 
@@ -373,8 +420,16 @@ def cmd_calibrate(args: argparse.Namespace, ctx: Ctx) -> int:
     from host_tools.wizard import run_calibration
 
     with session(args) as client:
-        return run_calibration(client, args.sensor, ctx.out if not ctx.as_json else ctx.err,
-                               ctx.ask, args.yes, args.save, args.wait, ctx.as_json)
+        return run_calibration(
+            client,
+            args.sensor,
+            ctx.out if not ctx.as_json else ctx.err,
+            ctx.ask,
+            args.yes,
+            args.save,
+            args.wait,
+            ctx.as_json,
+        )
 
 
 def cmd_profile(args: argparse.Namespace, ctx: Ctx) -> int:
@@ -403,13 +458,19 @@ def cmd_profile(args: argparse.Namespace, ctx: Ctx) -> int:
             reply = client.profile_load(args.name)
             ctx.say(f"Loaded '{reply.get('loaded', args.name)}'.")
             if reply.get("from") == "backup":
-                ctx.say("The saved copy was damaged, so its backup was loaded. Save it again "
-                        "to repair it.", style="yellow")
+                ctx.say(
+                    "The saved copy was damaged, so its backup was loaded. Save it again "
+                    "to repair it.",
+                    style="yellow",
+                )
         elif action == "show":
             reply = client.profile_show(args.name)
             if not ctx.as_json:
-                table = Table(title=f"Profile '{reply.get('name', args.name)}'",
-                              show_edge=False, title_justify="left")
+                table = Table(
+                    title=f"Profile '{reply.get('name', args.name)}'",
+                    show_edge=False,
+                    title_justify="left",
+                )
                 table.add_column("setting")
                 table.add_column("value")
                 for key, value in (reply.get("values") or {}).items():
@@ -427,11 +488,15 @@ def cmd_profile(args: argparse.Namespace, ctx: Ctx) -> int:
         elif action == "import":
             result = client.import_profile(Path(args.file), args.name)
             reply = result.to_json()
-            ctx.say(f"Imported {len(result.applied)} settings from {args.file} and saved them "
-                    f"as '{result.name}'.")
+            ctx.say(
+                f"Imported {len(result.applied)} settings from {args.file} and saved them "
+                f"as '{result.name}'."
+            )
             if result.refused:
-                ctx.say(f"{len(result.refused)} settings were refused and kept as they were:",
-                        style="yellow")
+                ctx.say(
+                    f"{len(result.refused)} settings were refused and kept as they were:",
+                    style="yellow",
+                )
                 for key, reason in result.refused:
                     ctx.say(f"  {key}: {reason}")
             if ctx.as_json:
@@ -453,21 +518,40 @@ def cmd_deploy(args: argparse.Namespace, ctx: Ctx) -> int:
         if ctx.as_json:
             ctx.emit(manifest)
         else:
-            ctx.say("Downloaded " + deps.PACKAGE + " (" + ", ".join(
-                k + " " + v for k, v in manifest["versions"].items()) + ", "
-                + str(len(manifest["files"])) + " files) into " + str(deps.package_dir())
-                + ". 'attune deploy --offline' now needs no internet.")
+            ctx.say(
+                "Downloaded "
+                + deps.PACKAGE
+                + " ("
+                + ", ".join(k + " " + v for k, v in manifest["versions"].items())
+                + ", "
+                + str(len(manifest["files"]))
+                + " files) into "
+                + str(deps.package_dir())
+                + ". 'attune deploy --offline' now needs no internet."
+            )
         if not (args.board and args.instrument):
             return 0
     if not (args.board and args.instrument):
-        raise errors.AttuneError("attune deploy needs --board and --instrument, e.g. attune "
-                                 "deploy --board pico --instrument combo.")
-    return deploy(args.board, args.instrument, ctx.out, port=args.port, dry_run=args.dry_run,
-                  stage=Path(args.stage) if args.stage else None, mip=not args.no_mip,
-                  timeout=args.timeout, as_json=ctx.as_json, offline=args.offline)
+        raise errors.AttuneError(
+            "attune deploy needs --board and --instrument, e.g. attune "
+            "deploy --board pico --instrument combo."
+        )
+    return deploy(
+        args.board,
+        args.instrument,
+        ctx.out,
+        port=args.port,
+        dry_run=args.dry_run,
+        stage=Path(args.stage) if args.stage else None,
+        mip=not args.no_mip,
+        timeout=args.timeout,
+        as_json=ctx.as_json,
+        offline=args.offline,
+    )
 
 
 # -- commands owned elsewhere ---------------------------------------------------------------
+
 
 def _has_simulator() -> bool:
     try:
@@ -499,12 +583,16 @@ def run_sim(rest: list[str]) -> int:
 def run_bench(rest: list[str]) -> int:
     """`attune bench ...`: `python -m benchmarks` in the repository."""
     if INSTALLED:  # they need the checkout's tests/ and the MicroPython VM from npm
-        Console(stderr=True).print("The benchmarks run in a checkout of Attune's source "
-                                   "(make bench), not from an installed attune.", markup=False)
+        Console(stderr=True).print(
+            "The benchmarks run in a checkout of Attune's source "
+            "(make bench), not from an installed attune.",
+            markup=False,
+        )
         return errors.FAILED
     if not (REPO_DIR / "benchmarks" / "__main__.py").is_file():
-        Console(stderr=True).print("The benchmarks are not in this checkout yet "
-                                   "(benchmarks/__main__.py).", markup=False)
+        Console(stderr=True).print(
+            "The benchmarks are not in this checkout yet (benchmarks/__main__.py).", markup=False
+        )
         return errors.FAILED
     return subprocess.call([sys.executable, "-m", "benchmarks", *rest], cwd=REPO_DIR)
 
@@ -514,31 +602,51 @@ PASS_THROUGH = {"sim": run_sim, "bench": run_bench}
 
 # -- the parser -----------------------------------------------------------------------------
 
+
 def _device_options(json_help: str = "print JSON for scripts") -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     g = parent.add_argument_group("choosing the instrument")
-    g.add_argument("--port", metavar="PATH",
-                   help="serial port, e.g. /dev/ttyACM0, COM3 or the simulator's /dev/pts/N")
-    g.add_argument("--device", metavar="NAME",
-                   help="the instrument's name, e.g. squeeze-pad (for group sessions)")
-    g.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
-                   help=f"how long to wait for each answer (default {DEFAULT_TIMEOUT_S:g})")
+    g.add_argument(
+        "--port",
+        metavar="PATH",
+        help="serial port, e.g. /dev/ttyACM0, COM3 or the simulator's /dev/pts/N",
+    )
+    g.add_argument(
+        "--device",
+        metavar="NAME",
+        help="the instrument's name, e.g. squeeze-pad (for group sessions)",
+    )
+    g.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"how long to wait for each answer (default {DEFAULT_TIMEOUT_S:g})",
+    )
     g.add_argument("--json", action="store_true", help=json_help)
     return parent
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="attune", description=DESCRIPTION, epilog=_epilog(),
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog="attune",
+        description=DESCRIPTION,
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version="attune " + VERSION)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     dev = _device_options()
 
-    def add(name: str, func: Callable[..., int], text: str,
-            parents: list[argparse.ArgumentParser] | None = None) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=text, description=text,
-                           parents=[dev] if parents is None else parents)
+    def add(
+        name: str,
+        func: Callable[..., int],
+        text: str,
+        parents: list[argparse.ArgumentParser] | None = None,
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(
+            name, help=text, description=text, parents=[dev] if parents is None else parents
+        )
         p.set_defaults(func=func)
         return p
 
@@ -553,27 +661,50 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("key", metavar="KEY")
     p = add("set", cmd_set, "change a setting now, while the client plays")
     p.add_argument("key", metavar="KEY")
-    p.add_argument("value", metavar="VALUE", nargs="+",
-                   help="the new value; melodies take several notes: C4 D4 E4")
+    p.add_argument(
+        "value",
+        metavar="VALUE",
+        nargs="+",
+        help="the new value; melodies take several notes: C4 D4 E4",
+    )
     p = add("reset", cmd_reset, "put every setting back to its default")
     p.add_argument("--yes", action="store_true", help="do not ask first")
-    p = add("monitor", cmd_monitor, "a live meter of every sensor (Ctrl-C stops it)",
-            [_device_options("print each line from the instrument as JSON")])
-    p.add_argument("--rate", type=int, default=20, metavar="HZ",
-                   help="updates a second (default 20)")
+    p = add(
+        "monitor",
+        cmd_monitor,
+        "a live meter of every sensor (Ctrl-C stops it)",
+        [_device_options("print each line from the instrument as JSON")],
+    )
+    p.add_argument(
+        "--rate", type=int, default=20, metavar="HZ", help="updates a second (default 20)"
+    )
     p.add_argument("--seconds", type=float, default=None, help="stop after this long")
     p = add("calibrate", cmd_calibrate, "learn a sensor's rest and range, step by step")
     p.add_argument("sensor", metavar="SENSOR")
     p.add_argument("--yes", action="store_true", help="use the result without asking")
-    p.add_argument("--save", nargs="?", const="", default=None, metavar="NAME",
-                   help="then save the profile (the one in use, or NAME)")
-    p.add_argument("--wait", type=float, default=60.0, metavar="SECONDS",
-                   help="longest the whole calibration may take (default 60)")
+    p.add_argument(
+        "--save",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="NAME",
+        help="then save the profile (the one in use, or NAME)",
+    )
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="longest the whole calibration may take (default 60)",
+    )
     add("panic", cmd_panic, "stop every sounding note now")
 
-    prof = sub.add_parser("profile", help="the client's saved settings: list, save, load, ...",
-                          description="Profiles keep a client's settings on the instrument; "
-                          "export and import move them through a file on this computer.")
+    prof = sub.add_parser(
+        "profile",
+        help="the client's saved settings: list, save, load, ...",
+        description="Profiles keep a client's settings on the instrument; "
+        "export and import move them through a file on this computer.",
+    )
     acts = prof.add_subparsers(dest="action", metavar="ACTION", required=True)
     prof.set_defaults(func=cmd_profile)
 
@@ -582,7 +713,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     act("list", "the saved profiles and the one in use")
     act("save", "save the settings in use (as NAME, or the profile in use)").add_argument(
-        "name", metavar="NAME", nargs="?")
+        "name", metavar="NAME", nargs="?"
+    )
     act("load", "play with a saved profile").add_argument("name", metavar="NAME")
     act("show", "the settings a profile holds").add_argument("name", metavar="NAME")
     p = act("delete", "delete a saved profile")
@@ -597,48 +729,77 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace the file if it exists")
     p = act("import", "set and save the settings from a profile file")
     p.add_argument("file", metavar="FILE.json")
-    p.add_argument("name", metavar="NAME", nargs="?",
-                   help="save under this name (default: the name in the file)")
+    p.add_argument(
+        "name",
+        metavar="NAME",
+        nargs="?",
+        help="save under this name (default: the name in the file)",
+    )
 
-    p = sub.add_parser("deploy", help="install the firmware on a Pico (for makers)",
-                       description="Compile firmware/ and copy it with a board and instrument "
-                       "definition to a Pico, then restart it.")
+    p = sub.add_parser(
+        "deploy",
+        help="install the firmware on a Pico (for makers)",
+        description="Compile firmware/ and copy it with a board and instrument "
+        "definition to a Pico, then restart it.",
+    )
     p.add_argument("--board", help="pico, pico_w or pico2")
     p.add_argument("--instrument", help="e.g. big-switch, squeeze-pad, combo")
     p.add_argument("--port", metavar="PATH", help="the Pico's serial port")
     p.add_argument("--dry-run", action="store_true", help="print the exact steps, do nothing")
-    p.add_argument("--stage", metavar="DIR",
-                   help="only write the files that would go on the board into DIR")
-    p.add_argument("--no-mip", action="store_true",
-                   help="skip installing usb-device-midi (already there)")
-    p.add_argument("--offline", action="store_true",
-                   help="install usb-device-midi from the local copy (see --fetch-deps), "
-                   "no internet needed")
-    p.add_argument("--fetch-deps", action="store_true",
-                   help="download usb-device-midi once into this computer's cache (needs "
-                   "internet), for later --offline deploys")
+    p.add_argument(
+        "--stage", metavar="DIR", help="only write the files that would go on the board into DIR"
+    )
+    p.add_argument(
+        "--no-mip", action="store_true", help="skip installing usb-device-midi (already there)"
+    )
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        help="install usb-device-midi from the local copy (see --fetch-deps), no internet needed",
+    )
+    p.add_argument(
+        "--fetch-deps",
+        action="store_true",
+        help="download usb-device-midi once into this computer's cache (needs "
+        "internet), for later --offline deploys",
+    )
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.set_defaults(func=cmd_deploy)
 
-    p = add("doctor", cmd_doctor, "find the Pico and say what is wrong and what to do "
-            "(read-only)", [_device_options("print the findings as JSON")])
-    p.add_argument("--sim", metavar="INSTRUMENT",
-                   help="examine a simulated instrument instead (e.g. combo)")
-    p.add_argument("--fault", action="append", default=[], metavar="SPEC",
-                   help="with --sim: a simulator fault, e.g. unplug:hand@0, sda-short:0@0, "
-                   "address:hand=0x30@0, missing-lib:usb-device-midi@0")
+    p = add(
+        "doctor",
+        cmd_doctor,
+        "find the Pico and say what is wrong and what to do (read-only)",
+        [_device_options("print the findings as JSON")],
+    )
+    p.add_argument(
+        "--sim", metavar="INSTRUMENT", help="examine a simulated instrument instead (e.g. combo)"
+    )
+    p.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="with --sim: a simulator fault, e.g. unplug:hand@0, sda-short:0@0, "
+        "address:hand=0x30@0, missing-lib:usb-device-midi@0",
+    )
     p.add_argument("--sim-firmware", metavar="DIR", help=argparse.SUPPRESS)
-    p.add_argument("--wiring", action="store_true",
-                   help="also show which wire goes to which pin")
-    p = add("maintenance", cmd_maintenance, "restart the instrument without its play loop so "
-            "mpremote or deploy can reach it; --leave plays again")
-    p.add_argument("--leave", action="store_true",
-                   help="restart the board into play (after maintenance)")
+    p.add_argument("--wiring", action="store_true", help="also show which wire goes to which pin")
+    p = add(
+        "maintenance",
+        cmd_maintenance,
+        "restart the instrument without its play loop so "
+        "mpremote or deploy can reach it; --leave plays again",
+    )
+    p.add_argument(
+        "--leave", action="store_true", help="restart the board into play (after maintenance)"
+    )
 
     if _has_simulator():
-        sub.add_parser("sim", help="run the simulated instrument (attune sim --help)",
-                       add_help=False)
+        sub.add_parser(
+            "sim", help="run the simulated instrument (attune sim --help)", add_help=False
+        )
     sub.add_parser("bench", help="run the benchmarks (python -m benchmarks)", add_help=False)
     return parser
 
@@ -680,8 +841,9 @@ def main(argv: list[str] | None = None) -> int:
         _silence_stdout()
         return 0
     except serial.SerialException as e:  # the cable came out, or the port vanished
-        lost = errors.DeviceTimeout("The connection to the instrument was lost ("
-                                    + str(e) + "). Is it still plugged in?")
+        lost = errors.DeviceTimeout(
+            "The connection to the instrument was lost (" + str(e) + "). Is it still plugged in?"
+        )
         report(lost, ctx)
         return lost.exit_code
 

@@ -75,8 +75,12 @@ class ImportResult:
     saved: bool
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "applied": self.applied, "saved": self.saved,
-                "refused": [{"key": k, "reason": r} for k, r in self.refused]}
+        return {
+            "name": self.name,
+            "applied": self.applied,
+            "saved": self.saved,
+            "refused": [{"key": k, "reason": r} for k, r in self.refused],
+        }
 
 
 def _payload(text: str) -> dict[str, Any]:
@@ -97,8 +101,9 @@ def _payload(text: str) -> dict[str, Any]:
 class Client:
     """Talks to one Attune instrument: `request` sends a line and returns its reply payload."""
 
-    def __init__(self, port: SerialLike, timeout: float = 2.0,
-                 on_async: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, port: SerialLike, timeout: float = 2.0, on_async: Callable[[str], None] | None = None
+    ) -> None:
         self.port = port
         self.timeout = timeout
         self.on_async = on_async
@@ -124,7 +129,7 @@ class Client:
             nl = self._buf.find(b"\n")
             if nl >= 0:
                 raw = bytes(self._buf[:nl])
-                del self._buf[:nl + 1]
+                del self._buf[: nl + 1]
                 return raw.decode("utf-8", errors="replace").rstrip("\r")
             if time.monotonic() >= deadline:
                 return None
@@ -153,7 +158,8 @@ class Client:
             if line is None:
                 raise DeviceTimeout(
                     "The instrument did not answer '" + request + "' in time. Check the USB "
-                    "cable; if it keeps happening, unplug the instrument and plug it back in.")
+                    "cable; if it keeps happening, unplug the instrument and plug it back in."
+                )
             if not line.strip():
                 continue
             if line.startswith("*"):
@@ -205,24 +211,34 @@ class Client:
                 payload = self._await_reply("hello", deadline)
             except DeviceTimeout:
                 seen = list(self.noise)
-                hint = (" It printed: " + " | ".join(seen[-3:])) if seen else (
-                    " It did not answer at all.")
+                hint = (
+                    (" It printed: " + " | ".join(seen[-3:]))
+                    if seen
+                    else (" It did not answer at all.")
+                )
                 raise NotAttune(
                     "The device" + where + " did not answer like an Attune instrument; it may "
                     "be running other firmware or a plain MicroPython prompt." + hint,
-                    details=seen) from None
+                    details=seen,
+                ) from None
             except Refused as e:
-                raise NotAttune("The device" + where + " answered 'hello' with an error: "
-                                + e.reason) from None
+                raise NotAttune(
+                    "The device" + where + " answered 'hello' with an error: " + e.reason
+                ) from None
             if "protocol" in payload:
                 break
             # a reply left over from an earlier request: keep waiting for ours
         version = payload.get("protocol")
         if version != PROTOCOL_VERSION:
             raise NotAttune(
-                "The instrument" + where + " speaks protocol version " + str(version)
-                + ", but this attune tool speaks version " + str(PROTOCOL_VERSION)
-                + ". Update the tool or the instrument's firmware so they match.")
+                "The instrument"
+                + where
+                + " speaks protocol version "
+                + str(version)
+                + ", but this attune tool speaks version "
+                + str(PROTOCOL_VERSION)
+                + ". Update the tool or the instrument's firmware so they match."
+            )
         known = ("firmware", "protocol", "board", "instrument", "title", "channels")
         channels = payload.get("channels") or []
         self.info = DeviceInfo(
@@ -319,8 +335,9 @@ class Client:
 
     # -- profiles on the computer -----------------------------------------------------------
 
-    def export_profile(self, name: str, path: str | os.PathLike[str],
-                       overwrite: bool = False) -> dict[str, Any]:
+    def export_profile(
+        self, name: str, path: str | os.PathLike[str], overwrite: bool = False
+    ) -> dict[str, Any]:
         """Write profile `name` to a JSON file with a header; returns what was written."""
         shown = self.profile_show(name)
         info = self.info
@@ -337,8 +354,9 @@ class Client:
         write_profile_file(Path(path), doc, overwrite)
         return doc
 
-    def import_profile(self, path: str | os.PathLike[str],
-                       name: str | None = None) -> ImportResult:
+    def import_profile(
+        self, path: str | os.PathLike[str], name: str | None = None
+    ) -> ImportResult:
         """Set every value from a profile file, then save it as `name`.
 
         Refused keys are collected with the device's reasons, never stopping at the first;
@@ -396,21 +414,25 @@ def check_profile_name(name: str) -> None:
     if not firmware.module("protocol").valid_name(name or ""):
         raise BadFile(
             "'" + name + "' cannot be a profile name: use 1 to 24 letters, digits, '-' or '_' "
-            "(no spaces), for example anna or ben_2.")
+            "(no spaces), for example anna or ben_2."
+        )
 
 
 def write_profile_file(path: Path, doc: dict[str, Any], overwrite: bool = False) -> None:
     """Write atomically (temporary file, then rename), refusing to replace a file unasked."""
     if path.exists() and not overwrite:
-        raise BadFile("The file " + str(path) + " already exists. Choose another name, or "
-                      "add --force to replace it.")
+        raise BadFile(
+            "The file " + str(path) + " already exists. Choose another name, or "
+            "add --force to replace it."
+        )
     tmp = path.with_name(path.name + ".tmp")
     try:
         tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
         os.replace(tmp, path)
     except OSError as e:
-        raise BadFile("Could not write " + str(path) + ": " + (e.strerror or str(e))
-                      + ".") from None
+        raise BadFile(
+            "Could not write " + str(path) + ": " + (e.strerror or str(e)) + "."
+        ) from None
 
 
 def read_profile_file(path: Path) -> dict[str, Any]:
@@ -418,8 +440,9 @@ def read_profile_file(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
-        raise BadFile("Could not read " + str(path) + ": " + (e.strerror or str(e))
-                      + ".") from None
+        raise BadFile(
+            "Could not read " + str(path) + ": " + (e.strerror or str(e)) + "."
+        ) from None
     except UnicodeDecodeError:
         raise BadFile(str(path) + " is not a text file, so it is not an Attune profile.") from None
     try:
@@ -427,22 +450,31 @@ def read_profile_file(path: Path) -> dict[str, Any]:
     except ValueError as e:
         raise BadFile(str(path) + " is not a valid JSON file (" + str(e) + ").") from None
     if not isinstance(doc, dict) or doc.get("format") != PROFILE_FORMAT:
-        raise BadFile(str(path) + " is not an Attune profile (it has no \"format\": \""
-                      + PROFILE_FORMAT + "\" header).")
+        raise BadFile(
+            str(path)
+            + ' is not an Attune profile (it has no "format": "'
+            + PROFILE_FORMAT
+            + '" header).'
+        )
     version = doc.get("version")
     if not isinstance(version, int) or version < 1:
         raise BadFile(str(path) + " has no valid profile format version.")
     if version > PROFILE_FORMAT_VERSION:
-        raise BadFile(str(path) + " was written by a newer attune tool (format version "
-                      + str(version) + "); update this tool to read it.")
+        raise BadFile(
+            str(path)
+            + " was written by a newer attune tool (format version "
+            + str(version)
+            + "); update this tool to read it."
+        )
     values = doc.get("values")
     if not isinstance(values, dict) or not values:
-        raise BadFile(str(path) + " holds no settings (its \"values\" are missing or empty).")
+        raise BadFile(str(path) + ' holds no settings (its "values" are missing or empty).')
     clean: dict[str, str] = {}
     for key, value in values.items():
         if not isinstance(value, (str, int)) or isinstance(value, bool):
-            raise BadFile(str(path) + ": the value of '" + str(key) + "' must be text or a "
-                          "whole number.")
+            raise BadFile(
+                str(path) + ": the value of '" + str(key) + "' must be text or a whole number."
+            )
         text_value = str(value)
         if not key or any(c in key + text_value for c in "\r\n") or " " in key:
             raise BadFile(str(path) + ": '" + str(key) + "' is not a valid setting line.")

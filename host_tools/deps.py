@@ -60,14 +60,17 @@ def fetch(index: str | None = None, cache: Path | None = None) -> dict[str, Any]
             name, version = todo.pop(0)
             if name in versions:
                 continue
-            meta = json.loads(_get(index + "/package/" + MPY + "/" + name + "/" + version
-                                   + ".json"))
+            meta = json.loads(
+                _get(index + "/package/" + MPY + "/" + name + "/" + version + ".json")
+            )
             versions[name] = str(meta.get("version", version))
             for dest, short_hash in meta.get("hashes", ()):
                 data = _get(index + "/file/" + short_hash[:2] + "/" + short_hash)
                 if not hashlib.sha256(data).hexdigest().startswith(short_hash):
-                    raise DeployFailed("The download of " + dest + " (" + name + ") was "
-                                       "damaged. Run attune deploy --fetch-deps again.")
+                    raise DeployFailed(
+                        "The download of " + dest + " (" + name + ") was "
+                        "damaged. Run attune deploy --fetch-deps again."
+                    )
                 out = target / "lib" / dest
                 out.parent.mkdir(parents=True, exist_ok=True)
                 out.write_bytes(data)
@@ -75,12 +78,24 @@ def fetch(index: str | None = None, cache: Path | None = None) -> dict[str, Any]
             todo += [(dep, ver) for dep, ver in meta.get("deps", ())]
     except (urllib.error.URLError, OSError, ValueError) as e:
         reason = getattr(e, "reason", e)
-        raise DeployFailed("Could not download " + PACKAGE + " from " + index + " (" + str(reason)
-                           + "). This computer seems to be offline. Connect it to the internet "
-                           "once and run 'attune deploy --fetch-deps' again; after that, "
-                           "'attune deploy --offline' needs no internet.") from None
-    manifest = {"package": PACKAGE, "index": index, "mpy": MPY, "versions": versions,
-                "files": files}
+        raise DeployFailed(
+            "Could not download "
+            + PACKAGE
+            + " from "
+            + index
+            + " ("
+            + str(reason)
+            + "). This computer seems to be offline. Connect it to the internet "
+            "once and run 'attune deploy --fetch-deps' again; after that, "
+            "'attune deploy --offline' needs no internet."
+        ) from None
+    manifest = {
+        "package": PACKAGE,
+        "index": index,
+        "mpy": MPY,
+        "versions": versions,
+        "files": files,
+    }
     (target / _MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     return manifest
 
@@ -92,14 +107,21 @@ def local_copy(cache: Path | None = None) -> list[tuple[str, Path]]:
     try:
         manifest = json.loads((target / _MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        raise DeployFailed("There is no local copy of " + PACKAGE + " in " + str(target)
-                           + " yet. Run 'attune deploy --fetch-deps' once on a computer with "
-                           "internet, then 'attune deploy --offline' works without it.") from None
+        raise DeployFailed(
+            "There is no local copy of "
+            + PACKAGE
+            + " in "
+            + str(target)
+            + " yet. Run 'attune deploy --fetch-deps' once on a computer with "
+            "internet, then 'attune deploy --offline' works without it."
+        ) from None
     out = []
     for dest in sorted(manifest.get("files", {})):
         path = target / "lib" / dest
         if not path.is_file():
-            raise DeployFailed("The local copy of " + PACKAGE + " in " + str(target) + " is "
-                               "missing " + dest + ". Run 'attune deploy --fetch-deps' again.")
+            raise DeployFailed(
+                "The local copy of " + PACKAGE + " in " + str(target) + " is "
+                "missing " + dest + ". Run 'attune deploy --fetch-deps' again."
+            )
         out.append(("lib/" + dest, path))
     return out

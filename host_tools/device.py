@@ -30,9 +30,13 @@ class PortInfo:
     pid: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"port": self.path, "description": self.description,
-                "serial_number": self.serial_number,
-                "vid": self.vid, "pid": self.pid}
+        return {
+            "port": self.path,
+            "description": self.description,
+            "serial_number": self.serial_number,
+            "vid": self.vid,
+            "pid": self.pid,
+        }
 
 
 @dataclass
@@ -55,8 +59,16 @@ class Probe:
 
     def describe(self) -> str:
         if self.info is not None:
-            return (self.port.path + ": " + self.info.name + " (instrument "
-                    + self.info.instrument + ", firmware " + self.info.firmware + ")")
+            return (
+                self.port.path
+                + ": "
+                + self.info.name
+                + " (instrument "
+                + self.info.instrument
+                + ", firmware "
+                + self.info.firmware
+                + ")"
+            )
         return self.port.path + ": " + (self.problem or "not an Attune instrument")
 
 
@@ -67,8 +79,9 @@ def list_pico_ports() -> list[PortInfo]:
     found = []
     for p in list_ports.comports():
         if p.vid == RASPBERRY_PI_VID:
-            found.append(PortInfo(p.device, p.description or "", p.serial_number or "",
-                                  p.vid, p.pid))
+            found.append(
+                PortInfo(p.device, p.description or "", p.serial_number or "", p.vid, p.pid)
+            )
     return sorted(found, key=lambda p: p.path)
 
 
@@ -77,8 +90,7 @@ def open_serial(path: str) -> Any:
     import serial
 
     try:
-        return serial.Serial(path, BAUD, timeout=READ_SLICE_S, write_timeout=2.0,
-                             exclusive=True)
+        return serial.Serial(path, BAUD, timeout=READ_SLICE_S, write_timeout=2.0, exclusive=True)
     except (OSError, serial.SerialException) as e:
         raise _open_error(path, e) from None
 
@@ -87,18 +99,26 @@ def _open_error(path: str, e: BaseException) -> AttuneError:
     code = getattr(e, "errno", None)
     text = str(e)
     if code == errno.ENOENT or "No such file" in text or "FileNotFoundError" in text:
-        return NoDevice("There is no port called " + path + ". Is the instrument plugged in? "
-                        "Run 'attune ports' to see what is connected.")
+        return NoDevice(
+            "There is no port called " + path + ". Is the instrument plugged in? "
+            "Run 'attune ports' to see what is connected."
+        )
     if code in (errno.EACCES, errno.EPERM) or "ermission" in text or "Access is denied" in text:
         hint = ""
         if sys.platform.startswith("linux"):
-            hint = (" On Linux, add yourself to the 'dialout' group (sudo usermod -aG dialout "
-                    "$USER), then log out and back in.")
-        return PortBusy("This computer did not allow opening " + path + " (permission denied). "
-                        "Another program may be using it." + hint)
+            hint = (
+                " On Linux, add yourself to the 'dialout' group (sudo usermod -aG dialout "
+                "$USER), then log out and back in."
+            )
+        return PortBusy(
+            "This computer did not allow opening " + path + " (permission denied). "
+            "Another program may be using it." + hint
+        )
     if code == errno.EBUSY or "lock" in text.lower() or "busy" in text.lower():
-        return PortBusy(path + " is in use by another program (a serial terminal, a DAW "
-                        "plug-in, mpremote or another attune). Close it and try again.")
+        return PortBusy(
+            path + " is in use by another program (a serial terminal, a DAW "
+            "plug-in, mpremote or another attune). Close it and try again."
+        )
     return PortBusy("Could not open " + path + ": " + text)
 
 
@@ -127,8 +147,11 @@ def probe(port: PortInfo, timeout: float) -> Probe:
     try:
         client = open_client(port.path, timeout)
     except NotAttune:
-        return Probe(port, None, "a Pico, but not answering as Attune (plain MicroPython or "
-                                 "other firmware?)")
+        return Probe(
+            port,
+            None,
+            "a Pico, but not answering as Attune (plain MicroPython or other firmware?)",
+        )
     except AttuneError as e:
         return Probe(port, None, e.message)
     info = client.info
@@ -143,34 +166,42 @@ def probe_all(timeout: float) -> list[Probe]:
 def _several(probes: list[Probe], what: str) -> SeveralDevices:
     lines = [p.describe() for p in probes]
     return SeveralDevices(
-        "Several " + what + " are connected:\n  " + "\n  ".join(lines)
-        + "\nChoose one with --port PATH (or --device NAME).", details=lines)
+        "Several "
+        + what
+        + " are connected:\n  "
+        + "\n  ".join(lines)
+        + "\nChoose one with --port PATH (or --device NAME).",
+        details=lines,
+    )
 
 
-def connect(port: str | None = None, device: str | None = None,
-            timeout: float = 2.0) -> Client:
+def connect(port: str | None = None, device: str | None = None, timeout: float = 2.0) -> Client:
     """A client talking to the chosen instrument, its `hello` done (`client.info`)."""
     if port:
         client = open_client(port, timeout)
         if device and client.info and not client.info.matches(device):
             name = client.info.name
             _close(client.port)
-            raise NoDevice("The instrument on " + port + " is '" + name + "', not '" + device
-                           + "'.")
+            raise NoDevice(
+                "The instrument on " + port + " is '" + name + "', not '" + device + "'."
+            )
         return client
     ports = list_pico_ports()
     if not ports:
         raise NoDevice(
             "No Attune instrument found. Check that it is plugged in with a data USB cable "
             "(some cables only charge), or pass --port PATH (for the simulator, the path it "
-            "printed).")
+            "printed)."
+        )
     if device:
         probes = [probe(p, timeout) for p in ports]
         hits = [p for p in probes if p.info is not None and p.info.matches(device)]
         if not hits:
             names = [p.describe() for p in probes]
-            raise NoDevice("No instrument called '" + device + "' found. Connected:\n  "
-                           + "\n  ".join(names), details=names)
+            raise NoDevice(
+                "No instrument called '" + device + "' found. Connected:\n  " + "\n  ".join(names),
+                details=names,
+            )
         if len(hits) > 1:
             raise _several(hits, "instruments called '" + device + "'")
         return open_client(hits[0].port.path, timeout)
@@ -193,9 +224,14 @@ def find_pico(port: str | None = None) -> PortInfo:
         raise NoDevice(
             "No Pico found. Plug it in with a data USB cable. A brand-new Pico needs "
             "MicroPython first: hold BOOTSEL while plugging it in and copy the MicroPython "
-            ".uf2 file onto the drive that appears.")
+            ".uf2 file onto the drive that appears."
+        )
     if len(ports) > 1:
         lines = [p.path + " (" + (p.description or "Pico") + ")" for p in ports]
-        raise SeveralDevices("Several Picos are connected:\n  " + "\n  ".join(lines)
-                             + "\nChoose one with --port PATH.", details=lines)
+        raise SeveralDevices(
+            "Several Picos are connected:\n  "
+            + "\n  ".join(lines)
+            + "\nChoose one with --port PATH.",
+            details=lines,
+        )
     return ports[0]

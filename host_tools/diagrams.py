@@ -29,12 +29,46 @@ schemdraw.svgconfig.text = "text"
 # Physical header pin -> what it is, for the Pico, Pico W and Pico 2 (same 40-pin layout).
 # Pins 1-20 run down the left edge from the USB end, 21-40 back up the right edge.
 HEADER = {
-    1: "GP0", 2: "GP1", 3: "GND", 4: "GP2", 5: "GP3", 6: "GP4", 7: "GP5", 8: "GND", 9: "GP6",
-    10: "GP7", 11: "GP8", 12: "GP9", 13: "GND", 14: "GP10", 15: "GP11", 16: "GP12",
-    17: "GP13", 18: "GND", 19: "GP14", 20: "GP15", 21: "GP16", 22: "GP17", 23: "GND",
-    24: "GP18", 25: "GP19", 26: "GP20", 27: "GP21", 28: "GND", 29: "GP22", 30: "RUN",
-    31: "GP26", 32: "GP27", 33: "AGND", 34: "GP28", 35: "ADC_VREF", 36: "3V3(OUT)",
-    37: "3V3_EN", 38: "GND", 39: "VSYS", 40: "VBUS",
+    1: "GP0",
+    2: "GP1",
+    3: "GND",
+    4: "GP2",
+    5: "GP3",
+    6: "GP4",
+    7: "GP5",
+    8: "GND",
+    9: "GP6",
+    10: "GP7",
+    11: "GP8",
+    12: "GP9",
+    13: "GND",
+    14: "GP10",
+    15: "GP11",
+    16: "GP12",
+    17: "GP13",
+    18: "GND",
+    19: "GP14",
+    20: "GP15",
+    21: "GP16",
+    22: "GP17",
+    23: "GND",
+    24: "GP18",
+    25: "GP19",
+    26: "GP20",
+    27: "GP21",
+    28: "GND",
+    29: "GP22",
+    30: "RUN",
+    31: "GP26",
+    32: "GP27",
+    33: "AGND",
+    34: "GP28",
+    35: "ADC_VREF",
+    36: "3V3(OUT)",
+    37: "3V3_EN",
+    38: "GND",
+    39: "VSYS",
+    40: "VBUS",
 }
 PIN_3V3 = 36
 PIN_GND_SWITCH = 18  # next to GP14/GP15
@@ -44,8 +78,13 @@ PIN_AGND = 33  # the analog ground: the FSR divider returns here
 _P = 0.8  # pin pitch in drawing units
 _BW = 5.6  # distance between the two pin columns
 _FONT = 10
-_COLOURS = {"3v3": "#d62728", "gnd": "#000000", "sda": "#1f77b4", "scl": "#c9a400",
-            "sig": "#2ca02c"}
+_COLOURS = {
+    "3v3": "#d62728",
+    "gnd": "#000000",
+    "sda": "#1f77b4",
+    "scl": "#c9a400",
+    "sig": "#2ca02c",
+}
 _GREY = "#9a9a9a"
 _BOARD_FILL = "#eef6ee"
 
@@ -77,8 +116,9 @@ def _pin_xy(pin: int) -> tuple[float, float]:
 def load(board_id: str, instrument_id: str) -> tuple[dict, dict]:
     """The board and instrument definitions as the firmware gets them."""
     board = json.loads((BOARDS_DIR / (board_id + ".json")).read_text(encoding="utf-8"))
-    inst = json.loads((BOARDS_DIR / "instruments" / (instrument_id + ".json"))
-                      .read_text(encoding="utf-8"))
+    inst = json.loads(
+        (BOARDS_DIR / "instruments" / (instrument_id + ".json")).read_text(encoding="utf-8")
+    )
     return board, inst
 
 
@@ -118,37 +158,58 @@ def _parts(inst: dict) -> tuple[list[Part], list[dict]]:
             pull = ch.get("pull", "up")
             if pull != "up":
                 # drawn as wired for the internal pull-up only: say so rather than mislead
-                raise ValueError("Channel '" + name + "' uses pull " + pull + "; the wiring "
-                                 "pictures show switches to ground with the pull-up only.")
+                raise ValueError(
+                    "Channel '" + name + "' uses pull " + pull + "; the wiring "
+                    "pictures show switches to ground with the pull-up only."
+                )
             gnd = PIN_GND_SWITCH
             if gnd_switch_used:
                 gnd = 23  # another GND pin: two wires on one pin are hard to solder
             gnd_switch_used = True
-            parts.append(Part(
-                "'" + name + "': 3.5 mm socket", ["switch plugs in here"],
-                [Wire("sleeve", gnd, "gnd"), Wire("ring", gnd, "gnd", joins="sleeve"),
-                 Wire("tip", gpio_pin, "sig", resistor="1 kΩ")],
-                note="ring joins sleeve (a mono plug shorts them)"))
+            parts.append(
+                Part(
+                    "'" + name + "': 3.5 mm socket",
+                    ["switch plugs in here"],
+                    [
+                        Wire("sleeve", gnd, "gnd"),
+                        Wire("ring", gnd, "gnd", joins="sleeve"),
+                        Wire("tip", gpio_pin, "sig", resistor="1 kΩ"),
+                    ],
+                    note="ring joins sleeve (a mono plug shorts them)",
+                )
+            )
         elif kind == "fsr":
             dividers.append(ch)
         elif kind in ("vl6180x", "lps22"):
             chip = "VL6180X" if kind == "vl6180x" else "LPS22"
             sda, scl = header_pin(ch["sda"]), header_pin(ch["scl"])
             addr = ch.get("address", 0x29 if kind == "vl6180x" else 0x5D)
-            lines = [chip + " breakout", "I2C" + str(ch.get("bus", 0)) + ", address "
-                     + hex(addr)]
-            wires = [Wire("VIN", PIN_3V3, "3v3"), Wire("GND", PIN_GND_SENSOR, "gnd"),
-                     Wire("SDA", sda, "sda"), Wire("SCL", scl, "scl")]
+            lines = [chip + " breakout", "I2C" + str(ch.get("bus", 0)) + ", address " + hex(addr)]
+            wires = [
+                Wire("VIN", PIN_3V3, "3v3"),
+                Wire("GND", PIN_GND_SENSOR, "gnd"),
+                Wire("SDA", sda, "sda"),
+                Wire("SCL", scl, "scl"),
+            ]
             loose = ["GPIO0/CE", "GPIO1"] if kind == "vl6180x" else ["SDO/SA0"]
             note = "not connected: " + ", ".join(loose)
             if kind == "lps22":
                 note = "SDO/SA0: leave as the breakout sets it"
             parts.append(Part("'" + name + "': " + chip, lines, wires, note=note, loose=loose))
         elif kind == "ir_distance":
-            parts.append(Part("'" + name + "': Sharp IR sensor", ["GP2Y0A41SK0F"],
-                              [Wire("Vcc", 40, "3v3"), Wire("GND", PIN_AGND, "gnd"),
-                               Wire("Vo", header_pin(ch["pin"]), "sig")],
-                              note="47 µF across Vcc-GND; check Vo < 3.2 V", side="right"))
+            parts.append(
+                Part(
+                    "'" + name + "': Sharp IR sensor",
+                    ["GP2Y0A41SK0F"],
+                    [
+                        Wire("Vcc", 40, "3v3"),
+                        Wire("GND", PIN_AGND, "gnd"),
+                        Wire("Vo", header_pin(ch["pin"]), "sig"),
+                    ],
+                    note="47 µF across Vcc-GND; check Vo < 3.2 V",
+                    side="right",
+                )
+            )
     return parts, dividers
 
 
@@ -160,20 +221,42 @@ class _Canvas:
         self.d = schemdraw.Drawing(canvas="svg", show=False, margin=1.2)
         self.d.config(fontsize=_FONT, lw=1.4, unit=2)
 
-    def text(self, xy: tuple[float, float], s: str, halign: str = "center",
-             valign: str = "center", colour: str = "#000000", size: int = _FONT) -> None:
-        self.d.add(elm.Label().at(xy).label(s, halign=halign, valign=valign,  # type: ignore
-                                            color=colour, fontsize=size))
+    def text(
+        self,
+        xy: tuple[float, float],
+        s: str,
+        halign: str = "center",
+        valign: str = "center",
+        colour: str = "#000000",
+        size: int = _FONT,
+    ) -> None:
+        self.d.add(
+            elm.Label()
+            .at(xy)
+            .label(
+                s,
+                halign=halign,
+                valign=valign,  # type: ignore
+                color=colour,
+                fontsize=size,
+            )
+        )
 
-    def line(self, a: tuple[float, float], b: tuple[float, float], colour: str,
-             lw: float = 1.6) -> None:
+    def line(
+        self, a: tuple[float, float], b: tuple[float, float], colour: str, lw: float = 1.6
+    ) -> None:
         self.d.add(elm.Line().at(a).to(b).color(colour).linewidth(lw))
 
     def dot(self, xy: tuple[float, float], colour: str = "#000000") -> None:
         self.d.add(elm.Dot(radius=0.07).at(xy).color(colour))
 
-    def box(self, a: tuple[float, float], b: tuple[float, float], fill: str = "#ffffff",
-            colour: str = "#000000") -> None:
+    def box(
+        self,
+        a: tuple[float, float],
+        b: tuple[float, float],
+        fill: str = "#ffffff",
+        colour: str = "#000000",
+    ) -> None:
         self.d.add(elm.Rect(corner1=a, corner2=b, fill=fill).at((0, 0)).theta(0).color(colour))
 
 
@@ -194,8 +277,12 @@ def _draw_board(c: _Canvas, board: dict, used: dict[int, str]) -> None:
             if pin <= 20:
                 c.text((x + 0.22, y), label, halign="left", colour=_COLOURS[used[pin]])
             else:
-                c.text((x - 0.22, y), str(pin) + " · " + name, halign="right",
-                       colour=_COLOURS[used[pin]])
+                c.text(
+                    (x - 0.22, y),
+                    str(pin) + " · " + name,
+                    halign="right",
+                    colour=_COLOURS[used[pin]],
+                )
         else:
             c.d.add(elm.Dot(radius=0.06, open=True).at((x, y)).color(_GREY))
     if 1 not in used:
@@ -217,15 +304,28 @@ def _draw_divider(c: _Canvas, ch: dict, lane: float) -> None:
     _, y_agnd = _pin_xy(PIN_AGND)
     red, black, green = _COLOURS["3v3"], _COLOURS["gnd"], _COLOURS["sig"]
     c.line((_BW, y_3v3), (x_fsr, y_3v3), red)
-    c.d.add(elm.ResistorVar().endpoints((x_fsr, y_3v3), (x_fsr, y_adc)).color("#000000")
-            .label("FSR\n'" + ch["name"] + "'", loc="bottom", ofst=0.15, fontsize=_FONT))
+    c.d.add(
+        elm.ResistorVar()
+        .endpoints((x_fsr, y_3v3), (x_fsr, y_adc))
+        .color("#000000")
+        .label("FSR\n'" + ch["name"] + "'", loc="bottom", ofst=0.15, fontsize=_FONT)
+    )
     c.line((x_fsr, y_adc), (_BW, y_adc), green)
     c.dot((x_r, y_adc), green)
-    c.d.add(elm.Resistor().endpoints((x_r, y_adc), (x_r, y_agnd)).color("#000000")
-            .label("10 kΩ", loc="bottom", ofst=0.15, fontsize=_FONT))
+    c.d.add(
+        elm.Resistor()
+        .endpoints((x_r, y_adc), (x_r, y_agnd))
+        .color("#000000")
+        .label("10 kΩ", loc="bottom", ofst=0.15, fontsize=_FONT)
+    )
     c.line((x_r, y_agnd), (_BW, y_agnd), black)
-    c.text((x_fsr + 0.2, y_3v3 + 0.3), "pressing lowers the FSR's resistance: GP"
-           + str(ch["pin"]) + " reads higher", halign="center", colour=_GREY, size=9)
+    c.text(
+        (x_fsr + 0.2, y_3v3 + 0.3),
+        "pressing lowers the FSR's resistance: GP" + str(ch["pin"]) + " reads higher",
+        halign="center",
+        colour=_GREY,
+        size=9,
+    )
 
 
 def _draw_part(c: _Canvas, part: Part, y_top: float) -> float:
@@ -241,8 +341,7 @@ def _draw_part(c: _Canvas, part: Part, y_top: float) -> float:
     c.box((x_far, y_top), (x_face, bottom))
     c.text(((x_far + x_face) / 2, y_top + 0.35), part.title, size=11)
     for i, s in enumerate(part.lines):
-        c.text((x_far + 0.2, y_top - 0.4 - i * 0.55), s, halign="left", colour="#444444",
-               size=9)
+        c.text((x_far + 0.2, y_top - 0.4 - i * 0.55), s, halign="left", colour="#444444", size=9)
     if part.note:
         c.text(((x_far + x_face) / 2, bottom - 0.35), part.note, colour="#444444", size=9)
     y0 = y_top - 0.6 * len(part.lines) - 0.5
@@ -262,15 +361,22 @@ def _draw_part(c: _Canvas, part: Part, y_top: float) -> float:
             if out < 0:  # the pin is on the board's other edge: name it instead of a wire
                 c.line((edge, y), (edge - 0.8, y), colour)
                 c.dot((edge - 0.8, y), colour)
-                c.text((edge - 0.95, y), "to " + HEADER[w.pin] + ", pin " + str(w.pin),
-                       halign="right", colour=colour)
+                c.text(
+                    (edge - 0.95, y),
+                    "to " + HEADER[w.pin] + ", pin " + str(w.pin),
+                    halign="right",
+                    colour=colour,
+                )
                 continue
             px, py = _pin_xy(w.pin)
             start = (edge, y)
             if w.resistor:
-                c.d.add(elm.Resistor().endpoints((edge, y), (edge + 1.5, y))
-                        .color("#000000").label(w.resistor, loc="top", ofst=0.05,
-                                                fontsize=9))
+                c.d.add(
+                    elm.Resistor()
+                    .endpoints((edge, y), (edge + 1.5, y))
+                    .color("#000000")
+                    .label(w.resistor, loc="top", ofst=0.05, fontsize=9)
+                )
                 start = (edge + 1.5, y)
             lane = -0.9 - 0.35 * i
             if abs(y - py) < 1e-6:
@@ -304,8 +410,9 @@ def diagram_svg(board_id: str, instrument_id: str) -> str:
     board, inst = load(board_id, instrument_id)
     for gpio in _instrument_gpios(inst):
         if gpio not in board["gpio"]:
-            raise ValueError("GP" + str(gpio) + " is not a usable pin on the " + board["name"]
-                             + ".")
+            raise ValueError(
+                "GP" + str(gpio) + " is not a usable pin on the " + board["name"] + "."
+            )
     parts, dividers = _parts(inst)
     c = _Canvas()
     _draw_board(c, board, _used_pins(parts, dividers))
@@ -317,10 +424,22 @@ def diagram_svg(board_id: str, instrument_id: str) -> str:
         y_next = _draw_part(c, part, min(want, y_next))
     for i, ch in enumerate(dividers):
         _draw_divider(c, ch, 2.6 * i)
-    c.text((_BW / 2, min(y_next, _y(20.5)) - 0.4),
-           "Attune " + inst["title"] + " (" + inst["name"] + ") on the " + board["name"]
-           + ": drawn from boards/" + board["id"] + ".json and boards/instruments/"
-           + inst["name"] + ".json", size=9, colour="#444444")
+    c.text(
+        (_BW / 2, min(y_next, _y(20.5)) - 0.4),
+        "Attune "
+        + inst["title"]
+        + " ("
+        + inst["name"]
+        + ") on the "
+        + board["name"]
+        + ": drawn from boards/"
+        + board["id"]
+        + ".json and boards/instruments/"
+        + inst["name"]
+        + ".json",
+        size=9,
+        colour="#444444",
+    )
     return _svg(c.d)
 
 
@@ -338,6 +457,7 @@ def _svg(d: schemdraw.Drawing) -> str:
 
 
 # -- the parts on their own --------------------------------------------------------------------
+
 
 def _plug(c: _Canvas, x: float, y: float, stereo: bool) -> None:
     """A 3.5 mm plug lying down, tip to the right, its contacts shaded and named."""
@@ -358,15 +478,23 @@ def jack_svg() -> str:
     c = _Canvas()
     c.text((2.5, 2.2), "3.5 mm switched stereo socket (PJ-307 / PJ-392 type)", size=12)
     _plug(c, 0.0, 1.0, stereo=True)
-    c.text((5.2, 1.0), "a stereo plug's contacts; a mono plug has no ring", halign="left",
-           colour="#444444", size=9)
-    jack = c.d.add(elm.AudioJack(ring=True, switch=True, ringswitch=True).at((1.0, -3.0))
-                   .color("#000000"))
-    rows = [("tip", jack.tip, "sig", "tip: to the switch's input pin (GP15) through 1 kΩ"),
-            ("tipswitch", jack.tipswitch, None, "tip switch: leave free"),
-            ("ringswitch", jack.ringswitch, None, "ring switch: leave free"),
-            ("ring", jack.ring, "gnd", "ring: to GND (with the sleeve)"),
-            ("sleeve", jack.sleeve, "gnd", "sleeve: to GND")]
+    c.text(
+        (5.2, 1.0),
+        "a stereo plug's contacts; a mono plug has no ring",
+        halign="left",
+        colour="#444444",
+        size=9,
+    )
+    jack = c.d.add(
+        elm.AudioJack(ring=True, switch=True, ringswitch=True).at((1.0, -3.0)).color("#000000")
+    )
+    rows = [
+        ("tip", jack.tip, "sig", "tip: to the switch's input pin (GP15) through 1 kΩ"),
+        ("tipswitch", jack.tipswitch, None, "tip switch: leave free"),
+        ("ringswitch", jack.ringswitch, None, "ring switch: leave free"),
+        ("ring", jack.ring, "gnd", "ring: to GND (with the sleeve)"),
+        ("sleeve", jack.sleeve, "gnd", "sleeve: to GND"),
+    ]
     x_text = 6.0
     for i, (_, anchor, colour, text) in enumerate(rows):
         y = -1.6 - i * 0.8
@@ -376,12 +504,15 @@ def jack_svg() -> str:
         c.line((x_text - 1.5, ay), (x_text - 0.2, y), col, lw=1.2)
         c.dot((ax, ay), col)
         c.text((x_text, y), text, halign="left", colour=col)
-    for i, s in enumerate([
+    for i, s in enumerate(
+        [
             "Lugs are placed differently on every socket model: find them with a multimeter on",
             "its beep setting. Plug in a plug, touch one probe to the plug's tip and find the lug",
             "that beeps: that is the tip lug. Do the same for the ring and the sleeve (the",
             "long part nearest the handle). A switch lug beeps to the tip or ring lug only",
-            "while no plug is in."]):
+            "while no plug is in.",
+        ]
+    ):
         c.text((-1.8, -6.2 - i * 0.5), s, halign="left", colour="#444444", size=9)
     return _svg(c.d)
 
@@ -393,9 +524,11 @@ def button_svg() -> str:
     c.box((-1.0, 1.6), (1.6, -1.8), fill="#fff7d6")
     c.text((0.3, 1.2), "microswitch", size=10)
     c.text((0.3, 0.75), "under the button", colour="#444444", size=9)
-    lugs = [("COM", 0.0, "gnd", "COM (common): to the plug's sleeve"),
-            ("NO", -0.8, "sig", "NO (normally open): to the plug's tip"),
-            ("NC", -1.6 + 0.2, None, "NC (normally closed): leave free")]
+    lugs = [
+        ("COM", 0.0, "gnd", "COM (common): to the plug's sleeve"),
+        ("NO", -0.8, "sig", "NO (normally open): to the plug's tip"),
+        ("NC", -1.6 + 0.2, None, "NC (normally closed): leave free"),
+    ]
     for name, y, colour, text in lugs:
         col = _COLOURS[colour] if colour else _GREY
         c.text((1.45, y), name, halign="right")
@@ -403,26 +536,31 @@ def button_svg() -> str:
         c.dot((3.0, y), col)
         c.text((3.2, y), text, halign="left", colour=col)
     _plug(c, 1.6, -3.6, stereo=False)
-    for i, s in enumerate([
+    for i, s in enumerate(
+        [
             "Pressing the button connects COM to NO: the plug's tip meets its",
             "sleeve and the note plays. NC is connected while the button is up,",
             "so a button wired to NC plays all the time and stops when pressed.",
             "Some microswitches print C, NO, NC.",
             "Solder, then cover each lug with heat-shrink tube, and clamp the",
-            "cable inside the box (strain relief)."]):
+            "cable inside the box (strain relief).",
+        ]
+    ):
         c.text((-1.0, -5.0 - i * 0.5), s, halign="left", colour="#444444", size=9)
     return _svg(c.d)
 
 
 # -- all of them -------------------------------------------------------------------------------
 
+
 def boards() -> list[str]:
     return sorted(p.stem for p in BOARDS_DIR.glob("*.json") if "schema" not in p.stem)
 
 
 def instruments() -> list[str]:
-    return sorted(p.stem for p in (BOARDS_DIR / "instruments").glob("*.json")
-                  if "schema" not in p.stem)
+    return sorted(
+        p.stem for p in (BOARDS_DIR / "instruments").glob("*.json") if "schema" not in p.stem
+    )
 
 
 def file_name(board_id: str, instrument_id: str) -> str:

@@ -78,6 +78,7 @@ class Report:
 
 # -- finding the board ----------------------------------------------------------------------
 
+
 def mount_roots() -> list[Path]:
     """Folders under which a Pico in BOOTSEL mode shows up as a drive ($ATTUNE_MOUNT_ROOTS, a
     path list, replaces them: for tests and unusual set-ups)."""
@@ -122,18 +123,25 @@ def bootsel_report(drive: Path, info: dict[str, str]) -> Report:
     model = info.get("Model", "a Pico")
     r = Report(str(drive), "bootsel", {"drive": str(drive), **info})
     pico2 = "RP2350" in board_id or "RP2350" in model
-    which = ("RPI_PICO2 (the ARM build, not RISC-V)" if pico2
-             else "RPI_PICO (or RPI_PICO_W for a Pico W)")
-    r.add("problem", "bootsel",
-          f"{model} is in BOOTSEL mode (the drive {drive}, {board_id or 'no board id'}): it "
-          "waits for firmware and runs nothing.",
-          f"Copy MicroPython {MICROPYTHON_MIN[0]}.{MICROPYTHON_MIN[1]} or later for {which} "
-          "from micropython.org/download onto this drive. The drive disappears and the Pico "
-          "restarts with MicroPython; then run attune deploy.")
+    which = (
+        "RPI_PICO2 (the ARM build, not RISC-V)"
+        if pico2
+        else "RPI_PICO (or RPI_PICO_W for a Pico W)"
+    )
+    r.add(
+        "problem",
+        "bootsel",
+        f"{model} is in BOOTSEL mode (the drive {drive}, {board_id or 'no board id'}): it "
+        "waits for firmware and runs nothing.",
+        f"Copy MicroPython {MICROPYTHON_MIN[0]}.{MICROPYTHON_MIN[1]} or later for {which} "
+        "from micropython.org/download onto this drive. The drive disappears and the Pico "
+        "restarts with MicroPython; then run attune deploy.",
+    )
     return r
 
 
 # -- reading a board ------------------------------------------------------------------------
+
 
 def read_facts(path: str, timeout: float) -> dict[str, Any]:
     """Facts from a board at its MicroPython prompt, through the raw REPL (read-only)."""
@@ -155,22 +163,29 @@ def examine_port(path: str, timeout: float) -> Report:
         client = None
     except AttuneError as e:
         r = Report(path, "busy")
-        r.add("problem", "port_busy", e.message,
-              "Close the other program (a serial terminal, Thonny, mpremote, a DAW plug-in) "
-              "and run attune doctor again.")
+        r.add(
+            "problem",
+            "port_busy",
+            e.message,
+            "Close the other program (a serial terminal, Thonny, mpremote, a DAW plug-in) "
+            "and run attune doctor again.",
+        )
         return r
     if client is None:
         try:
             facts = read_facts(path, timeout)
         except rawrepl.NoRepl as e:
             r = Report(path, "no-repl", {"why": e.message})
-            r.add("problem", "no_micropython",
-                  "The Pico on " + path + " answers neither as Attune nor with a MicroPython "
-                  "prompt: it runs other firmware (CircuitPython, an Arduino sketch, ...) or a "
-                  "program that ignores Ctrl-C.",
-                  "Put MicroPython on it: unplug it, hold BOOTSEL while plugging it back in, and "
-                  "copy the MicroPython .uf2 file onto the drive that appears (attune doctor "
-                  "then says which one). Then run attune deploy.")
+            r.add(
+                "problem",
+                "no_micropython",
+                "The Pico on " + path + " answers neither as Attune nor with a MicroPython "
+                "prompt: it runs other firmware (CircuitPython, an Arduino sketch, ...) or a "
+                "program that ignores Ctrl-C.",
+                "Put MicroPython on it: unplug it, hold BOOTSEL while plugging it back in, and "
+                "copy the MicroPython .uf2 file onto the drive that appears (attune doctor "
+                "then says which one). Then run attune deploy.",
+            )
             return r
         except AttuneError as e:
             r = Report(path, "busy")
@@ -196,12 +211,21 @@ def examine_port(path: str, timeout: float) -> Report:
 def _facts_from_status(client: Any) -> dict[str, Any]:
     status = client.status()
     info = client.info
-    return {"attune": info.firmware if info else "?", "board": info.board if info else "",
-            "instrument": info.instrument if info else "", "usb_midi_error": "",
-            "channels": [[c.get("name"), c.get("sensor"), c.get("fault") or ""]
-                         for c in status.get("channels") or []],
-            "restarts": status.get("restarts", 0), "scan": [], "wiring": "", "crash_log": "",
-            "old_firmware": True}
+    return {
+        "attune": info.firmware if info else "?",
+        "board": info.board if info else "",
+        "instrument": info.instrument if info else "",
+        "usb_midi_error": "",
+        "channels": [
+            [c.get("name"), c.get("sensor"), c.get("fault") or ""]
+            for c in status.get("channels") or []
+        ],
+        "restarts": status.get("restarts", 0),
+        "scan": [],
+        "wiring": "",
+        "crash_log": "",
+        "old_firmware": True,
+    }
 
 
 def _close(client: Any) -> None:
@@ -212,6 +236,7 @@ def _close(client: Any) -> None:
 
 
 # -- what it means ----------------------------------------------------------------------------
+
 
 def _version(text: str) -> tuple[int, ...]:
     out = []
@@ -243,85 +268,136 @@ def analyse(r: Report) -> None:
     impl = f.get("implementation", "micropython")
     mp = f.get("micropython", "")
     if impl == "micropython" and mp and _version(mp) < MICROPYTHON_MIN:
-        r.add("problem", "micropython_old",
-              f"MicroPython {mp} is too old for Attune (it needs "
-              f"{MICROPYTHON_MIN[0]}.{MICROPYTHON_MIN[1]} or later).",
-              "Flash a newer MicroPython: hold BOOTSEL while plugging the Pico in and copy the "
-              "new .uf2 onto the drive. Then run " + _deploy_line(f) + ".")
+        r.add(
+            "problem",
+            "micropython_old",
+            f"MicroPython {mp} is too old for Attune (it needs "
+            f"{MICROPYTHON_MIN[0]}.{MICROPYTHON_MIN[1]} or later).",
+            "Flash a newer MicroPython: hold BOOTSEL while plugging the Pico in and copy the "
+            "new .uf2 onto the drive. Then run " + _deploy_line(f) + ".",
+        )
     if f.get("usb_midi_error"):
-        r.add("problem", "usb_midi_missing",
-              "The USB MIDI driver (usb-device-midi) is not installed (" + str(
-                  f["usb_midi_error"]) + "), so the Pico shows up only as a serial port, not "
-              "as a MIDI instrument.",
-              "Run " + _deploy_line(f) + " (it installs the driver; needs internet), or on a "
-              "computer without internet: attune deploy --fetch-deps once while online, then "
-              + _deploy_line(f) + " --offline.")
+        r.add(
+            "problem",
+            "usb_midi_missing",
+            "The USB MIDI driver (usb-device-midi) is not installed ("
+            + str(f["usb_midi_error"])
+            + "), so the Pico shows up only as a serial port, not "
+            "as a MIDI instrument.",
+            "Run " + _deploy_line(f) + " (it installs the driver; needs internet), or on a "
+            "computer without internet: attune deploy --fetch-deps once while online, then "
+            + _deploy_line(f)
+            + " --offline.",
+        )
     if not f.get("attune"):
-        r.add("problem", "attune_missing",
-              "Attune is not installed on this Pico (MicroPython " + (mp or "?")
-              + " is there" + (", with other files: " + ", ".join(f.get("files", [])[:8])
-                               if f.get("files") else "") + ").",
-              "Install it with " + _deploy_line(f) + ", choosing your board (pico, pico_w or "
-              "pico2) and instrument (attune deploy --help).")
+        r.add(
+            "problem",
+            "attune_missing",
+            "Attune is not installed on this Pico (MicroPython "
+            + (mp or "?")
+            + " is there"
+            + (
+                ", with other files: " + ", ".join(f.get("files", [])[:8])
+                if f.get("files")
+                else ""
+            )
+            + ").",
+            "Install it with " + _deploy_line(f) + ", choosing your board (pico, pico_w or "
+            "pico2) and instrument (attune deploy --help).",
+        )
         return
     if f.get("board_file"):
-        r.add("problem", "board_file",
-              "The instrument's description (board.json) on the Pico is " + str(
-                  f["board_file"]) + ".",
-              "Run " + _deploy_line(f) + " again: it writes board.json afresh.")
+        r.add(
+            "problem",
+            "board_file",
+            "The instrument's description (board.json) on the Pico is "
+            + str(f["board_file"])
+            + ".",
+            "Run " + _deploy_line(f) + " again: it writes board.json afresh.",
+        )
     if f.get("wiring"):
-        r.add("problem", "wiring",
-              "The wiring in the instrument file is wrong, so the instrument cannot start: "
-              + str(f["wiring"]),
-              "Correct boards/instruments/" + str(f.get("instrument") or "INSTRUMENT")
-              + ".json (or the wiring) and run " + _deploy_line(f) + " again; deploy checks "
-              "the wiring before it copies anything.")
+        r.add(
+            "problem",
+            "wiring",
+            "The wiring in the instrument file is wrong, so the instrument cannot start: "
+            + str(f["wiring"]),
+            "Correct boards/instruments/"
+            + str(f.get("instrument") or "INSTRUMENT")
+            + ".json (or the wiring) and run "
+            + _deploy_line(f)
+            + " again; deploy checks "
+            "the wiring before it copies anything.",
+        )
     sensor_causes = _scan_findings(r)
     for name, kind, fault in f.get("channels") or []:
         if fault and name not in sensor_causes and "end of its range" in fault:
-            r.add("problem", "sensor_rail",
-                  f"The sensor '{name}' ({kind}) reads the very end of its range all the time: "
-                  "a wire is off, the sensor is on another pin than the instrument file says, "
-                  "or its resistor is wrong.",
-                  "Check its three wires (3V3, GND and the signal pin in the instrument file) "
-                  "and the resistor value in docs/hardware.md. attune monitor shows its reading "
-                  "live; it should move when pressed and rest well inside the range.")
+            r.add(
+                "problem",
+                "sensor_rail",
+                f"The sensor '{name}' ({kind}) reads the very end of its range all the time: "
+                "a wire is off, the sensor is on another pin than the instrument file says, "
+                "or its resistor is wrong.",
+                "Check its three wires (3V3, GND and the signal pin in the instrument file) "
+                "and the resistor value in docs/hardware.md. attune monitor shows its reading "
+                "live; it should move when pressed and rest well inside the range.",
+            )
         elif fault and name not in sensor_causes:
-            r.add("problem", "sensor_fault",
-                  f"The sensor '{name}' ({kind}) reports: {fault}.",
-                  "Check its cable and plug; for a pad or distance sensor also check that it "
-                  "is wired to the pin the instrument file names. attune monitor shows its "
-                  "reading live.")
+            r.add(
+                "problem",
+                "sensor_fault",
+                f"The sensor '{name}' ({kind}) reports: {fault}.",
+                "Check its cable and plug; for a pad or distance sensor also check that it "
+                "is wired to the pin the instrument file names. attune monitor shows its "
+                "reading live.",
+            )
     if r.state == "repl" and not r.problems:
         why = _last_crash(f.get("crash_log", ""))
-        r.add("problem", "not_started",
-              "Attune is installed but not playing" + (": " + why if why else
-                                                       " (it may be in maintenance mode)."),
-              "Unplug the Pico and plug it back in (or run attune maintenance --leave). If it "
-              "still does not play, run attune doctor again and keep its output "
-              "(attune doctor --json) for whoever helps you.")
+        r.add(
+            "problem",
+            "not_started",
+            "Attune is installed but not playing"
+            + (": " + why if why else " (it may be in maintenance mode)."),
+            "Unplug the Pico and plug it back in (or run attune maintenance --leave). If it "
+            "still does not play, run attune doctor again and keep its output "
+            "(attune doctor --json) for whoever helps you.",
+        )
     if f.get("crash_log"):
-        r.add("info", "crash_log",
-              "The crash log (errors.log) on the Pico ends with: " + _last_crash(
-                  f["crash_log"]),
-              "Nothing to do if the instrument plays; the log is kept small. Keep it for a "
-              "bug report if a crash repeats." if r.state == "playing" else
-              "This is why it stopped; the problem above says what to do.")
+        r.add(
+            "info",
+            "crash_log",
+            "The crash log (errors.log) on the Pico ends with: " + _last_crash(f["crash_log"]),
+            "Nothing to do if the instrument plays; the log is kept small. Keep it for a "
+            "bug report if a crash repeats."
+            if r.state == "playing"
+            else "This is why it stopped; the problem above says what to do.",
+        )
     if f.get("restarts"):
-        r.add("info", "restarts",
-              f"The play loop has restarted {f['restarts']} times since power-up after an "
-              "error (each in errors.log).", "If notes stop or stick, report the crash log.")
+        r.add(
+            "info",
+            "restarts",
+            f"The play loop has restarted {f['restarts']} times since power-up after an "
+            "error (each in errors.log).",
+            "If notes stop or stick, report the crash log.",
+        )
     if f.get("old_firmware"):
-        r.add("info", "old_firmware",
-              "This Attune firmware is older than the 'diagnose' command, so the I2C scan and "
-              "crash log could not be read.", "Run " + _deploy_line(f) + " to update it.")
+        r.add(
+            "info",
+            "old_firmware",
+            "This Attune firmware is older than the 'diagnose' command, so the I2C scan and "
+            "crash log could not be read.",
+            "Run " + _deploy_line(f) + " to update it.",
+        )
     if not r.problems and r.state == "playing":
         title = f.get("title") or f.get("instrument") or "instrument"
-        r.add("ok", "playing",
-              f"Attune {f.get('instrument', '')} on {f.get('board', '')} is playing (firmware "
-              f"{f.get('attune', '?')}, MicroPython {mp or '?'}"
-              + ("" if impl == "micropython" else ", simulated") + ").",
-              f"To hear it, choose 'Attune {title}' as the MIDI input of a synth or DAW.")
+        r.add(
+            "ok",
+            "playing",
+            f"Attune {f.get('instrument', '')} on {f.get('board', '')} is playing (firmware "
+            f"{f.get('attune', '?')}, MicroPython {mp or '?'}"
+            + ("" if impl == "micropython" else ", simulated")
+            + ").",
+            f"To hear it, choose 'Attune {title}' as the MIDI input of a synth or DAW.",
+        )
 
 
 def _last_crash(log: str) -> str:
@@ -338,17 +414,25 @@ def _scan_findings(r: Report) -> set[str]:
         if bus.get("error"):
             sda, scl = bus.get("sda_level"), bus.get("scl_level")
             if sda == 0 and scl == 0 or scl == 0:
-                what = ("both lines are held low: no pull-up resistors (is the sensor board "
-                        "powered from 3V3 and GND?) or a short to ground")
+                what = (
+                    "both lines are held low: no pull-up resistors (is the sensor board "
+                    "powered from 3V3 and GND?) or a short to ground"
+                )
             elif sda == 0:
-                what = "SDA is held low: a sensor stuck in the middle of a transfer, or SDA "\
-                       "shorted to ground"
+                what = (
+                    "SDA is held low: a sensor stuck in the middle of a transfer, or SDA "
+                    "shorted to ground"
+                )
             else:
                 what = "the scan failed (" + str(bus["error"]) + ")"
-            r.add("problem", "bus_stuck", f"The I2C bus {pins} is stuck: {what}.",
-                  "Unplug the Pico, check the sensor's four wires (3V3, GND, SDA, SCL) for a "
-                  "loose strand touching another, and plug it back in: a power cycle frees a "
-                  "stuck sensor. If it stays stuck, try the sensor on its own.")
+            r.add(
+                "problem",
+                "bus_stuck",
+                f"The I2C bus {pins} is stuck: {what}.",
+                "Unplug the Pico, check the sensor's four wires (3V3, GND, SDA, SCL) for a "
+                "loose strand touching another, and plug it back in: a power cycle frees a "
+                "stuck sensor. If it stays stuck, try the sensor on its own.",
+            )
             explained.update(names)
             continue
         found = list(bus.get("found") or [])
@@ -357,29 +441,37 @@ def _scan_findings(r: Report) -> set[str]:
                 continue
             others = [a for a in found if a not in [e for e, _ in bus["expected"]]]
             if others:
-                r.add("problem", "wrong_address",
-                      f"The sensor '{name}' should answer at {address:#04x} on {pins}, but the "
-                      f"chip there answers at {', '.join(f'{a:#04x}' for a in others)}.",
-                      f"If that chip is the sensor, set \"address\": {others[0]} "
-                      f"({others[0]:#04x} written in decimal, as JSON wants) for '{name}' "
-                      f"in boards/instruments/{r.facts.get('instrument') or 'INSTRUMENT'}.json "
-                      "and deploy again; or wire its address pin (ADDR/SDO) for "
-                      f"{address:#04x}.")
+                r.add(
+                    "problem",
+                    "wrong_address",
+                    f"The sensor '{name}' should answer at {address:#04x} on {pins}, but the "
+                    f"chip there answers at {', '.join(f'{a:#04x}' for a in others)}.",
+                    f'If that chip is the sensor, set "address": {others[0]} '
+                    f"({others[0]:#04x} written in decimal, as JSON wants) for '{name}' "
+                    f"in boards/instruments/{r.facts.get('instrument') or 'INSTRUMENT'}.json "
+                    "and deploy again; or wire its address pin (ADDR/SDO) for "
+                    f"{address:#04x}.",
+                )
             else:
-                r.add("problem", "sensor_missing",
-                      f"No chip answers on {pins}: the sensor '{name}' (expected at "
-                      f"{address:#04x}) is not connected.",
-                      f"Check its four wires: 3V3 and GND, SDA to GP{bus['sda']}, SCL to "
-                      f"GP{bus['scl']} (not swapped), and that the plug is pushed fully in. "
-                      "A bare chip without a breakout board also needs pull-up resistors.")
+                r.add(
+                    "problem",
+                    "sensor_missing",
+                    f"No chip answers on {pins}: the sensor '{name}' (expected at "
+                    f"{address:#04x}) is not connected.",
+                    f"Check its four wires: 3V3 and GND, SDA to GP{bus['sda']}, SCL to "
+                    f"GP{bus['scl']} (not swapped), and that the plug is pushed fully in. "
+                    "A bare chip without a breakout board also needs pull-up resistors.",
+                )
             explained.add(name)
     return explained
 
 
 # -- the command ----------------------------------------------------------------------------
 
-def examine(port: str | None = None, device_name: str | None = None,
-            timeout: float = 2.0) -> list[Report]:
+
+def examine(
+    port: str | None = None, device_name: str | None = None, timeout: float = 2.0
+) -> list[Report]:
     """Reports for the chosen Pico, or every Pico and BOOTSEL drive found."""
     if port:
         return [examine_port(port, timeout)]
@@ -390,20 +482,24 @@ def examine(port: str | None = None, device_name: str | None = None,
             probe = device.probe(p, timeout)
             if probe.info is not None and probe.info.matches(device_name):
                 return [examine_port(p.path, timeout)]
-        raise NoDevice("No instrument called '" + device_name + "' found. Run attune doctor "
-                       "without --device to look at every Pico.")
+        raise NoDevice(
+            "No instrument called '" + device_name + "' found. Run attune doctor "
+            "without --device to look at every Pico."
+        )
     for p in ports:
         reports.append(examine_port(p.path, timeout))
     for drive, info in find_bootsel_drives():
         reports.append(bootsel_report(drive, info))
     if not reports:
         r = Report("", "none")
-        r.add("problem", "no_pico",
-              "No Pico found: no serial port with the Raspberry Pi USB id and no BOOTSEL "
-              "drive.",
-              "Plug the Pico in with a data USB cable (many cables only charge). A brand-new "
-              "Pico has no MicroPython yet: hold BOOTSEL while plugging it in and run attune "
-              "doctor again.")
+        r.add(
+            "problem",
+            "no_pico",
+            "No Pico found: no serial port with the Raspberry Pi USB id and no BOOTSEL drive.",
+            "Plug the Pico in with a data USB cable (many cables only charge). A brand-new "
+            "Pico has no MicroPython yet: hold BOOTSEL while plugging it in and run attune "
+            "doctor again.",
+        )
         reports.append(r)
     return reports
 
@@ -432,8 +528,10 @@ def wiring_table(instrument: str, board: str) -> list[str]:
         inst = json.loads(path.read_text(encoding="utf-8"))
         board_def = json.loads((BOARDS_DIR / (board + ".json")).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return ["(no wiring to show: " + str(path) + " or boards/" + board + ".json is not "
-                "in this checkout)"]
+        return [
+            "(no wiring to show: " + str(path) + " or boards/" + board + ".json is not "
+            "in this checkout)"
+        ]
     lines = [f"Wiring of {inst.get('title', instrument)} on the {board_def.get('name', board)}:"]
     for ch in inst.get("channels", []):
         kind = ch.get("sensor")
@@ -442,31 +540,47 @@ def wiring_table(instrument: str, board: str) -> list[str]:
             to = "GND" if pull != "down" else "3V3"
             where = f"GP{ch['pin']} and {to} (switch COM and NO)"
         elif kind == "fsr":
-            where = (f"3V3(OUT) -> FSR -> GP{ch['pin']} (ADC), and GP{ch['pin']} -> 10 kOhm "
-                     "-> AGND")
+            where = f"3V3(OUT) -> FSR -> GP{ch['pin']} (ADC), and GP{ch['pin']} -> 10 kOhm -> AGND"
         elif kind == "ir_distance":
             where = f"Vo to GP{ch['pin']} (ADC), Vcc to VBUS (5 V), GND to AGND"
         else:
             addr = ch.get("address", 0x29 if kind == "vl6180x" else 0x5D)
-            where = (f"SDA GP{ch.get('sda')}, SCL GP{ch.get('scl')}, 3V3, GND "
-                     f"(I2C{ch.get('bus', 0)}, address {addr:#04x})")
+            where = (
+                f"SDA GP{ch.get('sda')}, SCL GP{ch.get('scl')}, 3V3, GND "
+                f"(I2C{ch.get('bus', 0)}, address {addr:#04x})"
+            )
         lines.append(f"  {ch.get('name')}: {kind} -> {where}")
-    pictures = sorted(p for p in (REPO_DIR / "docs").rglob("*") if p.is_file()
-                      and instrument in p.stem and p.suffix in (".svg", ".png"))
+    pictures = sorted(
+        p
+        for p in (REPO_DIR / "docs").rglob("*")
+        if p.is_file() and instrument in p.stem and p.suffix in (".svg", ".png")
+    )
     for p in pictures:
         lines.append("  diagram: " + str(p))
     return lines
 
 
-def start_simulator(instrument: str, faults: list[str], firmware: str | None = None,
-                    seconds: int = 300) -> tuple[subprocess.Popen[bytes], str, Path]:
+def start_simulator(
+    instrument: str, faults: list[str], firmware: str | None = None, seconds: int = 300
+) -> tuple[subprocess.Popen[bytes], str, Path]:
     """`attune sim --serial` in a child process (real time); returns it, its port and log."""
     import tempfile
 
     tmp = Path(tempfile.mkdtemp(prefix="attune-doctor-"))
-    cmd = [sys.executable, "-m", "host_tools.cli", "sim", "--serial", "--no-port",
-           "--instrument", instrument, "--flash", str(tmp / "flash"),
-           "--duration", str(seconds)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "host_tools.cli",
+        "sim",
+        "--serial",
+        "--no-port",
+        "--instrument",
+        instrument,
+        "--flash",
+        str(tmp / "flash"),
+        "--duration",
+        str(seconds),
+    ]
     for spec in faults:
         cmd += ["--fault", spec]
     if firmware:

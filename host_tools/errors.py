@@ -47,8 +47,11 @@ class AttuneError(Exception):
         self.details = list(details or [])
 
     def to_json(self) -> dict[str, object]:
-        out: dict[str, object] = {"error": self.kind, "message": self.message,
-                                  "exit": self.exit_code}
+        out: dict[str, object] = {
+            "error": self.kind,
+            "message": self.message,
+            "exit": self.exit_code,
+        }
         if self.details:
             out["details"] = self.details
         return out

@@ -56,8 +56,9 @@ def version() -> str:
     """The one version of the firmware and the tools: firmware/version.py's FIRMWARE, which
     pyproject.toml reads too. Loaded from the file under a private name, so whatever else is
     called `version` on sys.path cannot answer instead."""
-    spec = importlib.util.spec_from_file_location("_attune_firmware_version",
-                                                  FIRMWARE_DIR / "version.py")
+    spec = importlib.util.spec_from_file_location(
+        "_attune_firmware_version", FIRMWARE_DIR / "version.py"
+    )
     if spec is None or spec.loader is None:
         raise RuntimeError(f"Cannot read the firmware version from {FIRMWARE_DIR}.")
     found = importlib.util.module_from_spec(spec)

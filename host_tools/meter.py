@@ -136,10 +136,17 @@ class Meter:
                 state = Text("PRESSED", style="bold green")
             else:
                 state = Text("")
-            table.add_row(view.name, level_bar(view.level, view.trigger), str(view.level),
-                          "" if view.raw is None else str(view.raw), state)
-        recent = Text("Recent: " + ("  |  ".join(reversed(self.events)) if self.events
-                                    else "no notes yet"), style="cyan")
+            table.add_row(
+                view.name,
+                level_bar(view.level, view.trigger),
+                str(view.level),
+                "" if view.raw is None else str(view.raw),
+                state,
+            )
+        recent = Text(
+            "Recent: " + ("  |  ".join(reversed(self.events)) if self.events else "no notes yet"),
+            style="cyan",
+        )
         hint = Text("Ctrl-C stops the meter.", style="dim")
         return Group(table, recent, hint)
 
@@ -150,9 +157,14 @@ def _fault_text(fault: object) -> str:
     return fault if isinstance(fault, str) else "not answering"
 
 
-def run_monitor(client: Client, console: Console, rate_hz: int = 20,
-                seconds: float | None = None, as_json: bool = False,
-                out: TextIO | None = None) -> int:
+def run_monitor(
+    client: Client,
+    console: Console,
+    rate_hz: int = 20,
+    seconds: float | None = None,
+    as_json: bool = False,
+    out: TextIO | None = None,
+) -> int:
     """Stream `* ` lines until Ctrl-C (or `seconds`), then send `monitor off`."""
     info = client.info
     channels = info.channels if info else []

@@ -31,9 +31,13 @@ class _Reader:
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         while marker not in self.buf:
             if time.monotonic() > deadline:
-                raise NoRepl("No MicroPython prompt answered (waited for "
-                             + repr(marker.decode("latin-1")) + "; got "
-                             + repr(self.buf[-80:].decode("latin-1")) + ").")
+                raise NoRepl(
+                    "No MicroPython prompt answered (waited for "
+                    + repr(marker.decode("latin-1"))
+                    + "; got "
+                    + repr(self.buf[-80:].decode("latin-1"))
+                    + ")."
+                )
             chunk = self.port.read(256)
             if chunk:
                 self.buf += chunk
@@ -55,7 +59,7 @@ def run_code(path: str, code: str, timeout: float = 8.0, port: Any = None) -> tu
         reader.until(_ENTERED)
         data = code.encode()
         for i in range(0, len(data), _CHUNK):
-            port.write(data[i:i + _CHUNK])
+            port.write(data[i : i + _CHUNK])
             time.sleep(0.01)
         port.write(b"\x04")
         reader.until(b"OK")

@@ -49,8 +49,9 @@ def _ask(ask: Callable[[str], str], prompt: str) -> bool:
 class Calibration:
     """One calibration run: start, follow the phases, then apply or cancel."""
 
-    def __init__(self, client: Client, sensor: str, console: Console,
-                 as_json: bool = False) -> None:
+    def __init__(
+        self, client: Client, sensor: str, console: Console, as_json: bool = False
+    ) -> None:
         self.client = client
         self.sensor = sensor
         self.console = console
@@ -65,12 +66,18 @@ class Calibration:
         """Start and follow the phases until the result (returned) or a cancel (None)."""
         reply = self.client.calibrate(self.sensor)
         if not self.as_json:
-            self.console.print("[bold]Calibrating " + self.sensor + ".[/] Follow the steps "
-                               "below; Ctrl-C stops without changing anything.")
+            self.console.print(
+                "[bold]Calibrating " + self.sensor + ".[/] Follow the steps "
+                "below; Ctrl-C stops without changing anything."
+            )
         shown: set[str] = set()
         if reply.get("phase"):  # the first step's words may come with the reply itself
-            first = {"kind": "calibrate", "sensor": self.sensor, "phase": reply["phase"],
-                     "message": str(reply.get("message", ""))}
+            first = {
+                "kind": "calibrate",
+                "sensor": self.sensor,
+                "phase": reply["phase"],
+                "message": str(reply.get("message", "")),
+            }
             self._step(first, shown)
         deadline = time.monotonic() + wait_s
         while True:
@@ -78,8 +85,12 @@ class Calibration:
             if left <= 0:
                 self.cancel()
                 raise DeviceTimeout(
-                    "The calibration of " + self.sensor + " did not finish within "
-                    + str(int(wait_s)) + " seconds, so it was cancelled and nothing changed.")
+                    "The calibration of "
+                    + self.sensor
+                    + " did not finish within "
+                    + str(int(wait_s))
+                    + " seconds, so it was cancelled and nothing changed."
+                )
             line = self.client.read_async(min(left, 0.5))
             if line is None:
                 continue
@@ -103,8 +114,9 @@ class Calibration:
                 return msg
             if phase in ("cancelled", "failed"):
                 if not self.as_json:
-                    self.console.print("[bold red]Calibration stopped:[/] "
-                                       + escape(str(msg.get("message", ""))))
+                    self.console.print(
+                        "[bold red]Calibration stopped:[/] " + escape(str(msg.get("message", "")))
+                    )
                 return None
 
     def _step(self, msg: dict[str, Any], shown: set[str]) -> None:
@@ -116,22 +128,28 @@ class Calibration:
         if self.as_json:
             self._emit(msg)
         elif phase in STEP_TITLES:
-            self.console.print("\n[bold cyan]" + STEP_TITLES[phase] + "[/] "
-                               + escape(str(msg.get("message", ""))))
+            self.console.print(
+                "\n[bold cyan]" + STEP_TITLES[phase] + "[/] " + escape(str(msg.get("message", "")))
+            )
 
     def _show_fault(self, msg: dict[str, Any]) -> None:
         if self.as_json:
             self._emit(msg)
         else:
-            self.console.print("[bold red]The " + self.sensor + " sensor reports a fault:[/] "
-                               + str(msg.get("reason", "")))
+            self.console.print(
+                "[bold red]The "
+                + self.sensor
+                + " sensor reports a fault:[/] "
+                + str(msg.get("reason", ""))
+            )
 
     def show_result(self, msg: dict[str, Any]) -> None:
         """The suggestion in words, and a table of each setting now and as suggested."""
         if self.as_json:
             return
-        self.console.print("\n[bold]Result:[/] " + escape(result_words(str(msg.get("message",
-                                                                                    "")))))
+        self.console.print(
+            "\n[bold]Result:[/] " + escape(result_words(str(msg.get("message", ""))))
+        )
         table = Table(show_header=True, show_edge=False)
         table.add_column("setting")
         table.add_column("now", justify="right")
@@ -153,9 +171,16 @@ class Calibration:
             pass  # nothing running any more, or the device is gone: nothing to undo
 
 
-def run_calibration(client: Client, sensor: str, console: Console,
-                    ask: Callable[[str], str], yes: bool = False, save: str | None = None,
-                    wait_s: float = 60.0, as_json: bool = False) -> int:
+def run_calibration(
+    client: Client,
+    sensor: str,
+    console: Console,
+    ask: Callable[[str], str],
+    yes: bool = False,
+    save: str | None = None,
+    wait_s: float = 60.0,
+    as_json: bool = False,
+) -> int:
     """The whole wizard; returns the exit status. `save`: None = ask, "" = active profile."""
     cal = Calibration(client, sensor, console, as_json)
     try:

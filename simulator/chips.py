@@ -34,7 +34,7 @@ _BYTE = tuple(bytes((i,)) for i in range(256))  # one-byte reads without a bytes
 
 
 def ticks_diff(a: int, b: int) -> int:
-    """a - b on the wrapping ticks clock, like time.ticks_diff on MicroPython."""
+    """A - b on the wrapping ticks clock, like time.ticks_diff on MicroPython."""
     half = TICKS_PERIOD // 2
     return ((a - b + half) % TICKS_PERIOD) - half
 
@@ -164,8 +164,9 @@ class I2CChip:
             if n == 1:
                 out = _BYTE[get(start, 0) & 0xFF]
             elif n == 3:
-                out = bytes((get(start, 0) & 0xFF, get(start + 1, 0) & 0xFF,
-                             get(start + 2, 0) & 0xFF))
+                out = bytes(
+                    (get(start, 0) & 0xFF, get(start + 1, 0) & 0xFF, get(start + 2, 0) & 0xFF)
+                )
             elif n == 2:
                 out = bytes((get(start, 0) & 0xFF, get(start + 1, 0) & 0xFF))
             else:
@@ -195,9 +196,12 @@ class I2CChip:
         cls._plain_advance = cls._advance is I2CChip._advance
         cls._plain_registers = cls._plain_advance and cls._load is I2CChip._load
         cls._has_after_read = cls._after_read is not I2CChip._after_read
-        cls.stock_transactions = (cls.write is I2CChip.write and cls.read is I2CChip.read
-                                  and cls._answer is I2CChip._answer
-                                  and cls.connected is I2CChip.connected)
+        cls.stock_transactions = (
+            cls.write is I2CChip.write
+            and cls.read is I2CChip.read
+            and cls._answer is I2CChip._answer
+            and cls.connected is I2CChip.connected
+        )
 
     # -- for subclasses -------------------------------------------------------------------
     def power_on_reset(self) -> None:
@@ -316,8 +320,11 @@ class VL6180XChip(I2CChip):
         if clock is not None:
             now = clock()
             done = self._done_at
-            if now is not None and done is not None and \
-                    (now - done + _TICKS_HALF) % TICKS_PERIOD < _TICKS_HALF:
+            if (
+                now is not None
+                and done is not None
+                and (now - done + _TICKS_HALF) % TICKS_PERIOD < _TICKS_HALF
+            ):
                 return
         self._complete()
         if self._continuous:

@@ -22,58 +22,98 @@ DEMO_SECONDS = 16
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--instrument", default=None, metavar="NAME",
-                   help="instrument under boards/instruments/ (or a .json path); default combo")
+    p.add_argument(
+        "--instrument",
+        default=None,
+        metavar="NAME",
+        help="instrument under boards/instruments/ (or a .json path); default combo",
+    )
     p.add_argument("--board", default="pico", metavar="NAME", help="board under boards/")
-    p.add_argument("--trace", metavar="FILE.csv",
-                   help="recorded movements: time_ms, then one column per channel (raw units)")
+    p.add_argument(
+        "--trace",
+        metavar="FILE.csv",
+        help="recorded movements: time_ms, then one column per channel (raw units)",
+    )
     p.add_argument("--events-jsonl", metavar="OUT.jsonl", help="write the MIDI as JSON lines")
     p.add_argument("--midi", metavar="OUT.mid", help="write a standard MIDI file")
     p.add_argument("--wav", metavar="OUT.wav", help="render the MIDI to a WAV to listen to")
     p.add_argument("--plot", metavar="OUT.png", help="plot signals, thresholds and notes")
     p.add_argument("--profile", metavar="FILE.json", help="play with this profile")
-    p.add_argument("--flash", metavar="DIR",
-                   help="the simulated flash folder (kept between runs); default "
-                        "out/flash-<instrument>")
-    p.add_argument("--duration", type=float, metavar="S",
-                   help="seconds to simulate (default: the trace's length; endless with "
-                        "--serial or --interactive)")
+    p.add_argument(
+        "--flash",
+        metavar="DIR",
+        help="the simulated flash folder (kept between runs); default out/flash-<instrument>",
+    )
+    p.add_argument(
+        "--duration",
+        type=float,
+        metavar="S",
+        help="seconds to simulate (default: the trace's length; endless with "
+        "--serial or --interactive)",
+    )
     p.add_argument("--realtime", action="store_true", help="run at the speed of real time")
-    p.add_argument("--serial", action="store_true",
-                   help="expose the serial port on a pseudo-terminal (prints 'serial: PATH'); "
-                        "implies --realtime unless --fast")
+    p.add_argument(
+        "--serial",
+        action="store_true",
+        help="expose the serial port on a pseudo-terminal (prints 'serial: PATH'); "
+        "implies --realtime unless --fast",
+    )
     p.add_argument("--fast", action="store_true", help="with --serial: as fast as possible")
-    p.add_argument("--interactive", action="store_true",
-                   help="play with the keyboard (implies --realtime): space or 1-9 toggle "
-                        "switches, Tab picks an analog channel, + and - move it, 0 rests it")
-    p.add_argument("--record", metavar="OUT.csv", help="with --interactive: save what you played "
-                   "as a trace to replay later")
-    p.add_argument("--no-port", action="store_true",
-                   help="no virtual MIDI port in real time (one opens where the system has one)")
-    p.add_argument("--fault", action="append", default=[], metavar="SPEC",
-                   help="inject a fault, e.g. unplug:hand@2-3.5, stick:pad=high@4, "
-                        "stuck-bus:0@2, power-cut@5, usb-stop@1-2, flood@3 (repeatable)")
-    p.add_argument("--near-wrap", action="store_true",
-                   help="start the ticks clock 2 s before it wraps (shows wrap bugs)")
-    p.add_argument("--demo", action="store_true",
-                   help="a demo trace through the combo instrument: out/demo.mid, .wav, .png, "
-                        ".jsonl and a short summary")
+    p.add_argument(
+        "--interactive",
+        action="store_true",
+        help="play with the keyboard (implies --realtime): space or 1-9 toggle "
+        "switches, Tab picks an analog channel, + and - move it, 0 rests it",
+    )
+    p.add_argument(
+        "--record",
+        metavar="OUT.csv",
+        help="with --interactive: save what you played as a trace to replay later",
+    )
+    p.add_argument(
+        "--no-port",
+        action="store_true",
+        help="no virtual MIDI port in real time (one opens where the system has one)",
+    )
+    p.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="inject a fault, e.g. unplug:hand@2-3.5, stick:pad=high@4, "
+        "stuck-bus:0@2, power-cut@5, usb-stop@1-2, flood@3 (repeatable)",
+    )
+    p.add_argument(
+        "--near-wrap",
+        action="store_true",
+        help="start the ticks clock 2 s before it wraps (shows wrap bugs)",
+    )
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="a demo trace through the combo instrument: out/demo.mid, .wav, .png, "
+        ".jsonl and a short summary",
+    )
     p.add_argument("--out", default="out", metavar="DIR", help="folder for --demo's files")
     p.add_argument("--firmware", default=None, metavar="DIR", help=argparse.SUPPRESS)
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add `sim` to the host tool's sub-commands (host_tools/cli.py calls this)."""
-    p = subparsers.add_parser("sim", help="run the firmware in the simulator",
-                              description=(__doc__ or "").split("\n\n")[0])
+    p = subparsers.add_parser(
+        "sim",
+        help="run the firmware in the simulator",
+        description=(__doc__ or "").split("\n\n")[0],
+    )
     add_arguments(p)
     p.set_defaults(func=run_command)
     return p
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m simulator",
-                                     description="Run the Attune firmware in the simulator.")
+    parser = argparse.ArgumentParser(
+        prog="python -m simulator", description="Run the Attune firmware in the simulator."
+    )
     add_arguments(parser)
     parser.set_defaults(func=run_command)
     return parser
@@ -86,8 +126,10 @@ def main(argv: list[str] | None = None) -> int:
 
 # -- the demo trace -----------------------------------------------------------------------------
 
-def demo_trace(instrument: dict[str, Any], seconds: int = DEMO_SECONDS,
-               seed: int = 7) -> dict[str, list[int]]:
+
+def demo_trace(
+    instrument: dict[str, Any], seconds: int = DEMO_SECONDS, seed: int = 7
+) -> dict[str, list[int]]:
     """Small presses on each channel, a stretch of tremor and a twitch that should not play,
     slow drift and sensor noise; built with simulator.movement."""
     from simulator.world import SENSOR_RANGES
@@ -102,15 +144,25 @@ def demo_trace(instrument: dict[str, Any], seconds: int = DEMO_SECONDS,
         if seconds < DEMO_SECONDS:
             raise ValueError(f"The demo trace needs at least {DEMO_SECONDS} s.")
         if sensor == "switch":
-            presses = [(1500 + offset, 250), (4200 + offset, 400), (9000 + offset, 180),
-                       (9600 + offset, 180), (13000 + offset, 600)]
+            presses = [
+                (1500 + offset, 250),
+                (4200 + offset, 400),
+                (9000 + offset, 180),
+                (9600 + offset, 180),
+                (13000 + offset, 600),
+            ]
             out[name] = mv.switch_presses(n, presses, bounce_ms=4, rng=rng)
             continue
         span = full - rest
         sig = mv.rest(n, float(rest))
         for lap in range(0, n - DEMO_SECONDS * 1000 + 1, DEMO_SECONDS * 1000):
-            for start, size, hold in ((2200, 0.25, 300), (5200, 0.45, 250), (7600, 0.7, 500),
-                                      (11800, 0.35, 900), (14000, 0.9, 300)):
+            for start, size, hold in (
+                (2200, 0.25, 300),
+                (5200, 0.45, 250),
+                (7600, 0.7, 500),
+                (11800, 0.35, 900),
+                (14000, 0.9, 300),
+            ):
                 mv.add_press(sig, lap + start + offset, span * size, rise_ms=90, hold_ms=hold)
         # tremor and a twitch of a resting hand: small, so they should play nothing
         mv.add_tremor(sig, 10200 + offset, 1200, 5.0, span * 0.025, rng)
@@ -126,6 +178,7 @@ def demo_trace(instrument: dict[str, Any], seconds: int = DEMO_SECONDS,
 
 
 # -- interactive play ---------------------------------------------------------------------------
+
 
 class Keyboard:
     """Keys move the live inputs: space / 1-9 toggle switches, Tab picks an analog channel,
@@ -213,6 +266,7 @@ class Keyboard:
 
 # -- running ------------------------------------------------------------------------------------
 
+
 def _say(text: str) -> None:
     print(text, flush=True)
 
@@ -236,8 +290,12 @@ def run_command(args: argparse.Namespace) -> int:
             instrument = find_instrument("combo")
         trace = demo_trace(instrument)
         out_dir.mkdir(parents=True, exist_ok=True)
-        for attr, suffix in (("midi", ".mid"), ("wav", ".wav"), ("plot", ".png"),
-                             ("events_jsonl", ".jsonl")):
+        for attr, suffix in (
+            ("midi", ".mid"),
+            ("wav", ".wav"),
+            ("plot", ".png"),
+            ("events_jsonl", ".jsonl"),
+        ):
             if getattr(args, attr) is None:
                 setattr(args, attr, str(out_dir / f"demo{suffix}"))
     live = args.interactive
@@ -247,12 +305,22 @@ def run_command(args: argparse.Namespace) -> int:
         duration = 365 * 24 * 3600.0  # until stopped
     flash = args.flash or str(out_dir / f"flash-{instrument.get('name', 'instrument')}")
     try:
-        sim = Simulation(instrument, flash, board=args.board, trace=trace, duration_s=duration,
-                         realtime=realtime, serial="pty" if args.serial else None,
-                         profile=args.profile, start_near_wrap=args.near_wrap, faults=faults,
-                         firmware_dir=args.firmware or FIRMWARE_DIR,
-                         sample_ms=5 if (args.plot or args.demo) else None, strict=False,
-                         midi_port=realtime and not args.no_port)
+        sim = Simulation(
+            instrument,
+            flash,
+            board=args.board,
+            trace=trace,
+            duration_s=duration,
+            realtime=realtime,
+            serial="pty" if args.serial else None,
+            profile=args.profile,
+            start_near_wrap=args.near_wrap,
+            faults=faults,
+            firmware_dir=args.firmware or FIRMWARE_DIR,
+            sample_ms=5 if (args.plot or args.demo) else None,
+            strict=False,
+            midi_port=realtime and not args.no_port,
+        )
     except (OSError, ValueError) as exc:
         print(f"attune sim: {exc}", file=sys.stderr)
         return 2

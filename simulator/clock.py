@@ -25,8 +25,16 @@ _NEVER = 1 << 62
 real_sleep = time.sleep
 real_perf_counter = time.perf_counter
 
-_INSTALLED_NAMES = ("ticks_us", "ticks_ms", "ticks_cpu", "ticks_diff", "ticks_add", "sleep",
-                    "sleep_ms", "sleep_us")
+_INSTALLED_NAMES = (
+    "ticks_us",
+    "ticks_ms",
+    "ticks_cpu",
+    "ticks_diff",
+    "ticks_add",
+    "sleep",
+    "sleep_ms",
+    "sleep_us",
+)
 
 
 class SimulationEnd(BaseException):  # noqa: N818 (it is a signal, not an error)
@@ -58,11 +66,26 @@ class Clock:
     which `new_boot()` discards.
     """
 
-    __slots__ = ("now", "cost_us", "next_due", "halt", "epoch", "realtime", "stop_requested",
-                 "_heap", "_seq", "_us_offset", "_ms_offset", "_wall0", "_virt0", "_saved")
+    __slots__ = (
+        "now",
+        "cost_us",
+        "next_due",
+        "halt",
+        "epoch",
+        "realtime",
+        "stop_requested",
+        "_heap",
+        "_seq",
+        "_us_offset",
+        "_ms_offset",
+        "_wall0",
+        "_virt0",
+        "_saved",
+    )
 
-    def __init__(self, cost_us: int = 1, start_near_wrap: bool | float = False,
-                 realtime: bool = False) -> None:
+    def __init__(
+        self, cost_us: int = 1, start_near_wrap: bool | float = False, realtime: bool = False
+    ) -> None:
         self.now = 0
         self.cost_us = max(0, int(cost_us))
         self.next_due = _NEVER
@@ -88,8 +111,9 @@ class Clock:
 
     # -- scheduling ---------------------------------------------------------------------------
 
-    def call_at(self, t_us: int, fn: Callable[..., Any], *args: Any,
-                firmware: bool = False) -> list[Any]:
+    def call_at(
+        self, t_us: int, fn: Callable[..., Any], *args: Any, firmware: bool = False
+    ) -> list[Any]:
         """Run `fn(*args)` when virtual time reaches `t_us`; returns a handle for `cancel`."""
         self._seq += 1
         entry = [int(t_us), self._seq, fn, args, self.epoch if firmware else None]
@@ -98,8 +122,9 @@ class Clock:
             self.next_due = entry[0]
         return entry
 
-    def call_later(self, delay_us: int, fn: Callable[..., Any], *args: Any,
-                   firmware: bool = False) -> list[Any]:
+    def call_later(
+        self, delay_us: int, fn: Callable[..., Any], *args: Any, firmware: bool = False
+    ) -> list[Any]:
         return self.call_at(self.now + int(delay_us), fn, *args, firmware=firmware)
 
     @staticmethod
@@ -236,6 +261,7 @@ class Clock:
         advance = self.advance
 
         if us_offset:
+
             def ticks_us() -> int:
                 now = clock.now + clock.cost_us
                 clock.now = now
@@ -244,6 +270,7 @@ class Clock:
                     now = clock.now
                 return (now + us_offset) & 0x3FFFFFFF
         else:
+
             def ticks_us() -> int:
                 now = clock.now + clock.cost_us
                 clock.now = now
@@ -280,9 +307,16 @@ class Clock:
             cost = clock.cost_us
             advance(us if us > cost else cost)
 
-        return {"ticks_us": ticks_us, "ticks_ms": ticks_ms, "ticks_cpu": ticks_us,
-                "ticks_diff": ticks_diff, "ticks_add": ticks_add, "sleep": sleep,
-                "sleep_ms": sleep_ms, "sleep_us": sleep_us}
+        return {
+            "ticks_us": ticks_us,
+            "ticks_ms": ticks_ms,
+            "ticks_cpu": ticks_us,
+            "ticks_diff": ticks_diff,
+            "ticks_add": ticks_add,
+            "sleep": sleep,
+            "sleep_ms": sleep_ms,
+            "sleep_us": sleep_us,
+        }
 
     def uninstall(self) -> None:
         for name, value in self._saved.items():

@@ -33,8 +33,14 @@ def _bump(n: int) -> list[float]:
     return [0.5 - 0.5 * math.cos(math.pi * (i + 1) / n) for i in range(n)]
 
 
-def add_press(sig: list[float], start_ms: int, amplitude: float, rise_ms: int = 60,
-              hold_ms: int = 300, fall_ms: int = 80) -> tuple[int, int]:
+def add_press(
+    sig: list[float],
+    start_ms: int,
+    amplitude: float,
+    rise_ms: int = 60,
+    hold_ms: int = 300,
+    fall_ms: int = 80,
+) -> tuple[int, int]:
     """Add one press (rise, hold, fall) of `amplitude` raw units; returns (start, end) in ms.
 
     A negative amplitude moves the reading down (a hand coming closer to a distance sensor).
@@ -55,8 +61,14 @@ def add_press(sig: list[float], start_ms: int, amplitude: float, rise_ms: int = 
     return start_ms, i
 
 
-def add_tremor(sig: list[float], start_ms: int, dur_ms: int, freq_hz: float, amplitude: float,
-               rng: random.Random | None = None) -> None:
+def add_tremor(
+    sig: list[float],
+    start_ms: int,
+    dur_ms: int,
+    freq_hz: float,
+    amplitude: float,
+    rng: random.Random | None = None,
+) -> None:
     """Add a tremor: a sinusoid of peak `amplitude` whose frequency and size wander a little."""
     rng = rng or random.Random(0)
     phase = rng.uniform(0, 2 * math.pi)
@@ -92,8 +104,9 @@ def _e11_code(analog_code: float) -> int:
     return code
 
 
-def adc_read_u16(sig: Iterable[float], rng: random.Random, noise_lsb: float = 1.0,
-                 e11: bool = True) -> list[int]:
+def adc_read_u16(
+    sig: Iterable[float], rng: random.Random, noise_lsb: float = 1.0, e11: bool = True
+) -> list[int]:
     """What `machine.ADC.read_u16()` returns for an analog signal given in u16 units.
 
     Gaussian noise of `noise_lsb` 12-bit LSB (RMS), 12-bit quantisation, the E11 non-linearity,
@@ -108,8 +121,9 @@ def adc_read_u16(sig: Iterable[float], rng: random.Random, noise_lsb: float = 1.
     return out
 
 
-def quantise(sig: Iterable[float], rng: random.Random, noise: float = 0.0,
-             lo: int = 0, hi: int = 65535) -> list[int]:
+def quantise(
+    sig: Iterable[float], rng: random.Random, noise: float = 0.0, lo: int = 0, hi: int = 65535
+) -> list[int]:
     """Round a signal to integers with Gaussian noise of `noise` units, clipped to [lo, hi]."""
     out = []
     for v in sig:
@@ -118,8 +132,12 @@ def quantise(sig: Iterable[float], rng: random.Random, noise: float = 0.0,
     return out
 
 
-def switch_presses(ms: int, presses: Iterable[tuple[int, int]], bounce_ms: int = 0,
-                   rng: random.Random | None = None) -> list[int]:
+def switch_presses(
+    ms: int,
+    presses: Iterable[tuple[int, int]],
+    bounce_ms: int = 0,
+    rng: random.Random | None = None,
+) -> list[int]:
     """A switch trace (1 = pressed) with presses given as (start_ms, length_ms), with contact
     bounce of up to `bounce_ms` at each edge, like a cheap accessibility switch."""
     rng = rng or random.Random(0)
@@ -142,5 +160,6 @@ def write_csv(path: str, columns: dict[str, list[int]]) -> None:
         w = csv.writer(f)
         w.writerow(["time_ms", *names])
         for i in range(n):
-            w.writerow([i, *(columns[k][i] if i < len(columns[k]) else columns[k][-1]
-                             for k in names)])
+            w.writerow(
+                [i, *(columns[k][i] if i < len(columns[k]) else columns[k][-1] for k in names)]
+            )

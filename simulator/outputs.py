@@ -30,13 +30,22 @@ def midi_event(t_ms: float, status: int, d1: int = 0, d2: int = 0) -> Event | No
     if kind == 0x90 and d2 > 0:
         return {"t_ms": t, "type": "note_on", "channel": channel, "note": d1, "velocity": d2}
     if kind in (0x80, 0x90):
-        return {"t_ms": t, "type": "note_off", "channel": channel, "note": d1,
-                "velocity": d2 if kind == 0x80 else 0}
+        return {
+            "t_ms": t,
+            "type": "note_off",
+            "channel": channel,
+            "note": d1,
+            "velocity": d2 if kind == 0x80 else 0,
+        }
     if kind == 0xB0:
         return {"t_ms": t, "type": "cc", "channel": channel, "control": d1, "value": d2}
     if kind == 0xE0:
-        return {"t_ms": t, "type": "pitch_bend", "channel": channel,
-                "value": ((d2 << 7) | d1) - 8192}
+        return {
+            "t_ms": t,
+            "type": "pitch_bend",
+            "channel": channel,
+            "value": ((d2 << 7) | d1) - 8192,
+        }
     if kind == 0xD0:
         return {"t_ms": t, "type": "pressure", "channel": channel, "value": d1}
     if kind == 0xA0:
@@ -137,8 +146,9 @@ def _step_curve(points: list[tuple[float, float]], t: Any, default: float) -> An
     return values[np.searchsorted(times, t, side="right")]
 
 
-def render_wav(events: Sequence[Event], path: str | Path, rate: int = 22050,
-               tail_s: float = 1.0) -> float:
+def render_wav(
+    events: Sequence[Event], path: str | Path, rate: int = 22050, tail_s: float = 1.0
+) -> float:
     """Render the events with a small polyphonic synth (sine plus a little triangle, with an
     attack-decay-release envelope) to a mono 16-bit WAV; returns the peak level (0..1).
 
@@ -216,8 +226,13 @@ def render_wav(events: Sequence[Event], path: str | Path, rate: int = 22050,
     return min(peak, 0.98)
 
 
-def plot(traces: Mapping[str, tuple[str, Sequence[int]]], samples: dict[str, Any] | None,
-         events: Sequence[Event], path: str | Path, title: str = "Attune simulator") -> None:
+def plot(
+    traces: Mapping[str, tuple[str, Sequence[int]]],
+    samples: dict[str, Any] | None,
+    events: Sequence[Event],
+    path: str | Path,
+    title: str = "Attune simulator",
+) -> None:
     """A PNG: one panel per channel (its raw signal, the firmware's threshold when it exposes
     one, shading while pressed, a marker at each note that started while pressed), then the
     notes themselves (pitch over time).
@@ -232,8 +247,9 @@ def plot(traces: Mapping[str, tuple[str, Sequence[int]]], samples: dict[str, Any
     import numpy as np
 
     names = list(traces)
-    fig, axes = plt.subplots(len(names) + 1, 1, figsize=(11, 2.1 * (len(names) + 1) + 0.6),
-                             sharex=True, squeeze=False)
+    fig, axes = plt.subplots(
+        len(names) + 1, 1, figsize=(11, 2.1 * (len(names) + 1) + 0.6), sharex=True, squeeze=False
+    )
     axes = axes[:, 0]
     note_ons = [e for e in events if e["type"] == "note_on"]
     sampled = (samples or {}).get("channels", {})
@@ -254,13 +270,21 @@ def plot(traces: Mapping[str, tuple[str, Sequence[int]]], samples: dict[str, Any
                 ax.plot(st / 1000.0, trig, lw=1.0, color="tab:red", ls="--", label="threshold")
             pressed = np.array([bool(p) for p in ch["pressed"]])
             if pressed.any():
-                ax.fill_between(st / 1000.0, lo - pad, hi + pad, where=pressed,
-                                color="tab:green", alpha=0.12, step="post", label="pressed")
-        mine = [e["t_ms"] / 1000.0 for e, who in zip(note_ons, owner, strict=True)
-                if who == name]
+                ax.fill_between(
+                    st / 1000.0,
+                    lo - pad,
+                    hi + pad,
+                    where=pressed,
+                    color="tab:green",
+                    alpha=0.12,
+                    step="post",
+                    label="pressed",
+                )
+        mine = [e["t_ms"] / 1000.0 for e, who in zip(note_ons, owner, strict=True) if who == name]
         if mine:
-            ax.plot(mine, [hi + pad * 0.6] * len(mine), "v", color="tab:orange", ms=7,
-                    label="note on")
+            ax.plot(
+                mine, [hi + pad * 0.6] * len(mine), "v", color="tab:orange", ms=7, label="note on"
+            )
         ax.set_ylim(lo - pad, hi + pad)
         ax.set_ylabel(f"{name}\n({unit})", fontsize=9)
         ax.legend(loc="upper right", fontsize=7)
@@ -268,17 +292,36 @@ def plot(traces: Mapping[str, tuple[str, Sequence[int]]], samples: dict[str, Any
     roll = axes[-1]
     offs = [e for e in events if e["type"] == "note_off"]
     if note_ons:
-        roll.scatter([e["t_ms"] / 1000 for e in note_ons], [e["note"] for e in note_ons],
-                     c=[e["velocity"] for e in note_ons], cmap="viridis", vmin=0, vmax=127,
-                     marker="^", s=40, label="note on (colour = velocity)")
+        roll.scatter(
+            [e["t_ms"] / 1000 for e in note_ons],
+            [e["note"] for e in note_ons],
+            c=[e["velocity"] for e in note_ons],
+            cmap="viridis",
+            vmin=0,
+            vmax=127,
+            marker="^",
+            s=40,
+            label="note on (colour = velocity)",
+        )
     if offs:
-        roll.scatter([e["t_ms"] / 1000 for e in offs], [e["note"] for e in offs], marker="v",
-                     s=16, color="grey", label="note off")
+        roll.scatter(
+            [e["t_ms"] / 1000 for e in offs],
+            [e["note"] for e in offs],
+            marker="v",
+            s=16,
+            color="grey",
+            label="note off",
+        )
     conts = [e for e in events if e["type"] in ("cc", "pressure", "pitch_bend")]
     if conts:
         ax2 = roll.twinx()
-        ax2.plot([e["t_ms"] / 1000 for e in conts], [e["value"] for e in conts], ".",
-                 ms=2, color="tab:purple")
+        ax2.plot(
+            [e["t_ms"] / 1000 for e in conts],
+            [e["value"] for e in conts],
+            ".",
+            ms=2,
+            color="tab:purple",
+        )
         ax2.set_ylabel("cc / pressure / bend", fontsize=8)
     roll.set_ylabel("MIDI note", fontsize=9)
     roll.set_xlabel("time (s)")
@@ -291,8 +334,9 @@ def plot(traces: Mapping[str, tuple[str, Sequence[int]]], samples: dict[str, Any
     plt.close(fig)
 
 
-def attribute_notes(samples: dict[str, Any] | None, note_ons: Sequence[Event],
-                    window_ms: float = 40.0) -> list[str | None]:
+def attribute_notes(
+    samples: dict[str, Any] | None, note_ons: Sequence[Event], window_ms: float = 40.0
+) -> list[str | None]:
     """Which channel each note_on came from: the one whose sampled `pressed` last rose at most
     `window_ms` before it (None when the firmware was not sampled or nothing rose)."""
     rises: list[tuple[float, str]] = []
@@ -321,8 +365,11 @@ class VirtualMidiPort:
     def __init__(self, name: str = "Attune Simulator", console: Any = None) -> None:
         self.port: Any = None
         if sys.platform.startswith("linux") and not os.path.exists("/dev/snd/seq"):
-            print("simulator: no virtual MIDI port on this system (no ALSA sequencer, "
-                  "/dev/snd/seq); MIDI goes to the files only.", file=console or sys.stderr)
+            print(
+                "simulator: no virtual MIDI port on this system (no ALSA sequencer, "
+                "/dev/snd/seq); MIDI goes to the files only.",
+                file=console or sys.stderr,
+            )
             return
         try:
             import rtmidi
@@ -333,8 +380,11 @@ class VirtualMidiPort:
             self.port = out
         except Exception as exc:  # no ALSA sequencer, no CoreMIDI, Windows ...
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            print(f"simulator: no virtual MIDI port on this system ({reason}); MIDI goes to the "
-                  "files only.", file=console or sys.stderr)
+            print(
+                f"simulator: no virtual MIDI port on this system ({reason}); MIDI goes to the "
+                "files only.",
+                file=console or sys.stderr,
+            )
 
     def send(self, ev: Event) -> None:
         if self.port is not None:
@@ -346,8 +396,12 @@ class VirtualMidiPort:
             self.port = None
 
 
-def summary(events: Sequence[Event], duration_s: float, wall_s: float,
-            samples: dict[str, Any] | None = None) -> str:
+def summary(
+    events: Sequence[Event],
+    duration_s: float,
+    wall_s: float,
+    samples: dict[str, Any] | None = None,
+) -> str:
     """A few plain sentences about a run."""
     lines = []
     ons = [e for e in events if e["type"] == "note_on"]
@@ -355,8 +409,9 @@ def summary(events: Sequence[Event], duration_s: float, wall_s: float,
     for e in ons:
         by_channel[e["channel"]] = by_channel.get(e["channel"], 0) + 1
     speed = duration_s / wall_s if wall_s > 0 else math.inf
-    lines.append(f"Simulated {duration_s:.1f} s of play in {wall_s:.2f} s "
-                 f"({speed:.0f}x real time).")
+    lines.append(
+        f"Simulated {duration_s:.1f} s of play in {wall_s:.2f} s ({speed:.0f}x real time)."
+    )
     if ons:
         parts = ", ".join(f"{n} on MIDI channel {ch + 1}" for ch, n in sorted(by_channel.items()))
         lines.append(f"{len(ons)} notes played: {parts}.")

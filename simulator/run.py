@@ -46,8 +46,10 @@ from simulator.world import (
 
 FAKES_DIR = Path(__file__).resolve().parent / "fakes"
 _SHADOWED_STDLIB = ("select", "gc")  # CPython modules the fakes stand in for, during a run
-_BANNER = (b"MicroPython v1.24.1 on 2024-11-29; Raspberry Pi Pico with RP2040 "
-           b"(Attune simulator)\r\nType \"help()\" for more information.\r\n>>> ")
+_BANNER = (
+    b"MicroPython v1.24.1 on 2024-11-29; Raspberry Pi Pico with RP2040 "
+    b'(Attune simulator)\r\nType "help()" for more information.\r\n>>> '
+)
 
 
 class _MissingModules:
@@ -82,7 +84,7 @@ def install_profile(flash_dir: Path, profile: dict[str, Any]) -> None:
     import version
 
     name = str(profile.get("name", "simulated")) if "values" in profile else "simulated"
-    values = profile["values"] if "values" in profile else profile
+    values = profile.get("values", profile)
     st = store.Store(version.FIRMWARE)
     st.save(name, {str(k): str(v) for k, v in values.items()})
     st.set_active(name)
@@ -91,6 +93,8 @@ def install_profile(flash_dir: Path, profile: dict[str, Any]) -> None:
 # Compiled firmware and fake modules, kept for the whole process: every boot (a reset, each
 # Simulation of a test run) imports them afresh, and compiling them is most of a boot's time.
 _CODE: dict[tuple[str, bytes, int], Any] = {}
+
+
 class _CachedSourceLoader(importlib.machinery.SourceFileLoader):
     """The standard loader (and its .pyc handling), compiling each distinct source only once
     per process."""
@@ -114,8 +118,11 @@ class _CachedFinder:
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        if spec is None or type(spec.loader) is not importlib.machinery.SourceFileLoader or \
-                not str(spec.origin).startswith(self.roots):
+        if (
+            spec is None
+            or type(spec.loader) is not importlib.machinery.SourceFileLoader
+            or not str(spec.origin).startswith(self.roots)
+        ):
             return None
         spec.loader = _CachedSourceLoader(fullname, str(spec.origin))
         return spec
@@ -152,17 +159,27 @@ class Simulation:
         at its REPL, as a Pico does).
     """
 
-    def __init__(self, instrument: str | Path | dict[str, Any],
-                 flash_dir: str | Path | None = None,
-                 board: str | Path | dict[str, Any] = "pico",
-                 trace: str | Path | dict[str, Sequence[int]] | None = None,
-                 duration_s: float | None = None, realtime: bool = False,
-                 serial: str | None = None, profile: str | Path | dict[str, Any] | None = None,
-                 start_near_wrap: bool | float = False, faults: Sequence[Fault] = (),
-                 firmware_dir: str | Path = FIRMWARE_DIR, boards_dir: str | Path = BOARDS_DIR,
-                 tick_cost_us: int = 1, sample_ms: int | None = None, strict: bool = True,
-                 midi_port: bool = False, usb_send_cost_us: int | None = None,
-                 console: Any = None) -> None:
+    def __init__(
+        self,
+        instrument: str | Path | dict[str, Any],
+        flash_dir: str | Path | None = None,
+        board: str | Path | dict[str, Any] = "pico",
+        trace: str | Path | dict[str, Sequence[int]] | None = None,
+        duration_s: float | None = None,
+        realtime: bool = False,
+        serial: str | None = None,
+        profile: str | Path | dict[str, Any] | None = None,
+        start_near_wrap: bool | float = False,
+        faults: Sequence[Fault] = (),
+        firmware_dir: str | Path = FIRMWARE_DIR,
+        boards_dir: str | Path = BOARDS_DIR,
+        tick_cost_us: int = 1,
+        sample_ms: int | None = None,
+        strict: bool = True,
+        midi_port: bool = False,
+        usb_send_cost_us: int | None = None,
+        console: Any = None,
+    ) -> None:
         self.console = console or sys.stdout
         self.firmware_dir = Path(firmware_dir).resolve()
         if not (self.firmware_dir / "main.py").exists():
@@ -173,8 +190,9 @@ class Simulation:
         self.flash_dir = Path(flash_dir or tempfile.mkdtemp(prefix="attune-flash-")).resolve()
         self.realtime = realtime
         self.strict = strict
-        self.clock = Clock(cost_us=tick_cost_us, start_near_wrap=start_near_wrap,
-                           realtime=realtime)
+        self.clock = Clock(
+            cost_us=tick_cost_us, start_near_wrap=start_near_wrap, realtime=realtime
+        )
         self.world = World(self.clock, self.instrument, self.board, self.firmware_dir)
         self.world.console = self.console
         if usb_send_cost_us is not None:
@@ -281,19 +299,28 @@ class Simulation:
     def installed(self) -> Iterator[None]:
         """The firmware's environment: fakes and firmware on sys.path, the flash folder as the
         working directory, the serial port as stdin/stdout, virtual time on `time`."""
-        shadow = (_top_level_names(FAKES_DIR) | _top_level_names(self.firmware_dir)
-                  | set(_SHADOWED_STDLIB))
-        saved_modules = {k: v for k, v in sys.modules.items()
-                         if k.split(".", 1)[0] in shadow}
-        saved = (list(sys.path), os.getcwd(), sys.stdin, sys.stdout,
-                 getattr(sys, "print_exception", None))
+        shadow = (
+            _top_level_names(FAKES_DIR)
+            | _top_level_names(self.firmware_dir)
+            | set(_SHADOWED_STDLIB)
+        )
+        saved_modules = {k: v for k, v in sys.modules.items() if k.split(".", 1)[0] in shadow}
+        saved = (
+            list(sys.path),
+            os.getcwd(),
+            sys.stdin,
+            sys.stdout,
+            getattr(sys, "print_exception", None),
+        )
         self._shadow = shadow
         context.clock, context.world = self.clock, self.world
         self.clock.install()
         sys.path[:0] = [str(FAKES_DIR), str(self.firmware_dir)]
         finder = _CachedFinder((FAKES_DIR, self.firmware_dir))
-        at = next((i for i, f in enumerate(sys.meta_path)
-                   if f is importlib.machinery.PathFinder), len(sys.meta_path))
+        at = next(
+            (i for i, f in enumerate(sys.meta_path) if f is importlib.machinery.PathFinder),
+            len(sys.meta_path),
+        )
         sys.meta_path.insert(at, finder)  # type: ignore[arg-type]  # (builtins still first)
         missing = _MissingModules(self.world)
         sys.meta_path.insert(0, missing)  # type: ignore[arg-type]
@@ -333,7 +360,8 @@ class Simulation:
         for name in _SHADOWED_STDLIB:
             path = str(FAKES_DIR / f"{name}.py")
             spec = importlib.util.spec_from_file_location(
-                name, path, loader=_CachedSourceLoader(name, path))
+                name, path, loader=_CachedSourceLoader(name, path)
+            )
             module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
             sys.modules[name] = module
             spec.loader.exec_module(module)  # type: ignore[union-attr]
@@ -365,8 +393,9 @@ class Simulation:
                     self.stopped_by_user = True
                     return
                 self._serial_interrupt = False
-                self.serial.write(b"Traceback (most recent call last):\r\nKeyboardInterrupt: "
-                                  b"\r\n" + _BANNER)
+                self.serial.write(
+                    b"Traceback (most recent call last):\r\nKeyboardInterrupt: \r\n" + _BANNER
+                )
                 state = "repl"
             except SystemExit:
                 self.serial.write(b"\r\n" + _BANNER)
@@ -376,10 +405,14 @@ class Simulation:
                 self.crashes.append(text)
                 self.serial.write(text.replace("\n", "\r\n").encode() + _BANNER)
                 if self.strict:
-                    raise FirmwareCrash(f"The firmware stopped at {self.clock.now_ms:.1f} ms "
-                                        f"with {type(exc).__name__}: {exc}") from exc
-                print(f"simulator: firmware crashed at {self.clock.now_ms:.1f} ms:\n{text}",
-                      file=self.console)
+                    raise FirmwareCrash(
+                        f"The firmware stopped at {self.clock.now_ms:.1f} ms "
+                        f"with {type(exc).__name__}: {exc}"
+                    ) from exc
+                print(
+                    f"simulator: firmware crashed at {self.clock.now_ms:.1f} ms:\n{text}",
+                    file=self.console,
+                )
                 state = "repl"
             finally:
                 self.serial.firmware_running = False
@@ -396,8 +429,9 @@ class Simulation:
         if boot_py.exists():
             namespace = runpy.run_path(str(boot_py), run_name="__main__")
             namespace = {k: v for k, v in namespace.items() if not k.startswith("__")}
-        runpy.run_path(str(self.firmware_dir / "main.py"), init_globals=namespace,
-                       run_name="__main__")
+        runpy.run_path(
+            str(self.firmware_dir / "main.py"), init_globals=namespace, run_name="__main__"
+        )
 
     def _after_reset(self, reset: SimulatedReset) -> None:
         self.serial.firmware_running = False
@@ -486,9 +520,17 @@ class Simulation:
             for ch in getattr(inst, "channels", ()):
                 rec = chans.get(ch.name)
                 if rec is None:
-                    rec = chans[ch.name] = {k: [None] * (len(self.samples["t_ms"]) - 1) for k in
-                                            ("raw", "level", "trigger_level", "baseline",
-                                             "trigger_raw", "pressed")}
+                    rec = chans[ch.name] = {
+                        k: [None] * (len(self.samples["t_ms"]) - 1)
+                        for k in (
+                            "raw",
+                            "level",
+                            "trigger_level",
+                            "baseline",
+                            "trigger_raw",
+                            "pressed",
+                        )
+                    }
                 for key in rec:
                     rec[key].append(getattr(ch, key, None))
 
@@ -499,9 +541,14 @@ def _print_exception(exc: BaseException, file: Any = None) -> None:
     out.write("".join(traceback.format_exception(exc)))
 
 
-def measure_speed(instrument: str | dict[str, Any] = "combo", seconds: float = 20.0,
-                  trace: Any = None, firmware_dir: str | Path = FIRMWARE_DIR,
-                  boards_dir: str | Path = BOARDS_DIR, runs: int = 1) -> dict[str, Any]:
+def measure_speed(
+    instrument: str | dict[str, Any] = "combo",
+    seconds: float = 20.0,
+    trace: Any = None,
+    firmware_dir: str | Path = FIRMWARE_DIR,
+    boards_dir: str | Path = BOARDS_DIR,
+    runs: int = 1,
+) -> dict[str, Any]:
     """For `make bench`: how many times faster than real time the firmware runs headless,
     on the demo's movements (presses, tremor, noise on every channel) unless given a trace.
     The steady speed: a short run first compiles the firmware (once per process, ~40 ms).
@@ -517,21 +564,35 @@ def measure_speed(instrument: str | dict[str, Any] = "combo", seconds: float = 2
     notes = 0
     try:
         with open(os.devnull, "w") as quiet:
-            with Simulation(inst, Path(flash) / "warm-up", duration_s=0.5,
-                            firmware_dir=firmware_dir, boards_dir=boards_dir,
-                            console=quiet) as warm_up:
+            with Simulation(
+                inst,
+                Path(flash) / "warm-up",
+                duration_s=0.5,
+                firmware_dir=firmware_dir,
+                boards_dir=boards_dir,
+                console=quiet,
+            ) as warm_up:
                 warm_up.run()
             for k in range(max(1, runs)):
-                with Simulation(inst, Path(flash) / f"run{k}", trace=trace, duration_s=seconds,
-                                firmware_dir=firmware_dir, boards_dir=boards_dir,
-                                console=quiet) as sim:
+                with Simulation(
+                    inst,
+                    Path(flash) / f"run{k}",
+                    trace=trace,
+                    duration_s=seconds,
+                    firmware_dir=firmware_dir,
+                    boards_dir=boards_dir,
+                    console=quiet,
+                ) as sim:
                     t0 = time.perf_counter()
                     sim.run()
                     speeds.append(round(seconds / (time.perf_counter() - t0), 1))
                 notes = sum(e["type"] == "note_on" for e in sim.events)
-        out: dict[str, Any] = {"sim_speed_x_realtime": max(speeds), "sim_virtual_s": seconds,
-                               "sim_wall_s": round(seconds / max(speeds), 3),
-                               "sim_notes": notes}
+        out: dict[str, Any] = {
+            "sim_speed_x_realtime": max(speeds),
+            "sim_virtual_s": seconds,
+            "sim_wall_s": round(seconds / max(speeds), 3),
+            "sim_notes": notes,
+        }
         if runs > 1:
             out["sim_speed_runs"] = speeds
         return out

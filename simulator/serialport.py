@@ -24,8 +24,9 @@ class SerialPort:
     """mode None: no host side (output is only logged); "pipe": `host_write_fd` /
     `host_read_fd` for a test or a parent process; "pty": a terminal device at `path`."""
 
-    def __init__(self, clock: Any, world: Any, mode: str | None = None,
-                 stall_ms: int = 500) -> None:
+    def __init__(
+        self, clock: Any, world: Any, mode: str | None = None, stall_ms: int = 500
+    ) -> None:
         if mode not in (None, "pipe", "pty"):
             raise ValueError(f"serial must be None, 'pipe' or 'pty', not {mode!r}.")
         self.clock = clock
@@ -203,8 +204,16 @@ class SerialPort:
             os.write(self._wake_w, b"x")
             self._thread.join(timeout=2)
             self._thread = None
-        for fd in (self._fw_r, self._fw_w, self._src, self._out, self.host_write_fd,
-                   self.host_read_fd, self._wake_r, self._wake_w):
+        for fd in (
+            self._fw_r,
+            self._fw_w,
+            self._src,
+            self._out,
+            self.host_write_fd,
+            self.host_read_fd,
+            self._wake_r,
+            self._wake_w,
+        ):
             if fd is not None:
                 try:
                     os.close(fd)

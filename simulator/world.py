@@ -164,8 +164,9 @@ def load_json(path: str | Path) -> dict[str, Any]:
         return json.load(f)
 
 
-def find_instrument(name_or_path: str | Path | dict[str, Any],
-                    boards_dir: Path = BOARDS_DIR) -> dict[str, Any]:
+def find_instrument(
+    name_or_path: str | Path | dict[str, Any], boards_dir: Path = BOARDS_DIR
+) -> dict[str, Any]:
     """An instrument description from a dict, a .json path, or a name under
     boards/instruments/."""
     if isinstance(name_or_path, dict):
@@ -176,13 +177,16 @@ def find_instrument(name_or_path: str | Path | dict[str, Any],
     if not path.exists():
         folder = Path(boards_dir) / "instruments"
         known = sorted(p.stem for p in folder.glob("*.json")) if folder.exists() else []
-        raise FileNotFoundError(f"No instrument '{name_or_path}' ({path}); known instruments: "
-                                f"{', '.join(known) or 'none yet'}.")
+        raise FileNotFoundError(
+            f"No instrument '{name_or_path}' ({path}); known instruments: "
+            f"{', '.join(known) or 'none yet'}."
+        )
     return load_json(path)
 
 
-def find_board(name_or_path: str | Path | dict[str, Any],
-               boards_dir: Path = BOARDS_DIR) -> dict[str, Any]:
+def find_board(
+    name_or_path: str | Path | dict[str, Any], boards_dir: Path = BOARDS_DIR
+) -> dict[str, Any]:
     """A board description from a dict, a .json path, or a name under boards/."""
     if isinstance(name_or_path, dict):
         return name_or_path
@@ -212,8 +216,9 @@ def load_csv(path: str | Path) -> dict[str, list[int]]:
         try:
             t = int(round(float(row[0])))
         except ValueError:
-            raise ValueError(f"{path} line {lineno}: time_ms '{row[0]}' is not a "
-                             "number.") from None
+            raise ValueError(
+                f"{path} line {lineno}: time_ms '{row[0]}' is not a number."
+            ) from None
         if t < last_t:
             raise ValueError(f"{path} line {lineno}: time_ms goes back from {last_t} to {t}.")
         last_t = t
@@ -223,8 +228,9 @@ def load_csv(path: str | Path) -> dict[str, list[int]]:
             try:
                 cols[i].append(int(round(float(cell))) if cell else None)
             except ValueError:
-                raise ValueError(f"{path} line {lineno}: '{cell}' in column '{names[i]}' is "
-                                 "not a number.") from None
+                raise ValueError(
+                    f"{path} line {lineno}: '{cell}' in column '{names[i]}' is not a number."
+                ) from None
     if not times:
         raise ValueError(f"{path}: no rows after the header.")
     length = times[-1] + 1
@@ -262,9 +268,13 @@ def write_csv(path: str | Path, columns: dict[str, list[int]]) -> None:
 class World:
     """The inputs, buses and sinks the fakes talk to, for one instrument; outlives resets."""
 
-    def __init__(self, clock: Any, instrument: dict[str, Any],
-                 board: dict[str, Any] | None = None,
-                 firmware_dir: str | Path = FIRMWARE_DIR) -> None:
+    def __init__(
+        self,
+        clock: Any,
+        instrument: dict[str, Any],
+        board: dict[str, Any] | None = None,
+        firmware_dir: str | Path = FIRMWARE_DIR,
+    ) -> None:
         self.clock = clock
         self.registry = sensor_registry(firmware_dir)
         self.instrument = instrument
@@ -336,11 +346,14 @@ class World:
         elif wiring == "i2c" and sim.chip is not None:
             self._attach_chip(ch, inp, spec, sim)
         else:
-            self.warnings.append(f"Channel '{name}': the simulator cannot wire '{sensor}' "
-                                 f"({wiring}); not simulated.")
+            self.warnings.append(
+                f"Channel '{name}': the simulator cannot wire '{sensor}' "
+                f"({wiring}); not simulated."
+            )
 
-    def _attach_chip(self, ch: dict[str, Any], inp: Input, spec: dict[str, Any],
-                     sim: chips.Simulated) -> None:
+    def _attach_chip(
+        self, ch: dict[str, Any], inp: Input, spec: dict[str, Any], sim: chips.Simulated
+    ) -> None:
         assert sim.chip is not None
         address = _int(ch["address"]) if ch.get("address") is not None else spec["address"]
         chip = sim.chip(address=address, clock=self.clock.peek_us)
@@ -363,8 +376,13 @@ class World:
         sda = gpio_number(ch.get("sda"))
         return (sda >> 1) & 1 if sda is not None else 0
 
-    def attach_chip(self, bus: int, chip: Any, channel: str | None = None,
-                    setter: Callable[[int], None] | None = None) -> ChipSlot:
+    def attach_chip(
+        self,
+        bus: int,
+        chip: Any,
+        channel: str | None = None,
+        setter: Callable[[int], None] | None = None,
+    ) -> ChipSlot:
         """Put any object with `address`, `write`, `read`, `connected` on a bus (tests)."""
         slot = ChipSlot(chip, self.inputs.get(channel) if channel else None, setter)
         if slot.input is None:
@@ -377,8 +395,10 @@ class World:
     def load_trace(self, columns: dict[str, list[int]]) -> None:
         unknown = [k for k in columns if k not in self.inputs]
         if unknown:
-            raise ValueError(f"The trace has columns {unknown} that are not channels of this "
-                             f"instrument (channels: {list(self.inputs)}).")
+            raise ValueError(
+                f"The trace has columns {unknown} that are not channels of this "
+                f"instrument (channels: {list(self.inputs)})."
+            )
         for name, values in columns.items():
             self.inputs[name].set_trace(values)
 
@@ -470,8 +490,10 @@ class Fault:
 
 def _chip(world: World, channel: str) -> Any:
     if channel not in world.chips:
-        raise ValueError(f"'{channel}' is not an I2C sensor of this instrument "
-                         f"(I2C sensors: {list(world.chips) or 'none'}).")
+        raise ValueError(
+            f"'{channel}' is not an I2C sensor of this instrument "
+            f"(I2C sensors: {list(world.chips) or 'none'})."
+        )
     return world.chips[channel]
 
 
@@ -639,8 +661,9 @@ def parse_fault(text: str) -> Fault:
             val = int(val)
         return StickADC(channel=name, value=val, at_s=at_s, until_s=until_s)
     if kind in ("stuck-bus", "sda-short"):
-        return StuckBus(bus=int(arg or 0), at_s=at_s, until_s=until_s,
-                        recoverable=kind == "stuck-bus")
+        return StuckBus(
+            bus=int(arg or 0), at_s=at_s, until_s=until_s, recoverable=kind == "stuck-bus"
+        )
     if kind == "flood":
         return FloodSerial(at_s=at_s, nbytes=int(arg) if arg else 100_000)
     if kind == "power-cut":
@@ -654,8 +677,10 @@ def parse_fault(text: str) -> Fault:
         return Readdress(channel=name, address=int(value or "0x30", 0), at_s=at_s)
     if kind == "missing-lib":
         return MissingLibrary(package=arg or "usb-device-midi", at_s=at_s)
-    raise ValueError(f"Unknown fault '{kind}'; known: unplug, stick, stuck-bus, sda-short, "
-                     "flood, power-cut, usb-stop, serial, address, missing-lib.")
+    raise ValueError(
+        f"Unknown fault '{kind}'; known: unplug, stick, stuck-bus, sda-short, "
+        "flood, power-cut, usb-stop, serial, address, missing-lib."
+    )
 
 
 def warn(message: str) -> None:

@@ -46,8 +46,13 @@ class Kit:
 
     REST = {"switch": 0, "pad": 2000, "hand": 3000}
 
-    def __init__(self, defaults: dict | None = None, names: Sequence[str] = NAMES,
-                 store: Store | None = None, system: System | None = None) -> None:
+    def __init__(
+        self,
+        defaults: dict | None = None,
+        names: Sequence[str] = NAMES,
+        store: Store | None = None,
+        system: System | None = None,
+    ) -> None:
         """`names`: some of switch, pad, hand; `store`: profiles on flash (default: the
         current folder); `system`: the board as the console sees it (default: KitSystem)."""
         names = list(names)
@@ -59,9 +64,10 @@ class Kit:
         if defaults:
             self.defaults.update(defaults)
         self.settings.apply(self.defaults)
-        self.inst = Instrument(self.settings,
-                               [(n, self.sensors[n], "fsr" if n != "switch" else "button")
-                                for n in names])
+        self.inst = Instrument(
+            self.settings,
+            [(n, self.sensors[n], "fsr" if n != "switch" else "button") for n in names],
+        )
         self.panics = 0
         real_panic = self.inst.panic
 
@@ -75,8 +81,9 @@ class Kit:
         self.stats = Stats()
         self.lines: list[str] = []
         self.system = system if system is not None else KitSystem()
-        self.console = Console(self.inst, self.profiles, self.system, self.stats,
-                               self.lines.append)
+        self.console = Console(
+            self.inst, self.profiles, self.system, self.stats, self.lines.append
+        )
         self.t_ms = 0
         self.events: list[tuple] = []
         self.inst.begin(0)

@@ -30,22 +30,33 @@ def describe(buf, i):
 def trace_sensor(values: list[int], kind: str = "analog", invert: bool = False) -> FakeSensor:
     """The shared fake sensor reading back `values`, one per tick (the last one repeats); an
     "analog" one (an ADC input) pinned at its rail is a wiring fault, a "tof" one reads mm."""
-    return FakeSensor("switch" if kind == "switch" else "analog", FULL_SCALE[kind],
-                      values=values, invert=invert, rail_fault=kind == "analog")
+    return FakeSensor(
+        "switch" if kind == "switch" else "analog",
+        FULL_SCALE[kind],
+        values=values,
+        invert=invert,
+        rail_fault=kind == "analog",
+    )
 
 
-def build(traces: dict[str, list[int]], kinds: dict[str, str] | None = None,
-          settings: dict[str, str] | None = None,
-          invert: dict[str, bool] | None = None) -> Instrument:
+def build(
+    traces: dict[str, list[int]],
+    kinds: dict[str, str] | None = None,
+    settings: dict[str, str] | None = None,
+    invert: dict[str, bool] | None = None,
+) -> Instrument:
     kinds = kinds or {}
     invert = invert or {}
     names = list(traces)
     st = Settings(names)
-    defaults = kind_defaults([(n, "switch" if kinds.get(n) == "switch" else "analog")
-                              for n in names])
+    defaults = kind_defaults(
+        [(n, "switch" if kinds.get(n) == "switch" else "analog") for n in names]
+    )
     assert st.apply({**defaults, **(settings or {})}) == []
-    sensors = [(n, trace_sensor(traces[n], kinds.get(n, "analog"), invert.get(n, False)), "fake")
-               for n in names]
+    sensors = [
+        (n, trace_sensor(traces[n], kinds.get(n, "analog"), invert.get(n, False)), "fake")
+        for n in names
+    ]
     inst = Instrument(st, sensors)
     inst.begin(0)
     return inst
@@ -59,8 +70,7 @@ def drain(inst: Instrument, t_ms: float, out: list) -> None:
     m.count = 0
 
 
-def run(inst: Instrument, ms: int, start_ms: int = 0, tick_us: int = 1000,
-        on_tick=None) -> list:
+def run(inst: Instrument, ms: int, start_ms: int = 0, tick_us: int = 1000, on_tick=None) -> list:
     out: list = []
     t = start_ms * 1000
     end = (start_ms + ms) * 1000

@@ -38,11 +38,17 @@ from host_tools import firmware
 
 settings = firmware.module("settings")
 
-_TYPES = {settings.INT: "int", settings.CHOICE: "choice", settings.ONOFF: "onoff",
-          settings.NOTES: "notes"}
+_TYPES = {
+    settings.INT: "int",
+    settings.CHOICE: "choice",
+    settings.ONOFF: "onoff",
+    settings.NOTES: "notes",
+}
 
-REPL_ERROR = ('Traceback (most recent call last):\r\n  File "<stdin>", line 1, in <module>\r\n'
-              "NameError: name '{0}' isn't defined\r\n>>> ")
+REPL_ERROR = (
+    'Traceback (most recent call last):\r\n  File "<stdin>", line 1, in <module>\r\n'
+    "NameError: name '{0}' isn't defined\r\n>>> "
+)
 
 IDLE_STEP_MS = 25  # virtual time that passes each time the host finds nothing to read
 PRESS_TOP = 39000  # the pad pressed from rest to here over PRESS_MS plays C4 at velocity 96
@@ -59,8 +65,14 @@ def schema_rows() -> list[dict]:
     for scope, table in (("global", settings.GLOBAL), ("channel", settings.CHANNEL)):
         for row in table:
             key, kind, low, high, default, unit, text = row
-            item = {"key": key, "scope": scope, "type": _TYPES[kind], "unit": unit,
-                    "default": settings.format_value(row, default), "help": text}
+            item = {
+                "key": key,
+                "scope": scope,
+                "type": _TYPES[kind],
+                "unit": unit,
+                "default": settings.format_value(row, default),
+                "help": text,
+            }
             if kind in (settings.CHOICE, settings.ONOFF):
                 item["choices"] = list(low)
             else:
@@ -88,17 +100,25 @@ class FakeAttune:
     """The device side: the real console on a simulated instrument. `mode`: "attune", "repl"
     (plain MicroPython), "silent", or "mute" (answers hello, then nothing)."""
 
-    def __init__(self, instrument: str = "combo", title: str = "Combo",
-                 channels: tuple[str, ...] = ("switch", "pad", "hand"), board: str = "pico",
-                 firmware_version: str = "0.1.0", proto: int = 1, page: int = 8,
-                 mode: str = "attune") -> None:
+    def __init__(
+        self,
+        instrument: str = "combo",
+        title: str = "Combo",
+        channels: tuple[str, ...] = ("switch", "pad", "hand"),
+        board: str = "pico",
+        firmware_version: str = "0.1.0",
+        proto: int = 1,
+        page: int = 8,
+        mode: str = "attune",
+    ) -> None:
         self.channels = channels
         self.proto = proto
         self.page = page
         self.mode = mode
         self.flash = tempfile.mkdtemp(prefix="attune-fake-")
-        store = Store(firmware_version, folder=self.flash + "/profiles",
-                      active=self.flash + "/active")
+        store = Store(
+            firmware_version, folder=self.flash + "/profiles", active=self.flash + "/active"
+        )
         self.system = ShimSystem(firmware_version, board, instrument, title)
         self.kit = Kit(names=channels, store=store, system=self.system)
         self.kit.play(300)  # baselines learned
@@ -191,8 +211,9 @@ class FakeAttune:
                 return self.take_lines()  # the clock stands still: it never finishes
             if self.calibration_outcome == "failed":  # HOOK (see the module docstring)
                 change = cal.fail("The sensor stopped answering.")
-                self.kit.lines.append(protocol.notice("calibrate", cal.name + " " + change[0]
-                                                      + " " + change[1]))
+                self.kit.lines.append(
+                    protocol.notice("calibrate", cal.name + " " + change[0] + " " + change[1])
+                )
                 return self.take_lines()
         for _ in range(ms):
             self._world()
@@ -227,8 +248,7 @@ class FakeAttune:
         elif cal is not None and cal is self._cal:
             kit.sensors[cal.name].value = kit.REST[cal.name]
         for name, sensor in kit.sensors.items():
-            text = self.faults.get(name) or (HAND_FAULT if name == "hand" and hand_fault
-                                             else "")
+            text = self.faults.get(name) or (HAND_FAULT if name == "hand" and hand_fault else "")
             sensor.fault = 1 if text else 0
             sensor.fault_text = text
 
@@ -254,7 +274,7 @@ class FakeSerial:
         while b"\n" in self.inbuf:
             nl = self.inbuf.index(b"\n")
             line = bytes(self.inbuf[:nl])
-            del self.inbuf[:nl + 1]
+            del self.inbuf[: nl + 1]
             self._put(self.dev.handle(line))
         return len(data)
 
@@ -283,9 +303,16 @@ class FakeSerial:
 
 
 def profile_doc(values: dict, name: str = "anna") -> str:
-    return json.dumps({"format": "attune-profile", "version": 1, "name": name,
-                       "instrument": "combo", "saved_at": "2025-01-01T00:00:00+00:00",
-                       "values": values})
+    return json.dumps(
+        {
+            "format": "attune-profile",
+            "version": 1,
+            "name": name,
+            "instrument": "combo",
+            "saved_at": "2025-01-01T00:00:00+00:00",
+            "values": values,
+        }
+    )
 
 
 def plug_in(monkeypatch, devices: dict[str, FakeAttune], busy: tuple[str, ...] = ()) -> dict:
@@ -297,8 +324,10 @@ def plug_in(monkeypatch, devices: dict[str, FakeAttune], busy: tuple[str, ...] =
     opened: dict[str, FakeSerial] = {}
 
     def list_pico_ports():
-        return [device.PortInfo(path, "Board in FS mode", "E6614" + str(i), 0x2E8A, 0x0005)
-                for i, path in enumerate(sorted(devices))]
+        return [
+            device.PortInfo(path, "Board in FS mode", "E6614" + str(i), 0x2E8A, 0x0005)
+            for i, path in enumerate(sorted(devices))
+        ]
 
     def open_serial(path):
         if path in busy:

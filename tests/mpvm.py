@@ -55,8 +55,13 @@ def vm_problem() -> tuple[str, bool] | None:
     if npm is None:
         return "node_modules is missing and `npm` is not installed to fetch the VM", True
     proc = subprocess.run(
-        [npm, "install", "--no-audit", "--no-fund"], cwd=ROOT, capture_output=True,
-        text=True, timeout=600, check=False)
+        [npm, "install", "--no-audit", "--no-fund"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     if proc.returncode != 0 or not VM_PACKAGE.is_dir():
         return "`npm install` failed:\n" + proc.stdout + proc.stderr, False
     return None
@@ -86,8 +91,12 @@ def declared_paths(script: Path) -> tuple[Path, ...]:
     """
     tree = ast.parse(script.read_text(encoding="utf-8"), filename=str(script))
     for node in tree.body:
-        if (isinstance(node, ast.Assign) and len(node.targets) == 1
-                and isinstance(node.targets[0], ast.Name) and node.targets[0].id == "VM_PATHS"):
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and node.targets[0].id == "VM_PATHS"
+        ):
             try:
                 names = ast.literal_eval(node.value)
             except ValueError:
@@ -101,8 +110,11 @@ def declared_paths(script: Path) -> tuple[Path, ...]:
 def declared_checks(script: Path) -> list[str]:
     """Names of the top-level `def check_...():` functions of a script, in file order."""
     tree = ast.parse(script.read_text(encoding="utf-8"), filename=str(script))
-    return [node.name for node in tree.body
-            if isinstance(node, ast.FunctionDef) and node.name.startswith("check_")]
+    return [
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("check_")
+    ]
 
 
 @dataclass
@@ -126,8 +138,9 @@ class VMRun:
         return ""
 
 
-def vm_command(script: Path, paths: tuple[Path, ...] = (FIRMWARE, FAKES),
-               heap: int | None = None) -> list[str]:
+def vm_command(
+    script: Path, paths: tuple[Path, ...] = (FIRMWARE, FAKES), heap: int | None = None
+) -> list[str]:
     """The command that runs one script in the VM with `paths` (firmware root first)."""
     cmd = [shutil.which("node") or "node", str(RUNNER), str(script)]
     for p in paths:
@@ -155,16 +168,22 @@ def run_scripts(scripts: list[Path] | tuple[Path, ...]) -> dict[Path, VMRun]:
     """Run check scripts in the VM, all at once (one VM boot each); results by script."""
     started = time.monotonic()
     procs = {
-        s: subprocess.Popen(vm_command(s, (FIRMWARE, FAKES, *declared_paths(s))), cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        s: subprocess.Popen(
+            vm_command(s, (FIRMWARE, FAKES, *declared_paths(s))),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for s in scripts
     }
     runs = {}
     for script, proc in procs.items():
         run = VMRun(script)
         try:
-            out, err = proc.communicate(timeout=max(1.0, SCRIPT_TIMEOUT_S
-                                                    - (time.monotonic() - started)))
+            out, err = proc.communicate(
+                timeout=max(1.0, SCRIPT_TIMEOUT_S - (time.monotonic() - started))
+            )
             run.returncode = proc.returncode
         except subprocess.TimeoutExpired:
             proc.kill()
@@ -183,8 +202,9 @@ def pyright_problem() -> str | None:
     if exe is None:
         return "pyright is not installed (pip install -e '.[dev]')"
     try:
-        proc = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=300,
-                              check=False)
+        proc = subprocess.run(
+            [exe, "--version"], capture_output=True, text=True, timeout=300, check=False
+        )
     except (OSError, subprocess.TimeoutExpired) as e:
         return f"pyright cannot start: {e}"
     if proc.returncode != 0:

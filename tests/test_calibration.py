@@ -76,8 +76,9 @@ def test_the_result_message_names_the_values_and_how_to_apply_them():
     changes = run(cal, noisy(2000, 40), presses(2000, 30000))
     phase, message = changes[-1]
     r = cal.result
-    assert message.startswith("range=" + str(r["range"]) + " sensitivity="
-                              + str(r["sensitivity"]) + " ")
+    assert message.startswith(
+        "range=" + str(r["range"]) + " sensitivity=" + str(r["sensitivity"]) + " "
+    )
     assert "calibrate apply" in message
 
 
@@ -172,8 +173,7 @@ def test_memory_stays_the_same_however_long_it_runs():
 def test_a_failure_from_outside_stops_the_run():
     cal = Calibration(channel())
     cal.feed(2000, 0)
-    assert cal.fail("The sensor stopped answering.") == ("failed",
-                                                         "The sensor stopped answering.")
+    assert cal.fail("The sensor stopped answering.") == ("failed", "The sensor stopped answering.")
     assert not cal.running
     assert cal.feed(2000, 10) is None
 
@@ -209,8 +209,9 @@ def test_the_trigger_curve_matches_the_conditioners(noise_q12, rng_pct):
             assert cond.trigger_level == lvl
 
 
-@given(st.lists(st.integers(-10, 70000), min_size=1, max_size=300),
-       st.integers(1, 700), st.booleans())
+@given(
+    st.lists(st.integers(-10, 70000), min_size=1, max_size=300), st.integers(1, 700), st.booleans()
+)
 def test_any_readings_end_in_a_result_or_a_plain_failure(values, step, invert):
     cal = Calibration(channel(invert=invert))
     t = 0

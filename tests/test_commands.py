@@ -55,9 +55,22 @@ def test_help_lists_the_commands_in_their_usual_order_whoever_imports_first():
     client = Client(FakeSerial(FakeAttune()), timeout=0.3)
     client.hello()
     assert client.request("help")["commands"] == [
-        "hello", "help", "params [offset]", "get <key> | get <sensor> | get global",
-        "set <key> <value>", "reset", "profile list", "profile save [name]",
-        "profile load <name>", "profile show <name>", "profile delete <name>",
-        "profile rename <old> <new>", "status", "monitor <rate_hz> | monitor off",
-        "calibrate <sensor> | calibrate apply | calibrate cancel | calibrate", "panic",
-        "maintenance", "diagnose"]
+        "hello",
+        "help",
+        "params [offset]",
+        "get <key> | get <sensor> | get global",
+        "set <key> <value>",
+        "reset",
+        "profile list",
+        "profile save [name]",
+        "profile load <name>",
+        "profile show <name>",
+        "profile delete <name>",
+        "profile rename <old> <new>",
+        "status",
+        "monitor <rate_hz> | monitor off",
+        "calibrate <sensor> | calibrate apply | calibrate cancel | calibrate",
+        "panic",
+        "maintenance",
+        "diagnose",
+    ]

@@ -37,7 +37,7 @@ def ok(reply):
 
 def err(reply, code):
     assert reply is not None and reply.startswith("ERR " + code + " "), reply
-    return reply[len("ERR " + code + " "):]
+    return reply[len("ERR " + code + " ") :]
 
 
 def press(kit, name, value, ms=60):
@@ -49,15 +49,31 @@ def press(kit, name, value, ms=60):
 
 
 def test_hello_names_firmware_protocol_board_instrument_and_sensors(kit):
-    assert ok(kit.ask("hello")) == {"firmware": "0.1.0", "protocol": 1, "board": "pico",
-                                    "instrument": "combo", "title": "Combo",
-                                    "channels": ["switch", "pad", "hand"]}
+    assert ok(kit.ask("hello")) == {
+        "firmware": "0.1.0",
+        "protocol": 1,
+        "board": "pico",
+        "instrument": "combo",
+        "title": "Combo",
+        "channels": ["switch", "pad", "hand"],
+    }
 
 
 def test_help_lists_every_command(kit):
     commands = ok(kit.ask("help"))["commands"]
-    for word in ("hello", "params", "get", "set", "reset", "profile save", "status", "monitor",
-                 "calibrate", "panic", "maintenance"):
+    for word in (
+        "hello",
+        "params",
+        "get",
+        "set",
+        "reset",
+        "profile save",
+        "status",
+        "monitor",
+        "calibrate",
+        "panic",
+        "maintenance",
+    ):
         assert any(c.startswith(word) for c in commands), word
 
 
@@ -72,9 +88,17 @@ def test_params_pages_through_the_whole_schema(kit):
         offset = page["next"]
     assert [p["key"] for p in seen] == [r[0] for r in schema.GLOBAL + schema.CHANNEL]
     sens = next(p for p in seen if p["key"] == "sensitivity")
-    assert sens == {"key": "sensitivity", "scope": "channel", "type": "int", "min": 1,
-                    "max": 100, "choices": None, "default": "75", "unit": "%",
-                    "help": schema.find(schema.CHANNEL, "sensitivity")[6]}
+    assert sens == {
+        "key": "sensitivity",
+        "scope": "channel",
+        "type": "int",
+        "min": 1,
+        "max": 100,
+        "choices": None,
+        "default": "75",
+        "unit": "%",
+        "help": schema.find(schema.CHANNEL, "sensitivity")[6],
+    }
     scale = next(p for p in seen if p["key"] == "scale")
     assert scale["scope"] == "global" and scale["type"] == "choice"
     assert scale["choices"] == list(schema.SCALES) and scale["min"] is None
@@ -132,8 +156,14 @@ def test_set_an_unknown_key_or_without_a_value_is_refused(kit):
 def test_changing_the_note_while_it_sounds_leaves_no_note_hanging(kit):
     press(kit, "pad", 40000)
     assert kit.sounding()
-    for line in ("set pad.degree 3", "set scale blues", "set octave 5", "set pad.mode chord",
-                 "set channel 2", "set transpose -3"):
+    for line in (
+        "set pad.degree 3",
+        "set scale blues",
+        "set octave 5",
+        "set pad.mode chord",
+        "set channel 2",
+        "set transpose -3",
+    ):
         ok(kit.ask(line))
         kit.play(20)
     press(kit, "pad", 2000, ms=200)
@@ -301,8 +331,14 @@ def test_status_reports_the_loop_the_channels_and_the_configuration(kit):
     assert s["state"] == "playing" and s["tick_hz"] == 1000 and s["late_ticks"] == 3
     assert s["uptime_s"] == 0 and s["mem_free"] == 150000
     assert (s["config"], s["profile"], s["unsaved"]) == ("defaults", None, False)
-    assert s["channels"][1] == {"name": "pad", "sensor": "fsr", "kind": "analog",
-                                "fault": None, "pressed": 0, "level": 0}
+    assert s["channels"][1] == {
+        "name": "pad",
+        "sensor": "fsr",
+        "kind": "analog",
+        "fault": None,
+        "pressed": 0,
+        "level": 0,
+    }
     assert s["midi_dropped"] == 0 and s["errors"] == 0 and s["monitor"] == 0
 
 
@@ -427,8 +463,9 @@ def test_calibration_shows_a_result_and_applies_it_only_when_confirmed(kit):
     r = state["result"]
     assert kit.settings.ch[1].range == 100  # shown, not applied
     applied = ok(kit.ask("calibrate apply"))
-    assert applied == {"applied": {"pad.range": str(r["range"]),
-                                   "pad.sensitivity": str(r["sensitivity"])}}
+    assert applied == {
+        "applied": {"pad.range": str(r["range"]), "pad.sensitivity": str(r["sensitivity"])}
+    }
     assert kit.settings.ch[1].range == r["range"]
     assert ok(kit.ask("status"))["unsaved"]
     err(kit.ask("calibrate apply"), "value")
@@ -460,8 +497,10 @@ def test_a_sensor_that_stops_answering_ends_its_calibration_in_plain_words(kit):
     kit.play(500)
     kit.sensors["hand"].fault, kit.sensors["hand"].fault_text = 5, "not answering"
     kit.play(10)
-    assert "* calibrate hand failed The sensor stopped answering (not answering). Check its " \
-           "cable, then try again." in kit.lines
+    assert (
+        "* calibrate hand failed The sensor stopped answering (not answering). Check its "
+        "cable, then try again." in kit.lines
+    )
     err(kit.ask("calibrate apply"), "value")
 
 
@@ -542,25 +581,77 @@ def test_a_flood_of_skipped_values_keeps_a_bounded_list_of_notes():
 
 # ---- never raises, one reply per line --------------------------------------------------------
 
-KEYS = ["pad.sensitivity", "pad.mode", "pad.melody", "scale", "velocity_min", "hand.range",
-        "switch.debounce", "pad.cc_max", "nope", "pad.", ".x", "pad.invert"]
-VALUES = st.one_of(st.integers(-10**6, 10**6).map(str), st.sampled_from(
-    ["", "on", "blues", "C4 D4", "H9", "-", "1e9", "nan", "0x10", "note", "C#-1", "G9", "x" * 150,
-     "60," * 40, "Bb-5"]), st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126),
-                                   max_size=30))
+KEYS = [
+    "pad.sensitivity",
+    "pad.mode",
+    "pad.melody",
+    "scale",
+    "velocity_min",
+    "hand.range",
+    "switch.debounce",
+    "pad.cc_max",
+    "nope",
+    "pad.",
+    ".x",
+    "pad.invert",
+]
+VALUES = st.one_of(
+    st.integers(-(10**6), 10**6).map(str),
+    st.sampled_from(
+        [
+            "",
+            "on",
+            "blues",
+            "C4 D4",
+            "H9",
+            "-",
+            "1e9",
+            "nan",
+            "0x10",
+            "note",
+            "C#-1",
+            "G9",
+            "x" * 150,
+            "60," * 40,
+            "Bb-5",
+        ]
+    ),
+    st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=30),
+)
 LINES = st.one_of(
     st.binary(max_size=260),
     st.builds(lambda k, v: ("set " + k + " " + v).encode(), st.sampled_from(KEYS), VALUES),
     st.builds(lambda k: ("get " + k).encode(), st.sampled_from(KEYS + ["global", "pad", ""])),
-    st.builds(lambda c, v: (c + " " + v).encode(), st.sampled_from(
-        ["params", "monitor", "calibrate", "profile", "profile save", "profile load",
-         "profile show", "profile delete", "profile rename", "hello", "status", "panic", "help",
-         "reset", "HELLO", "Status"]), VALUES),
+    st.builds(
+        lambda c, v: (c + " " + v).encode(),
+        st.sampled_from(
+            [
+                "params",
+                "monitor",
+                "calibrate",
+                "profile",
+                "profile save",
+                "profile load",
+                "profile show",
+                "profile delete",
+                "profile rename",
+                "hello",
+                "status",
+                "panic",
+                "help",
+                "reset",
+                "HELLO",
+                "Status",
+            ]
+        ),
+        VALUES,
+    ),
 )
 
 
-@hsettings(max_examples=150, deadline=None,
-           suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hsettings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.lists(LINES, max_size=12))
 def test_any_lines_while_playing_never_raise_and_each_gets_one_reply(flash, lines):
     kit = Kit()
@@ -573,7 +664,7 @@ def test_any_lines_while_playing_never_raise_and_each_gets_one_reply(flash, line
         if blank:
             assert reply is None
         else:
-            assert reply is not None and (reply.startswith("OK ") or reply.startswith("ERR "))
+            assert reply is not None and (reply.startswith(("OK ", "ERR ")))
             assert "\n" not in reply
             assert not reply.startswith("ERR internal"), reply
             if reply.startswith("OK "):

@@ -1,7 +1,6 @@
 """The wiring pictures in docs/img/wiring/ are drawn from the board and instrument JSON: they
 regenerate identically, name the pins the JSON names, and are never stale."""
 
-
 import pytest
 
 from host_tools import diagrams
@@ -14,8 +13,9 @@ def test_committed_pictures_match_the_json():
     fresh = diagrams.all_svgs()
     committed = {p.name for p in WIRING.glob("*.svg")}
     assert committed == set(fresh), "docs/img/wiring/ has the wrong files; " + REGENERATE
-    stale = [name for name, svg in fresh.items()
-             if (WIRING / name).read_text(encoding="utf-8") != svg]
+    stale = [
+        name for name, svg in fresh.items() if (WIRING / name).read_text(encoding="utf-8") != svg
+    ]
     assert not stale, "stale wiring pictures " + ", ".join(stale) + "; " + REGENERATE
 
 

@@ -23,10 +23,24 @@ PAGE = REPO / "docs" / "getting-started.md"
 ATTUNE = ("attune", ".venv/bin/attune", ".venv\\Scripts\\attune")
 
 # Not run here, and why. Matched as prefixes of the command as written.
-SETUP = ("py -m pip", "py -m pipx", "pipx ", "sudo ", "brew ", "python3 -m venv",
-         ".venv/bin/pip ")  # installs software or changes the computer
-NEEDS_PICO = ("cp ", "fluidsynth ", "aconnect ", "attune ports", "attune status",
-              "attune maintenance", "attune panic")  # a Pico, its BOOTSEL drive or a synth
+SETUP = (
+    "py -m pip",
+    "py -m pipx",
+    "pipx ",
+    "sudo ",
+    "brew ",
+    "python3 -m venv",
+    ".venv/bin/pip ",
+)  # installs software or changes the computer
+NEEDS_PICO = (
+    "cp ",
+    "fluidsynth ",
+    "aconnect ",
+    "attune ports",
+    "attune status",
+    "attune maintenance",
+    "attune panic",
+)  # a Pico, its BOOTSEL drive or a synth
 NEEDS_NETWORK = ("--fetch-deps",)  # options that download
 # Options and commands from the doctor branch (issue 16): run once this `attune` knows them.
 DOCTOR_BRANCH = ("doctor", "maintenance", "--offline", "--fetch-deps", "--wiring", "--sim")
@@ -91,8 +105,11 @@ def test_every_command_on_the_page_is_accounted_for():
     # the attune commands the page names all exist (once the doctor branch is in)
     for c in cmds:
         words = _words(c)
-        if words[0] == "attune" and words[1:] != ["--help"] and not any(
-                w in DOCTOR_BRANCH for w in words):
+        if (
+            words[0] == "attune"
+            and words[1:] != ["--help"]
+            and not any(w in DOCTOR_BRANCH for w in words)
+        ):
             assert _known_to_attune(words), c
 
 
@@ -107,8 +124,15 @@ def test_command_runs_as_written(cmd, tmp_path):
         pytest.skip("needs the doctor branch (issue 16): " + cmd)
     attune = Path(sys.executable).parent / ("attune.exe" if os.name == "nt" else "attune")
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    done = subprocess.run([str(attune), *words[1:]], cwd=tmp_path, env=env, timeout=120,
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [str(attune), *words[1:]],
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, cmd + "\n" + done.stdout[-2000:] + done.stderr[-2000:]
     if "--stage" in words:
         assert (tmp_path / words[words.index("--stage") + 1] / "board.json").is_file()

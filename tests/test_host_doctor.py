@@ -20,7 +20,8 @@ from host_tools.firmware import BOARDS_DIR, REPO_DIR
 
 needs_simulator = pytest.mark.skipif(
     sys.platform == "win32" or not (REPO_DIR / "simulator" / "cli.py").is_file(),
-    reason="needs `attune sim --serial` and a pty")
+    reason="needs `attune sim --serial` and a pty",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -46,6 +47,7 @@ def causes(report: dict) -> dict[str, dict]:
 
 # -- against the simulated Pico, one fault at a time ------------------------------------------
 
+
 @needs_simulator
 def test_a_healthy_instrument_is_playing_and_says_how_to_hear_it(capsys):
     code, out, _ = attune(capsys, "doctor", "--sim", "combo")
@@ -70,8 +72,10 @@ def test_wrong_address_names_the_address_that_answers(capsys):
     found = causes(report)
     assert code == errors.FAILED and list(found) == ["wrong_address"]
     assert "answers at 0x30" in found["wrong_address"]["text"]
-    assert '"address": 48' in found["wrong_address"]["fix"] and "combo.json" in \
-        found["wrong_address"]["fix"]
+    assert (
+        '"address": 48' in found["wrong_address"]["fix"]
+        and "combo.json" in found["wrong_address"]["fix"]
+    )
 
 
 @needs_simulator
@@ -85,8 +89,9 @@ def test_stuck_bus_says_which_line_is_held_and_to_power_cycle(capsys):
 
 @needs_simulator
 def test_missing_usb_device_midi_is_found_through_the_raw_repl(capsys):
-    code, report = doctor_json(capsys, "--sim", "combo", "--fault",
-                               "missing-lib:usb-device-midi@0")
+    code, report = doctor_json(
+        capsys, "--sim", "combo", "--fault", "missing-lib:usb-device-midi@0"
+    )
     found = causes(report)
     assert report["state"] == "repl"  # Attune could not start: doctor read the board itself
     assert code == errors.FAILED and list(found) == ["usb_midi_missing"]
@@ -99,8 +104,9 @@ def test_missing_usb_device_midi_is_found_through_the_raw_repl(capsys):
 def test_other_firmware_is_stopped_read_and_named(capsys, tmp_path):
     other = tmp_path / "blink"
     other.mkdir()
-    (other / "main.py").write_text("import time\nprint('Blink!')\nwhile True:\n"
-                                   "    time.sleep(0.5)\n")
+    (other / "main.py").write_text(
+        "import time\nprint('Blink!')\nwhile True:\n    time.sleep(0.5)\n"
+    )
     code, report = doctor_json(capsys, "--sim", "combo", "--sim-firmware", str(other))
     found = causes(report)
     assert code == errors.FAILED and list(found) == ["attune_missing"]
@@ -141,6 +147,7 @@ def test_status_explains_a_wiring_mistake_instead_of_not_answering(capsys, tmp_p
 
 # -- maintenance ------------------------------------------------------------------------------
 
+
 def _hello_within(path: str, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -180,12 +187,14 @@ def test_maintenance_asks_the_instrument(capsys, monkeypatch):
 
 # -- finding the board ------------------------------------------------------------------------
 
+
 def test_a_pico_in_bootsel_mode_is_found_as_a_drive(capsys, monkeypatch, tmp_path):
     plug_in(monkeypatch, {})
     drive = tmp_path / "media" / "RP2350"
     drive.mkdir(parents=True)
-    (drive / "INFO_UF2.TXT").write_text("UF2 Bootloader v1.0\nModel: Raspberry Pi RP2350\n"
-                                        "Board-ID: RP2350\n")
+    (drive / "INFO_UF2.TXT").write_text(
+        "UF2 Bootloader v1.0\nModel: Raspberry Pi RP2350\nBoard-ID: RP2350\n"
+    )
     monkeypatch.setenv("ATTUNE_MOUNT_ROOTS", str(tmp_path / "media"))
     code, out, _ = attune(capsys, "doctor")
     assert code == errors.FAILED
@@ -216,8 +225,11 @@ def test_a_busy_port_says_to_close_the_other_program(capsys, monkeypatch):
 
 
 def test_old_micropython_is_named(tmp_path):
-    r = doctor.Report("/dev/ttyACM0", "repl", {"micropython": "1.22.2", "attune": "",
-                                               "machine": "Raspberry Pi Pico2 with RP2350"})
+    r = doctor.Report(
+        "/dev/ttyACM0",
+        "repl",
+        {"micropython": "1.22.2", "attune": "", "machine": "Raspberry Pi Pico2 with RP2350"},
+    )
     doctor.analyse(r)
     found = {f.cause: f for f in r.problems}
     assert "1.23 or later" in found["micropython_old"].text
@@ -233,6 +245,7 @@ def test_wiring_table_lists_every_channel_and_its_pins():
 
 # -- the device side: `diagnose` (firmware/diagnosis.py) --------------------------------------
 
+
 def test_diagnose_reply_is_one_short_line_with_the_facts(tmp_path, monkeypatch):
     from console_kit import Kit
 
@@ -244,8 +257,13 @@ def test_diagnose_reply_is_one_short_line_with_the_facts(tmp_path, monkeypatch):
     assert reply.startswith("OK ") and facts["board_file"] == "missing"
     assert [c[0] for c in facts["channels"]] == ["switch", "pad", "hand"]
     board = json.loads((BOARDS_DIR / "pico.json").read_text())
-    inst = {"name": "two", "channels": [{"name": "switch", "sensor": "switch", "pin": 15},
-                                        {"name": "pad", "sensor": "fsr", "pin": 26}]}
+    inst = {
+        "name": "two",
+        "channels": [
+            {"name": "switch", "sensor": "switch", "pin": 15},
+            {"name": "pad", "sensor": "fsr", "pin": 26},
+        ],
+    }
     (tmp_path / "board.json").write_text(json.dumps({"board": board, "instrument": inst}))
     (tmp_path / "errors.log").write_text("--- play loop at 5 ms\n" + "x" * 5000 + "\nboom\n")
     reply = kit.ask("diagnose")
@@ -255,10 +273,21 @@ def test_diagnose_reply_is_one_short_line_with_the_facts(tmp_path, monkeypatch):
 
 
 def test_a_sensor_pinned_at_its_rail_points_at_its_wires_and_resistor():
-    r = doctor.Report("/dev/ttyACM0", "playing", {
-        "micropython": "1.24.1", "attune": "0.1.0", "board": "pico", "instrument": "combo",
-        "channels": [["pad", "fsr", "reading stuck at the end of its range: check the wiring"],
-                     ["hand", "vl6180x", "sensor stopped measuring"]], "scan": []})
+    r = doctor.Report(
+        "/dev/ttyACM0",
+        "playing",
+        {
+            "micropython": "1.24.1",
+            "attune": "0.1.0",
+            "board": "pico",
+            "instrument": "combo",
+            "channels": [
+                ["pad", "fsr", "reading stuck at the end of its range: check the wiring"],
+                ["hand", "vl6180x", "sensor stopped measuring"],
+            ],
+            "scan": [],
+        },
+    )
     doctor.analyse(r)
     found = {f.cause: f for f in r.problems}
     assert set(found) == {"sensor_rail", "sensor_fault"}

@@ -22,17 +22,34 @@ from host_tools.errors import AttuneError
 from host_tools.firmware import REPO_DIR
 
 pytestmark = pytest.mark.skipif(
-    sys.platform == "win32" or not (REPO_DIR / "simulator" / "cli.py").is_file()
+    sys.platform == "win32"
+    or not (REPO_DIR / "simulator" / "cli.py").is_file()
     or not (REPO_DIR / "firmware" / "console.py").is_file(),
-    reason="needs `attune sim --serial` (simulator/cli.py), the firmware console and a pty")
+    reason="needs `attune sim --serial` (simulator/cli.py), the firmware console and a pty",
+)
 
 
-def start_pico(tmp: Path, seconds: int = 30, press_every_ms: int = 0, amplitude: float = 0.0,
-               power_cut_at_s: float | None = None) -> tuple[subprocess.Popen, str]:
+def start_pico(
+    tmp: Path,
+    seconds: int = 30,
+    press_every_ms: int = 0,
+    amplitude: float = 0.0,
+    power_cut_at_s: float | None = None,
+) -> tuple[subprocess.Popen, str]:
     """`attune sim --serial` in a child process: a simulated combo on a pseudo-terminal.
     Its flash folder is tmp/flash, kept across runs; returns (process, serial port path)."""
-    cmd = [sys.executable, "-m", "host_tools.cli", "sim", "--serial", "--no-port",
-           "--flash", str(tmp / "flash"), "--duration", str(seconds)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "host_tools.cli",
+        "sim",
+        "--serial",
+        "--no-port",
+        "--flash",
+        str(tmp / "flash"),
+        "--duration",
+        str(seconds),
+    ]
     if press_every_ms:
         movement = pytest.importorskip("simulator.movement")
         sig = movement.rest(seconds * 1000, 1600.0)
@@ -96,7 +113,8 @@ def test_commands_against_the_simulated_pico(pico, capsys, tmp_path):
 
     assert attune(capsys, "set", "pad.sensitivity", "85", "--port", pico)[0] == 0
     assert attune(capsys, "get", "pad.sensitivity", "--port", pico)[1].strip() == (
-        "pad.sensitivity = 85")
+        "pad.sensitivity = 85"
+    )
     code, _, err = attune(capsys, "set", "pad.sensitivity", "500", "--port", pico)
     assert code == errors.REFUSED and "500 is out of range" in err
 

@@ -36,8 +36,10 @@ def test_meter_follows_presses_faults_and_recovery():
 
 
 def test_meter_starts_from_status_faults():
-    meter = Meter.from_status(["pad"], {"channels": [{"name": "pad", "fault": "unplugged",
-                                                      "pressed": False, "level": 12}]})
+    meter = Meter.from_status(
+        ["pad"],
+        {"channels": [{"name": "pad", "fault": "unplugged", "pressed": False, "level": 12}]},
+    )
     assert meter.sensors["pad"].fault == "unplugged" and meter.sensors["pad"].level == 12
     console = Console(width=120, record=True)
     console.print(meter.render())
@@ -45,8 +47,10 @@ def test_meter_starts_from_status_faults():
 
 
 def test_result_words_drop_the_figures_and_the_protocol_hint():
-    text = ("range=58 sensitivity=82 Suggested range 58 and sensitivity 82. Send 'calibrate "
-            "apply' to use them, or 'calibrate cancel'.")
+    text = (
+        "range=58 sensitivity=82 Suggested range 58 and sensitivity 82. Send 'calibrate "
+        "apply' to use them, or 'calibrate cancel'."
+    )
     assert result_words(text) == "Suggested range 58 and sensitivity 82."
 
 

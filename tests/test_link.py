@@ -72,7 +72,7 @@ class Port:
         data = b""
         while len(data) < self.filler:
             data += self.read()
-        rest = data[self.filler:]
+        rest = data[self.filler :]
         self.filler = 0
         return rest
 
@@ -94,6 +94,7 @@ def echo(calls):
     def handler(line):
         calls.append(line)
         return "OK " + line.decode()
+
     return handler
 
 
@@ -188,7 +189,7 @@ def test_when_the_host_stops_reading_the_oldest_async_lines_are_dropped_never_re
     for i in range(200):
         lnk.send("* monitor line " + str(i) + " " + "." * 40)
         if i % 50 == 0:
-            lnk.reply("OK {\"n\": " + str(i) + "}")
+            lnk.reply('OK {"n": ' + str(i) + "}")
     assert lnk.dropped > 0
     assert lnk.pending <= 4096
     port.resume_reading()
@@ -315,19 +316,38 @@ def expected_replies(stream):
     return n
 
 
-CHUNKS = st.lists(st.one_of(
-    st.binary(max_size=80),
-    st.sampled_from([b"hello\n", b"status\r\n", b"set pad.sensitivity 500\n", b"\n", b"\r",
-                     b"set pad.range 40\n", b"get pad\n", b"x" * 300, b"panic\n", b"\xff\xc3\n",
-                     b"profile save anna\n", b"monitor 50\n", b"calibrate pad\n"]),
-), max_size=25)
+CHUNKS = st.lists(
+    st.one_of(
+        st.binary(max_size=80),
+        st.sampled_from(
+            [
+                b"hello\n",
+                b"status\r\n",
+                b"set pad.sensitivity 500\n",
+                b"\n",
+                b"\r",
+                b"set pad.range 40\n",
+                b"get pad\n",
+                b"x" * 300,
+                b"panic\n",
+                b"\xff\xc3\n",
+                b"profile save anna\n",
+                b"monitor 50\n",
+                b"calibrate pad\n",
+            ]
+        ),
+    ),
+    max_size=25,
+)
 
 
-@hsettings(max_examples=60, deadline=None,
-           suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hsettings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(CHUNKS)
 def test_any_bytes_into_the_playing_console_get_exactly_one_reply_per_complete_line(
-        tmp_path, monkeypatch, chunks):
+    tmp_path, monkeypatch, chunks
+):
     monkeypatch.chdir(tmp_path)
     port = Port()
     try:
@@ -354,7 +374,7 @@ def test_any_bytes_into_the_playing_console_get_exactly_one_reply_per_complete_l
         lines = out.split(b"\n")
         assert lines[-1] == b""
         replies = [x for x in lines[:-1] if not x.startswith(b"* ")]
-        assert all(x.startswith(b"OK ") or x.startswith(b"ERR ") for x in replies), replies
+        assert all(x.startswith((b"OK ", b"ERR ")) for x in replies), replies
         assert not any(x.startswith(b"ERR internal") for x in replies)
         assert len(replies) == expected_replies(stream)
     finally:
@@ -369,4 +389,3 @@ def test_the_wrap_of_ticks_ms_does_not_forget_a_line_being_typed(port):
     port.send(b"lo\n")
     lnk.pump(10)
     assert calls == [b"hello"]
-

@@ -21,8 +21,7 @@ def vm_runs():
     return mpvm.run_scripts(SCRIPTS)
 
 
-@pytest.mark.parametrize(
-    ("script", "check"), CASES, ids=[f"{s.stem}.{name}" for s, name in CASES])
+@pytest.mark.parametrize(("script", "check"), CASES, ids=[f"{s.stem}.{name}" for s, name in CASES])
 def test_check_passes_on_micropython(vm_runs, script, check):
     run = vm_runs[script]
     result = run.results.get(check)
@@ -31,8 +30,11 @@ def test_check_passes_on_micropython(vm_runs, script, check):
         pytest.fail(f"{check} never ran: {why}", pytrace=False)
     if not result["ok"]:
         printed = "\n".join(run.output[-20:])
-        pytest.fail(f"{script.name}: {check} failed on MicroPython:\n{result['error']}"
-                    + (f"\nScript output:\n{printed}" if printed else ""), pytrace=False)
+        pytest.fail(
+            f"{script.name}: {check} failed on MicroPython:\n{result['error']}"
+            + (f"\nScript output:\n{printed}" if printed else ""),
+            pytrace=False,
+        )
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
@@ -45,4 +47,5 @@ def test_script_runs_to_the_end_and_reports_every_check(vm_runs, script):
     undeclared = sorted(set(run.results) - set(declared))
     assert not undeclared, (
         f"{script.name} reported checks that are not top-level `def check_...():` functions, "
-        f"so pytest cannot list them: {undeclared}")
+        f"so pytest cannot list them: {undeclared}"
+    )

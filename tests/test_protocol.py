@@ -34,8 +34,17 @@ def test_a_line_of_200_bytes_is_accepted_and_201_is_too_long():
     assert "200" in error
 
 
-@pytest.mark.parametrize("line", [b"set\tpad.range 5", b"hello\x03", b"h\xc3\xa9llo",
-                                  b"\xff\xfe", b"get \x00pad", b"set pad.mode \x7f"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"set\tpad.range 5",
+        b"hello\x03",
+        b"h\xc3\xa9llo",
+        b"\xff\xfe",
+        b"get \x00pad",
+        b"set pad.mode \x7f",
+    ],
+)
 def test_a_line_with_bytes_that_are_not_printable_ascii_is_refused(line):
     cmd, _, error = protocol.parse(line)
     assert cmd is None
@@ -66,8 +75,25 @@ def test_profile_names_of_letters_digits_dash_underscore_are_accepted(name):
     assert protocol.valid_name(name)
 
 
-@pytest.mark.parametrize("name", ["", "x" * 25, "../x", "a/b", "a\\b", "a.b", ".hidden", "a b",
-                                  "\u00e4nna", "\u0430nna", "anna\n", "con:", None, 5])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        "x" * 25,
+        "../x",
+        "a/b",
+        "a\\b",
+        "a.b",
+        ".hidden",
+        "a b",
+        "\u00e4nna",
+        "\u0430nna",
+        "anna\n",
+        "con:",
+        None,
+        5,
+    ],
+)
 def test_profile_names_with_paths_odd_characters_or_wrong_length_are_refused(name):
     assert not protocol.valid_name(name)
 

@@ -46,9 +46,16 @@ from simulator.world import (
 ROOT = Path(__file__).resolve().parent.parent
 
 # The therapist's profile: each sensor plays its own notes, so the MIDI stream says who played.
-PROFILE = {"name": "anna", "values": {"switch.melody": "C7 D7", "pad.degree": "11",
-                                      "hand.degree": "1", "pad.sensitivity": "60"}}
-NOTES = {"switch": range(96, 128), "pad": range(84, 96), "hand": range(0, 84)}
+PROFILE = {
+    "name": "anna",
+    "values": {
+        "switch.melody": "C7 D7",
+        "pad.degree": "11",
+        "hand.degree": "1",
+        "pad.sensitivity": "60",
+    },
+}
+NOTES = {"switch": range(96, 128), "pad": range(84, 96), "hand": range(84)}
 PAD_REST, PAD_SQUEEZE = 1600, 30000  # read_u16
 HAND_REST, HAND_NEAR = 200, 60  # mm (rest: a lap or a tray in view)
 
@@ -73,14 +80,17 @@ class PressNotPlayed(AssertionError):
 
 # -- the client's movements -----------------------------------------------------------------------
 
+
 class Movements:
     """What the client does, per channel and millisecond, and when each press started/ended."""
 
     def __init__(self, seconds: float) -> None:
         self.n = int(seconds * 1000)
-        self.columns = {"switch": array("i", [0]) * self.n,
-                        "pad": array("i", [PAD_REST]) * self.n,
-                        "hand": array("i", [HAND_REST]) * self.n}
+        self.columns = {
+            "switch": array("i", [0]) * self.n,
+            "pad": array("i", [PAD_REST]) * self.n,
+            "hand": array("i", [HAND_REST]) * self.n,
+        }
         self.presses: dict[str, list[tuple[int, int]]] = {k: [] for k in self.columns}
 
     def _hold(self, name: str, at_ms: int, hold_ms: int, value: int) -> None:
@@ -104,6 +114,7 @@ class Movements:
 
 
 # -- faults of our own (the chip model, in a small subclass) -----------------------------------
+
 
 class TroubledVL6180X(VL6180XChip):
     """The simulator's VL6180X that can also answer garbage (random bytes on every read, e.g.
@@ -195,8 +206,7 @@ class FlashCut:
     def cut_at(self) -> str:
         return self.cuts[-1][1] if self.cuts else ""
 
-    def arm(self, at_s: float, until_s: float, at: int | None = None, torn: bool = False
-            ) -> Fault:
+    def arm(self, at_s: float, until_s: float, at: int | None = None, torn: bool = False) -> Fault:
         """A fault: from at_s to until_s, count the steps and cut at step `at` (None: count)."""
         cut = self
 
@@ -218,16 +228,21 @@ class FlashCut:
         if k == self.at:
             self.armed = False
             world = self.sim.world
-            self.cuts.append((world.clock.now / 1000.0,
-                              what + (" (torn half-way)" if torn_write else "")))
+            self.cuts.append(
+                (world.clock.now / 1000.0, what + (" (torn half-way)" if torn_write else ""))
+            )
             if torn_write is not None:
                 torn_write()
             world.reset_cause = PWRON_RESET
             world.clock.stop(SimulatedReset("power cut", off_us=200_000))
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        real_open, real_rename, real_remove, real_mkdir = (builtins.open, os.rename, os.remove,
-                                                          os.mkdir)
+        real_open, real_rename, real_remove, real_mkdir = (
+            builtins.open,
+            os.rename,
+            os.remove,
+            os.mkdir,
+        )
         cut = self
 
         class Writing:
@@ -280,6 +295,7 @@ class FlashCut:
 
 # -- a session and what came out of it ----------------------------------------------------------
 
+
 class SerialTap:
     """Every line the firmware printed, with the virtual time its last byte left."""
 
@@ -291,8 +307,9 @@ class SerialTap:
         def tapped(data: bytes) -> None:
             for b in data:
                 if b == 10:
-                    self.lines.append((clock.now / 1000.0,
-                                       self._part.decode("latin-1").strip("\r")))
+                    self.lines.append(
+                        (clock.now / 1000.0, self._part.decode("latin-1").strip("\r"))
+                    )
                     self._part.clear()
                 else:
                     self._part.append(b)
@@ -318,7 +335,7 @@ class Session:
             if at < 0:
                 continue
             try:
-                payload = json.loads(line[at + 3:])
+                payload = json.loads(line[at + 3 :])
             except ValueError:
                 continue  # cut short by a reset, with nothing after it
             if key in payload:
@@ -335,22 +352,35 @@ class Session:
         return [t for t, line in self.lines if line.startswith("* ") and text in line]
 
     def note_ons(self, sensor: str) -> list[float]:
-        return [e["t_ms"] for e in self.events
-                if e["type"] == "note_on" and e["note"] in NOTES[sensor]]
+        return [
+            e["t_ms"] for e in self.events if e["type"] == "note_on" and e["note"] in NOTES[sensor]
+        ]
 
     def reset_times(self) -> list[float]:
         return [r["t_ms"] for r in self.sim.resets]
 
 
-def play(flash: Path, moves: Movements, faults: list[Fault] | tuple[Fault, ...] = (),
-         asks: tuple[tuple[float, str], ...] = (), before_run: Any = None,
-         **kwargs: Any) -> Session:
+def play(
+    flash: Path,
+    moves: Movements,
+    faults: list[Fault] | tuple[Fault, ...] = (),
+    asks: tuple[tuple[float, str], ...] = (),
+    before_run: Any = None,
+    **kwargs: Any,
+) -> Session:
     """Play `moves` on the combo instrument with `faults`, the profile anna loaded; `asks` are
     (time s, request) lines typed on the serial port; `before_run(sim)` may add to the world."""
     faults = list(faults) + [SerialInput(at_s=t, data=line.encode() + b"\n") for t, line in asks]
-    sim = Simulation("combo", flash, trace=moves.columns, faults=faults,
-                     duration_s=moves.n / 1000.0, profile=PROFILE, console=io.StringIO(),
-                     **kwargs)
+    sim = Simulation(
+        "combo",
+        flash,
+        trace=moves.columns,
+        faults=faults,
+        duration_s=moves.n / 1000.0,
+        profile=PROFILE,
+        console=io.StringIO(),
+        **kwargs,
+    )
     hand = TroubledVL6180X.swap_in(sim.world)
     tap = SerialTap(sim)
     if before_run is not None:
@@ -362,6 +392,7 @@ def play(flash: Path, moves: Movements, faults: list[Fault] | tuple[Fault, ...] 
 
 
 # -- what the client hears ------------------------------------------------------------------------
+
 
 def sounding_at(events: list[dict[str, Any]], times: list[float]) -> list[set[tuple[int, int]]]:
     """(channel, note) sounding at the host at each of the (sorted) `times`: note-ons with no
@@ -390,8 +421,9 @@ def sounding(events: list[dict[str, Any]], at_ms: float = math.inf) -> set[tuple
 def assert_silent(events: list[dict[str, Any]], at_ms: float, why: str) -> None:
     left = sounding(events, at_ms)
     if left:
-        raise NoteLeftSounding(f"notes {sorted(left)} still sounding at {at_ms / 1000:.3f} s "
-                               f"({why})")
+        raise NoteLeftSounding(
+            f"notes {sorted(left)} still sounding at {at_ms / 1000:.3f} s ({why})"
+        )
 
 
 def assert_ended(events: list[dict[str, Any]], at_ms: float, by_ms: float, why: str) -> None:
@@ -404,12 +436,19 @@ def assert_ended(events: list[dict[str, Any]], at_ms: float, by_ms: float, why: 
             elif e["type"] == "cc" and e["control"] == 123:
                 left = {k for k in left if k[0] != e["channel"]}
     if left:
-        raise NoteLeftSounding(f"notes {sorted(left)} sounding at {at_ms / 1000:.3f} s were "
-                               f"still sounding at {by_ms / 1000:.3f} s ({why})")
+        raise NoteLeftSounding(
+            f"notes {sorted(left)} sounding at {at_ms / 1000:.3f} s were "
+            f"still sounding at {by_ms / 1000:.3f} s ({why})"
+        )
 
 
-def missed(s: Session, sensor: str, skip: tuple[tuple[float, float], ...] = (),
-           from_ms: float = 0, to_ms: float = math.inf) -> list[int]:
+def missed(
+    s: Session,
+    sensor: str,
+    skip: tuple[tuple[float, float], ...] = (),
+    from_ms: float = 0,
+    to_ms: float = math.inf,
+) -> list[int]:
     """Presses of `sensor` (start ms) whose note-on did not reach the host within
     ON_TIME_MS, leaving out presses that start inside a `skip` window (ms)."""
     ons = s.note_ons(sensor)
@@ -423,12 +462,19 @@ def missed(s: Session, sensor: str, skip: tuple[tuple[float, float], ...] = (),
     return bad
 
 
-def assert_played(s: Session, sensor: str, skip: tuple[tuple[float, float], ...] = (),
-                  from_ms: float = 0, to_ms: float = math.inf) -> None:
+def assert_played(
+    s: Session,
+    sensor: str,
+    skip: tuple[tuple[float, float], ...] = (),
+    from_ms: float = 0,
+    to_ms: float = math.inf,
+) -> None:
     bad = missed(s, sensor, skip, from_ms, to_ms)
     if bad:
-        raise PressNotPlayed(f"{sensor}: {len(bad)} press(es) not heard within "
-                             f"{ON_TIME_MS[sensor]} ms, starting at (ms) {bad[:12]}")
+        raise PressNotPlayed(
+            f"{sensor}: {len(bad)} press(es) not heard within "
+            f"{ON_TIME_MS[sensor]} ms, starting at (ms) {bad[:12]}"
+        )
 
 
 def assert_profile_intact(s: Session, values: dict[str, str] = PROFILE["values"]) -> None:
@@ -442,14 +488,14 @@ def assert_profile_intact(s: Session, values: dict[str, str] = PROFILE["values"]
 EPILOGUE = ((-1.0, "status"), (-1.0, "profile show anna"))
 
 
-def with_epilogue(seconds: float, asks: tuple[tuple[float, str], ...] = ()
-                  ) -> tuple[tuple[float, str], ...]:
+def with_epilogue(
+    seconds: float, asks: tuple[tuple[float, str], ...] = ()
+) -> tuple[tuple[float, str], ...]:
     return asks + tuple((seconds + t, line) for t, line in EPILOGUE)
 
 
 def note_offs(s: Session, sensor: str) -> list[float]:
-    return [e["t_ms"] for e in s.events
-            if e["type"] == "note_off" and e["note"] in NOTES[sensor]]
+    return [e["t_ms"] for e in s.events if e["type"] == "note_off" and e["note"] in NOTES[sensor]]
 
 
 def sounding_of(s: Session, sensor: str, at_ms: float) -> set[tuple[int, int]]:
@@ -462,6 +508,7 @@ def first_after(times: list[float], t_ms: float) -> float:
 
 # -- the fault matrix ---------------------------------------------------------------------------
 
+
 def test_hand_unplugged_mid_note_ends_the_note_and_plays_again_once_plugged_back(tmp_path):
     moves = Movements(16)
     moves.metronome(1000, 15000)
@@ -469,8 +516,7 @@ def test_hand_unplugged_mid_note_ends_the_note_and_plays_again_once_plugged_back
     moves.reach(11000)
     for t in range(3300, 14000, 1500):
         moves.squeeze(t)
-    s = play(tmp_path, moves, [Unplug(channel="hand", at_s=4, until_s=6)],
-             asks=with_epilogue(16))
+    s = play(tmp_path, moves, [Unplug(channel="hand", at_s=4, until_s=6)], asks=with_epilogue(16))
     assert s.note_ons("hand")[0] <= 2000 + ON_TIME_MS["hand"]
     assert 4000 <= first_after(note_offs(s, "hand"), 4000) <= 4000 + FAULT_NOTE_OFF_MS
     assert 4000 <= s.notices("hand sensor not answering")[0] <= 4000 + NOTICE_MS
@@ -536,7 +582,7 @@ def test_hand_glitching_far_now_and_then_keeps_its_rest_point(tmp_path):
     moves = Movements(10)
     moves.metronome(1000, 9000)
     for t in range(3000, 4000, 100):  # ten 15 ms glitches to 250 mm (a shiny surface, say)
-        moves.columns["hand"][t:t + 15] = array("i", [250]) * 15
+        moves.columns["hand"][t : t + 15] = array("i", [250]) * 15
     moves.reach(7000)
     s = play(tmp_path, moves, asks=with_epilogue(10))
     assert_played(s, "switch")
@@ -553,13 +599,20 @@ def test_pad_stuck_at_the_top_rail_ends_its_note_within_seconds_and_reports_it(t
     moves.squeeze(13000)
     for t in range(1200, 15000, 2000):
         moves.reach(t)
-    s = play(tmp_path, moves, [StickADC(channel="pad", value="high", at_s=4, until_s=9)],
-             asks=with_epilogue(16))
+    s = play(
+        tmp_path,
+        moves,
+        [StickADC(channel="pad", value="high", at_s=4, until_s=9)],
+        asks=with_epilogue(16),
+    )
     # a pinned pad looks like a squeeze at first: the note plays, then ends as a wiring fault
     assert first_after(s.note_ons("pad"), 4000) <= 4000 + ON_TIME_MS["pad"]
     assert first_after(note_offs(s, "pad"), 4001) <= 4000 + RAIL_MS
-    assert 4000 <= s.notices("pad reading stuck at the end of its range")[0] \
+    assert (
+        4000
+        <= s.notices("pad reading stuck at the end of its range")[0]
         <= 4000 + RAIL_MS + NOTICE_MS
+    )
     assert sounding_of(s, "pad", 4000 + RAIL_MS) == set()
     assert 9000 <= s.notices("pad recovered")[0] <= 9000 + NOTICE_MS
     assert_played(s, "pad", from_ms=9000)
@@ -575,8 +628,12 @@ def test_pad_stuck_at_zero_ends_its_note_at_once_and_plays_no_phantom_note(tmp_p
     moves.squeeze(2000, hold_ms=3000)
     moves.squeeze(8000)
     moves.squeeze(10000)
-    s = play(tmp_path, moves, [StickADC(channel="pad", value="low", at_s=3, until_s=6)],
-             asks=with_epilogue(12))
+    s = play(
+        tmp_path,
+        moves,
+        [StickADC(channel="pad", value="low", at_s=3, until_s=6)],
+        asks=with_epilogue(12),
+    )
     assert 3000 <= first_after(note_offs(s, "pad"), 3000) <= 3000 + ON_TIME_MS["pad"]
     # zero is the pad's rest, not a fault; coming back to rest at 6 s is not a squeeze
     assert [t for t in s.note_ons("pad") if 3000 <= t < 8000] == []
@@ -596,8 +653,12 @@ def test_pad_stuck_at_zero_and_squeezed_as_it_comes_back_does_not_hold_the_note(
     moves.metronome(1000, 13000)
     moves.squeeze(5800, hold_ms=400)  # the wire comes back at 6 s during a squeeze
     moves.squeeze(10000)
-    s = play(tmp_path, moves, [StickADC(channel="pad", value="low", at_s=3, until_s=6)],
-             asks=with_epilogue(14))
+    s = play(
+        tmp_path,
+        moves,
+        [StickADC(channel="pad", value="low", at_s=3, until_s=6)],
+        asks=with_epilogue(14),
+    )
     assert first_after(s.note_ons("pad"), 6000) <= 6000 + ON_TIME_MS["pad"]
     assert_played(s, "switch")
     assert_profile_intact(s)
@@ -612,8 +673,10 @@ def test_a_pad_pinned_at_its_rail_for_a_moment_does_not_deafen_it(tmp_path):
     for t0 in (1000, 6000):
         moves.squeeze(t0 + 200)
         moves.squeeze(t0 + 1800)
-    faults = [StickADC(channel="pad", value="high", at_s=2.256, until_s=3.158),
-              StickADC(channel="pad", value="low", at_s=2.396, until_s=4.2)]
+    faults = [
+        StickADC(channel="pad", value="high", at_s=2.256, until_s=3.158),
+        StickADC(channel="pad", value="low", at_s=2.396, until_s=4.2),
+    ]
     s = play(tmp_path, moves, faults)
     assert first_after(s.note_ons("pad"), 6200) <= 6200 + ON_TIME_MS["pad"]
     assert first_after(s.note_ons("pad"), 7800) <= 7800 + ON_TIME_MS["pad"]
@@ -668,8 +731,12 @@ def test_serial_flood_at_full_speed_keeps_every_tick_and_every_note_on_time(tmp_
     # 4 MB of junk lines at USB full speed from 2 s to 6 s; the console drains its backlog
     # (the simulator's 64 KiB input pipe) at the link's pace before it answers again
     asks = ((1.5, "status"),)
-    s = play(tmp_path, moves, [FloodSerial(at_s=2, nbytes=4_000_000, bytes_per_ms=1000)],
-             asks=with_epilogue(40, asks))
+    s = play(
+        tmp_path,
+        moves,
+        [FloodSerial(at_s=2, nbytes=4_000_000, bytes_per_ms=1000)],
+        asks=with_epilogue(40, asks),
+    )
     before, after = s.replies("late_ticks")[0], s.status()
     assert s.sim.serial.dropped_in > 3_000_000  # the flood really was more than it could take
     assert after["tick_hz"] == 1000 and after["uptime_s"] >= 38
@@ -697,8 +764,9 @@ def test_usb_host_that_stops_reading_never_loses_a_note_off(tmp_path):
     # every note-on the host received has its note-off: the refused events were note-ons
     for k, e in enumerate(s.events):
         if e["type"] == "note_on":
-            assert any(f["type"] == "note_off" and f["note"] == e["note"]
-                       for f in s.events[k + 1:]), f"no note-off for {e}"
+            assert any(
+                f["type"] == "note_off" and f["note"] == e["note"] for f in s.events[k + 1 :]
+            ), f"no note-off for {e}"
     assert sounding(s.events, 8000 + FLUSH_MS) == set()
     for sensor in ("switch", "pad", "hand"):
         assert_played(s, sensor, skip=((3000, 8000),))
@@ -763,8 +831,10 @@ def test_power_cuts_at_random_ticks_while_playing(tmp_path):
     for t in range(700, 29000, 1100):
         moves.squeeze(t, hold_ms=500)
         moves.reach(t + 550, hold_ms=400)
-    faults = [PowerCut(at_s=2 + 4 * k + rng.uniform(0, 2.5), off_s=rng.uniform(0.05, 0.8))
-              for k in range(6)]
+    faults = [
+        PowerCut(at_s=2 + 4 * k + rng.uniform(0, 2.5), off_s=rng.uniform(0.05, 0.8))
+        for k in range(6)
+    ]
     s = play(tmp_path, moves, faults, asks=with_epilogue(30))
     assert s.reset_times() == pytest.approx([f.at_s * 1000 for f in faults], abs=1)
     down = tuple((f.at_s * 1000, (f.at_s + f.off_s) * 1000 + BOOT_MS) for f in faults)
@@ -778,8 +848,10 @@ def test_power_cuts_at_random_ticks_while_playing(tmp_path):
 
 # -- power cuts during profile saves ------------------------------------------------------------
 
-def save_with_a_cut(flash: Path, name: str, at: int | None, torn: bool = False
-                    ) -> tuple[Session, FlashCut]:
+
+def save_with_a_cut(
+    flash: Path, name: str, at: int | None, torn: bool = False
+) -> tuple[Session, FlashCut]:
     """Change a setting, `profile save <name>` at 1.5 s with the power cut at flash step `at`
     (None: just after the save), then ask what the board (booted again) plays and holds."""
     holder: dict[str, FlashCut] = {}
@@ -789,9 +861,15 @@ def save_with_a_cut(flash: Path, name: str, at: int | None, torn: bool = False
         cut.install(mp)
         sim.faults.append(cut.arm(1.5, 1.6, at, torn))
 
-    asks = ((1.0, "set pad.sensitivity 40"), (1.5, f"profile save {name}"), (3.0, "status"),
-            (3.0, "get pad.sensitivity"), (3.0, "profile show anna"), (3.0, "profile show ben"),
-            (3.2, f"profile save {name}"))
+    asks = (
+        (1.0, "set pad.sensitivity 40"),
+        (1.5, f"profile save {name}"),
+        (3.0, "status"),
+        (3.0, "get pad.sensitivity"),
+        (3.0, "profile show anna"),
+        (3.0, "profile show ben"),
+        (3.2, f"profile save {name}"),
+    )
     with pytest.MonkeyPatch.context() as mp:
         after = [PowerCut(at_s=1.55, off_s=0.2)] if at is None else []
         s = play(flash, Movements(3.5), after, asks=asks, before_run=prepare)
@@ -803,8 +881,11 @@ def test_a_power_cut_at_any_step_of_a_save_leaves_the_old_or_the_new_profile(tmp
     _, counted = save_with_a_cut(tmp_path / "count", name, None)
     steps = counted.steps
     assert sum(step.startswith("rename") for step in steps) >= 2, steps
-    cases = [(k, torn) for k, step in enumerate(steps)
-             for torn in ((False, True) if step.startswith("write") else (False,))]
+    cases = [
+        (k, torn)
+        for k, step in enumerate(steps)
+        for torn in ((False, True) if step.startswith("write") else (False,))
+    ]
     seen = Counter()
     for k, torn in [*cases, (None, False)]:
         s, cut = save_with_a_cut(tmp_path / f"cut-{k}-{torn}", name, k, torn)
@@ -833,8 +914,13 @@ class RunEndedWhileOff(AssertionError):
 def test_a_run_may_end_while_the_power_is_off(tmp_path):
     from simulator.clock import SimulationEnd
 
-    sim = Simulation("squeeze-pad", tmp_path / "flash", duration_s=1.0,
-                     faults=[PowerCut(at_s=0.9, off_s=0.5)], console=io.StringIO())
+    sim = Simulation(
+        "squeeze-pad",
+        tmp_path / "flash",
+        duration_s=1.0,
+        faults=[PowerCut(at_s=0.9, off_s=0.5)],
+        console=io.StringIO(),
+    )
     with sim:
         try:
             sim.run()
@@ -847,8 +933,18 @@ def test_a_run_may_end_while_the_power_is_off(tmp_path):
 
 SLOT_MS = 5000  # play for 3.2 s with faults in between, then 1.8 s quiet with a save
 TAIL_S = 20  # after the last slot: time for a flood's backlog to drain, then the epilogue
-KINDS = ("unplug", "garbage", "stuck-bus", "pad-high", "pad-low", "switch-stuck", "flood",
-         "usb-stop", "hang", "power-cut")
+KINDS = (
+    "unplug",
+    "garbage",
+    "stuck-bus",
+    "pad-high",
+    "pad-low",
+    "switch-stuck",
+    "flood",
+    "usb-stop",
+    "hang",
+    "power-cut",
+)
 
 
 @dataclass
@@ -892,13 +988,19 @@ def make_plan(seed: int, slots: int, kinds: tuple[str, ...] = KINDS) -> Plan:
         # the therapist saves, and the power sometimes goes part-way through
         value = rng.choice(("60", "61", "62"))
         p.values.add(value)
-        p.asks += [(t0 / 1000 + 3.3, f"set pad.sensitivity {value}"),
-                   (t0 / 1000 + 3.3, "profile save anna"), (t0 / 1000 + 3.6, "status")]
+        p.asks += [
+            (t0 / 1000 + 3.3, f"set pad.sensitivity {value}"),
+            (t0 / 1000 + 3.3, "profile save anna"),
+            (t0 / 1000 + 3.6, "status"),
+        ]
         if rng.random() < 0.3:
             p.save_cuts.append((t0 / 1000 + 3.3, rng.randrange(5)))  # an overwrite: 5 steps
     end = slots * SLOT_MS / 1000 + 1
-    p.asks += [(end + TAIL_S - 1, "status"), (end + TAIL_S - 1, "get pad.sensitivity"),
-               (end + TAIL_S - 1, "profile show anna")]
+    p.asks += [
+        (end + TAIL_S - 1, "status"),
+        (end + TAIL_S - 1, "get pad.sensitivity"),
+        (end + TAIL_S - 1, "profile show anna"),
+    ]
     return p
 
 
@@ -929,11 +1031,18 @@ def add_fault(p: Plan, kind: str, a: int, b: int, rng: random.Random) -> None:
 
 
 # sensors each kind of fault silences on purpose, and for how long after it ends (ms)
-AFFECTS = {"unplug": ("hand", I2C_RECOVERY_MS), "garbage": ("hand", I2C_RECOVERY_MS),
-           "stuck-bus": ("hand", I2C_RECOVERY_MS), "pad-high": ("pad", 300),
-           "pad-low": ("pad", 300), "switch-stuck": ("switch", 100),
-           "usb-stop": ("*", FLUSH_MS), "hang": ("*", BOOT_MS), "power-cut": ("*", BOOT_MS),
-           "flood": ("", 0)}
+AFFECTS = {
+    "unplug": ("hand", I2C_RECOVERY_MS),
+    "garbage": ("hand", I2C_RECOVERY_MS),
+    "stuck-bus": ("hand", I2C_RECOVERY_MS),
+    "pad-high": ("pad", 300),
+    "pad-low": ("pad", 300),
+    "switch-stuck": ("switch", 100),
+    "usb-stop": ("*", FLUSH_MS),
+    "hang": ("*", BOOT_MS),
+    "power-cut": ("*", BOOT_MS),
+    "flood": ("", 0),
+}
 
 
 @dataclass
@@ -974,8 +1083,11 @@ def judge(p: Plan, s: Session, save_cut: FlashCut) -> Verdict:
         if bad:
             v.missed[sensor] = bad
         ons = s.note_ons(sensor)
-        lat = [first_after(ons, a) - a for a, _ in s.moves.presses[sensor]
-               if not any(x <= a < y for x, y in skip[sensor])]
+        lat = [
+            first_after(ons, a) - a
+            for a, _ in s.moves.presses[sensor]
+            if not any(x <= a < y for x, y in skip[sensor])
+        ]
         v.late_ms[sensor] = max((x for x in lat if x != math.inf), default=0.0)
     # recovery: the first press of every sensor after the fault's window is heard on time
     for kind, a, b in p.windows:
@@ -998,8 +1110,11 @@ def judge(p: Plan, s: Session, save_cut: FlashCut) -> Verdict:
         if left:
             what = f"{sorted(left)} at {t / 1000:.1f} s"
             start = t - SLOT_MS + 200
-            (v.stuck_after_reset if any(start - SLOT_MS <= r <= t for r in reset_ms)
-             else v.stuck).append(what)
+            (
+                v.stuck_after_reset
+                if any(start - SLOT_MS <= r <= t for r in reset_ms)
+                else v.stuck
+            ).append(what)
     left = sounding(s.events)
     if left:
         v.stuck.append(f"{sorted(left)} at the end")
@@ -1015,9 +1130,11 @@ def judge(p: Plan, s: Session, save_cut: FlashCut) -> Verdict:
     else:
         values = shown[-1]["values"]
         expected = {k: x for k, x in PROFILE["values"].items() if k != "pad.sensitivity"}
-        if ({k: values.get(k) for k in expected} != expected
-                or values["pad.sensitivity"] not in p.values | {"60"}
-                or final[-1]["value"] != values["pad.sensitivity"]):
+        if (
+            {k: values.get(k) for k in expected} != expected
+            or values["pad.sensitivity"] not in p.values | {"60"}
+            or final[-1]["value"] != values["pad.sensitivity"]
+        ):
             v.lost_profile.append(f"at the end: {values}, playing {final[-1]['value']}")
     return v
 
@@ -1041,8 +1158,9 @@ def assert_verdict(v: Verdict) -> None:
     for sensor, bad in v.missed.items():
         raise PressNotPlayed(f"{sensor}: presses not heard on time at (ms) {bad[:12]}")
     if v.stuck or v.stuck_after_reset:
-        raise NoteLeftSounding(f"notes sounding when all was quiet: {v.stuck} "
-                               f"(after a reset: {v.stuck_after_reset})")
+        raise NoteLeftSounding(
+            f"notes sounding when all was quiet: {v.stuck} (after a reset: {v.stuck_after_reset})"
+        )
 
 
 RANDOM_FINDS_THE_BUGS = _fixed  # was an xfail before the firmware fix landed
@@ -1092,35 +1210,41 @@ def late_ticks_per_boot(s: Session) -> list[int]:
     return boots
 
 
-def soak_figures(p: Plan, s: Session, cut: FlashCut, v: Verdict, wall_s: float
-                 ) -> dict[str, Any]:
+def soak_figures(p: Plan, s: Session, cut: FlashCut, v: Verdict, wall_s: float) -> dict[str, Any]:
     injected = Counter(kind for kind, _, _ in p.windows)
     injected["save-cut"] = len(cut.cuts)
     presses = {k: len(x) for k, x in p.moves.presses.items()}
     late = late_ticks_per_boot(s)
     return {
-        "simulated_s": p.moves.n / 1000, "wall_s": round(wall_s, 1),
-        "speed_x_realtime": round(p.moves.n / 1000 / wall_s, 1), "seed": p.seed,
+        "simulated_s": p.moves.n / 1000,
+        "wall_s": round(wall_s, 1),
+        "speed_x_realtime": round(p.moves.n / 1000 / wall_s, 1),
+        "seed": p.seed,
         "instrument": "combo (switch, squeeze pad, VL6180X hand sensor), profile anna",
         "faults_injected": sum(injected.values()),
         "faults_by_kind": dict(sorted(injected.items())),
         "resets": dict(Counter(r["cause"] for r in s.sim.resets)),
-        "recoveries": sum(v.recovered.values()), "not_recovered": v.not_recovered[:20],
+        "recoveries": sum(v.recovered.values()),
+        "not_recovered": v.not_recovered[:20],
         "hangs_not_caught_by_watchdog": len(v.hangs_not_caught),
-        "ticks_late_beyond_one_period": sum(late), "boots_seen_by_status": len(late),
+        "ticks_late_beyond_one_period": sum(late),
+        "boots_seen_by_status": len(late),
         "stuck_notes": v.stuck_notes,
         "quiet_checks": len(p.quiet_checks) + 1,
         "quiet_checks_with_a_note_sounding": len(v.stuck) + len(v.stuck_after_reset),
         "of_which_after_a_reset": len(v.stuck_after_reset),
         "stuck_note_examples": (v.stuck + v.stuck_after_reset)[:10],
-        "lost_profiles": len(v.lost_profile), "lost_profile_examples": v.lost_profile[:10],
-        "presses": presses, "presses_not_heard_on_time": {k: len(x) for k, x in v.missed.items()},
+        "lost_profiles": len(v.lost_profile),
+        "lost_profile_examples": v.lost_profile[:10],
+        "presses": presses,
+        "presses_not_heard_on_time": {k: len(x) for k, x in v.missed.items()},
         "worst_latency_ms": v.late_ms,
         "status_answered": len(s.replies("late_ticks")),
         "status_asked": sum(1 for _, line in p.asks if line == "status"),
-        "midi_events": len(s.events), "serial_junk_bytes_dropped": s.sim.serial.dropped_in,
+        "midi_events": len(s.events),
+        "serial_junk_bytes_dropped": s.sim.serial.dropped_in,
         "note": "virtual time: the simulator charges I2C transfers and timeouts, USB sends, "
-                "gc.collect() (2 ms) and stalled serial writes, not Python execution",
+        "gc.collect() (2 ms) and stalled serial writes, not Python execution",
     }
 
 
@@ -1145,21 +1269,26 @@ def test_soak_memory_in_use_does_not_grow_in_the_micropython_vm(tmp_path):
     mpvm.require_vm()
     driver = tmp_path / "soak_driver.py"
     driver.write_text(f"from soak_memory import soak\nsoak(**{VM_SOAK!r})\n")
-    cmd = mpvm.vm_command(driver, (mpvm.FIRMWARE, mpvm.FAKES, mpvm.VM_DIR,
-                                    mpvm.ROOT / "benchmarks" / "mp"))
+    cmd = mpvm.vm_command(
+        driver, (mpvm.FIRMWARE, mpvm.FAKES, mpvm.VM_DIR, mpvm.ROOT / "benchmarks" / "mp")
+    )
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=mpvm.ROOT, capture_output=True, text=True, timeout=900,
-                          check=False)
+    proc = subprocess.run(
+        cmd, cwd=mpvm.ROOT, capture_output=True, text=True, timeout=900, check=False
+    )
     wall = time.perf_counter() - t0
     assert proc.returncode == 0, proc.stderr
     lines = [json.loads(x) for x in proc.stdout.splitlines() if x.startswith("{")]
     summary = next(x for x in lines if x.get("soak"))
     alloc = [x["mem_alloc"] for x in lines if "phase" in x][1:]  # after the warm-up phase
     quarter = max(1, len(alloc) // 4)
-    figures = {**summary, "wall_s": round(wall, 1),
-               "mem_alloc_first_quarter_max": max(alloc[:quarter]),
-               "mem_alloc_last_quarter_max": max(alloc[-quarter:]),
-               "mem_alloc_by_phase": alloc}
+    figures = {
+        **summary,
+        "wall_s": round(wall, 1),
+        "mem_alloc_first_quarter_max": max(alloc[:quarter]),
+        "mem_alloc_last_quarter_max": max(alloc[-quarter:]),
+        "mem_alloc_by_phase": alloc,
+    }
     record_soak("micropython_vm_memory", figures)
     assert summary["midi_dropped"] > 0 and summary["errors"] > 0  # the faults did happen
     # no growth: the last quarter holds no more than the first (two 16-byte blocks of slack:

@@ -24,8 +24,11 @@ ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "boards" / "instrument.schema.json"
 # The schema's part for each wiring rule of the registry.
 SCHEMA_DEF = {"gpio": "#/$defs/switch", "adc": "#/$defs/analog", "i2c": "#/$defs/i2c"}
-CONSTRUCTOR = {"gpio": ("pin", "active_low"), "adc": ("adc", "oversample"),
-               "i2c": ("i2c", "address", "recover", "bus_lines")}
+CONSTRUCTOR = {
+    "gpio": ("pin", "active_low"),
+    "adc": ("adc", "oversample"),
+    "i2c": ("i2c", "address", "recover", "bus_lines"),
+}
 
 
 def schema_channel() -> dict:
@@ -66,15 +69,19 @@ def test_each_entry_is_complete_and_agrees_with_its_driver(spec):
 
 def test_types_are_unique_and_an_unknown_one_names_the_known_ones():
     assert len(set(sensors.names())) == len(sensors.SENSORS)
-    with pytest.raises(ValueError, match="sensor type 'bmp280'; use one of: switch, fsr, "
-                                         "ir_distance, vl6180x, lps22."):
+    with pytest.raises(
+        ValueError,
+        match="sensor type 'bmp280'; use one of: switch, fsr, ir_distance, vl6180x, lps22.",
+    ):
         sensors.find("bmp280")
 
 
 def test_an_unknown_i2c_type_is_never_built_as_some_other_sensor(monkeypatch):
     monkeypatch.setitem(sys.modules, "machine", object())  # never reached
-    inst = {"name": "t", "channels": [{"name": "x", "sensor": "bmp280", "bus": 0, "sda": 4,
-                                       "scl": 5}]}
+    inst = {
+        "name": "t",
+        "channels": [{"name": "x", "sensor": "bmp280", "bus": 0, "sda": 4, "scl": 5}],
+    }
     board = json.loads((ROOT / "boards" / "pico.json").read_text())
     with pytest.raises(ValueError, match="'bmp280', which Attune does not know; use one of"):
         hardware.build_sensors(board, inst)
@@ -150,8 +157,10 @@ class KnobChip(chips.I2CChip):
         self.regs[0] = max(0, min(100, int(value)))
 
 
-KNOB_ENTRY = ('{"type": "knob", "driver": ("sensors.knob", "Knob"), "kind": "analog", '
-              '"unit": "percent", "full_scale": 100, "wiring": "i2c", "address": 0x33}')
+KNOB_ENTRY = (
+    '{"type": "knob", "driver": ("sensors.knob", "Knob"), "kind": "analog", '
+    '"unit": "percent", "full_scale": 100, "wiring": "i2c", "address": 0x33}'
+)
 
 
 def firmware_with_knob(folder: Path) -> Path:
@@ -159,22 +168,27 @@ def firmware_with_knob(folder: Path) -> Path:
     fw = folder / "firmware"
     shutil.copytree(FIRMWARE_DIR, fw, ignore=shutil.ignore_patterns("__pycache__"))
     (fw / "sensors" / "knob.py").write_text(
-        "from sensors.i2cdevice import I2CDevice\n\n\n" + inspect.getsource(Knob))
+        "from sensors.i2cdevice import I2CDevice\n\n\n" + inspect.getsource(Knob)
+    )
     registry = fw / "sensors" / "__init__.py"
     registry.write_text(registry.read_text() + f"\nSENSORS = SENSORS + ({KNOB_ENTRY},)\n")
     return fw
 
 
-def test_a_new_sensor_type_plays_in_the_simulator_through_the_registry_alone(tmp_path,
-                                                                               monkeypatch):
+def test_a_new_sensor_type_plays_in_the_simulator_through_the_registry_alone(
+    tmp_path, monkeypatch
+):
     fw = firmware_with_knob(tmp_path)
     monkeypatch.setitem(chips.SIMULATED, "knob", chips.Simulated(0, 80, KnobChip, "set_turn"))
-    instrument = {"name": "knob", "title": "Knob", "description": "a test", "profile": {},
-                  "channels": [{"name": "knob", "sensor": "knob", "bus": 0, "sda": 4,
-                                "scl": 5}]}
+    instrument = {
+        "name": "knob",
+        "title": "Knob",
+        "description": "a test",
+        "profile": {},
+        "channels": [{"name": "knob", "sensor": "knob", "bus": 0, "sda": 4, "scl": 5}],
+    }
     turn = [0] * 1500 + [80] * 600 + [0] * 1400
-    with Simulation(instrument, tmp_path / "flash", trace={"knob": turn},
-                    firmware_dir=fw) as sim:
+    with Simulation(instrument, tmp_path / "flash", trace={"knob": turn}, firmware_dir=fw) as sim:
         assert sim.world.warnings == []
         events = sim.run()
     assert sim.crashes == [] and sim.resets == []
@@ -190,11 +204,13 @@ def test_the_world_wires_a_registry_type_it_has_a_simulated_sensor_for(tmp_path,
     from simulator.clock import Clock
 
     fw = firmware_with_knob(tmp_path)
-    inst = {"channels": [{"name": "knob", "sensor": "knob", "bus": 1, "sda": 6, "scl": 7,
-                          "address": 0x34}]}
+    inst = {
+        "channels": [
+            {"name": "knob", "sensor": "knob", "bus": 1, "sda": 6, "scl": 7, "address": 0x34}
+        ]
+    }
     assert "unknown sensor 'knob'" in World(Clock(), inst, firmware_dir=fw).warnings[0]
     monkeypatch.setitem(chips.SIMULATED, "knob", chips.Simulated(0, 80, KnobChip, "set_turn"))
     world = World(Clock(), inst, firmware_dir=fw)
     assert world.warnings == [] and set(world.buses[1]) == {0x34}
     assert (world.inputs["knob"].rest, world.inputs["knob"].full) == (0, 80)
-

@@ -9,12 +9,16 @@ from simulator.context import SimulatedReset
 from simulator.run import Simulation
 from simulator.world import StuckBus, Unplug
 
-INSTRUMENT = {"name": "bench", "title": "Bench", "channels": [
-    {"name": "button", "sensor": "switch", "pin": 15, "pull": "up", "active_low": True},
-    {"name": "pedal", "sensor": "switch", "pin": 14, "pull": "down"},
-    {"name": "pad", "sensor": "fsr", "pin": 26},
-    {"name": "hand", "sensor": "vl6180x", "bus": 0, "sda": 4, "scl": 5},
-]}
+INSTRUMENT = {
+    "name": "bench",
+    "title": "Bench",
+    "channels": [
+        {"name": "button", "sensor": "switch", "pin": 15, "pull": "up", "active_low": True},
+        {"name": "pedal", "sensor": "switch", "pin": 14, "pull": "down"},
+        {"name": "pad", "sensor": "fsr", "pin": 26},
+        {"name": "hand", "sensor": "vl6180x", "bus": 0, "sda": 4, "scl": 5},
+    ],
+}
 BOARD = {"id": "pico", "name": "Raspberry Pi Pico"}
 
 
@@ -41,10 +45,19 @@ def sim(tmp_path):
     fw = tmp_path / "fw"
     fw.mkdir()
     (fw / "main.py").write_text("pass\n")
-    trace = {"button": [0] * 10 + [1] * 10, "pedal": [1] * 10 + [0] * 10,
-             "pad": [1000 + 100 * i for i in range(20)]}
-    s = Simulation(INSTRUMENT, tmp_path / "flash", board=BOARD, trace=trace, firmware_dir=fw,
-                   usb_send_cost_us=0)
+    trace = {
+        "button": [0] * 10 + [1] * 10,
+        "pedal": [1] * 10 + [0] * 10,
+        "pad": [1000 + 100 * i for i in range(20)],
+    }
+    s = Simulation(
+        INSTRUMENT,
+        tmp_path / "flash",
+        board=BOARD,
+        trace=trace,
+        firmware_dir=fw,
+        usb_send_cost_us=0,
+    )
     s.world.usb_xfer_cost_us = 0
     with s, s.installed():
         yield s

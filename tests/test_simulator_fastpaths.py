@@ -12,8 +12,11 @@ from simulator.chips import LPS22Chip, VL6180XChip
 from simulator.clock import Clock, SimulationEnd
 from simulator.run import Simulation
 
-INSTRUMENT = {"name": "hand", "title": "Hand", "channels": [
-    {"name": "hand", "sensor": "vl6180x", "bus": 0, "sda": 4, "scl": 5}]}
+INSTRUMENT = {
+    "name": "hand",
+    "title": "Hand",
+    "channels": [{"name": "hand", "sensor": "vl6180x", "bus": 0, "sda": 4, "scl": 5}],
+}
 BOARD = {"id": "pico", "name": "Raspberry Pi Pico"}
 
 
@@ -38,8 +41,9 @@ def test_the_installed_time_functions_match_the_clock_methods(cost, wrap):
             a.sleep(0.0005)
         assert b.now == a.now
     assert seen_a == seen_b == [("cb", 2500)]
-    assert fns["ticks_diff"] is not None and fns["ticks_add"](b.peek_us(), 5) == \
-        (b.peek_us() + 5) & (2**30 - 1)
+    assert fns["ticks_diff"] is not None and fns["ticks_add"](b.peek_us(), 5) == (
+        b.peek_us() + 5
+    ) & (2**30 - 1)
 
 
 def test_a_cost_change_after_install_reaches_the_installed_functions():
@@ -60,8 +64,15 @@ def test_a_cost_change_after_install_reaches_the_installed_functions():
 
 
 def _state(chip):
-    return (list(chip.log), chip.writes, chip.reads, chip.pointer, dict(chip.regs),
-            list(chip.errors), getattr(chip, "samples", None))
+    return (
+        list(chip.log),
+        chip.writes,
+        chip.reads,
+        chip.pointer,
+        dict(chip.regs),
+        list(chip.errors),
+        getattr(chip, "samples", None),
+    )
 
 
 def _pair(make):
@@ -71,12 +82,14 @@ def _pair(make):
     def clock_for(name):
         def clock():
             return now[name]
+
         return clock
 
     a, b = make(clock_for("a")), make(clock_for("b"))
 
     def tick():
         now["a"] = now["b"] = next(t)
+
     return a, b, tick
 
 
@@ -129,8 +142,10 @@ def test_the_fake_i2c_takes_the_shortcut_only_for_stock_chips(tmp_path):
     fw = tmp_path / "fw"
     fw.mkdir()
     (fw / "main.py").write_text("pass\n")
-    with Simulation(INSTRUMENT, tmp_path / "flash", board=BOARD, firmware_dir=fw) as sim, \
-            sim.installed():
+    with (
+        Simulation(INSTRUMENT, tmp_path / "flash", board=BOARD, firmware_dir=fw) as sim,
+        sim.installed(),
+    ):
         from machine import I2C, Pin
 
         stock = sim.world.chips["hand"]
@@ -146,8 +161,13 @@ def test_the_fake_i2c_takes_the_shortcut_only_for_stock_chips(tmp_path):
             assert one[0] == 0xB4 and i2c.readfrom_mem(addr, 0x000, 1, addrsize=16) == b"\xb4"
             assert sim.clock.now - t0 == 22 * (7 + 5 + 5)  # 9 bits a byte at 400 kHz
             assert [(kind, reg) for kind, reg, _ in chip.log] == [
-                ("write", 0x04D), ("read", 0x04D), ("write", 0x000), ("read", 0x000),
-                ("write", 0x000), ("read", 0x000)]
+                ("write", 0x04D),
+                ("read", 0x04D),
+                ("write", 0x000),
+                ("read", 0x000),
+                ("write", 0x000),
+                ("read", 0x000),
+            ]
         assert own.own_reads == 3
 
 
@@ -158,8 +178,9 @@ def test_compiled_firmware_is_reused_only_while_its_source_is_the_same(tmp_path)
     logs = []
     for note in ("60", "61", "61"):  # same size, new contents, then the same again
         (fw / "tune.py").write_text(f"NOTE = {note}\n")
-        with Simulation(INSTRUMENT, tmp_path / "flash", board=BOARD, firmware_dir=fw,
-                        duration_s=0.01) as sim:
+        with Simulation(
+            INSTRUMENT, tmp_path / "flash", board=BOARD, firmware_dir=fw, duration_s=0.01
+        ) as sim:
             sim.run()
         logs.append(sim.serial_log)
     assert logs[0].startswith(b"60\r\n") and logs[1].startswith(b"61\r\n") and logs[2] == logs[1]

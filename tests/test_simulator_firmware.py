@@ -9,8 +9,10 @@ import pytest
 from simulator import movement as mv
 from simulator.run import FIRMWARE_DIR, Simulation
 
-pytestmark = pytest.mark.skipif(not (FIRMWARE_DIR / "runtime.py").is_file(),
-                                reason="needs the firmware's play loop (firmware/runtime.py)")
+pytestmark = pytest.mark.skipif(
+    not (FIRMWARE_DIR / "runtime.py").is_file(),
+    reason="needs the firmware's play loop (firmware/runtime.py)",
+)
 
 PRESSES_MS = (2000, 4500, 7000, 9500)
 HOLD_MS = 300
@@ -65,7 +67,8 @@ def test_a_profile_given_to_the_simulation_is_the_one_the_firmware_plays(tmp_pat
 
     profile = {"name": "anna", "values": {"pad.sensitivity": 85}}
     asks = [SerialInput(at_s=0.5, data=b"get pad.sensitivity\nprofile list\n")]
-    with Simulation("squeeze-pad", tmp_path / "flash", duration_s=1.0, profile=profile,
-                    faults=asks) as sim:
+    with Simulation(
+        "squeeze-pad", tmp_path / "flash", duration_s=1.0, profile=profile, faults=asks
+    ) as sim:
         sim.run()
     assert b'"value": "85"' in sim.serial_log and b'"active": "anna"' in sim.serial_log

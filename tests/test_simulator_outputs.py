@@ -21,8 +21,13 @@ EVENTS = [
 
 
 def test_midi_messages_become_the_agreed_event_dicts():
-    assert EVENTS[0] == {"t_ms": 100.0, "type": "note_on", "channel": 0, "note": 60,
-                         "velocity": 90}
+    assert EVENTS[0] == {
+        "t_ms": 100.0,
+        "type": "note_on",
+        "channel": 0,
+        "note": 60,
+        "velocity": 90,
+    }
     assert EVENTS[1] == {"t_ms": 150.0, "type": "cc", "channel": 0, "control": 7, "value": 100}
     assert EVENTS[4] == {"t_ms": 600.0, "type": "pitch_bend", "channel": 1, "value": 2048}
     assert EVENTS[5] == {"t_ms": 700.0, "type": "pressure", "channel": 1, "value": 99}
@@ -39,8 +44,15 @@ def test_the_midi_file_reads_back_with_mido_at_millisecond_ticks(tmp_path):
     write_midi(EVENTS, tmp_path / "e.mid")
     mid = mido.MidiFile(tmp_path / "e.mid")
     msgs = [m for m in mid if not m.is_meta]
-    assert [m.type for m in msgs] == ["note_on", "control_change", "note_off", "note_on",
-                                      "pitchwheel", "aftertouch", "note_off"]
+    assert [m.type for m in msgs] == [
+        "note_on",
+        "control_change",
+        "note_off",
+        "note_on",
+        "pitchwheel",
+        "aftertouch",
+        "note_off",
+    ]
     t = 0.0
     times = []
     for m in mid:
@@ -66,9 +78,15 @@ def test_a_cc_only_channel_is_heard_as_a_drone(tmp_path):
 
 def test_the_plot_is_written(tmp_path):
     traces = {"pad": ("read_u16", [1000] * 300 + [9000] * 300 + [1000] * 400)}
-    samples = {"t_ms": [float(t) for t in range(0, 1000, 5)],
-               "channels": {"pad": {"trigger_raw": [3000] * 200,
-                                    "pressed": [300 <= t < 600 for t in range(0, 1000, 5)]}}}
+    samples = {
+        "t_ms": [float(t) for t in range(0, 1000, 5)],
+        "channels": {
+            "pad": {
+                "trigger_raw": [3000] * 200,
+                "pressed": [300 <= t < 600 for t in range(0, 1000, 5)],
+            }
+        },
+    }
     plot(traces, samples, [midi_event(301.0, 0x90, 60, 90)], tmp_path / "p.png")
     assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -78,4 +96,7 @@ def test_din_bytes_with_running_status_become_events():
     din.feed(5.0, b"\x90\x3c\x64\x3e\x50")
     din.feed(6.0, b"\xf8\x3c\x00")
     assert [(e["type"], e["note"]) for e in din.events] == [
-        ("note_on", 60), ("note_on", 62), ("note_off", 60)]
+        ("note_on", 60),
+        ("note_on", 62),
+        ("note_off", 60),
+    ]

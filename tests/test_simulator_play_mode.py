@@ -10,7 +10,7 @@ from simulator.run import FIRMWARE_DIR, Simulation
 from simulator.world import SerialInput
 
 # a throw-away mode: each press plays the note an octave above the chosen degree
-OCTAVE_UP = '''
+OCTAVE_UP = """
 
 class OctaveUpMode(NoteMode):
     name = "octave_up"
@@ -24,7 +24,7 @@ class OctaveUpMode(NoteMode):
 
 
 MODES = MODES + (OctaveUpMode,)
-'''
+"""
 
 
 def firmware_with_octave_up(tmp_path: Path) -> Path:
@@ -41,10 +41,14 @@ def test_a_mode_appended_to_the_registry_plays_on_the_simulated_pico(tmp_path):
         mv.add_press(sig, t, 8000.0, rise_ms=60, hold_ms=300, fall_ms=80)
     trace = {"pad": mv.adc_read_u16(sig, random.Random(1))}
     ask = [SerialInput(at_s=0.5, data=b"get pad.mode\nparams 8\n")]
-    with Simulation("squeeze-pad", tmp_path / "flash", trace=trace, faults=ask,
-                    firmware_dir=firmware_with_octave_up(tmp_path),
-                    profile={"pad.mode": "octave_up", "scale": "major", "root": "C",
-                             "octave": "4"}) as sim:
+    with Simulation(
+        "squeeze-pad",
+        tmp_path / "flash",
+        trace=trace,
+        faults=ask,
+        firmware_dir=firmware_with_octave_up(tmp_path),
+        profile={"pad.mode": "octave_up", "scale": "major", "root": "C", "octave": "4"},
+    ) as sim:
         events = sim.run()
     assert sim.crashes == [] and sim.resets == []
     notes = [(e["type"], e["note"]) for e in events if e["type"] in ("note_on", "note_off")]

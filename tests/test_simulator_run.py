@@ -10,12 +10,15 @@ import pytest
 from simulator.run import FirmwareCrash, Simulation
 from simulator.world import PowerCut, SerialInput
 
-INSTRUMENT = {"name": "one", "title": "One", "channels": [
-    {"name": "button", "sensor": "switch", "pin": 15, "pull": "up"}]}
+INSTRUMENT = {
+    "name": "one",
+    "title": "One",
+    "channels": [{"name": "button", "sensor": "switch", "pin": 15, "pull": "up"}],
+}
 BOARD = {"id": "pico"}
 
 # Plays note 60 while the button is held; echoes serial bytes; counts its boots in boots.txt.
-FIRMWARE = '''
+FIRMWARE = """
 import select
 import sys
 import time
@@ -53,7 +56,7 @@ try:
 finally:
     if held:
         midi.note_off(0, 60, 0)
-'''
+"""
 
 
 def make_sim(tmp_path, main=FIRMWARE, boot='BOOT_SAYS = "hi"\n', **kwargs):
@@ -77,7 +80,11 @@ def test_a_held_button_plays_a_note_from_press_to_release(tmp_path):
     with make_sim(tmp_path, trace=presses((500, 800), (1500, 1600))) as sim:
         events = sim.run()
     assert [(e["type"], e["t_ms"]) for e in events] == [
-        ("note_on", 501.0), ("note_off", 801.0), ("note_on", 1501.0), ("note_off", 1601.0)]
+        ("note_on", 501.0),
+        ("note_off", 801.0),
+        ("note_on", 1501.0),
+        ("note_off", 1601.0),
+    ]
     assert sim.serial_log.startswith(b"boot 1 hi\r\n")  # print() is cooked: CR LF
     config = (tmp_path / "flash" / "board.json").read_text()
     assert '"instrument"' in config and '"board"' in config
@@ -109,8 +116,10 @@ def test_a_power_cut_restarts_main_and_keeps_the_flash_folder(tmp_path):
 
 
 def test_an_unfed_watchdog_reboots_into_a_fresh_main(tmp_path):
-    main = "from machine import WDT\nimport time\nWDT(timeout=200)\nwhile True:\n" \
-           "    time.sleep_ms(10)\n"
+    main = (
+        "from machine import WDT\nimport time\nWDT(timeout=200)\nwhile True:\n"
+        "    time.sleep_ms(10)\n"
+    )
     with make_sim(tmp_path, main=main, boot=None, duration_s=1.0) as sim:
         sim.run()
     assert [r["cause"] for r in sim.resets] == ["watchdog timeout"] * 4
@@ -143,8 +152,7 @@ def test_a_firmware_crash_ends_a_strict_run_and_says_where(tmp_path):
 
 
 def test_ticks_that_wrap_during_the_run_are_handled_by_ticks_diff(tmp_path):
-    with make_sim(tmp_path, trace=presses((2500, 2700), total=4000),
-                  start_near_wrap=2.0) as sim:
+    with make_sim(tmp_path, trace=presses((2500, 2700), total=4000), start_near_wrap=2.0) as sim:
         events = sim.run()
     assert [e["t_ms"] for e in events] == [2501.0, 2701.0]
 
@@ -164,14 +172,14 @@ def test_the_environment_is_put_back_after_a_run(tmp_path):
 
 
 def test_stdout_polls_writable_only_while_a_host_has_the_pty_open(tmp_path):
-    main = '''
+    main = """
 import select, sys, time
 p = select.poll()
 p.register(sys.stdout, select.POLLOUT)
 while True:
     sys.stdout.buffer.write(b"1" if p.poll(0) else b"0")
     time.sleep_ms(100)
-'''
+"""
     with make_sim(tmp_path, main=main, boot=None, duration_s=0.35) as headless:
         headless.run()
     assert headless.serial_log == b"1111"

@@ -30,12 +30,15 @@ def test_csv_rows_may_start_late_and_times_may_be_fractional(tmp_path):
     assert load_csv(path)["pad"] == [7, 7, 7, 7, 9]
 
 
-@pytest.mark.parametrize("text, reason", [
-    ("ms,pad\n0,1\n", "first column must be 'time_ms'"),
-    ("time_ms,pad\n5,1\n2,1\n", "goes back from 5 to 2"),
-    ("time_ms,pad\n0,soft\n", "'soft' in column 'pad' is not a number"),
-    ("time_ms,pad\n", "no rows"),
-])
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("ms,pad\n0,1\n", "first column must be 'time_ms'"),
+        ("time_ms,pad\n5,1\n2,1\n", "goes back from 5 to 2"),
+        ("time_ms,pad\n0,soft\n", "'soft' in column 'pad' is not a number"),
+        ("time_ms,pad\n", "no rows"),
+    ],
+)
 def test_a_bad_csv_is_refused_in_plain_words(tmp_path, text, reason):
     path = tmp_path / "bad.csv"
     path.write_text(text)
@@ -50,13 +53,15 @@ def test_write_csv_then_load_csv_gives_the_same_trace(tmp_path):
 
 
 def test_the_world_maps_channels_to_pins_adc_channels_and_buses():
-    inst = {"channels": [
-        {"name": "sw", "sensor": "switch", "pin": 15, "pull": "up"},
-        {"name": "foot", "sensor": "switch", "pin": "GP14", "pull": "down"},
-        {"name": "pad", "sensor": "fsr", "pin": 27},
-        {"name": "hand", "sensor": "vl6180x", "sda": 6, "scl": 7},
-        {"name": "breath", "sensor": "lps22", "bus": 0, "sda": 4, "scl": 5},
-    ]}
+    inst = {
+        "channels": [
+            {"name": "sw", "sensor": "switch", "pin": 15, "pull": "up"},
+            {"name": "foot", "sensor": "switch", "pin": "GP14", "pull": "down"},
+            {"name": "pad", "sensor": "fsr", "pin": 27},
+            {"name": "hand", "sensor": "vl6180x", "sda": 6, "scl": 7},
+            {"name": "breath", "sensor": "lps22", "bus": 0, "sda": 4, "scl": 5},
+        ]
+    }
     world = World(Clock(), inst)
     assert world.pins[15][1] == 0 and world.pins[14][1] == 1  # pressed levels
     assert world.adcs[1].name == "pad"
@@ -78,15 +83,18 @@ def test_held_and_live_inputs_override_the_trace():
     assert pad.at(0) == pad.full
 
 
-@pytest.mark.parametrize("spec, expected", [
-    ("unplug:hand@2-3.5", Unplug(channel="hand", at_s=2.0, until_s=3.5)),
-    ("stick:pad=low@1", StickADC(channel="pad", value="low", at_s=1.0)),
-    ("stick:pad=123@1-2", StickADC(channel="pad", value=123, at_s=1.0, until_s=2.0)),
-    ("stuck-bus:1@2", StuckBus(bus=1, at_s=2.0)),
-    ("sda-short:0@2-3", StuckBus(bus=0, at_s=2.0, until_s=3.0, recoverable=False)),
-    ("power-cut@4-4.25", PowerCut(at_s=4.0, off_s=0.25)),
-    ("flood:500@1", FloodSerial(at_s=1.0, nbytes=500)),
-])
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        ("unplug:hand@2-3.5", Unplug(channel="hand", at_s=2.0, until_s=3.5)),
+        ("stick:pad=low@1", StickADC(channel="pad", value="low", at_s=1.0)),
+        ("stick:pad=123@1-2", StickADC(channel="pad", value=123, at_s=1.0, until_s=2.0)),
+        ("stuck-bus:1@2", StuckBus(bus=1, at_s=2.0)),
+        ("sda-short:0@2-3", StuckBus(bus=0, at_s=2.0, until_s=3.0, recoverable=False)),
+        ("power-cut@4-4.25", PowerCut(at_s=4.0, off_s=0.25)),
+        ("flood:500@1", FloodSerial(at_s=1.0, nbytes=500)),
+    ],
+)
 def test_fault_specs_from_the_command_line(spec, expected):
     assert parse_fault(spec) == expected
 

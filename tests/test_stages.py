@@ -29,6 +29,7 @@ def ticks(trace: list[tuple[int, int]]):
 
 # --- Conditioner --------------------------------------------------------------------------
 
+
 def condition(trace, invert=False, **settings: str) -> tuple[Conditioner, list[int]]:
     c = Conditioner(FULL, invert, chs(**settings))
     c.restart(0)
@@ -51,15 +52,19 @@ def test_the_conditioner_learns_rest_then_reads_movement_as_a_level():
 
 def test_the_range_setting_makes_a_small_movement_a_full_level():
     # 5 % of the span is the whole level; a bit more stays at the top
-    _, levels = condition([(2000, 300), (2000 + FULL // 40, 100), (2000 + FULL // 18, 100)],
-                          smoothing="0", range="5")
+    _, levels = condition(
+        [(2000, 300), (2000 + FULL // 40, 100), (2000 + FULL // 18, 100)], smoothing="0", range="5"
+    )
     assert abs(levels[399] - LEVEL_MAX // 2) < LEVEL_MAX // 50
     assert levels[-1] == LEVEL_MAX
 
 
 def test_an_inverted_sensor_reads_less_as_more():
-    _, levels = condition([(40000, 300), (40000 - FULL // 4, 100), (40000 + FULL // 4, 100)],
-                          invert=True, smoothing="0")
+    _, levels = condition(
+        [(40000, 300), (40000 - FULL // 4, 100), (40000 + FULL // 4, 100)],
+        invert=True,
+        smoothing="0",
+    )
     assert abs(levels[399] - LEVEL_MAX // 4) < LEVEL_MAX // 100
     assert levels[-1] == 0
 
@@ -147,9 +152,12 @@ def test_an_idle_gesture_at_rest_says_so():
 
 # --- Debouncer -----------------------------------------------------------------------------
 
+
 def test_the_debouncer_takes_the_first_contact_and_ignores_the_bounce():
     d = Debouncer(chs(debounce="10"))
-    out = [d.update(v, t * 1000) for t, v in ticks([(0, 5), (1, 1), (0, 1), (1, 1), (0, 1),
-                                                     (1, 20), (0, 20)])]
+    out = [
+        d.update(v, t * 1000)
+        for t, v in ticks([(0, 5), (1, 1), (0, 1), (1, 1), (0, 1), (1, 20), (0, 20)])
+    ]
     assert out[5:9] == [1, 1, 1, 1] and out[4] == 0
     assert out[28] == 1 and out[29] == 0  # the release, too, at once

@@ -166,8 +166,7 @@ def cut_everywhere(flash_dir, monkeypatch, prepare, action, check):
     return runs
 
 
-def test_a_power_cut_at_every_step_of_a_save_leaves_the_old_or_the_new_profile(flash,
-                                                                              monkeypatch):
+def test_a_power_cut_at_every_step_of_a_save_leaves_the_old_or_the_new_profile(flash, monkeypatch):
     def prepare():
         Store("test").save("anna", OLD)
 
@@ -175,12 +174,10 @@ def test_a_power_cut_at_every_step_of_a_save_leaves_the_old_or_the_new_profile(f
         values, source, why = st.load("anna")
         assert values in (OLD, NEW), (f.steps, f.cut_during, why)
 
-    assert cut_everywhere(flash, monkeypatch, prepare, lambda st: st.save("anna", NEW),
-                          check) >= 6
+    assert cut_everywhere(flash, monkeypatch, prepare, lambda st: st.save("anna", NEW), check) >= 6
 
 
-def test_a_power_cut_during_a_save_that_already_has_a_backup_keeps_a_good_copy(flash,
-                                                                            monkeypatch):
+def test_a_power_cut_during_a_save_that_already_has_a_backup_keeps_a_good_copy(flash, monkeypatch):
     def prepare():
         st = Store("test")
         st.save("anna", {"scale": "minor"})
@@ -205,8 +202,7 @@ def test_a_power_cut_during_the_first_save_leaves_no_profile_or_the_new_one(flas
     cut_everywhere(flash, monkeypatch, lambda: None, lambda st: st.save("anna", NEW), check)
 
 
-def test_a_power_cut_while_saving_over_a_damaged_profile_keeps_its_good_backup(flash,
-                                                                             monkeypatch):
+def test_a_power_cut_while_saving_over_a_damaged_profile_keeps_its_good_backup(flash, monkeypatch):
     def prepare():
         st = Store("test")
         st.save("anna", {"scale": "minor"})
@@ -220,7 +216,8 @@ def test_a_power_cut_while_saving_over_a_damaged_profile_keeps_its_good_backup(f
 
 
 def test_a_power_cut_while_changing_the_start_up_profile_keeps_the_old_or_new_pointer(
-        flash, monkeypatch):
+    flash, monkeypatch
+):
     def prepare():
         Store("test").set_active("anna")
 
@@ -230,8 +227,7 @@ def test_a_power_cut_while_changing_the_start_up_profile_keeps_the_old_or_new_po
     cut_everywhere(flash, monkeypatch, prepare, lambda st: st.set_active("ben"), check)
 
 
-def test_a_power_cut_during_a_rename_leaves_the_profile_under_one_name_or_both(flash,
-                                                                             monkeypatch):
+def test_a_power_cut_during_a_rename_leaves_the_profile_under_one_name_or_both(flash, monkeypatch):
     def prepare():
         st = Store("test")
         st.save("anna", OLD)
@@ -246,11 +242,17 @@ def test_a_power_cut_during_a_rename_leaves_the_profile_under_one_name_or_both(f
 
 
 def test_the_save_steps_are_write_temp_then_backup_then_rename(flash, monkeypatch):
-    steps = steps_of_a_save(monkeypatch, lambda: Store("test").save("anna", OLD),
-                            lambda st: st.save("anna", NEW))
-    assert steps == ["mkdir profiles", "open profiles/anna.tmp", "write", "close",
-                     "rename profiles/anna.json -> profiles/anna.bak",
-                     "rename profiles/anna.tmp -> profiles/anna.json"]
+    steps = steps_of_a_save(
+        monkeypatch, lambda: Store("test").save("anna", OLD), lambda st: st.save("anna", NEW)
+    )
+    assert steps == [
+        "mkdir profiles",
+        "open profiles/anna.tmp",
+        "write",
+        "close",
+        "rename profiles/anna.json -> profiles/anna.bak",
+        "rename profiles/anna.tmp -> profiles/anna.json",
+    ]
 
 
 # ---- saving and loading -------------------------------------------------------------------
@@ -261,8 +263,13 @@ def test_a_saved_profile_loads_back_from_the_saved_copy(flash):
     st.save("anna", OLD)
     assert st.load("anna") == (OLD, "saved", "")
     doc = json.loads((flash / "profiles" / "anna.json").read_text())
-    assert doc == {"layout": 1, "firmware": "0.1.0", "name": "anna", "values": OLD,
-                   "crc": checksum(OLD)}
+    assert doc == {
+        "layout": 1,
+        "firmware": "0.1.0",
+        "name": "anna",
+        "values": OLD,
+        "crc": checksum(OLD),
+    }
 
 
 def test_saving_again_keeps_the_previous_version_as_backup(flash):
@@ -276,17 +283,20 @@ def test_saving_again_keeps_the_previous_version_as_backup(flash):
     assert "anna.json is missing" in why
 
 
-@pytest.mark.parametrize("damage, words", [
-    (b"", "empty"),
-    (b'{"layout": 1, "firmware": "t", "name": "anna", "val', "not valid JSON"),
-    (b"\xff\xfe\x00garbage", "not valid JSON"),
-    (b"[1, 2, 3]", "not a profile"),
-    (b'{"layout": 7, "values": {}, "crc": 0}', "newer firmware"),
-    (b'{"values": {}, "crc": 0}', "layout"),
-    (b'{"layout": 1, "values": {"a": 5}, "crc": 0}', "not text"),
-    (b'{"layout": 1, "values": {"scale": "minor"}, "crc": 12345}', "checksum"),
-    (b" " * 9000, "too big"),
-])
+@pytest.mark.parametrize(
+    "damage, words",
+    [
+        (b"", "empty"),
+        (b'{"layout": 1, "firmware": "t", "name": "anna", "val', "not valid JSON"),
+        (b"\xff\xfe\x00garbage", "not valid JSON"),
+        (b"[1, 2, 3]", "not a profile"),
+        (b'{"layout": 7, "values": {}, "crc": 0}', "newer firmware"),
+        (b'{"values": {}, "crc": 0}', "layout"),
+        (b'{"layout": 1, "values": {"a": 5}, "crc": 0}', "not text"),
+        (b'{"layout": 1, "values": {"scale": "minor"}, "crc": 12345}', "checksum"),
+        (b" " * 9000, "too big"),
+    ],
+)
 def test_a_damaged_profile_falls_back_to_its_backup_and_says_why(flash, damage, words):
     st = Store("t")
     st.save("anna", OLD)
@@ -344,7 +354,7 @@ def test_the_checksum_ignores_key_order_and_sees_any_change():
     a = {"b": "1", "a": "2"}
     assert checksum(a) == checksum({"a": "2", "b": "1"})
     assert checksum(a) != checksum({"a": "2", "b": "3"})
-    assert checksum({"a": "\u00e9\"\\"}) != checksum({"a": "?\"\\"})
+    assert checksum({"a": '\u00e9"\\'}) != checksum({"a": '?"\\'})
 
 
 def test_the_checksum_is_the_crc32_of_the_canonical_json():
@@ -452,8 +462,7 @@ def test_a_full_flash_raises_and_leaves_the_saved_profile_intact(flash, monkeypa
             self.f.close()
 
     with monkeypatch.context() as m:
-        m.setattr(store_mod, "open", lambda p, mode="r": Short(real_open(p, mode)),
-                  raising=False)
+        m.setattr(store_mod, "open", lambda p, mode="r": Short(real_open(p, mode)), raising=False)
         with pytest.raises(OSError):
             st.save("anna", NEW)
     assert st.load("anna") == (OLD, "saved", "")

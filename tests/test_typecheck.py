@@ -66,8 +66,10 @@ def _pyright() -> str:
 def _site() -> Path:
     site = Path(sysconfig.get_paths()["purelib"])
     if not (site / "stdlib" / "VERSIONS").is_file() or not (site / "machine.pyi").is_file():
-        pytest.fail(f"MicroPython stubs are not installed in {site}: pip install -e '.[dev]'",
-                    pytrace=False)
+        pytest.fail(
+            f"MicroPython stubs are not installed in {site}: pip install -e '.[dev]'",
+            pytrace=False,
+        )
     return site
 
 
@@ -80,8 +82,9 @@ def _effective_config(config_file: Path, tmp: Path) -> Path:
         config["stubPath"] = str(ROOT / config["stubPath"])
     for key in ("include", "extraPaths"):
         config[key] = [str(ROOT / p) for p in config.get(key, [])]
-    config["exclude"] = [p if p.startswith("**") else str(ROOT / p)
-                         for p in config.get("exclude", [])]
+    config["exclude"] = [
+        p if p.startswith("**") else str(ROOT / p) for p in config.get("exclude", [])
+    ]
     for env in config.get("executionEnvironments", []):
         env["root"] = str(ROOT / env["root"])
         env["extraPaths"] = [str(ROOT / p) for p in env.get("extraPaths", [])]
@@ -114,13 +117,24 @@ def diagnostics(tmp_path_factory):
     canary.write_text(CANARY, encoding="utf-8")
     included = json.loads(firmware.read_text(encoding="utf-8"))["include"]
     runs = {
-        "firmware": [_pyright(), "-p", str(firmware), "--typeshedpath", str(_site()),
-                     "--outputjson", *included, str(canary)],
+        "firmware": [
+            _pyright(),
+            "-p",
+            str(firmware),
+            "--typeshedpath",
+            str(_site()),
+            "--outputjson",
+            *included,
+            str(canary),
+        ],
         "host": [_pyright(), "-p", str(host), "--outputjson"],
     }
-    procs = {name: subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True)
-             for name, cmd in runs.items()}
+    procs = {
+        name: subprocess.Popen(
+            cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for name, cmd in runs.items()
+    }
     done = {}
     for name, proc in procs.items():
         out, err = proc.communicate(timeout=600)
@@ -140,28 +154,34 @@ def test_firmware_has_no_type_errors(diagnostics):
     errors, canary = diagnostics
     ours = [d for d in errors["firmware"] if Path(d["file"]) != canary]
     assert not ours, f"pyright found {len(ours)} error(s) in firmware/:\n" + "\n".join(
-        _describe(d) for d in ours)
+        _describe(d) for d in ours
+    )
 
 
 def test_host_tools_and_simulator_have_no_type_errors(diagnostics):
     errors, _ = diagnostics
     ours = errors["host"]
     assert not ours, f"pyright found {len(ours)} error(s) in {', '.join(HOST_DIRS)}:\n" + (
-        "\n".join(_describe(d) for d in ours))
+        "\n".join(_describe(d) for d in ours)
+    )
 
 
 def test_micropython_stubs_win_over_cpythons_stdlib(diagnostics):
     errors, canary = diagnostics
     errors = errors["firmware"]
     lines = {d["range"]["start"]["line"] + 1 for d in errors if Path(d["file"]) == canary}
-    unexpected = [_describe(d) for d in errors
-                  if Path(d["file"]) == canary and d["range"]["start"]["line"] + 1
-                  not in CANARY_ERRORS]
+    unexpected = [
+        _describe(d)
+        for d in errors
+        if Path(d["file"]) == canary and d["range"]["start"]["line"] + 1 not in CANARY_ERRORS
+    ]
     assert not unexpected, "MicroPython code rejected: the stubs are not in effect:\n" + "\n".join(
-        unexpected)
+        unexpected
+    )
     assert lines == CANARY_ERRORS, (
         f"CPython-only code on lines {sorted(CANARY_ERRORS - lines)} passed: pyright is not "
-        "checking against MicroPython's stdlib")
+        "checking against MicroPython's stdlib"
+    )
 
 
 def test_the_configs_cover_everything_for_any_python():

@@ -22,8 +22,16 @@ class FakeSensor:
     without values read() returns `value`, which a test may set at any time (that replaces
     any trace); rail_fault: a reading pinned at full scale is a wiring fault (an ADC input)."""
 
-    def __init__(self, kind="analog", full_scale=0, values=None, value=0, invert=False,
-                 loop=False, rail_fault=False):
+    def __init__(
+        self,
+        kind="analog",
+        full_scale=0,
+        values=None,
+        value=0,
+        invert=False,
+        loop=False,
+        rail_fault=False,
+    ):
         self.KIND = kind
         self.FULL_SCALE = full_scale or _FULL_SCALE[kind]
         self.RAIL_FAULT = rail_fault

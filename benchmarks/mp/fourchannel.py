@@ -54,17 +54,19 @@ def build(ms=4000):
     sw, pad, expr, dist = traces(ms)
     names = ("switch", "pad", "expression", "hand")
     st = Settings(names)
-    defaults = kind_defaults((("switch", "switch"), ("pad", "analog"),
-                              ("expression", "analog"), ("hand", "analog")))
+    defaults = kind_defaults(
+        (("switch", "switch"), ("pad", "analog"), ("expression", "analog"), ("hand", "analog"))
+    )
     defaults["expression.mode"] = "cc"
     defaults["hand.mode"] = "zones"
     defaults["hand.range"] = "80"
     assert st.apply(defaults) == []
-    sensors = (("switch", FakeSensor("switch", values=sw, loop=True), "switch"),
-               ("pad", FakeSensor("analog", values=pad, loop=True), "fsr"),
-               ("expression", FakeSensor("analog", values=expr, loop=True), "fsr"),
-               ("hand", FakeSensor("analog", 255, values=dist, invert=True, loop=True),
-                "vl6180x"))
+    sensors = (
+        ("switch", FakeSensor("switch", values=sw, loop=True), "switch"),
+        ("pad", FakeSensor("analog", values=pad, loop=True), "fsr"),
+        ("expression", FakeSensor("analog", values=expr, loop=True), "fsr"),
+        ("hand", FakeSensor("analog", 255, values=dist, invert=True, loop=True), "vl6180x"),
+    )
     inst = Instrument(st, sensors)
     state = [0]  # ticks_us, wrapping like the Pico's
     inst.begin(0)

@@ -58,6 +58,9 @@ def busy(con):
     """The ERR reply while a calibration runs (it owns the settings until it ends), else None."""
     cal = con.cal
     if cal is not None and cal.running:
-        return protocol.err("busy", "Calibration of " + cal.name + " is running; wait for it "
-                            "to finish or send 'calibrate cancel' first.")
+        return protocol.err(
+            "busy",
+            "Calibration of " + cal.name + " is running; wait for it "
+            "to finish or send 'calibrate cancel' first.",
+        )
     return None

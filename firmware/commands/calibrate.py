@@ -13,11 +13,24 @@ def calibrate(con, rest):
     cal = con.cal
     if not rest:
         if cal is None:
-            return protocol.ok({"calibrate": None, "phase": None, "seconds_left": 0,
-                                "message": "", "result": None})
-        return protocol.ok({"calibrate": cal.name, "phase": cal.phase,
-                            "seconds_left": cal.seconds_left(con.now),
-                            "message": cal.message, "result": cal.result})
+            return protocol.ok(
+                {
+                    "calibrate": None,
+                    "phase": None,
+                    "seconds_left": 0,
+                    "message": "",
+                    "result": None,
+                }
+            )
+        return protocol.ok(
+            {
+                "calibrate": cal.name,
+                "phase": cal.phase,
+                "seconds_left": cal.seconds_left(con.now),
+                "message": cal.message,
+                "result": cal.result,
+            }
+        )
     if word == "cancel":
         if cal is None or not cal.running and cal.phase != "result":
             return protocol.err("value", "No calibration is running.")
@@ -31,16 +44,25 @@ def calibrate(con, rest):
         return refused
     names = con.settings.names
     if rest not in names:
-        return protocol.err("key", "There is no sensor called '" + rest + "'. Sensors: "
-                            + ", ".join(names) + ".")
+        return protocol.err(
+            "key", "There is no sensor called '" + rest + "'. Sensors: " + ", ".join(names) + "."
+        )
     i = names.index(rest)
     ch = con.inst.channels[i]
     if ch.kind != "analog":
-        return protocol.err("value", "'" + rest + "' is a " + str(ch.kind) + ": only analog "
-                            "sensors need calibrating.")
+        return protocol.err(
+            "value",
+            "'" + rest + "' is a " + str(ch.kind) + ": only analog sensors need calibrating.",
+        )
     if ch.fault:
-        return protocol.err("value", "The sensor '" + rest + "' is not answering ("
-                            + ch.fault_text + "). Check its cable, then try again.")
+        return protocol.err(
+            "value",
+            "The sensor '"
+            + rest
+            + "' is not answering ("
+            + ch.fault_text
+            + "). Check its cable, then try again.",
+        )
     con.cal = Calibration(ch)
     con.cal_channel = ch
     return protocol.ok({"calibrate": rest, "phase": "rest", "message": con.cal.message})
@@ -51,11 +73,15 @@ def _apply(con, cal):
     if refused:
         return refused
     if cal is None or cal.result is None:
-        return protocol.err("value", "There is no calibration result to apply; start one with "
-                            "'calibrate <sensor>'.")
+        return protocol.err(
+            "value",
+            "There is no calibration result to apply; start one with 'calibrate <sensor>'.",
+        )
     r = cal.result
-    values = {cal.name + ".range": str(r["range"]),
-              cal.name + ".sensitivity": str(r["sensitivity"])}
+    values = {
+        cal.name + ".range": str(r["range"]),
+        cal.name + ".sensitivity": str(r["sensitivity"]),
+    }
     errors = con.settings.apply(values)
     if errors:
         return protocol.err("value", " ".join(errors))
@@ -72,10 +98,11 @@ def _feed(con, now_ms):
     if cal is not None and cal.running:
         ch = con.cal_channel
         if ch.fault:
-            change = cal.fail("The sensor stopped answering (" + ch.fault_text + "). Check its "
-                              "cable, then try again.")
+            change = cal.fail(
+                "The sensor stopped answering (" + ch.fault_text + "). Check its "
+                "cable, then try again."
+            )
         else:
             change = cal.feed(ch.raw, now_ms)
         if change is not None:
-            con.write(protocol.notice("calibrate", cal.name + " " + change[0] + " "
-                                      + change[1]))
+            con.write(protocol.notice("calibrate", cal.name + " " + change[0] + " " + change[1]))

@@ -9,9 +9,16 @@ from commands import command
 @command("hello", "hello")
 def hello(con, rest):
     sy = con.system
-    return protocol.ok({"firmware": sy.firmware, "protocol": protocol.VERSION,
-                        "board": sy.board, "instrument": sy.instrument, "title": sy.title,
-                        "channels": list(con.settings.names)})
+    return protocol.ok(
+        {
+            "firmware": sy.firmware,
+            "protocol": protocol.VERSION,
+            "board": sy.board,
+            "instrument": sy.instrument,
+            "title": sy.title,
+            "channels": list(con.settings.names),
+        }
+    )
 
 
 @command("help", "help")

@@ -21,8 +21,12 @@ def maintenance(con, rest):
     try:
         con.system.request_maintenance()
     except OSError as e:
-        return protocol.err("storage", "Could not write the maintenance flag (error " + code(e)
-                            + "); the instrument plays on.")
+        return protocol.err(
+            "storage",
+            "Could not write the maintenance flag (error "
+            + code(e)
+            + "); the instrument plays on.",
+        )
     con.inst.panic()
     con.reboot_at = -1
     return protocol.ok({"maintenance": True})

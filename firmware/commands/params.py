@@ -21,22 +21,37 @@ def params(con, rest):
         except ValueError:
             offset = -1
         if offset < 0 or offset >= total:
-            return protocol.err("value", "params takes a start position from 0 to "
-                                + str(total - 1) + ", e.g. params " + str(PAGE) + ".")
+            return protocol.err(
+                "value",
+                "params takes a start position from 0 to "
+                + str(total - 1)
+                + ", e.g. params "
+                + str(PAGE)
+                + ".",
+            )
     page = []
     for i in range(offset, min(offset + PAGE, total)):
         page.append(describe(rows[i], "global" if i < len(settings.GLOBAL) else "channel"))
     nxt = offset + PAGE
-    return protocol.ok({"total": total, "offset": offset,
-                        "next": nxt if nxt < total else None, "params": page})
+    return protocol.ok(
+        {"total": total, "offset": offset, "next": nxt if nxt < total else None, "params": page}
+    )
 
 
 def describe(row, scope):
     """One schema row as `params` lists it."""
     kind = row[1]
-    d = {"key": row[0], "scope": scope, "type": _TYPES[kind], "min": None, "max": None,
-         "choices": None, "default": settings.format_value(row, row[4]), "unit": row[5],
-         "help": row[6]}
+    d = {
+        "key": row[0],
+        "scope": scope,
+        "type": _TYPES[kind],
+        "min": None,
+        "max": None,
+        "choices": None,
+        "default": settings.format_value(row, row[4]),
+        "unit": row[5],
+        "help": row[6],
+    }
     if kind == settings.INT or kind == settings.NOTES:
         d["min"] = row[2]
         d["max"] = row[3]
@@ -49,8 +64,10 @@ def describe(row, scope):
 def get(con, rest):
     s = con.settings
     if not rest:
-        return protocol.err("usage", "get needs a setting, a sensor or 'global', e.g. get "
-                            + s.names[0] + ".sensitivity.")
+        return protocol.err(
+            "usage",
+            "get needs a setting, a sensor or 'global', e.g. get " + s.names[0] + ".sensitivity.",
+        )
     if rest == "global" or rest in s.names:
         prefix = "" if rest == "global" else rest + "."
         table = settings.GLOBAL if rest == "global" else settings.CHANNEL
@@ -69,8 +86,9 @@ def set_(con, rest):
     s = con.settings
     parts = rest.split(None, 1)
     if len(parts) < 2:
-        return protocol.err("usage", "set needs a setting and a value, e.g. set "
-                            + s.names[0] + ".sensitivity 80.")
+        return protocol.err(
+            "usage", "set needs a setting and a value, e.g. set " + s.names[0] + ".sensitivity 80."
+        )
     key, value = parts[0], parts[1]
     if s.row(key) is None:
         return protocol.err("key", s.get(key)[1])

@@ -5,12 +5,21 @@ import protocol
 
 from commands import busy, code, command
 
-_USE = ("Use: profile list | profile save [name] | profile load <name> | profile show <name> | "
-        "profile delete <name> | profile rename <old> <new>.")
+_USE = (
+    "Use: profile list | profile save [name] | profile load <name> | profile show <name> | "
+    "profile delete <name> | profile rename <old> <new>."
+)
 
 
-@command("profile", "profile list", "profile save [name]", "profile load <name>",
-         "profile show <name>", "profile delete <name>", "profile rename <old> <new>")
+@command(
+    "profile",
+    "profile list",
+    "profile save [name]",
+    "profile load <name>",
+    "profile show <name>",
+    "profile delete <name>",
+    "profile rename <old> <new>",
+)
 def profile(con, rest):
     args = rest.split()
     sub = args[0].lower() if args else ""
@@ -39,32 +48,54 @@ def _read(con, name):
     if values is not None:
         return values, source, why, None
     if source == "missing":
-        return None, None, None, protocol.err("notfound", "There is no profile called '" + name
-                                              + "'. Send 'profile list' to see them.")
-    return None, None, None, protocol.err("storage", "Profile '" + name + "' is damaged and "
-                                          "has no good backup (" + why + "). Nothing was "
-                                          "changed.")
+        return (
+            None,
+            None,
+            None,
+            protocol.err(
+                "notfound",
+                "There is no profile called '" + name + "'. Send 'profile list' to see them.",
+            ),
+        )
+    return (
+        None,
+        None,
+        None,
+        protocol.err(
+            "storage",
+            "Profile '" + name + "' is damaged and "
+            "has no good backup (" + why + "). Nothing was "
+            "changed.",
+        ),
+    )
 
 
 def _save(con, name):
     st = con.profiles.store
     if not name:
-        return protocol.err("usage", "No profile is in use yet: give it a name, e.g. profile "
-                            "save anna.")
+        return protocol.err(
+            "usage", "No profile is in use yet: give it a name, e.g. profile save anna."
+        )
     if not protocol.valid_name(name):
         return protocol.err("name", protocol.NAME_RULE)
     try:
         st.save(name, con.settings.to_dict())
     except OSError as e:
-        return protocol.err("storage", "Could not save '" + name + "': the flash refused to "
-                            "write (error " + code(e) + "). The settings in use are unchanged, "
-                            "and so is the last saved copy.")
+        return protocol.err(
+            "storage",
+            "Could not save '" + name + "': the flash refused to "
+            "write (error " + code(e) + "). The settings in use are unchanged, "
+            "and so is the last saved copy.",
+        )
     con.profiles.saved(name)
     try:
         st.set_active(name)
     except OSError as e:
-        return protocol.err("storage", "Saved '" + name + "', but could not make it the "
-                            "start-up profile (error " + code(e) + ").")
+        return protocol.err(
+            "storage",
+            "Saved '" + name + "', but could not make it the "
+            "start-up profile (error " + code(e) + ").",
+        )
     return protocol.ok({"saved": name})
 
 
@@ -100,8 +131,14 @@ def _delete(con, name):
         if con.profiles.deleted(name):
             st.set_active(None)
     except OSError as e:
-        return protocol.err("storage", "Could not delete '" + name + "' (error " + code(e)
-                            + "). The settings in use are unchanged.")
+        return protocol.err(
+            "storage",
+            "Could not delete '"
+            + name
+            + "' (error "
+            + code(e)
+            + "). The settings in use are unchanged.",
+        )
     return protocol.ok({"deleted": name})
 
 
@@ -110,15 +147,24 @@ def _rename(con, old, new):
     if not protocol.valid_name(old) or not protocol.valid_name(new):
         return protocol.err("name", protocol.NAME_RULE)
     if old == new or st.exists(new):
-        return protocol.err("name", "A profile called '" + new + "' already exists; delete it "
-                            "first or choose another name.")
+        return protocol.err(
+            "name",
+            "A profile called '" + new + "' already exists; delete it "
+            "first or choose another name.",
+        )
     values, source, why, error = _read(con, old)
     if error:
         return error
     try:
         st.rename(old, new)
     except OSError as e:
-        return protocol.err("storage", "Could not rename '" + old + "' (error " + code(e)
-                            + "). The settings in use are unchanged.")
+        return protocol.err(
+            "storage",
+            "Could not rename '"
+            + old
+            + "' (error "
+            + code(e)
+            + "). The settings in use are unchanged.",
+        )
     con.profiles.renamed(old, new)
     return protocol.ok({"renamed": old, "to": new})

@@ -12,15 +12,33 @@ def status(con, rest):
     stats = con.stats
     chans = []
     for ch in inst.channels:
-        chans.append({"name": ch.name, "sensor": ch.sensor_type, "kind": ch.kind,
-                      "fault": ch.fault_text if ch.fault else None, "pressed": ch.pressed,
-                      "level": ch.level})
+        chans.append(
+            {
+                "name": ch.name,
+                "sensor": ch.sensor_type,
+                "kind": ch.kind,
+                "fault": ch.fault_text if ch.fault else None,
+                "pressed": ch.pressed,
+                "level": ch.level,
+            }
+        )
     cal = con.cal
-    return protocol.ok({
-        "state": "calibrating" if cal is not None and cal.running else "playing",
-        "uptime_s": stats.uptime_ms // 1000, "tick_hz": stats.tick_hz,
-        "late_ticks": stats.late_ticks, "config": pr.config, "config_reason": pr.reason,
-        "notes": pr.notes, "profile": pr.name, "unsaved": pr.unsaved,
-        "channels": chans, "midi_dropped": inst.midi.dropped, "errors": inst.errors,
-        "mem_free": stats.mem_free, "restarts": stats.restarts,
-        "monitor": con.telemetry.monitor_hz})
+    return protocol.ok(
+        {
+            "state": "calibrating" if cal is not None and cal.running else "playing",
+            "uptime_s": stats.uptime_ms // 1000,
+            "tick_hz": stats.tick_hz,
+            "late_ticks": stats.late_ticks,
+            "config": pr.config,
+            "config_reason": pr.reason,
+            "notes": pr.notes,
+            "profile": pr.name,
+            "unsaved": pr.unsaved,
+            "channels": chans,
+            "midi_dropped": inst.midi.dropped,
+            "errors": inst.errors,
+            "mem_free": stats.mem_free,
+            "restarts": stats.restarts,
+            "monitor": con.telemetry.monitor_hz,
+        }
+    )

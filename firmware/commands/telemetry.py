@@ -72,9 +72,20 @@ class Telemetry:
         t = " t=" + str(now_ms)
         write = self.con.write
         for ch in self.inst.channels:
-            write("* monitor" + t + " " + ch.name + " raw=" + str(ch.raw) + " level="
-                  + str(ch.level) + " trigger=" + str(ch.trigger_level) + " pressed="
-                  + str(ch.pressed))
+            write(
+                "* monitor"
+                + t
+                + " "
+                + ch.name
+                + " raw="
+                + str(ch.raw)
+                + " level="
+                + str(ch.level)
+                + " trigger="
+                + str(ch.trigger_level)
+                + " pressed="
+                + str(ch.pressed)
+            )
 
     def events(self):
         if self._capturing:
@@ -133,9 +144,13 @@ def monitor(con, rest):
         except ValueError:
             hz = -1
         if hz < 1 or hz > _MONITOR_MAX_HZ:
-            return protocol.err("value", "monitor takes a rate from 1 to "
-                                + str(_MONITOR_MAX_HZ) + " (lines a second for each sensor), "
-                                "or off.")
+            return protocol.err(
+                "value",
+                "monitor takes a rate from 1 to "
+                + str(_MONITOR_MAX_HZ)
+                + " (lines a second for each sensor), "
+                "or off.",
+            )
     con.telemetry.monitor_hz = hz
     con.telemetry.next_monitor = None
     return protocol.ok({"monitor": hz})

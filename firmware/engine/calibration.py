@@ -23,8 +23,10 @@ _STILL_SHARE = const(8)  # moving by more than 1/8 of the sensor at rest is not 
 _MOVED_SHARE = const(100)  # a movement under 1 % of the sensor does not count
 
 REST_TEXT = "Keep still for 3 seconds while I learn where the sensor rests."
-MOVE_TEXT = ("Now press or move as far as is comfortable, a few times, for 5 seconds. "
-             "Only as far as feels easy.")
+MOVE_TEXT = (
+    "Now press or move as far as is comfortable, a few times, for 5 seconds. "
+    "Only as far as feels easy."
+)
 
 
 class Calibration:
@@ -122,8 +124,9 @@ class Calibration:
 
     def _end_rest(self, now_ms):
         if self._n < _MIN_SAMPLES:
-            return self.fail("Too few readings arrived from the sensor to learn its rest point. "
-                             "Try again.")
+            return self.fail(
+                "Too few readings arrived from the sensor to learn its rest point. Try again."
+            )
         fs = self.full_scale
         base = self._sum // self._n
         self.baseline = base
@@ -133,9 +136,14 @@ class Calibration:
         lo = base - self._lo
         self._maxdev = hi if hi > lo else lo
         if self._maxdev > fs // _STILL_SHARE:
-            return self.fail("The reading changed a lot while keeping still (by "
-                             + str(self._maxdev) + " of " + str(fs) + "). Keep still and try "
-                             "again; if it happens again, check the sensor's cable.")
+            return self.fail(
+                "The reading changed a lot while keeping still (by "
+                + str(self._maxdev)
+                + " of "
+                + str(fs)
+                + "). Keep still and try "
+                "again; if it happens again, check the sensor's cable."
+            )
         self._rest_lo = self._lo
         self._rest_hi = self._hi
         self.phase = "move"
@@ -160,17 +168,26 @@ class Calibration:
         move = self._peak
         if move < enough:
             if self._back >= enough:
-                return self.fail("The reading went the other way from what this sensor expects: "
-                                 "it may be fitted or wired the other way round (its 'invert' in "
-                                 "the board file).")
-            if self._rest_lo == self._rest_hi and self._lo == self._hi and (
-                    self._lo <= 0 or self._hi >= fs):
-                return self.fail("The sensor read " + str(self._lo) + " the whole time, the end "
-                                 "of its scale, and never changed: it is probably unplugged or "
-                                 "broken. Check its cable, then try again.")
-            return self.fail("I didn't see any movement. Try again and press or move as far as "
-                             "is comfortable; if the reading still does not change, check that "
-                             "the sensor is plugged in.")
+                return self.fail(
+                    "The reading went the other way from what this sensor expects: "
+                    "it may be fitted or wired the other way round (its 'invert' in "
+                    "the board file)."
+                )
+            if (
+                self._rest_lo == self._rest_hi
+                and self._lo == self._hi
+                and (self._lo <= 0 or self._hi >= fs)
+            ):
+                return self.fail(
+                    "The sensor read " + str(self._lo) + " the whole time, the end "
+                    "of its scale, and never changed: it is probably unplugged or "
+                    "broken. Check its cable, then try again."
+                )
+            return self.fail(
+                "I didn't see any movement. Try again and press or move as far as "
+                "is comfortable; if the reading still does not change, check that "
+                "the sensor is plugged in."
+            )
         # range: the comfortable movement reaches about 90 % of it
         rng = (move * 10000 + fs * _REACH_PCT - 1) // (fs * _REACH_PCT)
         if rng < 1:
@@ -192,16 +209,34 @@ class Calibration:
             if best_d < 0 or d < best_d:
                 best, best_d = s, d
         trig = trigger_for(best, range_raw, self.noise_q12, fs)
-        self.result = {"range": rng, "sensitivity": best, "baseline": self.baseline,
-                       "noise": mad, "movement": move, "trigger": trig}
+        self.result = {
+            "range": rng,
+            "sensitivity": best,
+            "baseline": self.baseline,
+            "noise": mad,
+            "movement": move,
+            "trigger": trig,
+        }
         note = ""
         if trig * _TRIGGER_SHARE > move + move // 2:
-            note = (" The movement is small for this sensor, so a note needs "
-                    + str(trig * 100 // move) + " % of it.")
+            note = (
+                " The movement is small for this sensor, so a note needs "
+                + str(trig * 100 // move)
+                + " % of it."
+            )
         self.phase = "result"
-        self.message = ("range=" + str(rng) + " sensitivity=" + str(best) + " Suggested range "
-                        + str(rng) + " and sensitivity " + str(best) + ": a comfortable movement "
-                        "reaches about 90 % of the range and a note plays at about a quarter of "
-                        "it." + note + " Send 'calibrate apply' to use them, or 'calibrate "
-                        "cancel'.")
+        self.message = (
+            "range="
+            + str(rng)
+            + " sensitivity="
+            + str(best)
+            + " Suggested range "
+            + str(rng)
+            + " and sensitivity "
+            + str(best)
+            + ": a comfortable movement "
+            "reaches about 90 % of the range and a note plays at about a quarter of "
+            "it." + note + " Send 'calibrate apply' to use them, or 'calibrate "
+            "cancel'."
+        )
         return "result", self.message

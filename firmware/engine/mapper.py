@@ -92,8 +92,9 @@ class Mapper:
     def note(self, step):
         """The note `step` scale steps above the channel's degree, in the current scale."""
         g = self.settings.glob
-        return scales.degree_note(g.scale, g.root + g.transpose, g.octave,
-                                  self.chs.degree - 1 + step)
+        return scales.degree_note(
+            g.scale, g.root + g.transpose, g.octave, self.chs.degree - 1 + step
+        )
 
     def on(self, note, vel):
         """Start a note (at most four sound at once); the first sets their MIDI channel."""

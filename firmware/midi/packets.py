@@ -78,8 +78,7 @@ class MidiOut:
 
     def bend(self, ch, value, src=0):
         """Queue a pitch bend; `value` 0..16383, 8192 = centre."""
-        return self._put(_CIN_BEND, 0xE0 | ch, value & 0x7F, value >> 7, src,
-                         _CAPACITY - _RESERVE)
+        return self._put(_CIN_BEND, 0xE0 | ch, value & 0x7F, value >> 7, src, _CAPACITY - _RESERVE)
 
     def pressure(self, ch, value, src=0):
         """Queue channel pressure (aftertouch) 0..127."""
@@ -133,4 +132,3 @@ class MidiOut:
             s[i] = s[n + i]
             i += 1
         self.count = left
-

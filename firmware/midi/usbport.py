@@ -77,6 +77,7 @@ def start(product):
     import usb.device
 
     port = UsbMidiPort()
-    usb.device.get().init(port, builtin_driver=True, manufacturer_str="Attune",
-                          product_str=product)
+    usb.device.get().init(
+        port, builtin_driver=True, manufacturer_str="Attune", product_str=product
+    )
     return port

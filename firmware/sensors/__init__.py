@@ -53,6 +53,7 @@ retries on its own with back-off (50 ms doubling to 1 s) until it answers, then 
 
 import sys
 
+# fmt: off
 SENSORS = (
     {"type": "switch", "driver": ("sensors.switch", "Switch"), "kind": "switch",
      "unit": "pressed", "full_scale": 1, "wiring": "gpio"},
@@ -65,6 +66,7 @@ SENSORS = (
     {"type": "lps22", "driver": ("sensors.lps22", "LPS22"), "kind": "analog",
      "unit": "Pa", "full_scale": 10_000, "wiring": "i2c", "address": 0x5D},
 )
+# fmt: on
 
 WIRINGS = ("gpio", "adc", "i2c")
 
@@ -80,8 +82,11 @@ def find(sensor_type):
         if spec["type"] == sensor_type:
             return spec
     raise ValueError(
-        "Attune does not know the sensor type " + repr(sensor_type) + "; use one of: "
-        + ", ".join(names()) + "."
+        "Attune does not know the sensor type "
+        + repr(sensor_type)
+        + "; use one of: "
+        + ", ".join(names())
+        + "."
     )
 
 

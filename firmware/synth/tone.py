@@ -32,9 +32,12 @@ class Tone:
             self.pwm.freq(self._freq[note])
             self.pwm.duty_u16(_VOLUME * buf[k + 3] // 127)
             self.note = note
-        elif (kind == 0x80 or kind == 0x90) and note == self.note:
-            self.pwm.duty_u16(0)
-            self.note = -1
-        elif kind == 0xB0 and buf[k + 2] == 123:  # all notes off
+        elif (
+            (kind == 0x80 or kind == 0x90)
+            and note == self.note
+            # or All Notes Off
+            or kind == 0xB0
+            and buf[k + 2] == 123
+        ):
             self.pwm.duty_u16(0)
             self.note = -1

@@ -164,8 +164,9 @@ class _PinIRQ:
     def _schedule(self):
         inp = self._pin._switch
         ms = inp.next_change(_clock.now // 1000)
-        self._handle = None if ms is None else _clock.call_at(ms * 1000, self._changed,
-                                                              firmware=True)
+        self._handle = (
+            None if ms is None else _clock.call_at(ms * 1000, self._changed, firmware=True)
+        )
 
     def _changed(self):
         if _clock.epoch != self._epoch or self._handler is None:
@@ -399,8 +400,9 @@ def _stock(chip):
     cls = type(chip)
     known = _stock_types.get(cls)
     if known is None:
-        stock = getattr(cls, "stock_transactions", False) is True and \
-            callable(getattr(cls, "read_register", None))
+        stock = getattr(cls, "stock_transactions", False) is True and callable(
+            getattr(cls, "read_register", None)
+        )
         # the register address size, for readfrom_mem's shortcut (0: not a stock chip)
         known = _stock_types[cls] = int(cls.ADDRESS_BYTES) if stock else 0
     return known

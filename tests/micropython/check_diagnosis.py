@@ -9,9 +9,14 @@ import json
 import diagnosis
 from checks import run
 
-BOARD = {"id": "pico", "name": "Raspberry Pi Pico", "gpio": [15, 26, 27, 28, 4, 5],
-         "adc": [{"pin": 26, "channel": 0}], "i2c": [{"id": 0, "sda": [4], "scl": [5]}],
-         "uart": []}
+BOARD = {
+    "id": "pico",
+    "name": "Raspberry Pi Pico",
+    "gpio": [15, 26, 27, 28, 4, 5],
+    "adc": [{"pin": 26, "channel": 0}],
+    "i2c": [{"id": 0, "sda": [4], "scl": [5]}],
+    "uart": [],
+}
 
 
 def check_system_names_micropython_and_its_mpy_version():

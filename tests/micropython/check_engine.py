@@ -107,8 +107,9 @@ def check_chord_mode_plays_a_major_triad_in_c_major():
 
 def check_sequence_mode_wraps_round_the_melody():
     data = ([0] * 100 + [1] * 100) * 4 + [0] * 100
-    ev = play(one("switch", data, {"scale": "chromatic", "x.mode": "sequence",
-                                   "x.melody": "C4 D4"}), 900)
+    ev = play(
+        one("switch", data, {"scale": "chromatic", "x.mode": "sequence", "x.melody": "C4 D4"}), 900
+    )
     assert [e[2] for e in ev if e[1] & 0xF0 == 0x90] == [60, 62, 60, 62]
 
 
@@ -120,8 +121,9 @@ def check_latch_mode_holds_until_the_next_press():
 
 def check_cc_mode_sends_nothing_while_still_and_follows_movement():
     data = noisy(2000, 2000, 16)
-    inst = one("analog", data + with_press(noisy(3000, 2000, 16), 500, 2000, 30000),
-               {"x.mode": "cc"})
+    inst = one(
+        "analog", data + with_press(noisy(3000, 2000, 16), 500, 2000, 30000), {"x.mode": "cc"}
+    )
     assert play(inst, 2000) == []
     ev = play(inst, 3000, 2000)
     assert max(e[3] for e in ev) > 50 and ev[-1][3] == 0
@@ -129,8 +131,7 @@ def check_cc_mode_sends_nothing_while_still_and_follows_movement():
 
 def check_zones_on_a_distance_sensor_play_higher_as_the_hand_comes_closer():
     mm = [255] * 500 + [200 - k // 20 for k in range(3000)] + [255] * 500
-    ev = play(one("analog", mm, {"x.mode": "zones", "x.range": "80"}, full=255,
-                  invert=True), 4000)
+    ev = play(one("analog", mm, {"x.mode": "zones", "x.range": "80"}, full=255, invert=True), 4000)
     notes = [e[2] for e in ev if e[1] & 0xF0 == 0x90]
     assert len(notes) >= 3 and notes == sorted(notes), notes
     assert len([e for e in ev if e[1] & 0xF0 == 0x80]) == len(notes)
@@ -286,5 +287,6 @@ def check_a_mode_change_swaps_the_mode_and_ends_or_undoes_what_it_played():
     ev = play(inst, 200, 650)
     assert ev[0][1:] == (0xE0, 0, 64), ev  # leaving bend recentres it, whatever it was
     assert kinds(ev[1:]) == [0x90, 0x80]
+
 
 run(globals())

@@ -40,22 +40,30 @@ def check_every_entry_agrees_with_its_driver():
 
 
 def check_wiring_follows_the_registry():
-    inst = {"name": "t", "channels": [
-        {"name": "switch", "sensor": "switch", "pin": 15},
-        {"name": "pad", "sensor": "fsr", "pin": 26},
-        {"name": "hand", "sensor": "vl6180x", "bus": 0, "sda": 4, "scl": 5},
-        {"name": "breath", "sensor": "lps22", "bus": 0, "sda": 4, "scl": 5}]}
+    inst = {
+        "name": "t",
+        "channels": [
+            {"name": "switch", "sensor": "switch", "pin": 15},
+            {"name": "pad", "sensor": "fsr", "pin": 26},
+            {"name": "hand", "sensor": "vl6180x", "bus": 0, "sda": 4, "scl": 5},
+            {"name": "breath", "sensor": "lps22", "bus": 0, "sda": 4, "scl": 5},
+        ],
+    }
     assert hardware.check_wiring(PICO, inst) is None
 
 
 def check_an_unknown_type_is_refused_naming_the_known_ones():
-    inst = {"name": "t", "channels": [{"name": "x", "sensor": "bmp280", "bus": 0, "sda": 4,
-                                       "scl": 5}]}
+    inst = {
+        "name": "t",
+        "channels": [{"name": "x", "sensor": "bmp280", "bus": 0, "sda": 4, "scl": 5}],
+    }
     try:
         hardware.check_wiring(PICO, inst)
     except ValueError as e:
-        assert str(e) == ("Channel 'x' has sensor type 'bmp280', which Attune does not know; "
-                          "use one of: switch, fsr, ir_distance, vl6180x, lps22."), str(e)
+        assert str(e) == (
+            "Channel 'x' has sensor type 'bmp280', which Attune does not know; "
+            "use one of: switch, fsr, ir_distance, vl6180x, lps22."
+        ), str(e)
     else:
         raise AssertionError("an unknown sensor type must not pass")
 

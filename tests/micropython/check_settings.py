@@ -49,7 +49,8 @@ def check_unknown_keys_are_explained_in_plain_words():
     s = fresh()
     assert s.set("volume", "3") == "'volume' is not a setting."
     assert s.set("sensitivity", "3") == (
-        "'sensitivity' is not a setting. It is a sensor setting: use switch.sensitivity.")
+        "'sensitivity' is not a setting. It is a sensor setting: use switch.sensitivity."
+    )
     assert s.set("foot.mode", "cc") == "There is no sensor called 'foot'. Sensors: switch, pad."
     assert s.set("pad.colour", "red") == "'colour' is not a sensor setting."
     assert s.get("volume") == (None, "'volume' is not a setting.")
@@ -77,7 +78,8 @@ def check_switches_take_on_off_yes_no_and_true_false():
 def check_velocity_floor_can_never_go_above_the_ceiling():
     s = fresh()
     assert s.set("velocity_min", "120") == (
-        "velocity_min (120) cannot be above velocity_max (110).")
+        "velocity_min (120) cannot be above velocity_max (110)."
+    )
     assert s.set("velocity_max", "30") == "velocity_max (30) cannot be below velocity_min (40)."
     assert (s.glob.velocity_min, s.glob.velocity_max) == (40, 110)
     assert s.set("velocity_min", "110") is None, "equal floor and ceiling are allowed"
@@ -100,8 +102,9 @@ def check_apply_checks_a_floor_and_ceiling_against_each_others_new_values():
 def check_apply_is_all_or_nothing():
     s = fresh()
     before = s.to_dict()
-    errors = s.apply({"octave": "5", "pad.sensitivity": "500", "velocity_min": "100",
-                      "velocity_max": "90"})
+    errors = s.apply(
+        {"octave": "5", "pad.sensitivity": "500", "velocity_min": "100", "velocity_max": "90"}
+    )
     assert len(errors) == 2, errors
     assert s.to_dict() == before, "a refused apply must leave every value as it was"
     assert s.glob.octave == 4
@@ -141,15 +144,28 @@ def check_a_melody_takes_names_numbers_and_commas_and_shows_names_back():
     assert s.set("pad.melody", "C4 X9") == "melody: 'X9' is not a note (use C4, F#3 or 60)."
     too_long = " ".join(["C4"] * (S.MAX_MELODY + 1))
     assert s.set("pad.melody", too_long) == (
-        "melody must be 1 to 32 notes such as C4 D4 E4 or 60 62 64.")
+        "melody must be 1 to 32 notes such as C4 D4 E4 or 60 62 64."
+    )
     assert s.set("pad.melody", "") is not None, "an empty melody would play nothing"
 
 
 def check_a_saved_profile_loads_back_exactly_and_is_accepted_by_apply():
     s = fresh()
-    assert s.apply({"scale": "blues", "root": "F#", "velocity_min": "115",
-                    "velocity_max": "120", "pad.mode": "zones", "pad.melody": "A3 C4 E4",
-                    "switch.enabled": "off", "switch.cc_min": "5"}) == []
+    assert (
+        s.apply(
+            {
+                "scale": "blues",
+                "root": "F#",
+                "velocity_min": "115",
+                "velocity_max": "120",
+                "pad.mode": "zones",
+                "pad.melody": "A3 C4 E4",
+                "switch.enabled": "off",
+                "switch.cc_min": "5",
+            }
+        )
+        == []
+    )
     saved = s.to_dict()
     assert len(saved) == len(S.GLOBAL) + len(NAMES) * len(S.CHANNEL)
     loaded = fresh()
@@ -164,8 +180,9 @@ def check_a_saved_profile_loads_back_exactly_and_is_accepted_by_apply():
 
 def check_loading_an_old_profile_skips_unknown_and_invalid_keys():
     s = fresh()
-    s.load_dict({"bogus": "1", "octave": "99", "transpose": "-3", "gone.mode": "cc",
-                 "pad.volume": "3"})
+    s.load_dict(
+        {"bogus": "1", "octave": "99", "transpose": "-3", "gone.mode": "cc", "pad.volume": "3"}
+    )
     assert s.glob.transpose == -3
     assert s.glob.octave == 4, "an invalid stored value keeps the current one"
 

@@ -23,8 +23,18 @@ def check_memory_in_use_does_not_grow_over_a_short_soak():
 def _report(s):
     grew = s["mem_alloc_max"] - s["mem_alloc_first"]
     ok = grew <= _SLACK and s["midi_dropped"] > 0 and s["errors"] > 0
-    error = "" if ok else ("memory in use grew by " + str(grew) + " bytes over "
-                           + str(s["ticks"]) + " ticks: " + json.dumps(s))
+    error = (
+        ""
+        if ok
+        else (
+            "memory in use grew by "
+            + str(grew)
+            + " bytes over "
+            + str(s["ticks"])
+            + " ticks: "
+            + json.dumps(s)
+        )
+    )
     print(json.dumps({"check": _NAME, "ok": ok, "error": error, "ms": 0}))
 
 

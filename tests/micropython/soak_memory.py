@@ -89,9 +89,22 @@ class Out:
         return True
 
 
-COMMANDS = (b"status", b"set pad.sensitivity 61", b"get pad", b"params 8", b"profile save anna",
-            b"set pad.sensitivity 60", b"profile list", b"panic", b"calibrate", b"monitor 20",
-            b"monitor off", b"no such command", b"set hand.range 999", b"profile show anna")
+COMMANDS = (
+    b"status",
+    b"set pad.sensitivity 61",
+    b"get pad",
+    b"params 8",
+    b"profile save anna",
+    b"set pad.sensitivity 60",
+    b"profile list",
+    b"panic",
+    b"calibrate",
+    b"monitor 20",
+    b"monitor off",
+    b"no such command",
+    b"set hand.range 999",
+    b"profile show anna",
+)
 
 
 def build():
@@ -100,11 +113,19 @@ def build():
     defaults = kind_defaults((("switch", "switch"), ("pad", "analog"), ("hand", "analog")))
     defaults.update({"pad.mode": "chord", "hand.mode": "zones", "switch.mode": "sequence"})
     assert st.apply(defaults) == []
-    sensors = (Troubled("switch", 1, 0, 1),
-               Troubled("analog", 65535, 1600, 30000, rail=True),
-               Troubled("analog", 255, 200, 60, invert=True))
-    inst = Instrument(st, (("switch", sensors[0], "switch"), ("pad", sensors[1], "fsr"),
-                           ("hand", sensors[2], "vl6180x")))
+    sensors = (
+        Troubled("switch", 1, 0, 1),
+        Troubled("analog", 65535, 1600, 30000, rail=True),
+        Troubled("analog", 255, 200, 60, invert=True),
+    )
+    inst = Instrument(
+        st,
+        (
+            ("switch", sensors[0], "switch"),
+            ("pad", sensors[1], "fsr"),
+            ("hand", sensors[2], "vl6180x"),
+        ),
+    )
     try:
         os.mkdir("/soak")
     except OSError:
@@ -166,10 +187,18 @@ class Soak:
         gc.collect()
         self.alloc[self.phase] = gc.mem_alloc()
         if self.phase:
-            print(json.dumps({"phase": self.phase, "ticks": self.k,
-                              "mem_alloc": self.alloc[self.phase],
-                              "midi_dropped": self.inst.midi.dropped, "errors": self.inst.errors,
-                              "console_lines": self.out.lines}))
+            print(
+                json.dumps(
+                    {
+                        "phase": self.phase,
+                        "ticks": self.k,
+                        "mem_alloc": self.alloc[self.phase],
+                        "midi_dropped": self.inst.midi.dropped,
+                        "errors": self.inst.errors,
+                        "console_lines": self.out.lines,
+                    }
+                )
+            )
         if self.phase == self.phases:
             self.finish()
             return False
@@ -197,13 +226,21 @@ class Soak:
         return True
 
     def finish(self):
-        steady = self.alloc[1 + self.warmup:self.phase + 1]
+        steady = self.alloc[1 + self.warmup : self.phase + 1]
         inst = self.inst
-        summary = {"soak": True, "phases": self.phases, "ticks": self.k,
-                   "mem_alloc_first": steady[0], "mem_alloc_last": steady[-1],
-                   "mem_alloc_max": max(steady), "growth": steady[-1] - steady[0],
-                   "midi_dropped": inst.midi.dropped, "errors": inst.errors,
-                   "commands": self.cmd, "console_lines": self.out.lines}
+        summary = {
+            "soak": True,
+            "phases": self.phases,
+            "ticks": self.k,
+            "mem_alloc_first": steady[0],
+            "mem_alloc_last": steady[-1],
+            "mem_alloc_max": max(steady),
+            "growth": steady[-1] - steady[0],
+            "midi_dropped": inst.midi.dropped,
+            "errors": inst.errors,
+            "commands": self.cmd,
+            "console_lines": self.out.lines,
+        }
         print(json.dumps(summary))
         if self.done is not None:
             self.done(summary)

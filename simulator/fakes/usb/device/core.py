@@ -58,16 +58,33 @@ class _Device:
         self.config(*itfs, **kwargs)
         self.active(True)
 
-    def config(self, *itfs, builtin_driver=False, manufacturer_str=None, product_str=None,
-               serial_str=None, configuration_str=None, id_vendor=None, id_product=None,
-               bcd_device=None, device_class=0, device_subclass=0, device_protocol=0,
-               config_str=None, max_power_ma=None, remote_wakeup=False):
+    def config(
+        self,
+        *itfs,
+        builtin_driver=False,
+        manufacturer_str=None,
+        product_str=None,
+        serial_str=None,
+        configuration_str=None,
+        id_vendor=None,
+        id_product=None,
+        bcd_device=None,
+        device_class=0,
+        device_subclass=0,
+        device_protocol=0,
+        config_str=None,
+        max_power_ma=None,
+        remote_wakeup=False,
+    ):
         if self._active:
             raise OSError(_MP_EINVAL, "EINVAL")  # must call active(False) first
         if not builtin_driver and not self._warned:
             self._warned = True
-            print("simulator: usb.device configured with builtin_driver=False: on a real Pico "
-                  "the USB serial port (REPL) disappears.", file=_world.console)
+            print(
+                "simulator: usb.device configured with builtin_driver=False: on a real Pico "
+                "the USB serial port (REPL) disappears.",
+                file=_world.console,
+            )
         strs = [None, manufacturer_str, product_str, serial_str]
         itf_num = _BUILTIN_ITFS if builtin_driver else 0
         ep_num = _BUILTIN_EP_MAX if builtin_driver else 1
@@ -86,8 +103,11 @@ class _Device:
             self._ep_base[itf] = ep_num
             ep_num += itf.num_eps()
         self._list = itfs
-        self.strings = {"manufacturer": manufacturer_str, "product": product_str,
-                        "serial": serial_str}
+        self.strings = {
+            "manufacturer": manufacturer_str,
+            "product": product_str,
+            "serial": serial_str,
+        }
 
     def active(self, *value):
         if not value:
@@ -95,8 +115,9 @@ class _Device:
         on = bool(value[0])
         if on and not self._active:
             _world.usb_interfaces = list(self._list)
-            _clock.call_later(_world.usb_enumerate_ms * 1000, self._enumerated, self._list,
-                              firmware=True)
+            _clock.call_later(
+                _world.usb_enumerate_ms * 1000, self._enumerated, self._list, firmware=True
+            )
         elif not on and self._active:
             self._reset()
         self._active = on
@@ -135,8 +156,7 @@ class _Device:
         self._xfers[ep_addr] = [data, 0]
         if ep_addr & _EP_IN_FLAG and not self._frame_due:
             self._frame_due = True
-            _clock.call_at((_clock.now // _FRAME_US + 1) * _FRAME_US, self._frame,
-                           firmware=True)
+            _clock.call_at((_clock.now // _FRAME_US + 1) * _FRAME_US, self._frame, firmware=True)
         return True
 
     def _xfer_pending(self, ep_addr):
@@ -255,10 +275,27 @@ class Descriptor:
             self.b[self.o : self.o + len(a)] = a
         self.o += len(a)
 
-    def interface(self, bInterfaceNumber, bNumEndpoints, bInterfaceClass=0xFF,  # noqa: N803
-                  bInterfaceSubClass=0, bInterfaceProtocol=0, iInterface=0):  # noqa: N803
-        self.pack("BBBBBBBBB", 9, 4, bInterfaceNumber, 0, bNumEndpoints, bInterfaceClass,
-                  bInterfaceSubClass, bInterfaceProtocol, iInterface)
+    def interface(
+        self,
+        bInterfaceNumber,
+        bNumEndpoints,
+        bInterfaceClass=0xFF,  # noqa: N803
+        bInterfaceSubClass=0,
+        bInterfaceProtocol=0,
+        iInterface=0,
+    ):  # noqa: N803
+        self.pack(
+            "BBBBBBBBB",
+            9,
+            4,
+            bInterfaceNumber,
+            0,
+            bNumEndpoints,
+            bInterfaceClass,
+            bInterfaceSubClass,
+            bInterfaceProtocol,
+            iInterface,
+        )
 
     def endpoint(self, bEndpointAddress, bmAttributes, wMaxPacketSize, bInterval=1):  # noqa: N803
         kinds = {"control": 0, "bulk": 2, "interrupt": 3}

@@ -129,8 +129,9 @@ class MIDIInterface(Interface):
         # the interfaces as micropython-lib lays them out (the class-specific audio and jack
         # descriptors are left out: no simulated host reads them)
         desc.interface(itf_num, 0, _INTERFACE_CLASS_AUDIO, _INTERFACE_SUBCLASS_AUDIO_CONTROL)
-        desc.interface(itf_num + 1, 2, _INTERFACE_CLASS_AUDIO,
-                       _INTERFACE_SUBCLASS_AUDIO_MIDISTREAMING)
+        desc.interface(
+            itf_num + 1, 2, _INTERFACE_CLASS_AUDIO, _INTERFACE_SUBCLASS_AUDIO_MIDISTREAMING
+        )
         self.ep_out = ep_num
         self.ep_in = ep_num | _EP_IN_FLAG
         desc.endpoint(self.ep_in, "bulk", 64, 0)
