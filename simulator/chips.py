@@ -576,6 +576,10 @@ class Simulated:
     press: int
     chip: Callable[..., I2CChip] | None = None  # chip(address=..., clock=...), "i2c" wiring
     feed: str = ""  # the chip's method taking one raw reading, e.g. "set_distance_mm"
+    # demo traces of a type not read through the ADC (whose own model adds its noise): the
+    # reading's noise (standard deviation, raw units) and the range it is clipped to
+    noise: float = 0.0
+    limits: tuple[int, int] = (0, 65535)
 
 
 # One entry per registry type: adding a sensor = driver file + registry entry + a line here.
@@ -583,6 +587,6 @@ SIMULATED: dict[str, Simulated] = {
     "switch": Simulated(0, 1),
     "fsr": Simulated(1600, 48000),  # read_u16: a resting pad reads a little above zero
     "ir_distance": Simulated(6000, 40000),  # read_u16: a nearer hand gives a higher voltage
-    "vl6180x": Simulated(200, 20, VL6180XChip, "set_distance_mm"),  # mm: a hand coming closer
-    "lps22": Simulated(101325, 102325, LPS22Chip, "set_pressure_pa"),  # Pa: a puff
+    "vl6180x": Simulated(200, 20, VL6180XChip, "set_distance_mm", 1.0, (0, 255)),  # mm: closer
+    "lps22": Simulated(101325, 102325, LPS22Chip, "set_pressure_pa", 3.0, (26000, 126000)),  # Pa
 }

@@ -132,7 +132,8 @@ def demo_trace(
 ) -> dict[str, list[int]]:
     """Small presses on each channel, a stretch of tremor and a twitch that should not play,
     slow drift and sensor noise; built with simulator.movement."""
-    from simulator.world import SENSOR_RANGES
+    from simulator.chips import SIMULATED
+    from simulator.world import SENSOR_RANGES, sensor_registry
 
     rng = random.Random(seed)
     n = seconds * 1000
@@ -168,12 +169,11 @@ def demo_trace(
         mv.add_tremor(sig, 10200 + offset, 1200, 5.0, span * 0.025, rng)
         mv.add_twitch(sig, 12600 + offset, span * 0.05)
         mv.add_drift(sig, span * 0.02)
-        if sensor in ("fsr", "ir_distance"):
+        if sensor_registry()[sensor]["wiring"] == "adc":
             out[name] = mv.adc_read_u16(sig, rng)
-        elif sensor == "vl6180x":
-            out[name] = mv.quantise(sig, rng, noise=1.0, lo=0, hi=255)
         else:
-            out[name] = mv.quantise(sig, rng, noise=3.0, lo=26000, hi=126000)
+            sim = SIMULATED[sensor]
+            out[name] = mv.quantise(sig, rng, noise=sim.noise, lo=sim.limits[0], hi=sim.limits[1])
     return out
 
 
