@@ -212,6 +212,7 @@ class Store:
 
     def _commit(self, base, name, values):
         """Atomic save of one document. Step order, and what a power cut after it leaves:
+        0 only if base.tmp is the sole good copy: rename it over base.json (see below)
         1 write base.tmp and close it      -> base.json (old) untouched
         2 rename base.json over base.bak   -> base.bak (old) and base.tmp (new), both whole
           (a damaged base.json is removed instead, so it never replaces a good backup)
@@ -228,6 +229,13 @@ class Store:
         data = json.dumps(doc).encode()
         tmp = base + ".tmp"
         cur = base + ".json"
+        good = self._read(cur)[0] is not None
+        if not good and self._read(base + ".bak")[0] is None and self._read(tmp)[0] is not None:
+            # step 0: a save cut just before its last rename left its only good copy in
+            # base.tmp (load reads it from there); move it to base.json before step 1
+            # overwrites base.tmp, or a second cut during that write would lose it
+            os.rename(tmp, cur)
+            good = True
         f = open(tmp, "wb")
         try:
             n = f.write(data)
@@ -235,7 +243,7 @@ class Store:
             f.close()
         if n is not None and n != len(data):
             raise OSError(28)  # ENOSPC: the flash is full; the old copy is untouched
-        if self._read(cur)[0] is not None:
+        if good:
             os.rename(cur, base + ".bak")
         elif file_exists(cur):
             os.remove(cur)
