@@ -201,12 +201,24 @@ class Store:
 
     def active(self):
         """The name of the profile to load at start-up, or None."""
-        values, _, _ = self._load(self.active_base)
+        return self.pointer()[0]
+
+    def pointer(self):
+        """The start-up pointer and how it was read: (name or None, source, reason).
+
+        source is "saved", "backup" (active.json missing or damaged: its backup was used),
+        "missing" (none set), "defaults" (every copy damaged) or "name" (it holds no usable
+        name); reason says which file was refused and why.
+        """
+        values, source, why = self._load(self.active_base)
         name = values.get("profile", "") if values else ""
+        if values is not None and not valid_name(name) and name != "":
+            source = "name"
+            why = "it names no usable profile"
         if not valid_name(name):
             name = ""
         self._pointer = name
-        return name or None
+        return name or None, source, why
 
     # ---- writing (each may raise OSError: the flash refused; the settings in use are unchanged)
 

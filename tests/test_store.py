@@ -637,3 +637,53 @@ def test_seeded_sequences_with_power_cuts_figures_for_docs(flash, monkeypatch):
         cuts += c
     print("sequences 500, operations", ran, "power cuts", cuts, "profiles lost 0")
     assert (ran, cuts) == (4309, 668)  # the figures docs/reliability.md quotes
+
+
+# ---- a damaged start-up pointer is reported ---------------------------------------------------
+
+
+def _boot():
+    """A fresh start-up on the flash in the current folder: the console's `status`."""
+    from console_kit import Kit
+
+    kit = Kit()
+    kit.profiles.load_startup()
+    return json.loads(kit.ask("status")[3:])
+
+
+@pytest.mark.parametrize("damage", [b"{{{", b"", b'{"layout": 1, "values": {"profile": "ben"}'])
+def test_a_damaged_start_up_pointer_is_reported_in_status(flash, damage):
+    st = Store("t")
+    st.save("anna", OLD)
+    st.save("ben", NEW)
+    st.set_active("anna")
+    st.set_active("ben")  # active.bak now names anna: another client's profile
+    assert _boot()["config"] == "saved" and _boot()["config_reason"] == ""
+    write_raw("active.json", damage)
+    status = _boot()
+    assert status["profile"] == "anna"
+    assert status["config"] == "backup"
+    reason = status["config_reason"]
+    assert "record of which profile to start with" in reason and "active.json" in reason
+    assert "'anna'" in reason and "profile load" in reason
+
+
+def test_a_start_up_pointer_with_every_copy_damaged_plays_the_defaults_and_says_so(flash):
+    st = Store("t")
+    st.save("anna", OLD)
+    st.set_active("anna")
+    st.set_active("ben")
+    write_raw("active.json", b"junk")
+    write_raw("active.bak", b"junk")
+    status = _boot()
+    assert (status["profile"], status["config"]) == (None, "defaults")
+    assert "record of which profile to start with is damaged" in status["config_reason"]
+
+
+def test_no_start_up_pointer_at_all_is_a_plain_first_start(flash):
+    status = _boot()
+    assert (status["profile"], status["config"], status["config_reason"]) == (
+        None,
+        "defaults",
+        "",
+    )
