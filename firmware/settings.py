@@ -161,8 +161,8 @@ def parse_note(text):
     t = _ascii(text.strip(_SPACE))
     if not t:
         return None
-    if t[0] != "+" and t[0] != "-" and _number(t) is not None:
-        n = _number(t)
+    n = _number(t) if t[0] != "+" and t[0] != "-" else None
+    if n is not None:
         return n if n <= 127 else None
     name = t[0].upper()
     rest = t[1:]
