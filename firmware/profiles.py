@@ -102,13 +102,26 @@ class Profiles:
             if damaged:
                 # the backup names the profile started before the last change: perhaps
                 # another client's, so say so rather than look like a normal start
-                config = "defaults" if values is None else "backup"
-                reason = (
+                head = (
                     "The record of which profile to start with was damaged or not saved "
-                    "completely (" + lost + "); started with '" + name + "', the profile it "
-                    "named before. If this is not the client's profile, load theirs with "
-                    "'profile load <name>'." + (" " + reason if reason else "")
+                    "completely (" + lost + "); "
                 )
+                if values is None:
+                    config = "defaults"
+                    reason = (
+                        head
+                        + "the profile it named before, '"
+                        + name
+                        + "', "
+                        + ("could not be loaded either. " + reason)
+                    )
+                else:
+                    config = "backup"
+                    reason = (
+                        head + "started with '" + name + "', the profile it named before. If "
+                        "this is not the client's profile, load theirs with 'profile load "
+                        "<name>'." + (" " + reason if reason else "")
+                    )
         self._use(name, config, reason, notes, False)
         return name, config
 

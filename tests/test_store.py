@@ -687,3 +687,16 @@ def test_no_start_up_pointer_at_all_is_a_plain_first_start(flash):
         "defaults",
         "",
     )
+
+
+def test_a_damaged_pointer_whose_backup_names_a_deleted_profile_says_both(flash):
+    st = Store("t")
+    st.save("ben", NEW)
+    st.set_active("anna")
+    st.set_active("ben")
+    write_raw("active.json", b"{{{")  # the backup names anna, which is not on the flash
+    status = _boot()
+    assert (status["profile"], status["config"]) == ("anna", "defaults")
+    reason = status["config_reason"]
+    assert "record of which profile to start with" in reason
+    assert "'anna'" in reason and "not on the flash" in reason
