@@ -55,7 +55,15 @@ class Console:
 
     def handle(self, line):
         """One request line (bytes) -> its reply line (str, no newline), or None for an empty
-        line. Never raises: an unexpected failure becomes `ERR internal`."""
+        line. Never raises: an unexpected failure becomes `ERR internal`. A tagged request
+        (`@a7 status`) gets a tagged reply (protocol.split_tag)."""
+        tag, line, error = protocol.split_tag(line)
+        if error:
+            return error
+        reply = self._handle(line)
+        return reply if reply is None else protocol.tagged(tag, reply)
+
+    def _handle(self, line):
         try:
             cmd, rest, error = protocol.parse(line)
             if error:

@@ -75,7 +75,13 @@ class Profiles:
         notes = self._to_defaults()
         config = "defaults"
         reason = ""
-        name = self.store.active()
+        name, where, lost = self.store.pointer()
+        damaged = where not in ("saved", "missing")
+        if damaged and not name:
+            reason = (
+                "The record of which profile to start with is damaged (" + lost + "); playing "
+                "with the defaults. Load the client's profile with 'profile load <name>'."
+            )
         if name:
             values, src, why = self.store.load(name)
             if values is None:
@@ -93,6 +99,29 @@ class Profiles:
                 notes = notes + apply_values(self.settings, values)
                 config = src
                 reason = why
+            if damaged:
+                # the backup names the profile started before the last change: perhaps
+                # another client's, so say so rather than look like a normal start
+                head = (
+                    "The record of which profile to start with was damaged or not saved "
+                    "completely (" + lost + "); "
+                )
+                if values is None:
+                    config = "defaults"
+                    reason = (
+                        head
+                        + "the profile it named before, '"
+                        + name
+                        + "', "
+                        + ("could not be loaded either. " + reason)
+                    )
+                else:
+                    config = "backup"
+                    reason = (
+                        head + "started with '" + name + "', the profile it named before. If "
+                        "this is not the client's profile, load theirs with 'profile load "
+                        "<name>'." + (" " + reason if reason else "")
+                    )
         self._use(name, config, reason, notes, False)
         return name, config
 

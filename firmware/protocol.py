@@ -65,6 +65,43 @@ def parse(line):
     return text[:sp].lower(), text[sp + 1 :].strip(), None
 
 
+def split_tag(line):
+    """A request line (bytes) -> (tag, rest, error): its optional request tag split off.
+
+    A line may start with `@`, 1 to 8 letters or digits and a space (`@a7 status`); its reply
+    then starts with the same `@a7 ` (see `tagged`), so a host can tell its reply from a stale
+    one. Untagged: (None, line, None). A malformed tag: (None, None, ERR reply line).
+    """
+    if not line or line[0] != 64:  # "@"
+        return None, line, None
+    n = len(line)
+    end = 1
+    while end < n and line[end] not in (32, 10, 13):
+        b = line[end]
+        if not (48 <= b <= 57 or 65 <= b <= 90 or 97 <= b <= 122) or end > 8:
+            end = 0
+            break
+        end += 1
+    if end < 2:
+        return (
+            None,
+            None,
+            err(
+                "tag",
+                "A request tag is @ then 1 to 8 letters or digits and a space, e.g. "
+                "'@a7 status'. Nothing was done.",
+            ),
+        )
+    return bytes(line[1:end]).decode(), line[end + 1 :], None
+
+
+def tagged(tag, reply_line):
+    """A reply line with the request's tag in front (`@a7 OK {...}`); unchanged when untagged."""
+    if tag is None:
+        return reply_line
+    return "@" + tag + " " + reply_line
+
+
 def ok(payload):
     """An OK reply line (without its newline) carrying a JSON object."""
     return "OK " + json.dumps(payload)

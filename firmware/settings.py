@@ -120,13 +120,49 @@ def note_name(n):
     return NOTE_NAMES[n % 12] + str(n // 12 - 1)
 
 
+# Text from serial and from stored profiles is read the same way on MicroPython and CPython:
+# their int(), str.strip(), str.split() and str.isdigit() differ (spaces other than ASCII,
+# underscores, digits of other scripts), and the simulator must accept exactly what a Pico does.
+_SPACE = " \t\r\n"
+
+
+def _number(text):
+    """Decimal ASCII digits with an optional + or - -> int, else None (no spaces inside, no
+    underscores, no 0x, no other scripts' digits: the same answer on both interpreters)."""
+    digits = text[1:] if text[:1] in ("+", "-") else text
+    if not digits:
+        return None
+    n = 0
+    for c in digits:
+        if c < "0" or c > "9":
+            return None
+        n = n * 10 + ord(c) - 48
+    return -n if text[:1] == "-" else n
+
+
+def _words(text):
+    """`text` split at ASCII spaces, tabs and line ends only."""
+    for c in "\t\r\n":
+        text = text.replace(c, " ")
+    return [w for w in text.split(" ") if w]
+
+
+def _ascii(text):
+    """`text` if it is all ASCII, else "" (which matches no name): .lower() and .upper() of
+    other letters differ between the interpreters."""
+    for c in text:
+        if c > "~":
+            return ""
+    return text
+
+
 def parse_note(text):
     """'C4', 'F#3', 'Bb2' or '60' -> MIDI note number, or None."""
-    t = text.strip()
+    t = _ascii(text.strip(_SPACE))
     if not t:
         return None
-    if t.isdigit():
-        n = int(t)
+    n = _number(t) if t[0] != "+" and t[0] != "-" else None
+    if n is not None:
         return n if n <= 127 else None
     name = t[0].upper()
     rest = t[1:]
@@ -139,11 +175,9 @@ def parse_note(text):
     elif rest[:1] == "b":
         pc -= 1
         rest = rest[1:]
-    neg = rest[:1] == "-"
-    digits = rest[1:] if neg else rest
-    if not digits.isdigit():
+    octave = _number(rest) if rest[:1] != "+" else None
+    if octave is None:
         return None
-    octave = -int(digits) if neg else int(digits)
     n = (octave + 1) * 12 + pc
     return n if 0 <= n <= 127 else None
 
@@ -164,10 +198,14 @@ def convert(row, value):
     Returns (stored_value, None) or (None, reason in plain words).
     """
     key, kind = row[0], row[1]
-    if kind == INT:
+    if isinstance(value, (bytes, bytearray)) and kind != NOTES:
         try:
-            v = int(value)
-        except (ValueError, TypeError):
+            value = bytes(value).decode()
+        except Exception:  # not UTF-8 (MicroPython and CPython raise different errors)
+            return None, key + " must be " + _describe(row) + "."
+    if kind == INT:
+        v = value if isinstance(value, int) else _number(str(value).strip(_SPACE))
+        if v is None:
             return None, key + " must be " + _describe(row) + ", not '" + str(value) + "'."
         if v < row[2] or v > row[3]:
             return None, key + " must be " + _describe(row) + "; " + str(v) + " is out of range."
@@ -176,7 +214,7 @@ def convert(row, value):
         if isinstance(value, (bytes, bytearray)):
             notes = bytes(value)
         else:
-            parts = str(value).replace(",", " ").split()
+            parts = _words(str(value).replace(",", " "))
             out = bytearray()
             for p in parts:
                 n = parse_note(p)
@@ -189,7 +227,7 @@ def convert(row, value):
         return notes, None
     # CHOICE and ONOFF: accept the name, in any case (on/off also as 1/0, yes/no, true/false)
     names = row[2]
-    text = str(value).strip().lower()
+    text = _ascii(str(value).strip(_SPACE)).lower()
     if kind == ONOFF and text in ("1", "true", "yes"):
         text = "on"
     if kind == ONOFF and text in ("0", "false", "no"):

@@ -201,17 +201,30 @@ class Store:
 
     def active(self):
         """The name of the profile to load at start-up, or None."""
-        values, _, _ = self._load(self.active_base)
+        return self.pointer()[0]
+
+    def pointer(self):
+        """The start-up pointer and how it was read: (name or None, source, reason).
+
+        source is "saved", "backup" (active.json missing or damaged: its backup was used),
+        "missing" (none set), "defaults" (every copy damaged) or "name" (it holds no usable
+        name); reason says which file was refused and why.
+        """
+        values, source, why = self._load(self.active_base)
         name = values.get("profile", "") if values else ""
+        if values is not None and not valid_name(name) and name != "":
+            source = "name"
+            why = "it names no usable profile"
         if not valid_name(name):
             name = ""
         self._pointer = name
-        return name or None
+        return name or None, source, why
 
     # ---- writing (each may raise OSError: the flash refused; the settings in use are unchanged)
 
     def _commit(self, base, name, values):
         """Atomic save of one document. Step order, and what a power cut after it leaves:
+        0 only if base.tmp is the sole good copy: rename it over base.json (see below)
         1 write base.tmp and close it      -> base.json (old) untouched
         2 rename base.json over base.bak   -> base.bak (old) and base.tmp (new), both whole
           (a damaged base.json is removed instead, so it never replaces a good backup)
@@ -228,6 +241,13 @@ class Store:
         data = json.dumps(doc).encode()
         tmp = base + ".tmp"
         cur = base + ".json"
+        good = self._read(cur)[0] is not None
+        if not good and self._read(base + ".bak")[0] is None and self._read(tmp)[0] is not None:
+            # step 0: a save cut just before its last rename left its only good copy in
+            # base.tmp (load reads it from there); move it to base.json before step 1
+            # overwrites base.tmp, or a second cut during that write would lose it
+            os.rename(tmp, cur)
+            good = True
         f = open(tmp, "wb")
         try:
             n = f.write(data)
@@ -235,7 +255,7 @@ class Store:
             f.close()
         if n is not None and n != len(data):
             raise OSError(28)  # ENOSPC: the flash is full; the old copy is untouched
-        if self._read(cur)[0] is not None:
+        if good:
             os.rename(cur, base + ".bak")
         elif file_exists(cur):
             os.remove(cur)

@@ -20,16 +20,22 @@ from typing import Any
 
 import serial
 from rich.console import Console
+from rich.errors import MarkupError
+from rich.markup import escape
 from rich.table import Table
 
 from host_tools import device, errors
-from host_tools.client import Client, expand_params
+from host_tools.client import Client, ImportResult, expand_params
 from host_tools.errors import AttuneError, Refused
 from host_tools.firmware import INSTALLED, REPO_DIR, version
 
 VERSION = version()  # firmware/version.py: one version for the firmware and the tools
 DEFAULT_TIMEOUT_S = 5.0  # a Pico writes ~1.2 KB/s of serial between ticks: a page takes ~1.5 s
 PROBE_TIMEOUT_S = 1.0
+# What reading a reply of an unexpected shape raises; with an instrument connected, main()
+# reports it as BadReply in plain words, never as a traceback
+_REPLY_ERRORS = (TypeError, AttributeError, KeyError, ValueError, IndexError, MarkupError)
+_CLIENTS: list[Client] = []  # the instruments this run talked to (their last replies)
 
 DESCRIPTION = (
     "Look at and re-tune an Attune instrument while it is played: its settings, a live meter, "
@@ -71,6 +77,7 @@ class Ctx:
 def session(args: argparse.Namespace) -> Iterator[Client]:
     """The chosen instrument, handshake done; its port is closed afterwards."""
     client = device.connect(args.port, args.device, args.timeout)
+    _CLIENTS.append(client)
     try:
         yield client
     finally:
@@ -109,11 +116,10 @@ def cmd_ports(args: argparse.Namespace, ctx: Ctx) -> int:
             table.add_column(col)
         for p in probes:
             if p.info is not None:
-                table.add_row(
-                    p.port.path, p.info.name + " (" + p.info.instrument + ")", p.info.firmware, ""
-                )
+                name = p.info.name + " (" + p.info.instrument + ")"
+                table.add_row(escape(p.port.path), escape(name), escape(p.info.firmware), "")
             else:
-                table.add_row(p.port.path, "-", "-", p.problem)
+                table.add_row(escape(p.port.path), "-", "-", escape(p.problem))
         ctx.out.print(table)
     return 0
 
@@ -136,8 +142,8 @@ def cmd_status(args: argparse.Namespace, ctx: Ctx) -> int:
         return 0
     assert info is not None
     ctx.out.print(
-        f"[bold]{info.name}[/] ({info.instrument} on {info.board}, firmware "
-        f"{info.firmware}) at {info.port}"
+        f"[bold]{escape(info.name)}[/] ({escape(info.instrument)} on {escape(info.board)}, "
+        f"firmware {escape(info.firmware)}) at {escape(info.port)}"
     )
     unsaved = " (changed since it was saved)" if status.get("unsaved") else ""
     ctx.out.print(
@@ -146,7 +152,10 @@ def cmd_status(args: argparse.Namespace, ctx: Ctx) -> int:
         markup=False,
     )
     config = status.get("config")
-    if config == "backup":
+    reason = status.get("config_reason")
+    if reason and config in ("backup", "defaults"):  # the instrument's own words say why
+        ctx.out.print(str(reason), style="yellow", markup=False, soft_wrap=True)
+    elif config == "backup":
         ctx.out.print(
             "[yellow]The saved settings could not be read, so the instrument is "
             "using the backup copy. Save the profile again to repair it.[/]"
@@ -169,11 +178,11 @@ def cmd_status(args: argparse.Namespace, ctx: Ctx) -> int:
     for ch in status.get("channels") or []:
         fault = _fault_text(ch.get("fault"))
         table.add_row(
-            str(ch.get("name", "")),
-            str(ch.get("sensor", "")),
-            str(ch.get("level", "")),
+            escape(str(ch.get("name", ""))),
+            escape(str(ch.get("sensor", ""))),
+            escape(str(ch.get("level", ""))),
             "yes" if ch.get("pressed") else "",
-            f"[bold red]{fault}[/]" if fault else "",
+            f"[bold red]{escape(fault)}[/]" if fault else "",
         )
     ctx.out.print(table)
     return 0
@@ -363,7 +372,7 @@ def cmd_get(args: argparse.Namespace, ctx: Ctx) -> int:
         table.add_column("setting")
         table.add_column("value")
         for key, value in (reply.get("values") or {}).items():
-            table.add_row(str(key), str(value))
+            table.add_row(escape(str(key)), escape(str(value)))
         ctx.out.print(table)
     else:
         ctx.say(f"{reply.get('key', args.key)} = {reply.get('value', '')}")
@@ -373,7 +382,7 @@ def cmd_get(args: argparse.Namespace, ctx: Ctx) -> int:
 def cmd_set(args: argparse.Namespace, ctx: Ctx) -> int:
     value = " ".join(args.value)
     with session(args) as client:
-        reply = client.request("set " + args.key + " " + value)
+        reply = client.set_reply(args.key, value)
     if ctx.as_json:
         ctx.emit(reply)
     else:
@@ -474,7 +483,7 @@ def cmd_profile(args: argparse.Namespace, ctx: Ctx) -> int:
                 table.add_column("setting")
                 table.add_column("value")
                 for key, value in (reply.get("values") or {}).items():
-                    table.add_row(str(key), str(value))
+                    table.add_row(escape(str(key)), escape(str(value)))
                 ctx.out.print(table)
         elif action == "delete":
             reply = client.profile_delete(args.name)
@@ -486,15 +495,25 @@ def cmd_profile(args: argparse.Namespace, ctx: Ctx) -> int:
             reply = client.export_profile(args.name, Path(args.file), args.force)
             ctx.say(f"Exported '{args.name}' ({len(reply['values'])} settings) to {args.file}.")
         elif action == "import":
-            result = client.import_profile(Path(args.file), args.name)
+            result = _import(client, args, ctx)
+            if result is None:
+                ctx.say("Nothing was imported.")
+                return 0
             reply = result.to_json()
             ctx.say(
                 f"Imported {len(result.applied)} settings from {args.file} and saved them "
-                f"as '{result.name}'."
+                f"as '{result.name}'" + (" (replacing the one there)." if result.replaced else ".")
             )
+            if result.defaulted:
+                ctx.say(
+                    f"The file has no value for {len(result.defaulted)} settings; they take "
+                    "the instrument's defaults: " + ", ".join(result.defaulted) + ".",
+                    style="yellow",
+                )
             if result.refused:
                 ctx.say(
-                    f"{len(result.refused)} settings were refused and kept as they were:",
+                    f"{len(result.refused)} settings were refused and take the instrument's "
+                    "defaults:",
                     style="yellow",
                 )
                 for key, reason in result.refused:
@@ -507,6 +526,30 @@ def cmd_profile(args: argparse.Namespace, ctx: Ctx) -> int:
     if ctx.as_json:
         ctx.emit(reply)
     return 0
+
+
+def _can_ask() -> bool:
+    """Whether a person can answer a question (stdin is a terminal, not a script's pipe)."""
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _import(client: Client, args: argparse.Namespace, ctx: Ctx) -> ImportResult | None:
+    """`profile import`: asks before replacing a profile of the same name (--force does not
+    ask; with no one to ask, it refuses). None when the answer was no."""
+    try:
+        return client.import_profile(Path(args.file), args.name, replace=args.force)
+    except errors.ProfileExists as e:
+        if not _can_ask():
+            raise errors.ProfileExists(
+                e.message.replace(" (add --force)", "")
+                + " No question can be asked here (no terminal): add --force to replace it."
+            ) from None
+        if not _confirm(ctx, args, e.message.split(";")[0] + ". Replace it with the file?"):
+            return None
+        return client.import_profile(Path(args.file), args.name, replace=True)
 
 
 def cmd_deploy(args: argparse.Namespace, ctx: Ctx) -> int:
@@ -735,6 +778,11 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         help="save under this name (default: the name in the file)",
     )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a profile of the same name without asking (for scripts)",
+    )
 
     p = sub.add_parser(
         "deploy",
@@ -829,11 +877,28 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:  # --help, --version or a mistyped command: argparse has said why
         return e.code if isinstance(e.code, int) else errors.USAGE
     ctx = Ctx(as_json=getattr(args, "json", False))
+    _CLIENTS.clear()
     try:
         return int(args.func(args, ctx))
     except AttuneError as e:
         report(e, ctx)
         return e.exit_code
+    except _REPLY_ERRORS as e:
+        if not _CLIENTS:
+            raise  # no instrument was asked: a bug in this tool, not a reply
+        last = _CLIENTS[-1].last_reply
+        bad = errors.BadReply(
+            "The instrument sent a reply this attune tool cannot read ("
+            + type(e).__name__
+            + ": "
+            + str(e)
+            + "). The tool and the instrument's firmware may be of different versions: "
+            "update both ('attune deploy' installs the firmware). If it keeps happening, "
+            "report it with this message.",
+            details=[last] if last else [],
+        )
+        report(bad, ctx)
+        return bad.exit_code
     except KeyboardInterrupt:
         ctx.err.print("Stopped.", markup=False)
         return errors.INTERRUPTED

@@ -4,13 +4,24 @@ Usage: c = Client(serial.Serial("/dev/ttyACM0", timeout=0.05)); c.hello(); c.set
 
 One request, exactly one `OK`/`ERR` reply; `* ` lines that arrive meanwhile are set aside for the
 monitor and the calibration wizard (a callback, or a queue read with `read_async`).
+
+Every conversation starts clean: `hello` first ends any half line another program left (a DEL
+byte, so that half line is refused rather than run, then a line end), and every request carries
+a tag (`@k3x91 status`) that its reply echoes, so a reply still on its way to an earlier program
+can never answer this one. An older firmware that knows no tags (it answers `ERR unknown` about
+`@...`) is found at `hello`; the client then sends untagged requests and drains what is left
+first. Nothing with a control character is ever sent.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import random
 import re
+import stat
+import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -20,13 +31,47 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from host_tools import firmware
-from host_tools.errors import BadFile, DeviceTimeout, NotAttune, Refused
+from host_tools.errors import (
+    BadFile,
+    BadReply,
+    BadValue,
+    DeviceTimeout,
+    NotAttune,
+    ProfileExists,
+    Refused,
+)
 
 PROTOCOL_VERSION = 1
 PROFILE_FORMAT = "attune-profile"
 PROFILE_FORMAT_VERSION = 1
 _MAX_PAGES = 100  # a guard against a device whose `next` never ends
 _NOISE_KEPT = 20  # non-protocol lines kept to explain a "not Attune" answer
+MAX_LINE = 200  # bytes in a request line (firmware/protocol.py MAX_LINE)
+CLEAN_START = b"\x7f\n"  # ends a half line left by another program: refused, never run
+_TAG_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
+_SETTLE_S = 0.15  # untagged only: the port must be this quiet before `hello` is sent
+_SETTLE_MAX_S = 1.5  # ... but no longer than this in all
+
+
+class _NoTags(Exception):
+    """The device answered a tagged request as an unknown command: an older firmware."""
+
+
+def unsendable(text: str) -> str | None:
+    """Why `text` cannot go on the serial line, in plain words ("holds a control character
+    ..."), or None when it can: the instrument takes printable ASCII only, and a control byte
+    could stop or disturb it."""
+    for i, c in enumerate(text):
+        if c < " " or c == "\x7f":
+            return (
+                "holds a control character (" + hex(ord(c)) + ", at character " + str(i + 1) + ")"
+            )
+        if c > "~":
+            return (
+                "holds '" + c + "' (character " + str(i + 1) + "); the instrument takes plain "
+                "ASCII text only"
+            )
+    return None
 
 
 class SerialLike(Protocol):
@@ -67,12 +112,15 @@ class DeviceInfo:
 
 @dataclass
 class ImportResult:
-    """What `import_profile` did: the keys set, the keys refused with the device's reasons."""
+    """What `import_profile` did: the keys set, the keys refused with the device's reasons, and
+    the keys the file does not have (they take the instrument's defaults)."""
 
     name: str
     applied: list[str]
     refused: list[tuple[str, str]]
     saved: bool
+    defaulted: list[str] = field(default_factory=list)
+    replaced: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -80,7 +128,15 @@ class ImportResult:
             "applied": self.applied,
             "saved": self.saved,
             "refused": [{"key": k, "reason": r} for k, r in self.refused],
+            "defaulted": self.defaulted,
+            "replaced": self.replaced,
         }
+
+
+def _shown(text: str, most: int = 80) -> str:
+    """`text` as it can be shown in a message: control characters as \\xNN, cut at `most`."""
+    out = "".join(c if " " <= c <= "~" else ascii(c)[1:-1] for c in text)
+    return out if len(out) <= most else out[: most - 3] + "..."
 
 
 def _payload(text: str) -> dict[str, Any]:
@@ -110,7 +166,12 @@ class Client:
         self.async_lines: deque[str] = deque(maxlen=2000)
         self.noise: deque[str] = deque(maxlen=_NOISE_KEPT)
         self.info: DeviceInfo | None = None
+        self.tags: bool | None = None  # None: not known before `hello`; False: older firmware
+        self.stale = 0  # replies thrown away as meant for an earlier request or program
+        self.last_reply = ""  # the last reply line, for a "could not read it" message
         self._buf = bytearray()
+        self._session = "".join(random.choice(_TAG_DIGITS) for _ in range(4))
+        self._count = 0
 
     # -- lines ------------------------------------------------------------------------------
 
@@ -152,7 +213,33 @@ class Client:
                 break
         self._buf.clear()
 
-    def _await_reply(self, request: str, deadline: float) -> dict[str, Any]:
+    def _new_tag(self) -> str:
+        """A tag no earlier program is likely to have used: 4 random letters, a counter."""
+        self._count = (self._count + 1) % (36**4)
+        n, digits = self._count, ""
+        for _ in range(4):
+            n, d = divmod(n, 36)
+            digits = _TAG_DIGITS[d] + digits
+        return self._session + digits
+
+    def _reply(self, line: str, request: str) -> dict[str, Any] | None:
+        """An `OK`/`ERR` reply line -> its payload (raises Refused for ERR); None if neither."""
+        self.last_reply = line
+        if line == "OK" or line.startswith("OK "):
+            return _payload(line[2:])
+        if line == "ERR" or line.startswith("ERR "):
+            parts = line.split(" ", 2)
+            code = parts[1] if len(parts) > 1 else "error"
+            reason = parts[2] if len(parts) > 2 else ""
+            raise Refused(code, reason, request)
+        return None
+
+    def _await_reply(
+        self, request: str, deadline: float, tag: str | None = None
+    ) -> dict[str, Any]:
+        """The reply to `request`: with a `tag`, only the line that echoes it; without, the
+        next `OK`/`ERR` line. Raises _NoTags when an older firmware refuses the tag."""
+        mine = "@" + tag + " " if tag is not None else ""
         while True:
             line = self._next_line(deadline)
             if line is None:
@@ -164,26 +251,76 @@ class Client:
                 continue
             if line.startswith("*"):
                 self._set_aside(line)
-            elif line == "OK" or line.startswith("OK "):
-                return _payload(line[2:])
-            elif line == "ERR" or line.startswith("ERR "):
-                parts = line.split(" ", 2)
-                code = parts[1] if len(parts) > 1 else "error"
-                reason = parts[2] if len(parts) > 2 else ""
-                raise Refused(code, reason, request)
+            elif line.startswith("@"):
+                if tag is not None and line.startswith(mine):
+                    payload = self._reply(line[len(mine) :], request)
+                    if payload is None:
+                        raise BadReply(
+                            "The instrument answered '" + request + "' with a reply this tool "
+                            "cannot read: " + _shown(line) + ".",
+                            details=[line],
+                        )
+                    return payload
+                self.stale += 1  # another request's reply: not ours
+            elif line == "OK" or line.startswith(("OK ", "ERR ")) or line == "ERR":
+                if tag is None:
+                    payload = self._reply(line, request)
+                    if payload is not None:
+                        return payload
+                elif line.startswith("ERR unknown ") and ("'@" + tag + "'") in line:
+                    raise _NoTags()
+                else:
+                    self.stale += 1  # an untagged reply: meant for an earlier program
             else:
                 self.noise.append(line)
 
     def request(self, line: str, timeout: float | None = None) -> dict[str, Any]:
-        """Send one request line; return the `OK` payload or raise Refused / DeviceTimeout."""
-        if "\n" in line or "\r" in line:
-            raise ValueError("a request is a single line")
-        self.port.write(line.encode("utf-8") + b"\n")
+        """Send one request line; return the `OK` payload or raise Refused / DeviceTimeout.
+
+        Raises BadValue (nothing sent) for a line break, a control character or text that is
+        not plain ASCII."""
+        why = unsendable(line)
+        if why is not None:
+            raise BadValue("The request '" + _shown(line) + "' " + why + "; nothing was sent.")
+        wait = self.timeout if timeout is None else timeout
+        tag = self._new_tag() if self.tags else None
+        wire = ("@" + tag + " " + line) if tag else line
+        if tag and len(wire) > MAX_LINE:
+            tag, wire = None, line  # too long with its tag: sent untagged, after a drain
+            self.drain(0.05)
+        self._send(wire.encode("ascii") + b"\n")
+        return self._await_reply(line, time.monotonic() + wait, tag)
+
+    def _send_tagged(self, line: str) -> str:
+        tag = self._new_tag()
+        self._send(("@" + tag + " " + line + "\n").encode("ascii"))
+        return tag
+
+    def _send(self, data: bytes) -> None:
+        self.port.write(data)
         flush = getattr(self.port, "flush", None)
         if flush is not None:
             flush()
-        wait = self.timeout if timeout is None else timeout
-        return self._await_reply(line, time.monotonic() + wait)
+
+    def _settle(self, deadline: float) -> None:
+        """Untagged only: throw away what arrives until the port is quiet for a moment (replies
+        still on their way to an earlier program), keeping `* ` lines."""
+        end = min(deadline, time.monotonic() + _SETTLE_MAX_S)
+        quiet = time.monotonic() + _SETTLE_S
+        while time.monotonic() < min(quiet, end):
+            if self._fill():
+                quiet = time.monotonic() + _SETTLE_S
+        while True:
+            nl = self._buf.find(b"\n")
+            if nl < 0:
+                break
+            line = bytes(self._buf[:nl]).decode("utf-8", "replace").rstrip("\r")
+            del self._buf[: nl + 1]
+            if line.startswith("*"):
+                self._set_aside(line)
+            elif line.strip():
+                self.stale += 1
+        self._buf.clear()
 
     def read_async(self, timeout: float) -> str | None:
         """The next `* ` line (set aside earlier or newly arrived), or None after `timeout`."""
@@ -205,29 +342,44 @@ class Client:
         """The version handshake; raises NotAttune unless the device speaks protocol 1."""
         where = " on " + port_name if port_name else ""
         deadline = time.monotonic() + self.timeout
-        self.port.write(b"hello\n")
-        while True:
-            try:
-                payload = self._await_reply("hello", deadline)
-            except DeviceTimeout:
-                seen = list(self.noise)
-                hint = (
-                    (" It printed: " + " | ".join(seen[-3:]))
-                    if seen
-                    else (" It did not answer at all.")
-                )
-                raise NotAttune(
-                    "The device" + where + " did not answer like an Attune instrument; it may "
-                    "be running other firmware or a plain MicroPython prompt." + hint,
-                    details=seen,
-                ) from None
-            except Refused as e:
-                raise NotAttune(
-                    "The device" + where + " answered 'hello' with an error: " + e.reason
-                ) from None
-            if "protocol" in payload:
-                break
-            # a reply left over from an earlier request: keep waiting for ours
+        self._send(CLEAN_START)
+        payload: dict[str, Any] | None = None
+        try:
+            if self.tags is not False:
+                try:
+                    payload = self._await_reply("hello", deadline, self._send_tagged("hello"))
+                    self.tags = True
+                except _NoTags:
+                    self.tags = False
+            while self.tags is False and (payload is None or "protocol" not in payload):
+                if payload is None:  # untagged: let earlier replies pass first
+                    self._settle(deadline)
+                    self._send(b"hello\n")
+                try:
+                    payload = self._await_reply("hello", deadline)
+                except Refused as e:
+                    if e.code in ("toolong", "encoding", "unknown", "usage", "tag"):
+                        payload = {}  # a stale reply: 'hello' gets none of these
+                        continue
+                    raise
+                # a reply left over from an earlier request: keep waiting for ours
+        except DeviceTimeout:
+            seen = list(self.noise)
+            hint = (
+                (" It printed: " + " | ".join(seen[-3:]))
+                if seen
+                else (" It did not answer at all.")
+            )
+            raise NotAttune(
+                "The device" + where + " did not answer like an Attune instrument; it may "
+                "be running other firmware or a plain MicroPython prompt." + hint,
+                details=seen,
+            ) from None
+        except Refused as e:
+            raise NotAttune(
+                "The device" + where + " answered 'hello' with an error: " + e.reason
+            ) from None
+        payload = payload or {}
         version = payload.get("protocol")
         if version != PROTOCOL_VERSION:
             raise NotAttune(
@@ -241,6 +393,12 @@ class Client:
             )
         known = ("firmware", "protocol", "board", "instrument", "title", "channels")
         channels = payload.get("channels") or []
+        if not isinstance(channels, list):
+            raise BadReply(
+                "The instrument" + where + " answered 'hello' with a reply this tool cannot "
+                "read (its channels are not a list): " + _shown(self.last_reply) + ".",
+                details=[self.last_reply],
+            )
         self.info = DeviceInfo(
             firmware=str(payload.get("firmware", "")),
             protocol=int(version),
@@ -287,8 +445,26 @@ class Client:
 
     def set(self, key: str, value: object) -> str:
         """Set one value; returns it as the instrument stored it."""
-        reply = self.request("set " + key + " " + str(value).strip())
-        return str(reply.get("value", value))
+        return str(self.set_reply(key, value).get("value", value))
+
+    def set_reply(self, key: str, value: object) -> dict[str, Any]:
+        """Set one value; returns the whole reply. Raises BadValue naming the key (nothing
+        sent) when the key or the value holds a control character or is not plain ASCII."""
+        text = str(value).strip()
+        for what, part in (("name", key), ("value", text)):
+            why = unsendable(part)
+            if why is not None:
+                raise BadValue(
+                    "The "
+                    + what
+                    + " of the setting '"
+                    + _shown(key)
+                    + "' "
+                    + why
+                    + ", so it was not sent. Type it again with plain letters, digits and "
+                    "spaces."
+                )
+        return self.request("set " + key + " " + text)
 
     def reset(self) -> dict[str, Any]:
         return self.request("reset")
@@ -355,18 +531,33 @@ class Client:
         return doc
 
     def import_profile(
-        self, path: str | os.PathLike[str], name: str | None = None
+        self, path: str | os.PathLike[str], name: str | None = None, replace: bool = False
     ) -> ImportResult:
-        """Set every value from a profile file, then save it as `name`.
+        """Play exactly the values of a profile file, then save them as `name`.
 
-        Refused keys are collected with the device's reasons, never stopping at the first;
-        a key refused for its value is tried once more at the end, since pairs such as
-        velocity_min/velocity_max may only fit once the other one has changed.
+        Raises ProfileExists (nothing changed) if `name` is on the instrument already, unless
+        `replace`. Every setting first goes back to the instrument's defaults (`reset`), so a
+        key the file does not have takes its default, never the live value of whoever played
+        before; those keys are listed in `defaulted`. Refused keys are collected with the
+        device's reasons, never stopping at the first; a key refused for its value is tried
+        once more at the end, since pairs such as velocity_min/velocity_max may only fit once
+        the other one has changed.
         """
         doc = read_profile_file(Path(path))
         target = name or str(doc.get("name") or "")
         check_profile_name(target)
         values: dict[str, str] = doc["values"]
+        listed = self.profile_list().get("profiles") or []
+        exists = target in listed
+        if exists and not replace:
+            raise ProfileExists(
+                "A profile called '" + target + "' is already on the instrument; nothing was "
+                "changed. Import it under another name, or replace it (add --force)."
+            )
+        known: list[str] = []
+        for scope in ["global"] + (self.info.channels if self.info else []):
+            known.extend(self.values(scope))
+        self.reset()
         applied: list[str] = []
         refused: dict[str, str] = {}
         retry: list[str] = []
@@ -386,7 +577,8 @@ class Client:
             except Refused as e:
                 refused[key] = e.reason
         self.profile_save(target)
-        return ImportResult(target, applied, sorted(refused.items()), True)
+        defaulted = sorted(k for k in known if k not in values)
+        return ImportResult(target, applied, sorted(refused.items()), True, defaulted, exists)
 
 
 def expand_params(rows: Iterable[dict[str, Any]], channels: list[str]) -> list[dict[str, Any]]:
@@ -419,17 +611,40 @@ def check_profile_name(name: str) -> None:
 
 
 def write_profile_file(path: Path, doc: dict[str, Any], overwrite: bool = False) -> None:
-    """Write atomically (temporary file, then rename), refusing to replace a file unasked."""
-    if path.exists() and not overwrite:
+    """Write atomically (a new temporary file, then rename), refusing to replace a file unasked
+    and never replacing anything but a regular file (not a device, a FIFO or a folder)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as e:
+        raise BadFile(
+            "Could not look at " + str(path) + ": " + (e.strerror or str(e)) + "."
+        ) from None
+    if mode is not None and not stat.S_ISREG(mode):
+        what = "a folder" if stat.S_ISDIR(mode) else "not a plain file (a device or a pipe)"
+        raise BadFile(
+            str(path) + " is " + what + ", so it cannot be replaced by a profile, even with "
+            "--force. Choose a file name."
+        )
+    if mode is not None and not overwrite:
         raise BadFile(
             "The file " + str(path) + " already exists. Choose another name, or "
             "add --force to replace it."
         )
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = None
     try:
-        tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # as a plain new file would be, not mkstemp's 0600
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(json.dumps(doc, indent=2) + "\n")
         os.replace(tmp, path)
     except OSError as e:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
         raise BadFile(
             "Could not write " + str(path) + ": " + (e.strerror or str(e)) + "."
         ) from None
@@ -476,8 +691,21 @@ def read_profile_file(path: Path) -> dict[str, Any]:
                 str(path) + ": the value of '" + str(key) + "' must be text or a whole number."
             )
         text_value = str(value)
-        if not key or any(c in key + text_value for c in "\r\n") or " " in key:
-            raise BadFile(str(path) + ": '" + str(key) + "' is not a valid setting line.")
+        if not key or " " in key:
+            raise BadFile(str(path) + ": '" + _shown(key) + "' is not a valid setting line.")
+        for what, part in (("name", key), ("value", text_value)):
+            why = unsendable(part)
+            if why is not None:
+                raise BadFile(
+                    str(path)
+                    + ": '"
+                    + _shown(key)
+                    + "' is not a valid setting line: its "
+                    + what
+                    + " "
+                    + why
+                    + ". Nothing was sent to the instrument."
+                )
         clean[str(key)] = text_value
     doc["values"] = clean
     return doc

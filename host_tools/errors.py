@@ -17,6 +17,8 @@ TIMEOUT = 7
 REFUSED = 8
 DEPLOY_FAILED = 9
 BAD_FILE = 10
+BAD_REPLY = 11
+BAD_VALUE = 12
 INTERRUPTED = 130
 
 EXIT_CODES = (
@@ -31,6 +33,8 @@ EXIT_CODES = (
     (REFUSED, "the instrument refused the request (its reason is shown)"),
     (DEPLOY_FAILED, "deploy failed (compile, copy or mpremote)"),
     (BAD_FILE, "a profile file could not be read or written"),
+    (BAD_REPLY, "the instrument sent a reply this tool could not read"),
+    (BAD_VALUE, "a value holds characters that cannot be sent (e.g. control characters)"),
     (INTERRUPTED, "stopped with Ctrl-C"),
 )
 
@@ -109,3 +113,24 @@ class DeployFailed(AttuneError):
 class BadFile(AttuneError):
     exit_code = BAD_FILE
     kind = "bad_file"
+
+
+class BadReply(AttuneError):
+    """The device's reply was not what the protocol promises (garbled, or another shape)."""
+
+    exit_code = BAD_REPLY
+    kind = "bad_reply"
+
+
+class BadValue(AttuneError, ValueError):
+    """Something this tool was asked to send cannot go on the serial line (nothing was sent)."""
+
+    exit_code = BAD_VALUE
+    kind = "bad_value"
+
+
+class ProfileExists(AttuneError):
+    """A profile of that name is already on the instrument; nothing was changed."""
+
+    exit_code = REFUSED
+    kind = "exists"

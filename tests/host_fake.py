@@ -18,6 +18,11 @@ test cannot get from the real firmware in a moment:
   stands still while calibrating, so it never finishes) or "failed" (HOOK: the run is failed
   with "The sensor stopped answering." and the firmware-shaped `* calibrate` line is written).
 - `before_reply`: HOOK: `* ` lines queued on the port just before the next reply.
+- `tags`: False makes it an older firmware that knows no request tags (HOOK: the console's
+  protocol.split_tag is bypassed while a request runs, so `@a7 hello` is an unknown command).
+- `in_flight`: bytes on their way from the device to the host (replies to an earlier
+  program's requests): a port cannot clear them; they arrive with the next bytes the host
+  writes. `inbuf` is the device's own half-read line: it outlives the host program that wrote it.
 """
 
 from __future__ import annotations
@@ -110,8 +115,12 @@ class FakeAttune:
         proto: int = 1,
         page: int = 8,
         mode: str = "attune",
+        tags: bool = True,
     ) -> None:
         self.channels = channels
+        self.tags = tags
+        self.in_flight = bytearray()
+        self.inbuf = bytearray()
         self.proto = proto
         self.page = page
         self.mode = mode
@@ -126,7 +135,8 @@ class FakeAttune:
         self.settings = self.kit.settings
         self.faults: dict[str, str] = {}
         self.calibration_outcome = "result"  # or "failed", or "hang" (never finishes)
-        self.requests: list[str] = []
+        self.requests: list[str] = []  # every line received, without its request tag
+        self.wire: list[str] = []  # ... and exactly as received
         self.before_reply: list[str] = []
         self._panics0 = self.kit.panics
         self._monitor_t0: int | None = None
@@ -168,6 +178,9 @@ class FakeAttune:
 
     def handle(self, raw: bytes) -> list[str]:
         line = raw.decode("ascii", "replace").rstrip("\r")
+        self.wire.append(line)
+        if self.tags and line.startswith("@") and " " in line:
+            line = line.split(" ", 1)[1]  # `requests` are the lines without their tags
         self.requests.append(line)
         if self.mode == "silent":
             return []
@@ -179,16 +192,21 @@ class FakeAttune:
         self._world()
         self.kit.play(1)  # the sensors as they are now reach the instrument
         params_cmd.PAGE, page = self.page, params_cmd.PAGE
+        split_tag = protocol.split_tag
+        if not self.tags:
+            protocol.split_tag = lambda line: (None, line, None)  # HOOK: no tags
         try:
             reply = self.console.handle(raw)
         finally:
             params_cmd.PAGE = page
+            protocol.split_tag = split_tag
         if reply is None:
             return []
-        if self.proto != protocol.VERSION and reply.startswith('OK {"firmware"'):
-            doc = json.loads(reply[3:])
+        at = reply.find('OK {"firmware"')
+        if self.proto != protocol.VERSION and at >= 0:
+            doc = json.loads(reply[at + 3 :])
             doc["protocol"] = self.proto
-            reply = protocol.ok(doc)
+            reply = reply[:at] + protocol.ok(doc)
         out = list(self.before_reply) + self.take_lines() + [reply]
         self.before_reply.clear()
         if self.console.cal is not None and self.console.cal is not self._cal:
@@ -260,7 +278,7 @@ class FakeSerial:
         self.dev = dev
         self.timeout = timeout
         self.out = bytearray()
-        self.inbuf = bytearray()
+        self.inbuf = dev.inbuf
         self.is_open = True
         self.written = bytearray()
 
@@ -270,6 +288,8 @@ class FakeSerial:
 
     def write(self, data: bytes) -> int:
         self.written += data
+        self.out += self.dev.in_flight
+        self.dev.in_flight.clear()
         self.inbuf += data
         while b"\n" in self.inbuf:
             nl = self.inbuf.index(b"\n")

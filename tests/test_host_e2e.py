@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import serial
 
 from host_tools import cli, errors
 from host_tools.client import Client, parse_async
@@ -236,3 +237,25 @@ def test_killing_the_simulator_mid_session_then_restarting_keeps_the_profile(tmp
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_the_next_tool_starts_clean_after_a_flood_and_a_half_line(pico, capsys):
+    # a careless program: bad lines whose replies are still on their way when it exits, then
+    # half a command with no line end (the issue: `status` then failed, a leftover
+    # `profile rename anna ` renamed anna to `hello`)
+    assert attune(capsys, "profile", "save", "anna", "--port", pico)[0] == 0
+    careless = serial.Serial(pico, timeout=0.05)
+    for _ in range(3):
+        careless.write(b"x" * 4936 + b"\n")
+    careless.write(b"set pad.sensitivity 8")
+    careless.close()
+    code, out, err = attune(capsys, "status", "--port", pico, "--timeout", "10")
+    assert code == 0, err
+    assert attune(capsys, "get", "pad.sensitivity", "--port", pico)[1].strip() == (
+        "pad.sensitivity = 75"
+    )
+    careless = serial.Serial(pico, timeout=0.05)
+    careless.write(b"profile rename anna ")
+    careless.close()
+    code, out, _ = attune(capsys, "profile", "list", "--port", pico, "--json")
+    assert code == 0 and json.loads(out)["profiles"] == ["anna"]

@@ -197,4 +197,15 @@ def check_reading_a_setting_in_the_tick_allocates_nothing():
     assert alloc_per_call(tick_reads, 200) == 0
 
 
+def check_text_is_read_the_same_as_on_cpython():
+    # the same table tests/test_settings_text.py checks on CPython
+    from settings_cases import CASES
+
+    for key, text, want in CASES:
+        s = fresh()
+        why = s.set(key, text)
+        got = None if why is not None else s.get(key)[0]
+        assert got == want, (key, text, got, want)
+
+
 run(globals())
