@@ -26,19 +26,24 @@ def _run(instrument: str, trace: dict, seconds: float) -> list:
             return sim.run()
 
 
+def _latency(kind: str, instrument: str, trace: dict, ms: int, onsets: list[int]) -> dict:
+    """The worst and mean delay from each onset to the next note-on, and the onsets counted."""
+    notes = _notes(_run(instrument, trace, ms / 1000))
+    lat = [min(n for n in notes if n >= t) - t for t in onsets]
+    return {
+        kind + "_latency_ms": round(max(lat), 3),
+        kind + "_latency_ms_mean": round(statistics.mean(lat), 3),
+        kind + "_presses": len(onsets),
+    }
+
+
 def switch_latency(presses: int = 40, seed: int = 3) -> dict:
     """Presses at random moments (so every phase of the 1 ms tick is hit)."""
     rng = random.Random(seed)
     ms = 2000 + presses * 400
     edges = [1500 + k * 400 + rng.randrange(0, 97) for k in range(presses)]
     trace = mv.switch_presses(ms, [(t, 150) for t in edges])
-    notes = _notes(_run("big-switch", {"switch": trace}, ms / 1000))
-    lat = [min(n for n in notes if n >= t) - t for t in edges]
-    return {
-        "switch_latency_ms": round(max(lat), 3),
-        "switch_latency_ms_mean": round(statistics.mean(lat), 3),
-        "switch_presses": presses,
-    }
+    return _latency("switch", "big-switch", {"switch": trace}, ms, edges)
 
 
 def analog_latency(presses: int = 30, seed: int = 4) -> dict:
@@ -50,13 +55,7 @@ def analog_latency(presses: int = 30, seed: int = 4) -> dict:
     for t in steps:
         for i in range(t, t + 250):
             sig[i] += 0.10 * 65535
-    notes = _notes(_run("squeeze-pad", {"pad": mv.adc_read_u16(sig, rng)}, ms / 1000))
-    lat = [min(n for n in notes if n >= t) - t for t in steps]
-    return {
-        "analog_latency_ms": round(max(lat), 3),
-        "analog_latency_ms_mean": round(statistics.mean(lat), 3),
-        "analog_presses": presses,
-    }
+    return _latency("analog", "squeeze-pad", {"pad": mv.adc_read_u16(sig, rng)}, ms, steps)
 
 
 def idle_messages(seconds: int = 600, seed: int = 5) -> dict:

@@ -160,6 +160,17 @@ def scan(instrument, i2c_for=None):
     return out
 
 
+def _board_conf(d):
+    """board.json's (board, instrument) parts, or None when it cannot be read (why in
+    d["board_file"]); d's wiring and scan findings start empty for the caller to fill in."""
+    conf, d["board_file"] = board_file()
+    d["wiring"] = ""
+    d["scan"] = []
+    if conf is None:
+        return None
+    return conf.get("board") or {}, conf.get("instrument") or {}
+
+
 def facts():
     """Everything doctor needs from a board whose instrument is not playing (raw REPL)."""
     d = system()
@@ -167,13 +178,9 @@ def facts():
     d["attune"] = attune_version()
     d["files"] = sorted(os.listdir())
     d["crash_log"] = crash_log()
-    conf, why = board_file()
-    d["board_file"] = why
-    d["wiring"] = ""
-    d["scan"] = []
+    conf = _board_conf(d)
     if conf is not None:
-        board = conf.get("board") or {}
-        inst = conf.get("instrument") or {}
+        board, inst = conf
         d["board"] = board.get("id", "")
         d["instrument"] = inst.get("name", "")
         if d["attune"]:
@@ -203,13 +210,10 @@ def report(console):
         [ch.name, ch.sensor_type, ch.fault_text if ch.fault else ""]
         for ch in console.inst.channels
     ]
-    conf, why = board_file()
-    d["board_file"] = why
-    d["wiring"] = ""
-    d["scan"] = []
+    conf = _board_conf(d)
     if conf is not None:
-        inst = conf.get("instrument") or {}
-        d["wiring"] = wiring(conf.get("board") or {}, inst)
+        board, inst = conf
+        d["wiring"] = wiring(board, inst)
         d["scan"] = scan(inst, _bus_objects(console, inst))
     return d
 

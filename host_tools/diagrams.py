@@ -242,6 +242,12 @@ class _Canvas:
             )
         )
 
+    def notes(self, xy: tuple[float, float], lines: list[str], step: float = 0.5) -> None:
+        """Small grey lines of text, left-aligned, one under another from xy down."""
+        x, y = xy
+        for i, s in enumerate(lines):
+            self.text((x, y - i * step), s, halign="left", colour="#444444", size=9)
+
     def line(
         self, a: tuple[float, float], b: tuple[float, float], colour: str, lw: float = 1.6
     ) -> None:
@@ -340,8 +346,7 @@ def _draw_part(c: _Canvas, part: Part, y_top: float) -> float:
     bottom = y_top - height
     c.box((x_far, y_top), (x_face, bottom))
     c.text(((x_far + x_face) / 2, y_top + 0.35), part.title, size=11)
-    for i, s in enumerate(part.lines):
-        c.text((x_far + 0.2, y_top - 0.4 - i * 0.55), s, halign="left", colour="#444444", size=9)
+    c.notes((x_far + 0.2, y_top - 0.4), part.lines, step=0.55)
     if part.note:
         c.text(((x_far + x_face) / 2, bottom - 0.35), part.note, colour="#444444", size=9)
     y0 = y_top - 0.6 * len(part.lines) - 0.5
@@ -504,16 +509,16 @@ def jack_svg() -> str:
         c.line((x_text - 1.5, ay), (x_text - 0.2, y), col, lw=1.2)
         c.dot((ax, ay), col)
         c.text((x_text, y), text, halign="left", colour=col)
-    for i, s in enumerate(
+    c.notes(
+        (-1.8, -6.2),
         [
             "Lugs are placed differently on every socket model: find them with a multimeter on",
             "its beep setting. Plug in a plug, touch one probe to the plug's tip and find the lug",
             "that beeps: that is the tip lug. Do the same for the ring and the sleeve (the",
             "long part nearest the handle). A switch lug beeps to the tip or ring lug only",
             "while no plug is in.",
-        ]
-    ):
-        c.text((-1.8, -6.2 - i * 0.5), s, halign="left", colour="#444444", size=9)
+        ],
+    )
     return _svg(c.d)
 
 
@@ -536,7 +541,8 @@ def button_svg() -> str:
         c.dot((3.0, y), col)
         c.text((3.2, y), text, halign="left", colour=col)
     _plug(c, 1.6, -3.6, stereo=False)
-    for i, s in enumerate(
+    c.notes(
+        (-1.0, -5.0),
         [
             "Pressing the button connects COM to NO: the plug's tip meets its",
             "sleeve and the note plays. NC is connected while the button is up,",
@@ -544,9 +550,8 @@ def button_svg() -> str:
             "Some microswitches print C, NO, NC.",
             "Solder, then cover each lug with heat-shrink tube, and clamp the",
             "cable inside the box (strain relief).",
-        ]
-    ):
-        c.text((-1.0, -5.0 - i * 0.5), s, halign="left", colour="#444444", size=9)
+        ],
+    )
     return _svg(c.d)
 
 

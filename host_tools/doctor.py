@@ -267,6 +267,7 @@ def analyse(r: Report) -> None:
     f = r.facts
     impl = f.get("implementation", "micropython")
     mp = f.get("micropython", "")
+    deploy = _deploy_line(f)
     if impl == "micropython" and mp and _version(mp) < MICROPYTHON_MIN:
         r.add(
             "problem",
@@ -274,59 +275,42 @@ def analyse(r: Report) -> None:
             f"MicroPython {mp} is too old for Attune (it needs "
             f"{MICROPYTHON_MIN[0]}.{MICROPYTHON_MIN[1]} or later).",
             "Flash a newer MicroPython: hold BOOTSEL while plugging the Pico in and copy the "
-            "new .uf2 onto the drive. Then run " + _deploy_line(f) + ".",
+            f"new .uf2 onto the drive. Then run {deploy}.",
         )
     if f.get("usb_midi_error"):
         r.add(
             "problem",
             "usb_midi_missing",
-            "The USB MIDI driver (usb-device-midi) is not installed ("
-            + str(f["usb_midi_error"])
-            + "), so the Pico shows up only as a serial port, not "
-            "as a MIDI instrument.",
-            "Run " + _deploy_line(f) + " (it installs the driver; needs internet), or on a "
-            "computer without internet: attune deploy --fetch-deps once while online, then "
-            + _deploy_line(f)
-            + " --offline.",
+            f"The USB MIDI driver (usb-device-midi) is not installed ({f['usb_midi_error']}), "
+            "so the Pico shows up only as a serial port, not as a MIDI instrument.",
+            f"Run {deploy} (it installs the driver; needs internet), or on a computer without "
+            f"internet: attune deploy --fetch-deps once while online, then {deploy} --offline.",
         )
     if not f.get("attune"):
+        others = ", with other files: " + ", ".join(f["files"][:8]) if f.get("files") else ""
         r.add(
             "problem",
             "attune_missing",
-            "Attune is not installed on this Pico (MicroPython "
-            + (mp or "?")
-            + " is there"
-            + (
-                ", with other files: " + ", ".join(f.get("files", [])[:8])
-                if f.get("files")
-                else ""
-            )
-            + ").",
-            "Install it with " + _deploy_line(f) + ", choosing your board (pico, pico_w or "
-            "pico2) and instrument (attune deploy --help).",
+            f"Attune is not installed on this Pico (MicroPython {mp or '?'} is there{others}).",
+            f"Install it with {deploy}, choosing your board (pico, pico_w or pico2) and "
+            "instrument (attune deploy --help).",
         )
         return
     if f.get("board_file"):
         r.add(
             "problem",
             "board_file",
-            "The instrument's description (board.json) on the Pico is "
-            + str(f["board_file"])
-            + ".",
-            "Run " + _deploy_line(f) + " again: it writes board.json afresh.",
+            f"The instrument's description (board.json) on the Pico is {f['board_file']}.",
+            f"Run {deploy} again: it writes board.json afresh.",
         )
     if f.get("wiring"):
         r.add(
             "problem",
             "wiring",
             "The wiring in the instrument file is wrong, so the instrument cannot start: "
-            + str(f["wiring"]),
-            "Correct boards/instruments/"
-            + str(f.get("instrument") or "INSTRUMENT")
-            + ".json (or the wiring) and run "
-            + _deploy_line(f)
-            + " again; deploy checks "
-            "the wiring before it copies anything.",
+            f"{f['wiring']}",
+            f"Correct boards/instruments/{f.get('instrument') or 'INSTRUMENT'}.json (or the "
+            f"wiring) and run {deploy} again; deploy checks the wiring before it copies anything.",
         )
     sensor_causes = _scan_findings(r)
     for name, kind, fault in f.get("channels") or []:
@@ -385,7 +369,7 @@ def analyse(r: Report) -> None:
             "old_firmware",
             "This Attune firmware is older than the 'diagnose' command, so the I2C scan and "
             "crash log could not be read.",
-            "Run " + _deploy_line(f) + " to update it.",
+            f"Run {deploy} to update it.",
         )
     if not r.problems and r.state == "playing":
         title = f.get("title") or f.get("instrument") or "instrument"
@@ -567,24 +551,27 @@ def start_simulator(
     import tempfile
 
     tmp = Path(tempfile.mkdtemp(prefix="attune-doctor-"))
-    cmd = [
-        sys.executable,
-        "-m",
-        "host_tools.cli",
-        "sim",
-        "--serial",
-        "--no-port",
-        "--instrument",
-        instrument,
-        "--flash",
-        str(tmp / "flash"),
-        "--duration",
-        str(seconds),
-    ]
+    args = ["--instrument", instrument]
     for spec in faults:
-        cmd += ["--fault", spec]
+        args += ["--fault", spec]
     if firmware:
-        cmd += ["--firmware", firmware]
+        args += ["--firmware", firmware]
+    proc, port = serial_simulator(tmp, args, seconds)
+    time.sleep(1.0)  # let it boot (and a failing start-up reach its prompt)
+    return proc, port, tmp
+
+
+def serial_simulator(
+    tmp: Path, args: list[str], seconds: int
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`attune sim --serial --no-port` with these arguments in a child process (real time),
+    its flash folder tmp/flash (kept across runs) and its output in tmp/sim.log; returns it and
+    its serial port once it prints one (AttuneError if it does not start).
+
+    Usage: proc, port = serial_simulator(tmp, ["--instrument", "combo"], seconds=60)
+    """
+    cmd = [sys.executable, "-m", "host_tools.cli", "sim", "--serial", "--no-port"]
+    cmd += ["--flash", str(tmp / "flash"), "--duration", str(seconds), *args]
     log = tmp / "sim.log"
     with open(log, "wb") as out:  # a file, not a pipe: the simulator never blocks on it
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=REPO_DIR)
@@ -592,8 +579,7 @@ def start_simulator(
     while time.monotonic() < deadline and proc.poll() is None:
         for line in log.read_text(errors="replace").splitlines():
             if line.startswith("serial: "):
-                time.sleep(1.0)  # let it boot (and a failing start-up reach its prompt)
-                return proc, line.split(": ", 1)[1].strip(), tmp
+                return proc, line.split(": ", 1)[1].strip()
         time.sleep(0.05)
     proc.kill()
     raise AttuneError("The simulator did not start:\n" + log.read_text(errors="replace")[-800:])

@@ -19,6 +19,7 @@ import serial
 from host_tools import cli, errors
 from host_tools.client import Client, parse_async
 from host_tools.device import open_client
+from host_tools.doctor import serial_simulator
 from host_tools.errors import AttuneError
 from host_tools.firmware import REPO_DIR
 
@@ -39,38 +40,20 @@ def start_pico(
 ) -> tuple[subprocess.Popen, str]:
     """`attune sim --serial` in a child process: a simulated combo on a pseudo-terminal.
     Its flash folder is tmp/flash, kept across runs; returns (process, serial port path)."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "host_tools.cli",
-        "sim",
-        "--serial",
-        "--no-port",
-        "--flash",
-        str(tmp / "flash"),
-        "--duration",
-        str(seconds),
-    ]
+    args: list[str] = []
     if press_every_ms:
         movement = pytest.importorskip("simulator.movement")
         sig = movement.rest(seconds * 1000, 1600.0)
         for t in range(1000, seconds * 1000 - 500, press_every_ms):
             movement.add_press(sig, t, amplitude, rise_ms=40, hold_ms=200, fall_ms=40)
         movement.write_csv(str(tmp / "presses.csv"), {"pad": [int(v) for v in sig]})
-        cmd += ["--trace", str(tmp / "presses.csv")]
+        args += ["--trace", str(tmp / "presses.csv")]
     if power_cut_at_s is not None:
-        cmd += ["--fault", f"power-cut@{power_cut_at_s:g}"]
-    log = tmp / "sim.log"
-    with open(log, "w") as out:  # a file, not a pipe: the simulator never blocks on its output
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=REPO_DIR)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and proc.poll() is None:
-        for line in log.read_text().splitlines():
-            if line.startswith("serial: "):
-                return proc, line.split(": ", 1)[1].strip()
-        time.sleep(0.05)
-    proc.kill()
-    pytest.fail("`attune sim --serial` did not start:\n" + log.read_text())
+        args += ["--fault", f"power-cut@{power_cut_at_s:g}"]
+    try:
+        return serial_simulator(tmp, args, seconds)
+    except AttuneError:
+        pytest.fail("`attune sim --serial` did not start:\n" + (tmp / "sim.log").read_text())
 
 
 def wait_for_attune(path: str, seconds: float = 10.0) -> Client:

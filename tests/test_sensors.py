@@ -496,35 +496,31 @@ class ADC:
         return 1234
 
 
-class ToFBus:
+class Bus:
+    # a chip that answers a register read with REGS[reg] (else OTHER; None leaves buf as it is),
+    # copied by index: a slice would allocate inside the measured loop
+    REGS = {}
+    OTHER = None
+
     def writeto(self, addr, buf):
         return len(buf)
 
     def readfrom_mem_into(self, addr, reg, buf, addrsize=8):
-        if reg == 0x000:
-            buf[0] = 0xB4
-        elif reg == 0x016:
-            buf[0] = 1
-        elif reg == 0x04D:
-            buf[0] = 0x01
-            buf[1] = 0
-            buf[2] = 0x04
-        elif reg == 0x062:
-            buf[0] = 80
+        data = self.REGS.get(reg, self.OTHER)
+        i = 0
+        while data is not None and i < len(data):
+            buf[i] = data[i]
+            i += 1
 
 
-class PressureBus:
-    def writeto(self, addr, buf):
-        return len(buf)
+class ToFBus(Bus):
+    REGS = {0x000: bytes([0xB4]), 0x016: bytes([1]), 0x04D: bytes([0x01, 0, 0x04]),
+            0x062: bytes([80])}
 
-    def readfrom_mem_into(self, addr, reg, buf, addrsize=8):
-        if reg == 0x0F:
-            buf[0] = 0xB3
-        else:
-            buf[0] = 0x01
-            buf[1] = 0x00
-            buf[2] = 0x50
-            buf[3] = 0x3F
+
+class PressureBus(Bus):
+    REGS = {0x0F: bytes([0xB3])}
+    OTHER = bytes([0x01, 0x00, 0x50, 0x3F])
 
 
 class DeadBus:

@@ -16,18 +16,21 @@ from simulator.world import (
 )
 
 
-def test_csv_values_hold_until_the_next_row(tmp_path):
+def _load(tmp_path, text):
+    """load_csv of a file holding this text."""
     path = tmp_path / "t.csv"
-    path.write_text("time_ms,button,pad\n0,0,1000\n3,1,\n5,0,2000.4\n")
-    trace = load_csv(path)
+    path.write_text(text)
+    return load_csv(path)
+
+
+def test_csv_values_hold_until_the_next_row(tmp_path):
+    trace = _load(tmp_path, "time_ms,button,pad\n0,0,1000\n3,1,\n5,0,2000.4\n")
     assert trace["button"] == [0, 0, 0, 1, 1, 0]
     assert trace["pad"] == [1000, 1000, 1000, 1000, 1000, 2000]
 
 
 def test_csv_rows_may_start_late_and_times_may_be_fractional(tmp_path):
-    path = tmp_path / "t.csv"
-    path.write_text("time_ms,pad\n2.0,7\n3.6,9\n")
-    assert load_csv(path)["pad"] == [7, 7, 7, 7, 9]
+    assert _load(tmp_path, "time_ms,pad\n2.0,7\n3.6,9\n")["pad"] == [7, 7, 7, 7, 9]
 
 
 @pytest.mark.parametrize(
@@ -40,10 +43,8 @@ def test_csv_rows_may_start_late_and_times_may_be_fractional(tmp_path):
     ],
 )
 def test_a_bad_csv_is_refused_in_plain_words(tmp_path, text, reason):
-    path = tmp_path / "bad.csv"
-    path.write_text(text)
     with pytest.raises(ValueError, match=reason):
-        load_csv(path)
+        _load(tmp_path, text)
 
 
 def test_write_csv_then_load_csv_gives_the_same_trace(tmp_path):

@@ -66,28 +66,12 @@ class _Device:
         max_power_ma: int | None = None,
         remote_wakeup: bool = False,
     ) -> None:
-        """Configure the device with these interfaces and activate it (it re-enumerates).
+        """Configure the device with these interfaces and activate it (it re-enumerates);
+        config() takes the same arguments and only configures.
 
         builtin_driver=True keeps the built-in CDC serial port (the REPL and mpremote).
         """
-    def config(
-        self,
-        *itfs: Interface,
-        builtin_driver: bool | Any = False,
-        manufacturer_str: str | None = None,
-        product_str: str | None = None,
-        serial_str: str | None = None,
-        configuration_str: str | None = None,
-        id_vendor: int | None = None,
-        id_product: int | None = None,
-        bcd_device: int | None = None,
-        device_class: int = 0,
-        device_subclass: int = 0,
-        device_protocol: int = 0,
-        config_str: str | None = None,
-        max_power_ma: int | None = None,
-        remote_wakeup: bool = False,
-    ) -> None: ...
+    config = init  # the same signature
     def active(self, *optional_value: bool) -> bool: ...
 
 def get() -> _Device:

@@ -332,12 +332,7 @@ class Buffer:
         self._w = len(self._b)
 
     def write(self, w):
-        pend = self.pend_write()
-        n = min(len(w), len(pend))
-        if n:
-            pend[:n] = w[:n]
-            self.finish_write(n)
-        return n
+        return _copy(w, self.pend_write(), self.finish_write)
 
     def pend_read(self):
         return self._b[: self._n]
@@ -350,9 +345,13 @@ class Buffer:
         self._n = rest
 
     def readinto(self, b):
-        pend = self.pend_read()
-        n = min(len(pend), len(b))
-        if n:
-            b[:n] = pend[:n]
-            self.finish_read(n)
-        return n
+        return _copy(self.pend_read(), b, self.finish_read)
+
+
+def _copy(src, dst, finish):
+    # Buffer.write and .readinto: copy what fits, finish that much, say how much
+    n = min(len(src), len(dst))
+    if n:
+        dst[:n] = src[:n]
+        finish(n)
+    return n

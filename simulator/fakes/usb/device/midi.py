@@ -86,10 +86,15 @@ class MIDIInterface(Interface):
         self._tx_xfer()
         return True
 
+    def _keep_xfer(self, ep, ready, pend, cb):
+        # one transfer at a time on ep, started whenever there is something to move (ready())
+        # and the host has configured us
+        if self.is_open() and not self.xfer_pending(ep) and ready():
+            self.submit_xfer(ep, pend(), cb)
+
     def _tx_xfer(self):
-        # keep one IN transfer going whenever there is data and the host has configured us
-        if self.is_open() and not self.xfer_pending(self.ep_in) and self._tx.readable():
-            self.submit_xfer(self.ep_in, self._tx.pend_read(), self._tx_cb)
+        # keep one IN transfer going whenever there is data
+        self._keep_xfer(self.ep_in, self._tx.readable, self._tx.pend_read, self._tx_cb)
 
     def _tx_cb(self, ep, res, num_bytes):
         if res == 0:
@@ -98,8 +103,7 @@ class MIDIInterface(Interface):
 
     def _rx_xfer(self):
         # keep one OUT transfer waiting for the host's MIDI
-        if self.is_open() and not self.xfer_pending(self.ep_out) and self._rx.writable():
-            self.submit_xfer(self.ep_out, self._rx.pend_write(), self._rx_cb)
+        self._keep_xfer(self.ep_out, self._rx.writable, self._rx.pend_write, self._rx_cb)
 
     def _rx_cb(self, ep, res, num_bytes):
         if res == 0:
