@@ -235,7 +235,7 @@ class _Canvas:
             .at(xy)
             .label(
                 s,
-                halign=halign,
+                halign=halign,  # type: ignore
                 valign=valign,  # type: ignore
                 color=colour,
                 fontsize=size,

@@ -322,7 +322,7 @@ class World:
         if not name or spec is None or sim is None:
             self.warnings.append(f"Channel {ch!r}: unknown sensor '{sensor}', not simulated.")
             return
-        inp = Input(name, sensor)
+        inp = Input(name, str(sensor))
         self.inputs[name] = inp
         wiring = spec["wiring"]
         if wiring == "gpio":

@@ -250,7 +250,7 @@ class Interface:
     def submit_xfer(self, ep_addr, data, done_cb=None):
         if not self._open:
             raise RuntimeError("Not open")
-        if not _dev._submit_xfer(ep_addr, data, done_cb):
+        if _dev is None or not _dev._submit_xfer(ep_addr, data, done_cb):
             raise RuntimeError("DCD error")
 
 
