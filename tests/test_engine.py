@@ -3,7 +3,17 @@
 import random
 
 import settings as S
-from enginekit import build, in_scale, notes_on, play, run, sounding_after
+from enginekit import (
+    build,
+    detuned_notes,
+    drain,
+    held_after,
+    in_scale,
+    notes_on,
+    play,
+    run,
+    sounding_after,
+)
 from instrument import Instrument
 
 from simulator import movement as mv
@@ -314,8 +324,6 @@ def test_panic_turns_every_sounding_note_off():
     ev = run(inst, 300)
     assert len(notes_on(ev)) == 4
     inst.panic()
-    from enginekit import drain
-
     drain(inst, 300, ev)
     assert sounding_after(ev) == set()
     assert inst.midi.active == 0
@@ -382,8 +390,6 @@ def test_a_switch_untouched_for_twenty_minutes_still_plays_at_once():
 
 
 def run_wrapped(inst: Instrument, ms: int, start_ms: int) -> list:
-    from enginekit import drain
-
     out: list = []
     for k in range(ms):
         t = ((start_ms + k) * 1000) & ((1 << 30) - 1)
@@ -409,3 +415,61 @@ def test_a_very_noisy_sensor_at_rest_plays_nothing():
     # an analog IR distance sensor can be ten times noisier than the ADC itself
     trace = mv.quantise(mv.rest(120_000, 20000.0), random.Random(9), noise=160.0)
     assert play({"ir": trace}) == []
+
+
+# --- musical state: reset where notes are reset ------------------------------------------
+
+HELD = [2000] * 1000 + [40000] * 9000  # an analog sensor learns its rest, then is held down
+TAP_LATER = [0] * 2500 + [1] * 300 + [0] * 7200  # a switch pressed once, at 2.5 s
+
+
+def bending(mode="bend"):
+    """"a" held (bending, pressing or modulating the channel), "b" a switch that plays later."""
+    inst = build(
+        {"a": HELD, "b": TAP_LATER},
+        kinds={"b": "switch"},
+        settings={"a.mode": mode, "a.cc": "1"},
+    )
+    ev = run(inst, 1500)
+    assert held_after(ev), "the held sensor should have moved the channel off its rest"
+    return inst, ev
+
+
+def test_panic_centres_bend_zeroes_pressure_and_modulation_and_resets_all_controllers():
+    for mode in ("bend", "pressure", "cc"):
+        inst, ev = bending(mode)
+        inst.panic()
+        after: list = []
+        drain(inst, 1500, after)
+        assert held_after(ev + after) == {}, mode
+        assert [e[1:] for e in after if e[1] == "cc" and e[3] == 121] == [("cc", 0, 121, 0)]
+
+
+def test_a_profile_load_leaves_no_channel_bent_for_the_next_note():
+    # a profile load is a panic and new values: here another channel and a note mode
+    inst, ev = bending()
+    inst.panic()
+    assert inst.settings.apply({"channel": "2", "a.mode": "note"}) == []
+    ev += run(inst, 500, start_ms=1500)
+    inst.settings.set("channel", "1")
+    ev += run(inst, 2000, start_ms=2000)
+    assert len(notes_on(ev)) >= 1 and detuned_notes(ev) == []
+    assert held_after(ev) == {}
+
+
+def test_a_sensor_fault_while_bending_leaves_the_channel_in_tune():
+    inst, ev = bending()
+    sensor = inst.channels[0].sensor
+    sensor.fault, sensor.fault_text = 5, "not answering"
+    ev += run(inst, 2000, start_ms=1500)
+    assert len(notes_on(ev)) == 1 and detuned_notes(ev) == []
+    assert held_after(ev) == {}
+
+
+def test_a_held_bend_is_sent_again_after_another_sensors_fault_resets_the_channel():
+    inst, ev = bending()
+    before = held_after(ev)
+    sensor = inst.channels[1].sensor
+    sensor.fault, sensor.fault_text = 5, "not answering"
+    after = run(inst, 5, start_ms=1500)
+    assert held_after(ev + after) == before

@@ -14,7 +14,7 @@ import pytest
 import settings as S
 from engine import modes
 from engine.mapper import Mapper
-from enginekit import describe
+from enginekit import describe, detuned_notes, held_after
 from midi.packets import MidiOut
 from settings import Settings
 
@@ -227,6 +227,50 @@ def test_a_setting_the_mode_does_not_use_leaves_a_held_note_sounding():
         ]
     )
     assert ev == [("note_on", 0, 60, 109)]
+
+
+# --- musical state: reset where notes are reset --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "mode, extra", [("bend", {}), ("pressure", {}), ("cc", {"cc": "1"})], ids=str
+)
+def test_a_channel_change_leaves_no_bend_pressure_or_modulation_behind(mode, extra):
+    # held at full, the channel changes, the hand comes back to rest: the old channel was left
+    # bent (pressed, modulated) for good, and a later note on it played two semitones sharp
+    ev = play(
+        [
+            ("level", FULL, 1),
+            ("set", "channel", "2"),
+            ("level", 0, 0),
+            ("set", "x.mode", "note"),
+            ("set", "channel", "1"),
+        ]
+        + TAP,
+        mode=mode,
+        **extra,
+    )
+    assert held_after(ev) == {}
+    assert [e[0] for e in ev].count("note_on") == 1 and detuned_notes(ev) == []
+
+
+def test_a_reset_centres_bend_and_zeroes_pressure_and_modulation_on_each_used_channel():
+    m = mapper({"x.mode": "bend"})
+    ev = feed(m, [("level", FULL, 1), ("set", "channel", "5")])
+    assert ev[1:] == [("bend", 0, 0, 64), ("pressure", 0, 0, 0), ("cc", 0, 1, 0)]
+    # a mode change with nothing sent since resets nothing: only used channels are reset
+    assert feed(m, [("set", "x.mode", "note")]) == []
+    assert m.midi.used == 0
+
+
+def test_a_reset_lets_a_held_continuous_sensor_send_its_level_again():
+    # another sensor's change reset the channel: the bend still held is sent again, not
+    # taken for already in place
+    m = mapper({"x.mode": "bend"})
+    feed(m, [("level", FULL, 1)])
+    m.midi.reset()
+    m.midi.consume(m.midi.count)
+    assert feed(m, [("level", FULL, 1)]) == [("bend", 0, 127, 127)]
 
 
 def test_every_mode_names_settings_that_exist():
