@@ -5,6 +5,7 @@ import random
 import settings as S
 from enginekit import (
     build,
+    describe,
     detuned_notes,
     drain,
     held_after,
@@ -304,7 +305,13 @@ def test_changing_the_midi_channel_sends_the_note_off_on_the_old_channel():
     ev = run(inst, 1000)
     inst.settings.set("channel", "5")
     ev += run(inst, 10, start_ms=1000)
-    assert ev[-1][1:4] == ("note_off", 0, 60)
+    assert [e for e in ev if e[1].startswith("note")][-1][1:4] == ("note_off", 0, 60)
+    # and the old channel goes back to rest after it
+    assert [e[1:] for e in ev[-3:]] == [
+        ("bend", 0, 0, 64),
+        ("pressure", 0, 0, 0),
+        ("cc", 0, 1, 0),
+    ]
 
 
 def test_two_sensors_on_the_same_note_do_not_cut_each_other_off():
@@ -424,7 +431,7 @@ TAP_LATER = [0] * 2500 + [1] * 300 + [0] * 7200  # a switch pressed once, at 2.5
 
 
 def bending(mode="bend"):
-    """"a" held (bending, pressing or modulating the channel), "b" a switch that plays later."""
+    """Sensor "a" held (bending, pressing or modulating), "b" a switch that plays later."""
     inst = build(
         {"a": HELD, "b": TAP_LATER},
         kinds={"b": "switch"},
@@ -473,3 +480,58 @@ def test_a_held_bend_is_sent_again_after_another_sensors_fault_resets_the_channe
     sensor.fault, sensor.fault_text = 5, "not answering"
     after = run(inst, 5, start_ms=1500)
     assert held_after(ev + after) == before
+
+
+def test_a_reset_that_does_not_fit_is_owed_and_queued_before_anything_new():
+    from midi.packets import MidiOut
+
+    m = MidiOut()
+    assert m.bend(3, 12000)
+    k = 0
+    while m.note_on(0, k, 90):  # a slow host: the queue fills up...
+        k += 1
+    while m.count < 48:  # ...to the last note-off slot
+        assert m.note_off(0, k - 1 - (48 - m.count) % k)
+    assert not m.reset()  # no room: owed, not dropped
+    m.consume(2)  # two packets leave: too few for a channel's three
+    assert m.count == 46 and not m.note_on(3, 60, 90)
+    m.consume(10)
+    assert m.count == 42 and m.used == 0
+    queued = [describe(m.buf, i) for i in range(m.count)]
+    assert queued[-6:] == [
+        ("bend", 0, 0, 64),
+        ("pressure", 0, 0, 0),
+        ("cc", 0, 1, 0),
+        ("bend", 3, 0, 64),
+        ("pressure", 3, 0, 0),
+        ("cc", 3, 1, 0),
+    ]
+    m.consume(m.count)
+    assert m.reset() and m.count == 0  # nothing used since: nothing to send
+
+
+def test_panic_with_a_full_queue_finishes_on_the_next_call():
+    from midi.packets import MidiOut
+
+    m = MidiOut()
+    m.pressure(5, 100)
+    while m.note_on(0, 60, 90):
+        pass
+    while m._put(0x0B, 0xB0, 7, 100, 0, 48):  # controllers the host has not taken yet
+        pass
+    assert not m.panic()
+    m.consume(48)  # the owed resets go first, as soon as there is room
+    queued = [describe(m.buf, i) for i in range(m.count)]
+    assert queued == [
+        ("cc", 0, 121, 0),
+        ("bend", 0, 0, 64),
+        ("pressure", 0, 0, 0),
+        ("cc", 0, 1, 0),
+        ("cc", 5, 121, 0),
+        ("bend", 5, 0, 64),
+        ("pressure", 5, 0, 0),
+        ("cc", 5, 1, 0),
+    ]
+    assert m.panic() and m.active == 0  # the runtime calls it again: the rest goes out
+    queued = [describe(m.buf, i) for i in range(m.count)]
+    assert queued[8:10] == [("note_off", 0, 60, 0), ("cc", 0, 123, 0)]
