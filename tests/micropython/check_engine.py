@@ -187,6 +187,29 @@ def check_note_offs_get_through_when_the_queue_is_full():
     assert m.active == 0
 
 
+def check_a_reset_that_does_not_fit_is_owed_then_queued_first():
+    m = MidiOut()
+    assert m.bend(15, 12000) and m.pressure(0, 90)
+    while m.note_on(0, 60, 90):
+        pass
+    while m.count < 48:  # a slow host: the note-offs' reserve is full too
+        m._put(0x08, 0x80, 61, 0, 0, 48)
+    assert m.used == 0x8001
+    assert not m.reset() and m.count == 48
+    m.consume(40)
+    assert m.count == 14 and m.used == 0
+    got = [(m.buf[i * 4 + 1], m.buf[i * 4 + 2], m.buf[i * 4 + 3]) for i in range(8, 14)]
+    assert got == [
+        (0xE0, 0, 64),
+        (0xD0, 0, 0),
+        (0xB0, 1, 0),
+        (0xEF, 0, 64),
+        (0xDF, 0, 0),
+        (0xBF, 1, 0),
+    ], got
+    assert m.panic() and m.active == 0
+
+
 def check_a_faulty_sensor_ends_its_note_and_recovers():
     data = [0] * 50 + [1] * 2000
     inst = one("switch", data)
