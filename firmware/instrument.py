@@ -112,8 +112,9 @@ class Channel:
             self.cond.restart(now_us)
 
     def set_fault(self, code, text, now_us):
-        """Stop playing this channel (its notes end) until the fault clears."""
-        self.mapper.off()
+        """Stop playing this channel (its notes end, the MIDI channels go back to rest) until
+        the fault clears."""
+        self.mapper.stop()
         self.gesture.reset(now_us)
         self.pressed = 0
         self.level = 0
@@ -287,7 +288,8 @@ class Instrument:
         ch._t_retry = now_us
 
     def panic(self):
-        """Every sounding note off, now. Returns True when all note-offs were queued."""
+        """Every sounding note off, now, and every MIDI channel played on back to rest (bend,
+        pressure, controllers). Returns True when all of it was queued."""
         for ch in self.channels:
             ch.mapper.off()
             ch.mapper._latched = 0

@@ -105,3 +105,37 @@ def sounding_after(events: list) -> set:
         elif kind == "cc" and d1 == 123:
             on = {x for x in on if x[0] != ch}
     return on
+
+
+def _rest_state() -> tuple:
+    return (8192, 0, 0)
+
+
+def held_after(events: list) -> dict:
+    """MIDI channel -> (bend, pressure, modulation) for every channel a synth would still hold
+    away from rest after these events (bend not centred, pressure or CC 1 not zero). Events are
+    enginekit's (t, kind, ch, d1, d2) or test_modes' (kind, ch, d1, d2)."""
+    state: dict = {}
+    for e in events:
+        kind, ch, d1, d2 = e[-4:]
+        b, p, mod = state.get(ch, _rest_state())
+        if kind == "bend":
+            b = d1 | d2 << 7
+        elif kind == "pressure":
+            p = d1
+        elif kind == "cc" and d1 == 1:
+            mod = d2
+        elif kind == "cc" and d1 == 121:  # Reset All Controllers
+            b, p, mod = _rest_state()
+        state[ch] = (b, p, mod)
+    return {ch: s for ch, s in state.items() if s != _rest_state()}
+
+
+def detuned_notes(events: list) -> list:
+    """The note-ons that a synth would play bent (the pitch bend of their channel not centre)."""
+    out = []
+    for i, e in enumerate(events):
+        kind, ch = e[-4], e[-3]
+        if kind == "note_on" and held_after(events[:i]).get(ch, _rest_state())[0] != 8192:
+            out.append(e)
+    return out

@@ -3,7 +3,18 @@
 import random
 
 import settings as S
-from enginekit import build, in_scale, notes_on, play, run, sounding_after
+from enginekit import (
+    build,
+    describe,
+    detuned_notes,
+    drain,
+    held_after,
+    in_scale,
+    notes_on,
+    play,
+    run,
+    sounding_after,
+)
 from instrument import Instrument
 
 from simulator import movement as mv
@@ -294,7 +305,13 @@ def test_changing_the_midi_channel_sends_the_note_off_on_the_old_channel():
     ev = run(inst, 1000)
     inst.settings.set("channel", "5")
     ev += run(inst, 10, start_ms=1000)
-    assert ev[-1][1:4] == ("note_off", 0, 60)
+    assert [e for e in ev if e[1].startswith("note")][-1][1:4] == ("note_off", 0, 60)
+    # and the old channel goes back to rest after it
+    assert [e[1:] for e in ev[-3:]] == [
+        ("bend", 0, 0, 64),
+        ("pressure", 0, 0, 0),
+        ("cc", 0, 1, 0),
+    ]
 
 
 def test_two_sensors_on_the_same_note_do_not_cut_each_other_off():
@@ -314,8 +331,6 @@ def test_panic_turns_every_sounding_note_off():
     ev = run(inst, 300)
     assert len(notes_on(ev)) == 4
     inst.panic()
-    from enginekit import drain
-
     drain(inst, 300, ev)
     assert sounding_after(ev) == set()
     assert inst.midi.active == 0
@@ -382,8 +397,6 @@ def test_a_switch_untouched_for_twenty_minutes_still_plays_at_once():
 
 
 def run_wrapped(inst: Instrument, ms: int, start_ms: int) -> list:
-    from enginekit import drain
-
     out: list = []
     for k in range(ms):
         t = ((start_ms + k) * 1000) & ((1 << 30) - 1)
@@ -409,3 +422,116 @@ def test_a_very_noisy_sensor_at_rest_plays_nothing():
     # an analog IR distance sensor can be ten times noisier than the ADC itself
     trace = mv.quantise(mv.rest(120_000, 20000.0), random.Random(9), noise=160.0)
     assert play({"ir": trace}) == []
+
+
+# --- musical state: reset where notes are reset ------------------------------------------
+
+HELD = [2000] * 1000 + [40000] * 9000  # an analog sensor learns its rest, then is held down
+TAP_LATER = [0] * 2500 + [1] * 300 + [0] * 7200  # a switch pressed once, at 2.5 s
+
+
+def bending(mode="bend"):
+    """Sensor "a" held (bending, pressing or modulating), "b" a switch that plays later."""
+    inst = build(
+        {"a": HELD, "b": TAP_LATER},
+        kinds={"b": "switch"},
+        settings={"a.mode": mode, "a.cc": "1"},
+    )
+    ev = run(inst, 1500)
+    assert held_after(ev), "the held sensor should have moved the channel off its rest"
+    return inst, ev
+
+
+def test_panic_centres_bend_zeroes_pressure_and_modulation_and_resets_all_controllers():
+    for mode in ("bend", "pressure", "cc"):
+        inst, ev = bending(mode)
+        inst.panic()
+        after: list = []
+        drain(inst, 1500, after)
+        assert held_after(ev + after) == {}, mode
+        assert [e[1:] for e in after if e[1] == "cc" and e[3] == 121] == [("cc", 0, 121, 0)]
+
+
+def test_a_profile_load_leaves_no_channel_bent_for_the_next_note():
+    # a profile load is a panic and new values: here another channel and a note mode
+    inst, ev = bending()
+    inst.panic()
+    assert inst.settings.apply({"channel": "2", "a.mode": "note"}) == []
+    ev += run(inst, 500, start_ms=1500)
+    inst.settings.set("channel", "1")
+    ev += run(inst, 2000, start_ms=2000)
+    assert len(notes_on(ev)) >= 1 and detuned_notes(ev) == []
+    assert held_after(ev) == {}
+
+
+def test_a_sensor_fault_while_bending_leaves_the_channel_in_tune():
+    inst, ev = bending()
+    sensor = inst.channels[0].sensor
+    sensor.fault, sensor.fault_text = 5, "not answering"
+    ev += run(inst, 2000, start_ms=1500)
+    assert len(notes_on(ev)) == 1 and detuned_notes(ev) == []
+    assert held_after(ev) == {}
+
+
+def test_a_held_bend_is_sent_again_after_another_sensors_fault_resets_the_channel():
+    inst, ev = bending()
+    before = held_after(ev)
+    sensor = inst.channels[1].sensor
+    sensor.fault, sensor.fault_text = 5, "not answering"
+    after = run(inst, 5, start_ms=1500)
+    assert held_after(ev + after) == before
+
+
+def test_a_reset_that_does_not_fit_is_owed_and_queued_before_anything_new():
+    from midi.packets import MidiOut
+
+    m = MidiOut()
+    assert m.bend(3, 12000)
+    k = 0
+    while m.note_on(0, k, 90):  # a slow host: the queue fills up...
+        k += 1
+    while m.count < 48:  # ...to the last note-off slot
+        assert m.note_off(0, k - 1 - (48 - m.count) % k)
+    assert not m.reset()  # no room: owed, not dropped
+    m.consume(2)  # two packets leave: too few for a channel's three
+    assert m.count == 46 and not m.note_on(3, 60, 90)
+    m.consume(10)
+    assert m.count == 42 and m.used == 0
+    queued = [describe(m.buf, i) for i in range(m.count)]
+    assert queued[-6:] == [
+        ("bend", 0, 0, 64),
+        ("pressure", 0, 0, 0),
+        ("cc", 0, 1, 0),
+        ("bend", 3, 0, 64),
+        ("pressure", 3, 0, 0),
+        ("cc", 3, 1, 0),
+    ]
+    m.consume(m.count)
+    assert m.reset() and m.count == 0  # nothing used since: nothing to send
+
+
+def test_panic_with_a_full_queue_finishes_on_the_next_call():
+    from midi.packets import MidiOut
+
+    m = MidiOut()
+    m.pressure(5, 100)
+    while m.note_on(0, 60, 90):
+        pass
+    while m._put(0x0B, 0xB0, 7, 100, 0, 48):  # controllers the host has not taken yet
+        pass
+    assert not m.panic()
+    m.consume(48)  # the owed resets go first, as soon as there is room
+    queued = [describe(m.buf, i) for i in range(m.count)]
+    assert queued == [
+        ("cc", 0, 121, 0),
+        ("bend", 0, 0, 64),
+        ("pressure", 0, 0, 0),
+        ("cc", 0, 1, 0),
+        ("cc", 5, 121, 0),
+        ("bend", 5, 0, 64),
+        ("pressure", 5, 0, 0),
+        ("cc", 5, 1, 0),
+    ]
+    assert m.panic() and m.active == 0  # the runtime calls it again: the rest goes out
+    queued = [describe(m.buf, i) for i in range(m.count)]
+    assert queued[8:10] == [("note_off", 0, 60, 0), ("cc", 0, 123, 0)]

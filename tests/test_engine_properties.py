@@ -1,7 +1,7 @@
 """Properties of the engine for any input: valid MIDI, no note left sounding, scale lock."""
 
 import settings as S
-from enginekit import build, drain, in_scale, run, sounding_after
+from enginekit import build, drain, held_after, in_scale, run, sounding_after
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +22,7 @@ CHANGES = {
     "a.enabled": st.sampled_from(("on", "off")),
     "b.zones": st.integers(2, 16).map(str),
     "b.invert": st.sampled_from(("on", "off")),
+    "b.cc": st.sampled_from(("1", "11")),  # 1: modulation, which a reset zeroes
 }
 
 # a segment: hold a switch value and an analog value for some ticks, maybe change a setting
@@ -84,6 +85,10 @@ def test_any_input_and_settings_give_valid_midi_and_no_stuck_note(segments, end_
         events += run(inst, 5, start_ms=len(sw))
     assert sounding_after(events) == set()
     assert inst.midi.active == 0
+    # and no channel is left bent, pressed or modulated: a later note plays in tune
+    assert held_after(events) == {}
+    if end_with_panic:
+        assert inst.midi.used == 0  # every channel played on was reset
 
 
 @settings(max_examples=80, deadline=None)

@@ -14,7 +14,7 @@ import pytest
 import settings as S
 from engine import modes
 from engine.mapper import Mapper
-from enginekit import describe
+from enginekit import describe, detuned_notes, held_after
 from midi.packets import MidiOut
 from settings import Settings
 
@@ -79,6 +79,11 @@ def play(events: list[tuple], **settings: str) -> list[tuple]:
 TAP = [("press", FULL), ("release",)]
 
 
+def rest(ch: int) -> list[tuple]:
+    """What a reset of MIDI channel `ch` sends: bend centred, pressure and modulation zeroed."""
+    return [("bend", ch, 0, 64), ("pressure", ch, 0, 0), ("cc", ch, 1, 0)]
+
+
 # --- each mode ----------------------------------------------------------------------------
 
 
@@ -101,6 +106,16 @@ def test_velocity_follows_the_strength_between_floor_and_ceiling():
         velocity_max="100",
     )
     assert [e[3] for e in ev if e[0] == "note_on"] == [30, 99]
+
+
+def test_a_fixed_velocity_stays_within_floor_and_ceiling():
+    def vel(fixed, lo, hi):
+        ev = play(TAP, velocity="fixed", fixed_velocity=fixed, velocity_min=lo, velocity_max=hi)
+        return ev[0][3]
+
+    assert vel("20", "50", "110") == 50  # the floor: a fixed 20 is not quieter than it
+    assert vel("120", "50", "110") == 110  # the ceiling
+    assert vel("90", "50", "110") == 90
 
 
 def test_chord_mode_plays_every_chord_shape_on_the_scale():
@@ -204,16 +219,19 @@ def test_latch_mode_holds_past_the_release_until_the_next_press():
 
 def test_leaving_bend_recentres_and_leaving_pressure_clears_it():
     ev = play([("level", FULL, 1), ("set", "x.mode", "note")], mode="bend")
-    assert ev[-1][0] == "bend" and ev[-1][2] | ev[-1][3] << 7 == 8192
+    assert ev[-3][0] == "bend" and ev[-3][2] | ev[-3][3] << 7 == 8192
+    assert ev[-3:] == rest(0)
     ev = play([("level", FULL, 1), ("set", "x.mode", "note")], mode="pressure")
-    assert ev[-1] == ("pressure", 0, 0, 0)
+    assert ev[-2] == ("pressure", 0, 0, 0)
+    assert ev[-3:] == rest(0)
 
 
 def test_a_setting_the_mode_plays_from_ends_its_notes_on_their_own_channel():
     ev = play([("press", FULL), ("set", "channel", "3")])
-    assert ev == [("note_on", 0, 60, 109), ("note_off", 0, 60, 0)]
+    assert ev == [("note_on", 0, 60, 109), ("note_off", 0, 60, 0)] + rest(0)
     ev = play([("press", FULL), ("set", "x.chord", "seventh")], mode="chord")
-    assert [e[0] for e in ev] == ["note_on"] * 3 + ["note_off"] * 3
+    assert [e[0] for e in ev[:-3]] == ["note_on"] * 3 + ["note_off"] * 3
+    assert ev[-3:] == rest(0)
 
 
 def test_a_setting_the_mode_does_not_use_leaves_a_held_note_sounding():
@@ -227,6 +245,50 @@ def test_a_setting_the_mode_does_not_use_leaves_a_held_note_sounding():
         ]
     )
     assert ev == [("note_on", 0, 60, 109)]
+
+
+# --- musical state: reset where notes are reset --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "mode, extra", [("bend", {}), ("pressure", {}), ("cc", {"cc": "1"})], ids=str
+)
+def test_a_channel_change_leaves_no_bend_pressure_or_modulation_behind(mode, extra):
+    # held at full, the channel changes, the hand comes back to rest: the old channel was left
+    # bent (pressed, modulated) for good, and a later note on it played two semitones sharp
+    ev = play(
+        [
+            ("level", FULL, 1),
+            ("set", "channel", "2"),
+            ("level", 0, 0),
+            ("set", "x.mode", "note"),
+            ("set", "channel", "1"),
+        ]
+        + TAP,
+        mode=mode,
+        **extra,
+    )
+    assert held_after(ev) == {}
+    assert [e[0] for e in ev].count("note_on") == 1 and detuned_notes(ev) == []
+
+
+def test_a_reset_centres_bend_and_zeroes_pressure_and_modulation_on_each_used_channel():
+    m = mapper({"x.mode": "bend"})
+    ev = feed(m, [("level", FULL, 1), ("set", "channel", "5")])
+    assert ev[1:] == rest(0)
+    # a mode change with nothing sent since resets nothing: only used channels are reset
+    assert feed(m, [("set", "x.mode", "note")]) == []
+    assert m.midi.used == 0
+
+
+def test_a_reset_lets_a_held_continuous_sensor_send_its_level_again():
+    # another sensor's change reset the channel: the bend still held is sent again, not
+    # taken for already in place
+    m = mapper({"x.mode": "bend"})
+    feed(m, [("level", FULL, 1)])
+    m.midi.reset()
+    m.midi.consume(m.midi.count)
+    assert feed(m, [("level", FULL, 1)]) == [("bend", 0, 127, 127)]
 
 
 def test_every_mode_names_settings_that_exist():

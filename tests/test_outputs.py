@@ -76,6 +76,30 @@ def test_packets_the_usb_driver_cannot_take_wait_for_the_next_tick(sim):
     assert [h[2] for h in sim.heard] == [60, 64, 67, 60] and sim.heard[-1][1] == 0x80
 
 
+def test_a_reset_owed_while_the_host_is_slow_reaches_it_before_anything_new(sim):
+    port = open_port(sim, txlen=8, host_reading=False)  # room for two packets
+    m = MidiOut()
+    out = Outputs(port)
+    m.bend(0, 16383)
+    k = 0
+    while m.note_on(0, k, 90):  # a slow host: the queue fills...
+        k += 1
+    while m.count < 48:  # ...to its last slot
+        k -= 1
+        m.note_off(0, k)
+    assert not m.reset()  # the channel's reset does not fit: owed
+    out.send(m)  # two packets leave: still no room for the reset's three
+    assert not m.note_on(0, 64, 90)  # nothing new overtakes it
+    sim.world.usb_host_reading = True
+    t = 52_000
+    while m.count:
+        sim.clock.run_until(t)
+        out.send(m)
+        t += 2_000
+    sim.clock.run_until(t + 2_000)
+    assert [h[1:] for h in sim.heard[-3:]] == [(0xE0, 0, 64), (0xD0, 0, 0), (0xB0, 1, 0)]
+
+
 def test_with_no_host_listening_nothing_piles_up(sim):
     import usb.device
     from midi.usbport import UsbMidiPort

@@ -426,6 +426,34 @@ def assert_silent(events: list[dict[str, Any]], at_ms: float, why: str) -> None:
         )
 
 
+def held_at(events: list[dict[str, Any]], at_ms: float = math.inf) -> dict[int, tuple]:
+    """MIDI channel -> (bend, pressure, modulation) for each channel the host holds away from
+    rest at `at_ms`: bend not centred, channel pressure or CC 1 not zero."""
+    state: dict[int, tuple] = {}
+    for e in events:
+        if e["t_ms"] > at_ms:
+            break
+        ch = e["channel"]
+        bend, pressure, mod = state.get(ch, (0, 0, 0))
+        if e["type"] == "pitch_bend":
+            bend = e["value"]
+        elif e["type"] == "pressure":
+            pressure = e["value"]
+        elif e["type"] == "cc" and e["control"] == 1:
+            mod = e["value"]
+        elif e["type"] == "cc" and e["control"] == 121:  # Reset All Controllers
+            bend, pressure, mod = 0, 0, 0
+        state[ch] = (bend, pressure, mod)
+    return {ch: v for ch, v in state.items() if v != (0, 0, 0)}
+
+
+def assert_at_rest(events: list[dict[str, Any]], at_ms: float, why: str) -> None:
+    """Nothing sounding, and no channel bent, pressed or modulated, at `at_ms`."""
+    assert_silent(events, at_ms, why)
+    held = held_at(events, at_ms)
+    assert held == {}, f"channels left (bend, pressure, modulation) {held} ({why})"
+
+
 def assert_ended(events: list[dict[str, Any]], at_ms: float, by_ms: float, why: str) -> None:
     """Every note sounding at `at_ms` got its note-off (or All Notes Off) by `by_ms`."""
     left = sounding(events, at_ms)
@@ -772,6 +800,48 @@ def test_usb_host_that_stops_reading_never_loses_a_note_off(tmp_path):
         assert_played(s, sensor, skip=((3000, 8000),))
     assert_profile_intact(s)
     assert_silent(s.events, moves.n, "at the end")
+
+
+def test_bend_and_pressure_never_outlive_their_mode_channel_or_a_panic(tmp_path):
+    # the pad bends and the hand presses the channel while the switch plays notes on it; the
+    # channel changes, a panic comes and the modes change back while they are held
+    moves = Movements(12)
+    moves.metronome(1000, 11000, every_ms=400)
+    moves.squeeze(2000, hold_ms=1500)
+    moves.reach(2200, hold_ms=1300)
+    moves.squeeze(5000, hold_ms=1500)
+    moves.reach(5200, hold_ms=1300)
+    asks = (
+        (1.0, "set pad.mode bend"),
+        (1.0, "set hand.mode pressure"),
+        (3.0, "set channel 2"),
+        (5.5, "panic"),
+        (6.0, "set pad.mode note"),
+        (6.0, "set hand.mode pressure"),
+        (6.2, "set channel 1"),
+        (8.0, "set hand.mode note"),
+        (9.3, "panic"),
+    )
+    s = play(tmp_path, moves, asks=with_epilogue(12, asks))
+    ev = s.events
+    assert held_at(ev, 2900).keys() == {0}  # bent and pressed while held
+    assert 0 not in held_at(ev, 3000 + 20)  # the old channel back to rest at once
+    assert 1 in held_at(ev, 3400)  # the held sensors go on, on the new channel
+    # panic: Reset All Controllers, then bend, pressure and modulation to rest on channel 2
+    # (the pad and the hand, still held, then send their levels again, as a held switch plays)
+    after_panic = [e for e in ev if 5500 <= e["t_ms"] <= 5520 and e["type"] != "note_on"]
+    kinds = [(e["type"], e.get("control")) for e in after_panic if e["channel"] == 1]
+    assert kinds[1:5] == [("cc", 121), ("pitch_bend", None), ("pressure", None), ("cc", 1)]
+    # no note of the switch plays on a bent channel while nothing bends it (the pad bends it
+    # from 2 to 3.5 s and from 5 to 6 s)
+    played = [e for e in ev if e["type"] == "note_on" and not 2000 <= e["t_ms"] < 3600]
+    played = [e for e in played if not 5000 <= e["t_ms"] < 6010]
+    assert len(played) > 10
+    for e in played:
+        assert held_at(ev, e["t_ms"]).get(e["channel"], (0,))[0] == 0, e
+    assert_played(s, "switch")
+    assert_at_rest(ev, 9300 + 20, "released, then panic")
+    assert_at_rest(ev, moves.n, "at the end")
 
 
 ALL_NOTES_OFF_AFTER_RESET = _fixed  # was an xfail before the firmware fix landed
@@ -1175,6 +1245,7 @@ def test_random_interleavings_of_every_fault(tmp_path, seed):
     with pytest.MonkeyPatch.context() as mp:
         s, _ = play_plan(tmp_path, p, mp)
     assert_verdict(judge(p, s, _))
+    assert held_at(s.events) == {}  # no channel left bent, pressed or modulated
 
 
 # -- the soak: `make soak` ----------------------------------------------------------------------

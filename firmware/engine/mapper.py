@@ -5,7 +5,7 @@ Usage: m = Mapper(0, settings, midi); m.press(strength); m.release(); m.level(co
 The mapper tracks notes and dispatches; what a press, a release or a level plays is the current
 play mode's (engine.modes). Every note this channel starts is remembered with its MIDI channel,
 so its note-off always matches, whatever settings change in between; a change to what the
-channel plays ends its notes first.
+channel plays ends its notes first and puts the MIDI channels back to rest (`stop()`).
 """
 
 from micropython import const
@@ -40,6 +40,7 @@ class Mapper:
         self._modes = [None] * len(modes.MODES)
         self.mode = self._mode(0)
         self._take(self.mode)
+        midi.players.append(self)  # told when the MIDI channels are reset
 
     def _mode(self, i):
         m = self._modes[i]
@@ -72,6 +73,7 @@ class Mapper:
                 self.mode.leave()
                 self._take(mode)
             mode.configure()
+            self.midi.reset()  # nothing the old settings bent or pressed colours the new
         self.last_cont = -1  # settings read live by level() may have changed
         self._seen = self.settings.version
 
@@ -81,6 +83,8 @@ class Mapper:
         g = self.settings.glob
         if c.velocity == _VEL_FIXED:
             v = c.fixed_velocity
+            if v < g.velocity_min:
+                return g.velocity_min
             return v if v < g.velocity_max else g.velocity_max
         x = strength
         if c.curve == _CURVE_SOFT:
@@ -113,6 +117,17 @@ class Mapper:
             self.midi.note_off(self._out, self.notes[n], self.index)
         self.count = 0
         self._latched = 0
+
+    def stop(self):
+        """End every note and put the MIDI channels played on back to rest (a fault)."""
+        self.off()
+        self.midi.reset()
+
+    def was_reset(self):
+        """The MIDI channels went back to rest (MidiOut.reset): the mode forgets what it sent,
+        and the next level is acted on even if unchanged (a held bend is sent again)."""
+        self.mode.was_reset()
+        self.last_cont = -1
 
     def press(self, strength):
         """A press was recognised."""

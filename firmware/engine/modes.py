@@ -39,7 +39,11 @@ class NoteMode:
         """The mode was chosen, or a setting of ends_notes changed (its notes have ended)."""
 
     def leave(self):
-        """Another mode takes over: undo what would colour its sound."""
+        """Another mode takes over (its notes have ended and, right after, the MIDI channels
+        are reset: bend, pressure and modulation need no undoing here)."""
+
+    def was_reset(self):
+        """The MIDI channels went back to rest: forget any value remembered as sent."""
 
     def rest(self):
         """The value a continuous mode sends at rest, assumed in place when it starts (-1: none),
@@ -172,6 +176,9 @@ class _Continuous(NoteMode):
     def configure(self):
         self._sent = self.rest()
 
+    def was_reset(self):
+        self._sent = self.rest()
+
     def press(self, strength):
         pass
 
@@ -214,10 +221,6 @@ class BendMode(_Continuous):
     def rest(self):
         return _BEND_CENTRE
 
-    def leave(self):
-        # a bend left behind would detune the next notes
-        self.midi.bend(self.glob.channel - 1, _BEND_CENTRE, self.index)
-
     def level(self, cont, pressed):
         c = self.chs
         # invert bends down instead of up
@@ -244,10 +247,6 @@ class PressureMode(_Continuous):
 
     def rest(self):
         return 127 if self.chs.invert else 0
-
-    def leave(self):
-        # pressure left behind would colour the next notes
-        self.midi.pressure(self.glob.channel - 1, 0, self.index)
 
     def level(self, cont, pressed):
         c = self.chs

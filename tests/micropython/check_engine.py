@@ -15,6 +15,7 @@ from settings import Settings
 
 VM_PATHS = ("benchmarks/mp",)  # fourchannel.py and fakesensor.py, shared with the benchmarks
 _MASK = (1 << 30) - 1
+_REST = [0xE0, 0xD0, 0xB0]  # a reset: bend centred, pressure and modulation zeroed
 
 
 def _in_scale(note, scale, key):
@@ -186,6 +187,29 @@ def check_note_offs_get_through_when_the_queue_is_full():
     assert m.active == 0
 
 
+def check_a_reset_that_does_not_fit_is_owed_then_queued_first():
+    m = MidiOut()
+    assert m.bend(15, 12000) and m.pressure(0, 90)
+    while m.note_on(0, 60, 90):
+        pass
+    while m.count < 48:  # a slow host: the note-offs' reserve is full too
+        m._put(0x08, 0x80, 61, 0, 0, 48)
+    assert m.used == 0x8001
+    assert not m.reset() and m.count == 48
+    m.consume(40)
+    assert m.count == 14 and m.used == 0
+    got = [(m.buf[i * 4 + 1], m.buf[i * 4 + 2], m.buf[i * 4 + 3]) for i in range(8, 14)]
+    assert got == [
+        (0xE0, 0, 64),
+        (0xD0, 0, 0),
+        (0xB0, 1, 0),
+        (0xEF, 0, 64),
+        (0xDF, 0, 0),
+        (0xBF, 1, 0),
+    ], got
+    assert m.panic() and m.active == 0
+
+
 def check_a_faulty_sensor_ends_its_note_and_recovers():
     data = [0] * 50 + [1] * 2000
     inst = one("switch", data)
@@ -193,7 +217,7 @@ def check_a_faulty_sensor_ends_its_note_and_recovers():
     inst.channels[0].sensor.fault = 5
     inst.channels[0].sensor.fault_text = "not answering"
     ev += play(inst, 10, 200)
-    assert kinds(ev) == [0x90, 0x80]
+    assert kinds(ev) == [0x90, 0x80] + _REST
     inst.channels[0].sensor.fault = 0
     play(inst, 10, 210)
     assert inst.channels[0].fault == 0
@@ -279,14 +303,16 @@ def check_a_mode_change_swaps_the_mode_and_ends_or_undoes_what_it_played():
     assert kinds(ev) == [0x90]  # latched past the release
     inst.settings.set("x.mode", "chord")
     ev = play(inst, 200, 250)
-    assert kinds(ev) == [0x80, 0x90, 0x90, 0x90, 0x80, 0x80, 0x80], ev
+    assert kinds(ev) == [0x80] + _REST + [0x90, 0x90, 0x90, 0x80, 0x80, 0x80], ev
     inst.settings.set("x.mode", "bend")
     ev = play(inst, 200, 450)
-    assert [e[1:] for e in ev] == [(0xE0, 127, 127), (0xE0, 0, 64)], ev  # up, back to centre
+    assert kinds(ev[:3]) == _REST, ev  # the chord's channel back to rest
+    assert [e[1:] for e in ev[3:]] == [(0xE0, 127, 127), (0xE0, 0, 64)], ev  # up, to centre
     inst.settings.set("x.mode", "note")
     ev = play(inst, 200, 650)
     assert ev[0][1:] == (0xE0, 0, 64), ev  # leaving bend recentres it, whatever it was
-    assert kinds(ev[1:]) == [0x90, 0x80]
+    assert [e[1:] for e in ev[1:3]] == [(0xD0, 0, 0), (0xB0, 1, 0)], ev
+    assert kinds(ev[3:]) == [0x90, 0x80]
 
 
 run(globals())
