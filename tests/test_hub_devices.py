@@ -155,3 +155,35 @@ def test_lan_origin_is_the_lan_address() -> None:
     headers["Origin"] = "http://192.168.1.20.evil.example"
     assert check(sec, scope("/api/request", "192.168.1.33", headers, "POST"))[0] == 403  # type: ignore[index]
     assert check(sec, scope("/", "192.168.1.33", {"Host": "evil.example:8765"}))[0] == 421  # type: ignore[index]
+
+
+# -- attune studio, as a therapist starts it ---------------------------------------------------
+
+
+def test_attune_studio_prints_one_line_writes_its_discovery_file_and_cleans_up(
+    tmp_path: Any,
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from host_tools.firmware import REPO_DIR
+
+    cmd = [sys.executable, "-m", "host_tools.cli", "studio", "--no-browser", "--http-port", "0"]
+    env = dict(os.environ, PYTHONPATH=str(REPO_DIR))
+    proc = subprocess.Popen(
+        cmd + ["--data", str(tmp_path)], stdout=subprocess.PIPE, text=True, cwd=REPO_DIR, env=env
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("studio: http://127.0.0.1:") and line.endswith("/\n")
+        doc = json.loads((tmp_path / "hub.json").read_text())
+        assert doc["url"] == line.split(": ", 1)[1].strip() and doc["pid"] == proc.pid
+        assert (tmp_path / "hub.json").stat().st_mode & 0o077 == 0
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rest = proc.communicate(timeout=15)[0]
+    assert rest == ""  # exactly one line
+    assert not (tmp_path / "hub.json").exists()
