@@ -25,7 +25,8 @@ from host_tools.hub.instrument import Instrument
 from host_tools.hub.simulated import SimulatedInstrument
 
 POLL_S = 1.0  # how often discovery looks for Picos plugged in
-RETRY_S = 10.0  # a port that is not Attune (or busy) is looked at again after this long
+RETRY_S = 30.0  # a port that is not Attune (or busy) is looked at again after this long
+RECONNECT_S = 1.0  # a connection that ended (unplugged, stopped answering) is tried again after
 OPEN_TIMEOUT_S = 3.0
 REQUEST_TIMEOUT_S = 8.0  # a reply through the hub: the instrument's own timeout, and a queue
 QUEUE_LIMIT = 2000  # messages waiting for one slow page before its oldest meter frames go
@@ -141,6 +142,10 @@ class Hub:
                 if self.instruments.get(inst.id) is inst:
                     del self.instruments[inst.id]
         self.changed()
+
+    def ended(self, inst: Instrument) -> None:
+        """A connection ended (its port vanished, or it stopped answering): not at once again."""
+        self._retry_at[inst.id] = time.monotonic() + RECONNECT_S
 
     def changed(self) -> None:
         """An instrument appeared, went, came back or changed profile: tell every page."""

@@ -187,6 +187,7 @@ class Instrument:
                     close()
                 except Exception:  # noqa: BLE001 (a vanished port)
                     pass
+            self.hub.ended(self)
             if was:
                 self.hub.changed()
 
