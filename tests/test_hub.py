@@ -321,6 +321,14 @@ def test_a_malformed_page_message_is_answered_and_changes_nothing(
     assert http(studio, "/api/request", {"line": "get pad.range"})[1]["reply"] == before
 
 
+def test_a_binary_frame_is_malformed_too(studio: Studio) -> None:
+    with page(studio) as ws:
+        ws.send(b"\x00\x01")
+        assert "not valid JSON" in next_of(ws, "error")["message"]
+        ws.send(json.dumps({"type": "request", "id": 1, "line": "get pad.range"}))
+        assert next_of(ws, "reply", id=1)["ok"]  # the page stays connected
+
+
 def test_a_malformed_api_request_is_400(studio: Studio) -> None:
     assert http(studio, "/api/request", b"{nope")[0] == 400
     assert http(studio, "/api/request", {"line": "status\nreset"})[0] == 400
