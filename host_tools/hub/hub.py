@@ -9,6 +9,7 @@ loop (`emit` is safe from any thread). Discovery looks for Picos about once a se
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import threading
 import time
@@ -117,10 +118,11 @@ class Hub:
                     continue
                 if self._retry_at.get(port.path, 0.0) > now:
                     continue
+                opener = functools.partial(self.opener, port.path)  # (it may be back elsewhere)
                 if inst is None:
-                    inst = Instrument(self, port.path, None, serial_number=port.serial_number)  # type: ignore[arg-type]
+                    inst = Instrument(self, port.path, opener, serial_number=port.serial_number)
                     self.instruments[inst.id] = inst
-                inst.opener = lambda p=port.path: self.opener(p)  # (it may be back elsewhere)
+                inst.opener = opener
             inst.start()
 
     def _same_board(self, port: PortInfo) -> Instrument | None:
