@@ -187,3 +187,13 @@ def test_attune_studio_prints_one_line_writes_its_discovery_file_and_cleans_up(
         rest = proc.communicate(timeout=15)[0]
     assert rest == ""  # exactly one line
     assert not (tmp_path / "hub.json").exists()
+
+
+def test_an_unknown_simulated_instrument_is_a_plain_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    from host_tools.hub import studio
+
+    assert studio.main(["--sim", "kazoo", "--no-browser", "--data", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "No instrument 'kazoo'" in err and "combo" in err
