@@ -197,3 +197,11 @@ def test_an_unknown_simulated_instrument_is_a_plain_error(
     assert studio.main(["--sim", "kazoo", "--no-browser", "--data", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "No instrument 'kazoo'" in err and "combo" in err
+
+
+def test_pairing_codes_cannot_be_guessed_one_by_one() -> None:
+    sec = Security(port=8765, lan_host="192.168.1.20")
+    wrong = "000000" if sec.pairing_code != "000000" else "111111"
+    for _ in range(5):
+        assert sec.pair(wrong) is None
+    assert sec.pair(sec.pairing_code) is None  # locked for a minute, even the right code

@@ -112,7 +112,11 @@ def build_app(hub: Hub, sec: Security, static_dir: Path = STATIC_DIR) -> Any:
             return _error(400, str(e))
         session = sec.pair(str(data.get("code", "")))
         if session is None:
-            return _error(403, "That is not the pairing code shown on the Studio computer.")
+            return _error(
+                403,
+                "That is not the pairing code shown on the Studio computer (after five wrong "
+                "codes, wait a minute before trying again).",
+            )
         response = JSONResponse({"paired": True})
         response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="strict")
         return response
