@@ -199,6 +199,7 @@ def test_attune_set_and_get_reach_the_simulator_while_a_page_watches(
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
+        assert wait_until(lambda: bool(meters), 5)  # the page is watching
         assert cli.main(["set", "pad.sensitivity", "83"]) == 0
         capsys.readouterr()
         assert cli.main(["get", "pad.sensitivity", "--json"]) == 0
@@ -206,12 +207,12 @@ def test_attune_set_and_get_reach_the_simulator_while_a_page_watches(
         assert cli.main(["status", "--device", "combo"]) == 0
         assert "Combo" in capsys.readouterr().out
         seen_before = len(meters)
-        time.sleep(0.3)
+        assert wait_until(lambda: len(meters) > seen_before, 2)
     finally:
         stop.set()
         watcher.join()
     assert got == {"key": "pad.sensitivity", "value": "83"}
-    assert seen_before > 0 and len(meters) > seen_before  # the meter kept going throughout
+    assert meters[-1]["device"] == SIM  # the meter kept going throughout
 
 
 def test_attune_monitor_through_the_hub_shows_the_sensors(
