@@ -597,7 +597,14 @@ def run_bench(rest: list[str]) -> int:
     return subprocess.call([sys.executable, "-m", "benchmarks", *rest], cwd=REPO_DIR)
 
 
-PASS_THROUGH = {"sim": run_sim, "bench": run_bench}
+def run_studio(rest: list[str]) -> int:
+    """`attune studio ...`: host_tools/hub/studio.py, imported only when used."""
+    from host_tools.hub import studio
+
+    return studio.main(rest)
+
+
+PASS_THROUGH = {"sim": run_sim, "bench": run_bench, "studio": run_studio}
 
 
 # -- the parser -----------------------------------------------------------------------------
@@ -801,6 +808,9 @@ def build_parser() -> argparse.ArgumentParser:
             "sim", help="run the simulated instrument (attune sim --help)", add_help=False
         )
     sub.add_parser("bench", help="run the benchmarks (python -m benchmarks)", add_help=False)
+    sub.add_parser(
+        "studio", help="Attune Studio in the browser (attune studio --help)", add_help=False
+    )
     return parser
 
 

@@ -177,6 +177,12 @@ def _several(probes: list[Probe], what: str) -> SeveralDevices:
 
 def connect(port: str | None = None, device: str | None = None, timeout: float = 2.0) -> Client:
     """A client talking to the chosen instrument, its `hello` done (`client.info`)."""
+    if not port:  # while Attune Studio runs, it holds the ports: go through it
+        from host_tools.hub import remote
+
+        studio = remote.connect(device, timeout)
+        if studio is not None:
+            return studio
     if port:
         client = open_client(port, timeout)
         if device and client.info and not client.info.matches(device):

@@ -1,0 +1,281 @@
+"""One instrument the hub owns: its port opened once, its monitor stream kept, and its requests
+answered one at a time in a thread of its own (real Picos and simulated ones alike).
+
+Usage: inst = Instrument(hub, "/dev/ttyACM0", opener); inst.start(); inst.submit("status", done)
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from host_tools.client import Client, parse_async
+from host_tools.errors import AttuneError, DeviceTimeout, Refused
+from host_tools.hub import messages
+
+MONITOR_HZ = 30  # the meter's rate: the page wants 20+ frames a second
+READ_SLICE_S = 0.01  # how long the thread waits for a byte before it looks for requests again
+CHANGING = ("set", "reset", "profile", "calibrate")  # requests after which status is read again
+
+# done(payload, refused, problem): exactly one of them is set
+Done = Callable[[dict[str, Any] | None, Refused | None, AttuneError | None], None]
+
+
+def _units() -> dict[str, str]:
+    try:
+        from simulator.world import UNITS
+
+        return dict(UNITS)
+    except Exception:  # an installed attune without the simulator: units are only a label
+        return {}
+
+
+UNITS = _units()
+
+
+class Instrument:
+    """A connection to one Attune instrument, run by its own thread.
+
+    opener: returns a Client with the handshake done (device.open_client for a Pico).
+    The hub hears about everything through `hub.emit(message)`, `hub.emit_line(id, line)` and
+    `hub.changed()`, called from this thread.
+    """
+
+    def __init__(
+        self,
+        hub: Any,
+        ident: str,
+        opener: Callable[[], Client],
+        simulated: bool = False,
+        serial_number: str = "",
+    ) -> None:
+        self.hub = hub
+        self.id = ident
+        self.opener = opener
+        self.simulated = simulated
+        self.serial_number = serial_number
+        self.client: Client | None = None
+        self.connected = False
+        self.ever_connected = False
+        self.status: dict[str, Any] = {}
+        self.params: list[dict[str, Any]] = []
+        self.midi_channel = 1
+        self.problem = ""  # why the last connection failed or ended, in plain words
+        self.requests: queue.Queue[tuple[str, Done]] = queue.Queue()
+        self.thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._frame: list[dict[str, Any]] = []
+        self._frame_t: Any = None
+
+    # -- what the hub asks ------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+    def start(self) -> None:
+        self._stop.clear()
+        self.thread = threading.Thread(target=self._run, name="instrument " + self.id, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.thread is not None:
+            self.thread.join(timeout=3)
+
+    def submit(self, line: str, done: Done) -> None:
+        """Queue a request; `done` is called from the instrument's thread with its outcome."""
+        if not self.connected:
+            done(None, None, AttuneError(self._not_connected()))
+            return
+        self.requests.put((line, done))
+
+    def send_input(self, sensor: str, value: float) -> None:
+        raise AttuneError("Only a simulated instrument has a virtual input; this one is real.")
+
+    def to_json(self) -> dict[str, Any]:
+        info = self.client.info if self.client is not None else None
+        channels = []
+        for ch in self.status.get("channels") or []:
+            sensor = str(ch.get("sensor", ""))
+            channels.append(
+                {
+                    "name": ch.get("name"),
+                    "sensor": sensor,
+                    "kind": ch.get("kind") or ("switch" if sensor == "switch" else "analog"),
+                    "unit": UNITS.get(sensor, ""),
+                }
+            )
+        profile = self.status.get("profile")
+        return {
+            "id": self.id,
+            "name": info.instrument if info else self.id,
+            "title": info.title if info else self.id,
+            "player": profile,
+            "simulated": self.simulated,
+            "connected": self.connected,
+            "profile": profile,
+            "unsaved": bool(self.status.get("unsaved")),
+            "channels": channels,
+            "params": self.params,
+        }
+
+    def matches(self, wanted: str) -> bool:
+        """True for the instrument's id, or its name or title in any letter case."""
+        if wanted == self.id:
+            return True
+        info = self.client.info if self.client is not None else None
+        return bool(info and info.matches(wanted))
+
+    def _not_connected(self) -> str:
+        return (
+            "The instrument "
+            + self.id
+            + " is not connected"
+            + ((": " + self.problem) if self.problem else ".")
+        )
+
+    # -- the thread -------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            client = self.opener()
+        except AttuneError as e:
+            self.problem = e.message
+            self.hub.rejected(self, e)
+            return
+        except Exception as e:  # noqa: BLE001 (a port that vanished while opening)
+            self.problem = str(e)
+            self.hub.rejected(self, AttuneError(str(e)))
+            return
+        client.on_async = self._on_line
+        port = client.port
+        if hasattr(port, "timeout"):
+            port.timeout = READ_SLICE_S  # type: ignore[attr-defined]
+        self.client = client
+        try:
+            self._prepare(client)
+            self.connected = self.ever_connected = True
+            self.problem = ""
+            self.hub.changed()
+            self._serve(client)
+        except (AttuneError, OSError, Exception) as e:  # noqa: BLE001 (unplugged: see below)
+            # A Pico pulled out mid-read raises SerialException (an OSError) or gives no answer:
+            # either way the port is closed and discovery opens it again when it comes back.
+            self.problem = (
+                e.message
+                if isinstance(e, AttuneError)
+                else "the connection was lost (" + str(e) + ")"
+            )
+        finally:
+            was = self.connected
+            self.connected = False
+            self._fail_queued()
+            close = getattr(port, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception:  # noqa: BLE001 (a vanished port)
+                    pass
+            if was:
+                self.hub.changed()
+
+    def _prepare(self, client: Client) -> None:
+        client.monitor(MONITOR_HZ)
+        self.status = client.status()
+        self.params = client.parameters()
+        self._read_midi_channel(client)
+
+    def _read_midi_channel(self, client: Client) -> None:
+        try:
+            self.midi_channel = int(client.get("channel"))
+        except (Refused, ValueError):
+            self.midi_channel = 1
+
+    def _serve(self, client: Client) -> None:
+        while not self._stop.is_set():
+            try:
+                line, done = self.requests.get_nowait()
+            except queue.Empty:
+                got = client.read_async(0.001)
+                if got is not None:
+                    self._on_line(got)
+                continue
+            self._answer(client, line, done)
+
+    def _answer(self, client: Client, line: str, done: Done) -> None:
+        word = line.split()[0].lower()
+        rest = line[len(word) :].strip()
+        if word == "monitor":
+            # the hub keeps the stream at its own rate for every page: a tool's `monitor` only
+            # says yes (its lines come through the hub's line stream)
+            done({"monitor": 0 if rest.lower() == "off" else MONITOR_HZ}, None, None)
+            return
+        try:
+            payload = client.request(line)
+        except Refused as e:
+            done(None, e, None)
+            return
+        except DeviceTimeout as e:
+            done(None, None, e)
+            return
+        except BaseException:
+            done(None, None, AttuneError("The connection to the instrument was lost."))
+            raise
+        done(payload, None, None)
+        if word == "set" and rest.split(" ", 1)[0] == "channel":
+            self._read_midi_channel(client)
+        if word in CHANGING or word == "hello":
+            before = (self.status.get("profile"), self.status.get("unsaved"))
+            try:
+                self.status = client.status()
+            except DeviceTimeout:
+                return  # busy (e.g. calibrating): the next change reads it again
+            if (self.status.get("profile"), self.status.get("unsaved")) != before:
+                self.hub.changed()
+
+    def _fail_queued(self) -> None:
+        while True:
+            try:
+                _, done = self.requests.get_nowait()
+            except queue.Empty:
+                return
+            done(None, None, AttuneError(self._not_connected()))
+
+    # -- lines from the device --------------------------------------------------------------
+
+    def _on_line(self, line: str) -> None:
+        self.hub.emit_line(self.id, line)
+        parsed = parse_async(line)
+        kind = parsed.get("kind")
+        if kind == "monitor":
+            t = parsed.get("t", self._frame_t)
+            if self._frame and t != self._frame_t:
+                self._flush_frame()
+            self._frame_t = t
+            self._frame.append(messages.meter_channel(parsed))
+            if len(self._frame) >= max(1, len(self.status.get("channels") or ())):
+                self._flush_frame()
+        elif kind == "event":
+            note = messages.note_message(self.id, parsed, self.midi_channel)
+            if note is not None:
+                self.hub.emit(note)
+        else:
+            self.hub.emit(messages.notice_message(self.id, parsed))
+
+    def _flush_frame(self) -> None:
+        frame, self._frame = self._frame, []
+        self.hub.emit({"type": "meter", "device": self.id, "t": self._frame_t, "channels": frame})
+
+
+def wait_until(test: Callable[[], bool], seconds: float) -> bool:
+    """Poll `test` until it is true or `seconds` pass (tests and start-up)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if test():
+            return True
+        time.sleep(0.02)
+    return test()
