@@ -159,7 +159,11 @@ def run(runs: int = 40) -> dict:
         page.goto(hub.url)
         page.wait_for_function("window.attuneStudio && window.attuneStudio.levels.size > 0")
         device = page.evaluate("[...window.attuneStudio.instruments.keys()][0]")
-        meter = [t for t in page.evaluate(_METER_JS, {"device": device, "sensor": "pad", "runs": runs}) if t is not None]
+        meter = [
+            t
+            for t in page.evaluate(_METER_JS, {"device": device, "sensor": "pad", "runs": runs})
+            if t is not None
+        ]
         sound = page.evaluate("window.attuneStudio.soundLatencies")
         browser.close()
     result: dict = {

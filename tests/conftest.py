@@ -30,7 +30,9 @@ def browser():
     """One headless Chromium for the session (Playwright, sync API)."""
     if not os.path.exists(CHROMIUM):
         if os.environ.get("CI"):
-            pytest.fail(CHROMIUM + " is missing: `make setup` installs it (apt-get install chromium).")
+            pytest.fail(
+                CHROMIUM + " is missing: `make setup` installs it (apt-get install chromium)."
+            )
         pytest.skip("Chromium is not installed (apt-get install chromium)")
     try:
         from playwright.sync_api import sync_playwright

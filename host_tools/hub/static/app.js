@@ -56,6 +56,7 @@ const LABELS = {
   invert: "Upside down",
   deadband: "Ignore tiny changes",
 };
+const COMMON = new Set(["enabled", "mode", "sensitivity", "range", "smoothing", "dwell", "lockout", "tremor_guard", "degree", "velocity"]);
 const UNITS = { "%": "%", ms: "milliseconds", semitones: "semitones", steps: "steps", notes: "notes" };
 const words = (s) => String(s).replace(/_/g, " ");
 const label = (bare) => LABELS[bare] || words(bare).replace(/^./, (c) => c.toUpperCase());
@@ -78,6 +79,8 @@ const state = {
   soundLatencies: [], // [{hub, scheduled, output, total}] ms, per note_on played from the hub
   meterFrames: 0,
   levels: new Map(), // "id/sensor" -> the last level shown
+  pressed: new Set(), // "id/sensor" pressed in the last meter frame
+  hushed: new Set(), // "id/sensor" held through "Stop all sound": silent until released
   input: (device, sensor, value) => send({ type: "input", device, sensor, value }),
   lastExport: null,
   cal: null, // {device, sensor, phase, ends, result}
@@ -217,6 +220,11 @@ function onMeter(m) {
   for (const ch of m.channels || []) {
     const key = m.device + "/" + ch.name;
     state.levels.set(key, ch.level);
+    if (ch.pressed) state.pressed.add(key);
+    else {
+      state.pressed.delete(key);
+      state.hushed.delete(key);
+    }
     const list = state.meters.get(key);
     if (list) for (const meter of list) meter.update(ch);
     for (const fn of state.meterListeners) fn(m.device, ch, now);
@@ -229,8 +237,11 @@ function onNote(m) {
   const off = m.kind === "note_off" || (m.kind === "note_on" && m.velocity === 0);
   if (!on && !off) return;
   const received = performance.timeOrigin + performance.now();
+  if (on) state.pressed.add(key); // the note can come before the meter frame that shows the press
   if (!state.midiBound.has(m.device)) {
-    if (on) {
+    if (on && state.hushed.has(key)) {
+      // the device plays a sensor still held after a panic again; it stays silent here
+    } else if (on) {
       const start = synth.noteOn(m.device, m.note, m.velocity);
       if (start && typeof m.hub_ms === "number") {
         const hub = received - m.hub_ms;
@@ -609,22 +620,36 @@ function renderSettings() {
   const id = currentDevice("settings");
   const inst = state.instruments.get(id);
   $("#compare").hidden = true;
-  form.replaceChildren();
   $("#settings-undo").disabled = !(state.undo.get(id) || []).length;
   if (!inst) {
-    form.append(el("p", { class: "empty", text: "No instrument yet." }));
+    form.replaceChildren(el("p", { class: "empty", text: "No instrument yet." }));
+    form.dataset.device = "";
     return;
   }
   const values = state.values.get(id) || {};
   const advanced = $("#settings-advanced").checked;
+  const opened = new Set([...form.querySelectorAll("details[open]")].map((d) => d.dataset.group));
+  if (advanced) for (const g of rowsByGroup(inst).keys()) opened.add(g + "/more");
+  const fresh = !form.dataset.device || form.dataset.device !== id;
+  form.dataset.device = id;
+  form.replaceChildren();
   let first = true;
   for (const [group, rows] of rowsByGroup(inst)) {
     if (!rows.length) continue;
     const title = group === "global" ? "Whole instrument" : "Sensor: " + group;
-    const det = el("details", { class: "setting-group", open: first || group === "global" });
-    first = false;
-    det.append(el("summary", {}, el("h3", { text: title, style: "display:inline" })));
-    for (const row of rows) det.append(settingRow(id, row, values[row.key], advanced));
+    const open = fresh ? first || group === "global" : opened.has(group);
+    const det = el("details", { class: "setting-group", open, "data-group": group });
+    if (group !== "global") first = false;
+    det.append(el("summary", {}, el("h3", { text: title })));
+    // the settings a session usually needs first; the rest one click further
+    const more = el("details", { class: "more", "data-group": group + "/more", open: opened.has(group + "/more") });
+    more.append(el("summary", { text: "More settings" + (group === "global" ? "" : " for " + group) }));
+    for (const row of rows) {
+      const bare = row.key.slice(row.key.indexOf(".") + 1);
+      const box = settingRow(id, row, values[row.key], advanced);
+      ((group === "global" ? bare !== "channel" : COMMON.has(bare)) ? det : more).append(box);
+    }
+    if (more.children.length > 1) det.append(more);
     form.append(det);
   }
 }
@@ -638,13 +663,10 @@ function settingRow(id, row, value, advanced) {
   const box = el("div", { class: "setting", "data-key": row.key });
   let control;
   const shown = value ?? row.default ?? "";
-  if (row.type === "choice") {
+  if (row.type === "choice" || row.type === "onoff") {
     control = el("select", { id: cid });
     for (const c of row.choices || []) control.append(el("option", { value: c, text: words(c) }));
     control.value = shown;
-  } else if (row.type === "onoff") {
-    control = el("input", { type: "checkbox", id: cid });
-    control.checked = shown === "on";
   } else if (row.type === "notes") {
     control = el("input", { type: "text", id: cid, class: "notes", value: shown, spellcheck: false });
   } else {
@@ -652,11 +674,8 @@ function settingRow(id, row, value, advanced) {
   }
   control.setAttribute("aria-describedby", helpId + " " + errId);
   const err = el("p", { class: "error", id: errId, role: "alert" });
-  const read = () => (row.type === "onoff" ? (control.checked ? "on" : "off") : control.value.trim());
-  const reset = (v) => {
-    if (row.type === "onoff") control.checked = v === "on";
-    else control.value = v ?? "";
-  };
+  const read = () => control.value.trim();
+  const reset = (v) => (control.value = v ?? "");
   control.addEventListener("change", async () => {
     err.textContent = "";
     const v = read();
@@ -838,18 +857,21 @@ function onNotice(m) {
     say((inst ? (inst.title || inst.name) + ": " : "") + m.text, m.kind === "fault");
     return;
   }
-  const text = String(m.text || "").replace(/^calibrate\s+/, "");
-  const [sensor, phase, ...rest] = text.split(" ");
+  // the hub parses `* calibrate <sensor> <phase> <words>`; the text is read here as a fallback
+  const text = String(m.text || "").replace(/^(\* )?calibrate\s+/, "");
+  const [tSensor, tPhase, ...rest] = text.split(" ");
+  const sensor = m.sensor || tSensor;
+  const phase = m.phase || tPhase;
   const cal = state.cal;
   if (!cal || cal.device !== m.device || cal.sensor !== sensor) return;
-  const fields = {};
+  const fields = { ...(m.values || {}) };
   const msg = [];
   for (const w of rest) {
     const eq = /^([a-z_]+)=(\S+)$/.exec(w);
-    if (eq) fields[eq[1]] = eq[2];
+    if (eq) fields[eq[1]] ??= eq[2];
     else msg.push(w);
   }
-  const message = msg.join(" ");
+  const message = m.message || msg.join(" ");
   if (phase === "rest" || phase === "move") calPhase(phase, message);
   else if (phase === "result") calResult(fields, message);
   else calEnd(phase === "failed" ? "Calibration did not work: " + message : "Calibration cancelled. Nothing was changed.");
@@ -1216,6 +1238,7 @@ async function bindMidi() {
 
 function stopAll() {
   synth.panic();
+  for (const key of state.pressed) state.hushed.add(key);
   if (state.connected) {
     call({ type: "group", action: "panic" }).catch(() => {});
   }

@@ -32,6 +32,8 @@ export function makeMeter(sensor) {
   release.className = "line release";
   const flash = document.createElement("div");
   flash.className = "flash";
+  release.hidden = true;
+  noise.hidden = true;
   root.append(noise, fill, release, trigger, flash);
   let shown = -1;
   let flashTimer = 0;
@@ -44,8 +46,16 @@ export function makeMeter(sensor) {
       const p = pct(ch.level);
       fill.style.transform = "scaleX(" + (p / 100).toFixed(4) + ")";
       if (ch.trigger != null) trigger.style.left = pct(ch.trigger) + "%";
+      // release and noise are null from firmware that does not report them: not drawn
+      release.hidden = ch.release == null;
       if (ch.release != null) release.style.left = pct(ch.release) + "%";
+      noise.hidden = ch.noise == null;
       if (ch.noise != null) noise.style.width = pct(ch.noise) + "%";
+      if (!m.extras && (ch.release != null || ch.noise != null)) {
+        m.extras = true;
+        const box = root.closest(".card, .cal");
+        if (box) box.classList.add("has-extras");
+      }
       root.classList.toggle("pressed", !!ch.pressed);
       if (ch.level !== m.level) m.changedAt = performance.now();
       m.level = ch.level;
@@ -80,6 +90,7 @@ export function legend() {
     const key = document.createElement("span");
     key.className = "key " + cls;
     key.setAttribute("aria-hidden", "true");
+    if (cls === "k-release" || cls === "k-noise") li.className = "extra";
     li.append(key, words);
     ul.append(li);
   }
