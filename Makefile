@@ -33,8 +33,10 @@ $(NODE_STAMP): package.json
 	@if command -v npm >/dev/null 2>&1; then npm install --silent --no-audit --no-fund && touch $(NODE_STAMP); \
 	else echo "npm not found: MicroPython VM tests will be skipped"; fi
 
+# Attune Studio in the browser with a simulated combo instrument to play from the page (Ctrl-C
+# stops it). `attune sim --demo` still writes the demo's files (out/demo.mid, .wav, .png, .jsonl).
 demo: setup
-	$(BIN)/attune sim --demo
+	$(BIN)/attune studio --sim combo
 
 test: setup
 	$(BIN)/ruff check .

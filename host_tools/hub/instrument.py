@@ -17,8 +17,10 @@ from host_tools.errors import AttuneError, DeviceTimeout, Refused
 from host_tools.hub import messages
 
 MONITOR_HZ = 30  # the meter's rate: the page wants 20+ frames a second
-READ_SLICE_S = 0.01  # how long the thread waits for a byte before it looks for requests again
-CHANGING = ("set", "reset", "profile", "calibrate")  # requests after which status is read again
+READ_SLICE_S = 0.05  # longest wait for a byte before looking for requests (submit ends it)
+CHANGING = ("profile", "calibrate", "hello")  # requests after which status is read at once
+DEFERRED = ("set", "reset")  # ... read once the requests pause (a slider sends many sets)
+IDLE_S = 0.5  # the pause before a deferred status (status takes ~0.1 s, a Pico's far longer)
 
 # done(payload, refused, problem): exactly one of them is set
 Done = Callable[[dict[str, Any] | None, Refused | None, AttuneError | None], None]
@@ -69,6 +71,7 @@ class Instrument:
         self._stop = threading.Event()
         self._frame: list[dict[str, Any]] = []
         self._frame_t: Any = None
+        self._stale_since: float | None = None  # a set changed what status says, not read yet
 
     # -- what the hub asks ------------------------------------------------------------------
 
@@ -92,6 +95,10 @@ class Instrument:
             done(None, None, AttuneError(self._not_connected()))
             return
         self.requests.put((line, done))
+        client = self.client
+        cancel = getattr(client.port, "cancel_read", None) if client is not None else None
+        if cancel is not None:
+            cancel()  # pyserial: end the thread's wait for bytes now, so the request goes at once
 
     def send_input(self, sensor: str, value: float) -> None:
         raise AttuneError("Only a simulated instrument has a virtual input; this one is real.")
@@ -184,8 +191,8 @@ class Instrument:
                 self.hub.changed()
 
     def _prepare(self, client: Client) -> None:
-        client.monitor(MONITOR_HZ)
-        self.status = client.status()
+        _in_step(client, "monitor " + str(MONITOR_HZ), "monitor")
+        self.status = _in_step(client, "status", "channels")
         self.params = client.parameters()
         self._read_midi_channel(client)
 
@@ -200,11 +207,28 @@ class Instrument:
             try:
                 line, done = self.requests.get_nowait()
             except queue.Empty:
+                stale = self._stale_since
+                if stale is not None and time.monotonic() - stale > IDLE_S:
+                    self._refresh_status(client)
+                    continue
                 got = client.read_async(0.001)
                 if got is not None:
                     self._on_line(got)
                 continue
             self._answer(client, line, done)
+
+    def _refresh_status(self, client: Client) -> None:
+        """Read status again; tell the pages when the profile or its unsaved mark changed."""
+        self._stale_since = None
+        before = (self.status.get("profile"), self.status.get("unsaved"))
+        try:
+            status = client.status()
+        except DeviceTimeout:
+            return  # busy (e.g. calibrating): the next change reads it again
+        if "channels" in status:
+            self.status = status
+        if (self.status.get("profile"), self.status.get("unsaved")) != before:
+            self.hub.changed()
 
     def _answer(self, client: Client, line: str, done: Done) -> None:
         word = line.split()[0].lower()
@@ -228,14 +252,10 @@ class Instrument:
         done(payload, None, None)
         if word == "set" and rest.split(" ", 1)[0] == "channel":
             self._read_midi_channel(client)
-        if word in CHANGING or word == "hello":
-            before = (self.status.get("profile"), self.status.get("unsaved"))
-            try:
-                self.status = client.status()
-            except DeviceTimeout:
-                return  # busy (e.g. calibrating): the next change reads it again
-            if (self.status.get("profile"), self.status.get("unsaved")) != before:
-                self.hub.changed()
+        if word in CHANGING:
+            self._refresh_status(client)
+        elif word in DEFERRED:
+            self._stale_since = time.monotonic()
 
     def _fail_queued(self) -> None:
         while True:
@@ -269,6 +289,18 @@ class Instrument:
     def _flush_frame(self) -> None:
         frame, self._frame = self._frame, []
         self.hub.emit({"type": "meter", "device": self.id, "t": self._frame_t, "channels": frame})
+
+
+def _in_step(client: Client, line: str, key: str) -> dict[str, Any]:
+    """A request whose reply must hold `key`: another reply is one left over from before the
+    hub opened the port (a tool's, or a handshake answered late), so throw away what is
+    pending and ask again."""
+    for _ in range(3):
+        payload = client.request(line)
+        if key in payload:
+            return payload
+        client.drain(0.3)
+    raise DeviceTimeout("The instrument's replies do not match the requests sent to it.")
 
 
 def wait_until(test: Callable[[], bool], seconds: float) -> bool:

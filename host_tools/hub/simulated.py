@@ -10,13 +10,12 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 from host_tools import device
 from host_tools.client import Client
-from host_tools.errors import AttuneError, NotAttune
+from host_tools.errors import AttuneError
 from host_tools.firmware import REPO_DIR
 from host_tools.hub.instrument import Instrument
 
@@ -59,15 +58,9 @@ class SimulatedInstrument(Instrument):
         return line.split(": ", 1)[1]
 
     def _open(self) -> Client:
-        path = self._spawn()
-        deadline = time.monotonic() + START_S
-        while True:
-            try:
-                return device.open_client(path, 1.0)
-            except NotAttune:
-                if time.monotonic() > deadline or (self.proc and self.proc.poll() is not None):
-                    raise
-                time.sleep(0.1)  # still booting
+        # one `hello`, waited for as long as a boot takes: asking again while it boots would
+        # leave late replies that the next requests would take for their own
+        return device.open_client(self._spawn(), START_S)
 
     def send_input(self, sensor: str, value: float) -> None:
         known = [c.get("name") for c in self.status.get("channels") or []]

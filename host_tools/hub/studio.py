@@ -119,6 +119,9 @@ class Studio:
 def _listen(port: int, lan: bool) -> list[socket.socket]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # no Nagle delay: a reply or a note must not wait for the ACK of the meter frame before it
+    # (accepted connections inherit this on Linux)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("0.0.0.0" if lan else "127.0.0.1", port))
     sock.listen(128)
     sock.setblocking(False)

@@ -1,0 +1,167 @@
+"""Attune Studio's hub under load: a setting changed through it, and a group of simulated
+instruments streaming meters to one page (`make bench`: studio_* keys).
+
+Usage: python -c "from benchmarks import studio; print(studio.set_latency())"
+
+The hub runs as `attune studio` in a child process, as a therapist starts it; the page is a
+WebSocket client here. CPU and memory are read from /proc (Linux).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+GROUP = ["combo", "big-switch", "squeeze-pad", "two-switch-breath"]
+
+
+@contextmanager
+def running_studio(sims: list[str], seconds: float = 60.0) -> Iterator[dict[str, Any]]:
+    """`attune studio --sim ...` in a child process; yields {url, token, pid, ids} once every
+    instrument is connected."""
+    data = Path(tempfile.mkdtemp(prefix="attune-studio-bench-"))
+    cmd = [sys.executable, "-m", "host_tools.cli", "studio", "--no-browser", "--http-port", "0"]
+    cmd += ["--data", str(data)]
+    for s in sims:
+        cmd += ["--sim", s]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT, env=env, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        if not line.startswith("studio: "):
+            raise RuntimeError("attune studio did not start: " + line)
+        doc = json.loads((data / "hub.json").read_text())
+        deadline = time.monotonic() + seconds
+        ids: list[str] = []
+        while time.monotonic() < deadline:
+            insts = _get(doc, "/api/instruments")["instruments"]
+            ids = [i["id"] for i in insts if i["connected"]]
+            if len(ids) == len(sims):
+                break
+            time.sleep(0.2)
+        else:
+            raise RuntimeError("the simulated instruments did not all connect: " + str(ids))
+        yield dict(doc, pid=proc.pid, ids=ids)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def _get(doc: dict[str, Any], path: str) -> dict[str, Any]:
+    import urllib.request
+
+    req = urllib.request.Request(doc["url"].rstrip("/") + path)
+    req.add_header("X-Attune-Token", doc["token"])
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def _page(doc: dict[str, Any]) -> Any:
+    from websockets.sync.client import connect
+
+    return connect(doc["url"].replace("http", "ws") + "ws", origin=doc["url"].rstrip("/"))
+
+
+def _p(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return round(s[min(len(s) - 1, int(q * len(s)))], 2)
+
+
+def set_latency(n: int = 60) -> dict[str, Any]:
+    """`set pad.sensitivity N` from a page to the device's acknowledgement (the reply), over the
+    hub, while the meter streams; n requests one after another."""
+    times: list[float] = []
+    with running_studio(["combo"]) as doc, _page(doc) as ws:
+        device = doc["ids"][0]
+        for k in range(n + 5):
+            value = 60 + (k % 30)
+            line = "set pad.sensitivity " + str(value)
+            t0 = time.perf_counter()
+            ws.send(json.dumps({"type": "request", "id": k, "device": device, "line": line}))
+            while True:
+                msg = json.loads(ws.recv(timeout=10))
+                if msg["type"] == "reply" and msg["id"] == k:
+                    break
+            if k >= 5:  # the first few warm the path up
+                times.append((time.perf_counter() - t0) * 1000)
+            if not msg["ok"]:
+                raise RuntimeError("set refused: " + str(msg))
+            time.sleep(0.02)  # a slider's pace, not a flood
+    return {"studio_set_ms_p95": _p(times, 0.95), "studio_set_ms_p50": _p(times, 0.5)}
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        out += [int(c) for c in text]
+    return out
+
+
+def group_load(seconds: float = 20.0) -> dict[str, Any]:
+    """The hub with 4 simulated instruments streaming meters to one page for `seconds`: the
+    hub's CPU (one core = 100 %), its memory at the start and end, the frames the page got."""
+    with running_studio(GROUP) as doc, _page(doc) as ws:
+        pid = doc["pid"]
+        sims = _children(pid)
+        frames = 0
+        notes = 0
+        time.sleep(1.0)  # past the connect-time burst (schemas, status)
+        rss0 = _rss_mb(pid)
+        cpu0, sims0, t0 = _cpu_s(pid), sum(_cpu_s(c) for c in sims), time.monotonic()
+        while time.monotonic() - t0 < seconds:
+            msg = json.loads(ws.recv(timeout=5))
+            frames += msg["type"] == "meter"
+            notes += msg["type"] == "note"
+        wall = time.monotonic() - t0
+        cpu = _cpu_s(pid) - cpu0
+        sims_cpu = sum(_cpu_s(c) for c in sims) - sims0
+        rss1 = _rss_mb(pid)
+    return {
+        "studio_group_cpu_percent": round(100 * cpu / wall, 1),
+        "studio_group_rss_mb_start": rss0,
+        "studio_group_rss_mb_end": rss1,
+        "studio_group_meter_fps": round(frames / wall / len(GROUP), 1),
+        "studio_group_sims_cpu_percent": round(100 * sims_cpu / wall, 1),
+        "studio_group_seconds": round(wall, 1),
+    }
+
+
+def figures(quick: bool = False) -> dict[str, Any]:
+    out = set_latency(30 if quick else 60)
+    out.update(group_load(5.0 if quick else 20.0))
+    return out
+
+
+if __name__ == "__main__":
+    print(json.dumps(figures("--quick" in sys.argv), indent=2))
