@@ -2,7 +2,12 @@
 measured in Debian's Chromium on a real `attune studio` with a simulated instrument; and the
 helpers the browser tests share (tests/test_studio_page.py).
 
-Usage: python -c "from benchmarks.studio_page import run; print(run())"
+Usage: python -c "from benchmarks.studio_page import run; print(run(quick=True))"
+
+The meter's time runs from the page sending the virtual input to the first meter frame that
+shows the move (DOM updated in the same task); the sound's from the hub reading the device's
+`* event` line (`hub_ms`, same computer's clock) to the note's start in Web Audio (scheduled at
+once) plus the output latency the browser reports (baseLatency + outputLatency).
 """
 
 from __future__ import annotations
@@ -118,6 +123,7 @@ _METER_JS = """async ({device, sensor, runs}) => {
   const key = device + '/' + sensor;
   const sleep = (ms) => new Promise(r => setTimeout(r, ms));
   const out = [];
+  const notes = [];
   for (let i = 0; i < runs; i++) {
     const value = i % 2 ? 0 : 1;
     const base = S.levels.get(key) ?? 0;
@@ -131,10 +137,12 @@ _METER_JS = """async ({device, sensor, runs}) => {
     });
     const t0 = performance.now();
     S.input(device, sensor, value);
-    out.push((await Promise.race([seen, sleep(2000).then(() => null)])) - t0);
+    const at = await Promise.race([seen, sleep(2000).then(() => null)]);
+    out.push(at === null ? null : at - t0);
     await sleep(250 + Math.random() * 60);
+    if (value && S.lastNoteAt > t0) notes.push(S.lastNoteAt - t0);
   }
-  return out;
+  return {meter: out, notes};
 }"""
 
 
@@ -143,8 +151,10 @@ def p95(values: list[float]) -> float:
     return round(v[min(len(v) - 1, int(0.95 * len(v)))], 2)
 
 
-def run(runs: int = 40) -> dict:
-    """Both page latencies, p95 over `runs` presses of a simulated combo's pad."""
+def run(quick: bool = False, runs: int | None = None) -> dict:
+    """Both page latencies, p95 over `runs` moves of a simulated combo's pad (half of them
+    presses, each playing a chord)."""
+    runs = runs or (20 if quick else 60)
     import tempfile
 
     from playwright.sync_api import sync_playwright
@@ -159,16 +169,16 @@ def run(runs: int = 40) -> dict:
         page.goto(hub.url)
         page.wait_for_function("window.attuneStudio && window.attuneStudio.levels.size > 0")
         device = page.evaluate("[...window.attuneStudio.instruments.keys()][0]")
-        meter = [
-            t
-            for t in page.evaluate(_METER_JS, {"device": device, "sensor": "pad", "runs": runs})
-            if t is not None
-        ]
+        got = page.evaluate(_METER_JS, {"device": device, "sensor": "pad", "runs": runs})
+        meter = [t for t in got["meter"] if t is not None]
         sound = page.evaluate("window.attuneStudio.soundLatencies")
         browser.close()
     result: dict = {
         "studio_meter_latency_ms_p95": p95(meter) if meter else None,
+        "studio_meter_latency_ms_min": round(min(meter), 2) if meter else None,
         "studio_meter_latency_runs": len(meter),
+        # the same path to the note message (no frame wait): what comes before the page
+        "studio_input_to_note_ms_p95": p95(got["notes"]) if got["notes"] else None,
     }
     totals = [s["total"] for s in sound if s.get("total") is not None]
     result["studio_sound_latency_ms_p95"] = p95(totals) if totals else None

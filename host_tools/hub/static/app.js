@@ -78,6 +78,7 @@ const state = {
   meterListeners: new Set(), // fn(device, channel, performance.now()) for benchmarks
   soundLatencies: [], // [{hub, scheduled, output, total}] ms, per note_on played from the hub
   meterFrames: 0,
+  lastNoteAt: 0, // performance.now() of the last note_on from the hub
   levels: new Map(), // "id/sensor" -> the last level shown
   pressed: new Set(), // "id/sensor" pressed in the last meter frame
   hushed: new Set(), // "id/sensor" held through "Stop all sound": silent until released
@@ -237,7 +238,10 @@ function onNote(m) {
   const off = m.kind === "note_off" || (m.kind === "note_on" && m.velocity === 0);
   if (!on && !off) return;
   const received = performance.timeOrigin + performance.now();
-  if (on) state.pressed.add(key); // the note can come before the meter frame that shows the press
+  if (on) {
+    state.pressed.add(key); // the note can come before the meter frame that shows the press
+    state.lastNoteAt = performance.now();
+  }
   if (!state.midiBound.has(m.device)) {
     if (on && state.hushed.has(key)) {
       // the device plays a sensor still held after a panic again; it stays silent here
@@ -1300,6 +1304,7 @@ function init() {
   });
   for (const [k, v] of Object.entries(TIMBRES)) $("#timbre").append(el("option", { value: k, text: v }));
   $("#timbre").addEventListener("change", () => (synth.timbre = $("#timbre").value));
+  $("#timing").addEventListener("change", () => synth.setFastest($("#timing").value === "fast"));
   $("#try-sound").addEventListener("click", () => {
     synth.noteOn("test", 67, 90);
     setTimeout(() => synth.noteOff("test", 67), 600);

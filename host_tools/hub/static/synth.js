@@ -21,6 +21,9 @@ export class Synth {
     this.volume = 0.7;
     this.muted = false;
     this.timbre = "soft";
+    // 0 asks for the smallest buffer the sound card allows (Chromium: ~3 + 8 ms, against
+    // ~10 + 32 ms for "interactive"); "balanced" is the way out if a slow computer crackles
+    this.latencyHint = 0;
     // test and benchmark hooks (window.attuneSound): what was played last, how late it starts
     this.lastNote = null;
     this.lastStart = null;
@@ -32,13 +35,28 @@ export class Synth {
     if (!this.ctx) {
       const Ctx = window.AudioContext || window.webkitAudioContext;
       if (!Ctx) return false;
-      this.ctx = new Ctx({ latencyHint: "interactive" });
+      try {
+        this.ctx = new Ctx({ latencyHint: this.latencyHint });
+      } catch {
+        this.ctx = new Ctx({ latencyHint: "interactive" });
+      }
       this.master = this.ctx.createGain();
       this.master.connect(this.ctx.destination);
       this.applyVolume();
     }
     if (this.ctx.state === "suspended") this.ctx.resume();
     return true;
+  }
+
+  /** Fastest (true) or steadier sound; a new audio context, so every note stops first. */
+  setFastest(fast) {
+    this.latencyHint = fast ? 0 : "balanced";
+    if (!this.ctx) return;
+    this.panic();
+    const old = this.ctx;
+    this.ctx = null;
+    old.close();
+    this.start();
   }
 
   get running() {
