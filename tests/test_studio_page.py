@@ -214,19 +214,19 @@ def test_calibration_from_start_to_apply(page, hub):
     current(page).get_by_label("Sensor", exact=True).select_option("pad")
     page.get_by_role("button", name="Start calibration").click()
     phase = page.locator("#cal-phase")
-    page.wait_for_function(
-        "() => /Keep still/.test(document.querySelector('#cal-phase').textContent)"
-    )
-    assert page.locator("#cal-count").inner_text() in ("1", "2", "3")
+    page.wait_for_function("() => window.attuneStudio.cal.phase === 'rest'")
+    assert "Keep still" in phase.inner_text()
+    assert re.fullmatch(r"[1-3] seconds?", page.locator("#cal-count").inner_text())
     assert page.locator("#view-calibrate").get_by_role("meter", name="pad").is_visible()
-    page.wait_for_function(
-        "() => /Now move/.test(document.querySelector('#cal-phase').textContent)", timeout=8000
-    )
-    shot(page, "calibrate", docs=True)
+    page.wait_for_function("() => window.attuneStudio.cal.phase === 'move'", timeout=8000)
+    assert "move" in phase.inner_text()
     page.locator("#view-calibrate").get_by_label("Move pad").fill("70")
+    page.wait_for_timeout(400)
+    shot(page, "calibrate", docs=True)
     page.get_by_role("button", name="Apply the result").wait_for(timeout=10000)
     page.locator("#view-calibrate").get_by_label("Move pad").fill("0")
     assert "Done" in phase.inner_text()
+    assert "=" not in phase.inner_text() and "calibrate apply" not in phase.inner_text()
     result = page.evaluate("window.attuneStudio.cal.result")
     rows = page.locator("#cal-table tr")
     assert rows.count() == 2 and str(result["sensitivity"]) in rows.nth(1).inner_text()

@@ -693,11 +693,13 @@ function settingRow(id, row, value, advanced) {
   });
   const range = row.type === "int" && row.min != null ? row.min + " to " + row.max + (unit ? " " + unit : "") : "";
   box.append(
+    ...[
     el("label", { for: cid, text: label(bare) }),
     el("div", { class: "control" }, control, unit && row.type === "int" ? el("span", { text: unit }) : null),
     el("p", { class: "help", id: helpId, text: row.help + (range ? " (" + range + ")" : "") }),
     advanced ? el("p", { class: "raw", text: "Setting name: " + row.key + " (default " + row.default + ")" }) : null,
     err,
+    ].filter(Boolean),
   );
   return box;
 }
@@ -836,12 +838,12 @@ async function calPhase(phase, message) {
   if (!cal) return;
   cal.phase = phase;
   clearInterval(calTimer);
-  $("#cal-phase").textContent = (PHASE_WORDS[phase] ? PHASE_WORDS[phase] + ". " : "") + message;
+  $("#cal-phase").textContent = plainCal(message) || PHASE_WORDS[phase] + ".";
   if (PHASE_SECONDS[phase]) {
     cal.ends = performance.now() + PHASE_SECONDS[phase] * 1000;
     const tick = () => {
       const left = Math.max(0, Math.ceil((cal.ends - performance.now()) / 1000));
-      $("#cal-count").textContent = left ? String(left) : "";
+      $("#cal-count").textContent = left ? left + (left === 1 ? " second" : " seconds") : "";
     };
     tick();
     calTimer = setInterval(tick, 200);
@@ -853,6 +855,16 @@ async function calPhase(phase, message) {
       /* the local countdown stands */
     }
   } else $("#cal-count").textContent = "";
+}
+
+/** The device's calibration words without what only a command line needs (key=value, commands). */
+function plainCal(message) {
+  return String(message || "")
+    .split(" ")
+    .filter((w) => !/^[a-z_]+=\S+$/.test(w))
+    .join(" ")
+    .replace(/\s*Send 'calibrate apply'.*$/, "")
+    .trim();
 }
 
 function onNotice(m) {
@@ -878,7 +890,7 @@ function onNotice(m) {
   const message = m.message || msg.join(" ");
   if (phase === "rest" || phase === "move") calPhase(phase, message);
   else if (phase === "result") calResult(fields, message);
-  else calEnd(phase === "failed" ? "Calibration did not work: " + message : "Calibration cancelled. Nothing was changed.");
+  else calEnd(phase === "failed" ? "Calibration did not work: " + plainCal(message) : "Calibration cancelled. Nothing was changed.");
 }
 
 function calResult(fields, message) {
@@ -887,7 +899,7 @@ function calResult(fields, message) {
   cal.phase = "result";
   cal.result = fields;
   $("#cal-count").textContent = "";
-  $("#cal-phase").textContent = "Done. " + message;
+  $("#cal-phase").textContent = "Done. " + plainCal(message);
   const before = state.values.get(cal.device) || cal.before;
   const tbody = $("#cal-table");
   tbody.replaceChildren();
