@@ -105,7 +105,32 @@ def set_latency(n: int = 60) -> dict[str, Any]:
             if not msg["ok"]:
                 raise RuntimeError("set refused: " + str(msg))
             time.sleep(0.02)  # a slider's pace, not a flood
-    return {"studio_set_ms_p95": _p(times, 0.95), "studio_set_ms_p50": _p(times, 0.5)}
+        notes = _input_to_note(ws, device, 20)
+    return {
+        "studio_set_ms_p95": _p(times, 0.95),
+        "studio_set_ms_p50": _p(times, 0.5),
+        "studio_input_to_note_ms_p95": _p(notes, 0.95),
+        "studio_input_to_note_ms_p50": _p(notes, 0.5),
+    }
+
+
+def _input_to_note(ws: Any, device: str, n: int) -> list[float]:
+    """The virtual switch pressed and released from the page, to each note message arriving
+    there: the simulator's input, the firmware, its serial line, the hub and the WebSocket."""
+    times: list[float] = []
+    for k in range(n * 2):
+        pressed = k % 2 == 0
+        t0 = time.perf_counter()
+        msg = {"type": "input", "device": device, "sensor": "switch", "value": int(pressed)}
+        ws.send(json.dumps(msg))
+        want = "note_on" if pressed else "note_off"
+        while True:
+            got = json.loads(ws.recv(timeout=10))
+            if got["type"] == "note" and got["kind"] == want and got["sensor"] == "switch":
+                break
+        times.append((time.perf_counter() - t0) * 1000)
+        time.sleep(0.15)  # past the switch's debounce and lockout
+    return times
 
 
 def _cpu_s(pid: int) -> float:

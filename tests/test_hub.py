@@ -199,6 +199,7 @@ def test_attune_set_and_get_reach_the_simulator_while_a_page_watches(
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
+        assert wait_until(lambda: bool(meters), 5)  # the page is watching
         assert cli.main(["set", "pad.sensitivity", "83"]) == 0
         capsys.readouterr()
         assert cli.main(["get", "pad.sensitivity", "--json"]) == 0
@@ -206,12 +207,12 @@ def test_attune_set_and_get_reach_the_simulator_while_a_page_watches(
         assert cli.main(["status", "--device", "combo"]) == 0
         assert "Combo" in capsys.readouterr().out
         seen_before = len(meters)
-        time.sleep(0.3)
+        assert wait_until(lambda: len(meters) > seen_before, 2)
     finally:
         stop.set()
         watcher.join()
     assert got == {"key": "pad.sensitivity", "value": "83"}
-    assert seen_before > 0 and len(meters) > seen_before  # the meter kept going throughout
+    assert meters[-1]["device"] == SIM  # the meter kept going throughout
 
 
 def test_attune_monitor_through_the_hub_shows_the_sensors(
@@ -319,6 +320,14 @@ def test_a_malformed_page_message_is_answered_and_changes_nothing(
         err = next_of(ws, "error")
     assert words in err["message"]
     assert http(studio, "/api/request", {"line": "get pad.range"})[1]["reply"] == before
+
+
+def test_a_binary_frame_is_malformed_too(studio: Studio) -> None:
+    with page(studio) as ws:
+        ws.send(b"\x00\x01")
+        assert "not valid JSON" in next_of(ws, "error")["message"]
+        ws.send(json.dumps({"type": "request", "id": 1, "line": "get pad.range"}))
+        assert next_of(ws, "reply", id=1)["ok"]  # the page stays connected
 
 
 def test_a_malformed_api_request_is_400(studio: Studio) -> None:

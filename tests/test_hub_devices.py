@@ -187,3 +187,21 @@ def test_attune_studio_prints_one_line_writes_its_discovery_file_and_cleans_up(
         rest = proc.communicate(timeout=15)[0]
     assert rest == ""  # exactly one line
     assert not (tmp_path / "hub.json").exists()
+
+
+def test_an_unknown_simulated_instrument_is_a_plain_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    from host_tools.hub import studio
+
+    assert studio.main(["--sim", "kazoo", "--no-browser", "--data", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "No instrument 'kazoo'" in err and "combo" in err
+
+
+def test_pairing_codes_cannot_be_guessed_one_by_one() -> None:
+    sec = Security(port=8765, lan_host="192.168.1.20")
+    wrong = "000000" if sec.pairing_code != "000000" else "111111"
+    for _ in range(5):
+        assert sec.pair(wrong) is None
+    assert sec.pair(sec.pairing_code) is None  # locked for a minute, even the right code

@@ -9,6 +9,7 @@ loop (`emit` is safe from any thread). Discovery looks for Picos about once a se
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import threading
 import time
@@ -25,7 +26,8 @@ from host_tools.hub.instrument import Instrument
 from host_tools.hub.simulated import SimulatedInstrument
 
 POLL_S = 1.0  # how often discovery looks for Picos plugged in
-RETRY_S = 10.0  # a port that is not Attune (or busy) is looked at again after this long
+RETRY_S = 30.0  # a port that is not Attune (or busy) is looked at again after this long
+RECONNECT_S = 1.0  # a connection that ended (unplugged, stopped answering) is tried again after
 OPEN_TIMEOUT_S = 3.0
 REQUEST_TIMEOUT_S = 8.0  # a reply through the hub: the instrument's own timeout, and a queue
 QUEUE_LIMIT = 2000  # messages waiting for one slow page before its oldest meter frames go
@@ -116,10 +118,11 @@ class Hub:
                     continue
                 if self._retry_at.get(port.path, 0.0) > now:
                     continue
+                opener = functools.partial(self.opener, port.path)  # (it may be back elsewhere)
                 if inst is None:
-                    inst = Instrument(self, port.path, None, serial_number=port.serial_number)  # type: ignore[arg-type]
+                    inst = Instrument(self, port.path, opener, serial_number=port.serial_number)
                     self.instruments[inst.id] = inst
-                inst.opener = lambda p=port.path: self.opener(p)  # (it may be back elsewhere)
+                inst.opener = opener
             inst.start()
 
     def _same_board(self, port: PortInfo) -> Instrument | None:
@@ -141,6 +144,10 @@ class Hub:
                 if self.instruments.get(inst.id) is inst:
                     del self.instruments[inst.id]
         self.changed()
+
+    def ended(self, inst: Instrument) -> None:
+        """A connection ended (its port vanished, or it stopped answering): not at once again."""
+        self._retry_at[inst.id] = time.monotonic() + RECONNECT_S
 
     def changed(self) -> None:
         """An instrument appeared, went, came back or changed profile: tell every page."""

@@ -187,11 +187,17 @@ class Instrument:
                     close()
                 except Exception:  # noqa: BLE001 (a vanished port)
                     pass
+            self.hub.ended(self)
             if was:
                 self.hub.changed()
 
     def _prepare(self, client: Client) -> None:
-        _in_step(client, "monitor " + str(MONITOR_HZ), "monitor")
+        for hz in (MONITOR_HZ, 20, 10):  # a firmware with a lower cap refuses the higher rate
+            try:
+                _in_step(client, "monitor " + str(hz), "monitor")
+                break
+            except Refused:
+                continue
         self.status = _in_step(client, "status", "channels")
         self.params = client.parameters()
         self._read_midi_channel(client)

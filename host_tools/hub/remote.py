@@ -222,7 +222,7 @@ class HubPort:
         reason = str(body.get("error", ""))
         if status == 200:
             self._feed(str(body.get("reply", "")).encode() + b"\r\n")
-        elif status == 404:
+        elif status in (404, 503):
             raise NoDevice(reason)
         elif status == 409:
             raise SeveralDevices(reason)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 import secrets
+import time
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from typing import Any
@@ -19,6 +20,8 @@ SESSION_COOKIE = "attune_session"
 CHANGING = ("POST", "PUT", "DELETE", "PATCH")
 OPEN_PATHS = ("/api/ping", "/api/pair")  # what an unpaired LAN device may reach under /api
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+PAIR_TRIES = 5  # wrong pairing codes allowed ...
+PAIR_WINDOW_S = 60.0  # ... in this long
 
 
 @dataclass
@@ -30,6 +33,7 @@ class Security:
     lan_host: str | None = None  # the LAN address served too (--lan)
     pairing_code: str = field(default_factory=lambda: f"{secrets.randbelow(1_000_000):06d}")
     sessions: set[str] = field(default_factory=set)
+    failures: list[float] = field(default_factory=list)  # wrong codes lately (no guessing)
 
     @property
     def hosts(self) -> set[str]:
@@ -44,8 +48,14 @@ class Security:
         return bool(given) and hmac.compare_digest(str(given), self.token)
 
     def pair(self, code: str) -> str | None:
-        """A new session id when `code` is the pairing code, else None."""
+        """A new session id when `code` is the pairing code, else None (always None after
+        too many wrong codes in a minute: a million codes cannot be tried one by one)."""
+        now = time.monotonic()
+        self.failures = [t for t in self.failures if now - t < PAIR_WINDOW_S]
+        if len(self.failures) >= PAIR_TRIES:
+            return None
         if not hmac.compare_digest(str(code).strip(), self.pairing_code):
+            self.failures.append(now)
             return None
         session = secrets.token_urlsafe(24)
         self.sessions.add(session)

@@ -112,7 +112,11 @@ def build_app(hub: Hub, sec: Security, static_dir: Path = STATIC_DIR) -> Any:
             return _error(400, str(e))
         session = sec.pair(str(data.get("code", "")))
         if session is None:
-            return _error(403, "That is not the pairing code shown on the Studio computer.")
+            return _error(
+                403,
+                "That is not the pairing code shown on the Studio computer (after five wrong "
+                "codes, wait a minute before trying again).",
+            )
         response = JSONResponse({"paired": True})
         response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="strict")
         return response
@@ -126,11 +130,16 @@ def build_app(hub: Hub, sec: Security, static_dir: Path = STATIC_DIR) -> Any:
         tasks: set[asyncio.Task[None]] = set()
         try:
             while True:
-                text = await socket.receive_text()
+                message = await socket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                text = message.get("text")
+                if text is None:  # a binary frame: answered as malformed like any other
+                    text = bytes(message.get("bytes") or b"").decode("utf-8", "replace")
                 task = asyncio.create_task(_handle(hub, listener, text))
                 tasks.add(task)  # kept until done (the loop holds tasks weakly)
                 task.add_done_callback(tasks.discard)
-        except (WebSocketDisconnect, RuntimeError, KeyError):
+        except (WebSocketDisconnect, RuntimeError):
             pass
         finally:
             hub.listeners.discard(listener)

@@ -140,6 +140,17 @@ def _lan_address() -> str:
         s.close()
 
 
+def _unknown_instrument(name: str) -> str:
+    """Why `--sim name` cannot run, in plain words, or ""."""
+    from simulator.world import find_instrument
+
+    try:
+        find_instrument(name)
+    except (OSError, ValueError) as e:
+        return str(e)
+    return ""
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="attune studio",
@@ -177,6 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     data = Path(args.data) if args.data else remote.data_dir()
+    for name in args.sim:
+        problem = _unknown_instrument(name)
+        if problem:
+            print("attune studio: " + problem, file=sys.stderr)
+            return 2
     try:
         studio = Studio(data, args.sim, args.http_port, args.lan)
     except OSError as e:
