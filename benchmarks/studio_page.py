@@ -178,7 +178,7 @@ def run(quick: bool = False, runs: int | None = None) -> dict:
         "studio_meter_latency_ms_min": round(min(meter), 2) if meter else None,
         "studio_meter_latency_runs": len(meter),
         # the same path to the note message (no frame wait): what comes before the page
-        "studio_input_to_note_ms_p95": p95(got["notes"]) if got["notes"] else None,
+        "studio_page_input_to_note_ms_p95": p95(got["notes"]) if got["notes"] else None,
     }
     totals = [s["total"] for s in sound if s.get("total") is not None]
     result["studio_sound_latency_ms_p95"] = p95(totals) if totals else None

@@ -231,6 +231,8 @@ def test_calibration_from_start_to_apply(page, hub):
     rows = page.locator("#cal-table tr")
     assert rows.count() == 2 and str(result["sensitivity"]) in rows.nth(1).inner_text()
     shot(page, "calibrate-result", docs=True)
+    violations = axe_violations(page)
+    assert not violations, json.dumps(violations, indent=1)
     page.get_by_role("button", name="Apply the result").click()
     page.wait_for_function(
         "() => /Applied/.test(document.querySelector('#cal-phase').textContent)"
@@ -349,6 +351,23 @@ def test_two_instruments_play_at_once(page):
         assert values["root"] == "D" and values["scale"] == "minor"
 
 
+def test_sound_volume_mute_and_timbre(page):
+    open_view(page, "Sound")
+    page.get_by_label("Volume").fill("30")
+    assert page.evaluate("window.attuneSound.volume") == pytest.approx(0.3)
+    page.get_by_label("Sound of the notes").select_option("warm")
+    page.get_by_role("button", name="Play a test note").click()
+    page.wait_for_function("() => window.attuneSound.lastNote.key === 'test'")
+    mute = page.get_by_role("button", name="Mute")
+    mute.click()
+    assert mute.get_attribute("aria-pressed") == "true" and page.evaluate(
+        "window.attuneSound.muted"
+    )
+    page.get_by_role("button", name="Sound is muted").click()
+    assert not page.evaluate("window.attuneSound.muted")
+    assert "Notes come from Studio" in page.locator("#sound-source").inner_text()
+
+
 @pytest.mark.parametrize("view", ["Instruments", "Settings", "Calibrate", "Profiles", "Sound"])
 def test_axe_finds_no_violations(page, view):
     open_view(page, view)
@@ -358,6 +377,26 @@ def test_axe_finds_no_violations(page, view):
         page.locator("#profile-list li").first.wait_for()
     violations = axe_violations(page)
     assert not violations, json.dumps(violations, indent=1)
+
+
+def test_reduced_motion_means_no_flash(browser, hub):
+    context = browser.new_context(viewport=DESKTOP, reduced_motion="reduce")
+    page = context.new_page()
+    try:
+        page.goto(hub.url)
+        combo(page).get_by_role("meter", name="pad").wait_for()
+        page.evaluate(
+            """() => { window.flashes = 0; new MutationObserver(() => {
+                if (document.querySelector('.meter.note')) window.flashes++; })
+                .observe(document.body, {attributes: true, subtree: true}); }"""
+        )
+        combo(page).get_by_role("button", name="Press switch").hover()
+        page.mouse.down()
+        page.wait_for_function("() => window.attuneSound.held >= 1", timeout=5000)
+        page.mouse.up()
+        assert page.evaluate("window.flashes") == 0
+    finally:
+        context.close()
 
 
 def test_axe_finds_no_violations_in_a_dialog(page):
@@ -385,7 +424,7 @@ def test_200_percent_zoom_and_tablet_width_reflow(browser, hub, name, viewport, 
     page.goto(hub.url)
     combo(page).get_by_role("meter", name="pad").wait_for()
     try:
-        for view in ("Instruments", "Settings", "Profiles"):
+        for view in ("Instruments", "Settings", "Calibrate", "Profiles", "Sound"):
             open_view(page, view)
             page.wait_for_timeout(200)
             overflow = page.evaluate(
