@@ -146,6 +146,11 @@ _METER_JS = """async ({device, sensor, runs}) => {
 }"""
 
 
+def _median_gap(times: list[float]) -> float | None:
+    gaps = sorted(b - a for a, b in zip(times, times[1:], strict=False))
+    return gaps[len(gaps) // 2] if gaps else None
+
+
 def p95(values: list[float]) -> float:
     v = sorted(values)
     return round(v[min(len(v) - 1, int(0.95 * len(v)))], 2)
@@ -167,16 +172,22 @@ def run(quick: bool = False, runs: int | None = None) -> dict:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page()
         page.goto(hub.url)
-        page.wait_for_function("window.attuneStudio && window.attuneStudio.levels.size > 0")
+        page.wait_for_function(
+            "window.attuneStudio && window.attuneStudio.instruments.size > 0"
+            " && window.attuneStudio.levels.size > 0"
+        )
         device = page.evaluate("[...window.attuneStudio.instruments.keys()][0]")
         got = page.evaluate(_METER_JS, {"device": device, "sensor": "pad", "runs": runs})
         meter = [t for t in got["meter"] if t is not None]
         sound = page.evaluate("window.attuneStudio.soundLatencies")
+        frames = page.evaluate("window.attuneStudio.frameTimes")
         browser.close()
     result: dict = {
         "studio_meter_latency_ms_p95": p95(meter) if meter else None,
         "studio_meter_latency_ms_min": round(min(meter), 2) if meter else None,
         "studio_meter_latency_runs": len(meter),
+        # the device's time between two meter frames: the frame wait alone is up to this
+        "studio_meter_frame_ms": _median_gap([t for _, t in frames]),
         # the same path to the note message (no frame wait): what comes before the page
         "studio_page_input_to_note_ms_p95": p95(got["notes"]) if got["notes"] else None,
     }

@@ -78,6 +78,7 @@ const state = {
   meterListeners: new Set(), // fn(device, channel, performance.now()) for benchmarks
   soundLatencies: [], // [{hub, scheduled, output, total}] ms, per note_on played from the hub
   meterFrames: 0,
+  frameTimes: [],
   lastNoteAt: 0, // performance.now() of the last note_on from the hub
   levels: new Map(), // "id/sensor" -> the last level shown
   pressed: new Set(), // "id/sensor" pressed in the last meter frame
@@ -218,6 +219,9 @@ function say(text, bad = false) {
 function onMeter(m) {
   const now = performance.now();
   state.meterFrames += 1;
+  // [arrival, device ms] of recent frames: how late frames come, for benchmarks
+  state.frameTimes.push([now, m.t]);
+  if (state.frameTimes.length > 300) state.frameTimes.shift();
   for (const ch of m.channels || []) {
     const key = m.device + "/" + ch.name;
     state.levels.set(key, ch.level);
@@ -237,7 +241,8 @@ function onNote(m) {
   const on = m.kind === "note_on" && m.velocity > 0;
   const off = m.kind === "note_off" || (m.kind === "note_on" && m.velocity === 0);
   if (!on && !off) return;
-  const received = performance.timeOrigin + performance.now();
+  // the wall clock, as the hub's hub_ms (performance.timeOrigin can drift from it by ms)
+  const received = Date.now();
   if (on) {
     state.pressed.add(key); // the note can come before the meter frame that shows the press
     state.lastNoteAt = performance.now();
