@@ -8,9 +8,18 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: demo test bench soak lint typecheck setup clean
+.PHONY: demo test bench soak lint typecheck setup chromium clean
 
-setup: $(STAMP) $(NODE_STAMP)
+setup: $(STAMP) $(NODE_STAMP) chromium
+
+# The Studio page tests drive Debian's Chromium (Playwright's own browser download is not
+# used). Installed only when missing; CI runs as root, elsewhere sudo asks once.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "Installing Chromium for the Studio page tests ..."; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	fi
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)

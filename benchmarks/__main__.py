@@ -29,6 +29,7 @@ def _sections(quick: bool):
         lambda: _own_process(f"measure_speed('combo', 20, runs={1 if quick else 5})"),
     )
     yield "studio", lambda: __import__("benchmarks.studio").studio.figures(quick)
+    yield "studio page", lambda: __import__("benchmarks.studio_page").studio_page.run(quick)
     yield "switch latency", latency.switch_latency
     yield "analog latency", latency.analog_latency
     yield "idle", lambda: latency.idle_messages(60 if quick else 600)

@@ -7,6 +7,7 @@ Usage: note = note_message("sim-combo-1", parse_async("* event pad note_on 60 90
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from host_tools.errors import Refused
@@ -104,6 +105,7 @@ def note_message(device: str, parsed: dict[str, Any], channel: int) -> dict[str,
         "note": None,
         "velocity": None,
         "value": None,
+        "hub_ms": time.time() * 1000,  # when the hub read it: the page times its sound from here
     }
     if kind in ("note_on", "note_off"):
         out["note"] = args[0] if args else None
