@@ -65,6 +65,45 @@ def parse(line):
     return text[:sp].lower(), text[sp + 1 :].strip(), None
 
 
+def split_tag(line):
+    """A request line (bytes) -> (tag, rest, error): `@a7 status` gives ("a7", b"status", None).
+
+    No tag: (None, line, None). A tag is `@` then 1 to 8 letters or digits, then a space; its
+    reply echoes it (`tagged`). A bad tag gives (None, None, the untagged ERR reply line).
+    """
+    n = len(line)
+    i = 0
+    while i < n and line[i] == 32:  # leading spaces, as parse() allows them
+        i += 1
+    if i >= n or line[i] != 64:  # "@"
+        return None, line, None
+    j = i + 1
+    while j < n and j - i <= 9:
+        b = line[j]
+        if not (48 <= b <= 57 or 65 <= b <= 90 or 97 <= b <= 122):
+            break
+        j += 1
+    k = j - i - 1  # letters and digits after the @
+    if k < 1 or k > 8 or (j < n and line[j] not in (32, 9, 10, 13)):
+        return (
+            None,
+            None,
+            err(
+                "tag",
+                "A request tag is @ followed by 1 to 8 letters or digits and a space, "
+                "e.g. '@a7 status'. Nothing was done.",
+            ),
+        )
+    return bytes(line[i + 1 : j]).decode(), line[j + 1 :] if j < n else b"", None
+
+
+def tagged(tag, reply):
+    """The reply line for a request that carried `tag` (None: the reply as it is)."""
+    if tag is None or reply is None:
+        return reply
+    return "@" + tag + " " + reply
+
+
 def ok(payload):
     """An OK reply line (without its newline) carrying a JSON object."""
     return "OK " + json.dumps(payload)

@@ -677,3 +677,20 @@ def test_any_lines_while_playing_never_raise_and_each_gets_one_reply(flash, line
     kit.play(300)
     assert kit.sounding() == set()
     assert kit.inst.errors == 0
+
+
+# ---- request tags ----------------------------------------------------------------------------
+
+
+def test_a_tagged_request_gets_its_reply_with_the_same_tag(kit):
+    reply = kit.ask("@a7 hello")
+    assert reply.startswith("@a7 OK ")
+    assert json.loads(reply[len("@a7 OK ") :])["protocol"] == 1
+    assert kit.ask("@Z9 nosuch").startswith("@Z9 ERR unknown ")
+    assert kit.ask("@q \x03").startswith("@q ERR ")  # a refused line still carries its tag
+
+
+def test_an_untagged_request_gets_an_untagged_reply_and_a_bad_tag_an_untagged_error(kit):
+    assert kit.ask("hello").startswith("OK ")
+    err(kit.ask("@toolongtag hello"), "tag")
+    assert kit.ask("@a7") is None  # a tag alone is an empty line: no reply

@@ -115,3 +115,35 @@ def test_any_bytes_parse_to_a_command_or_exactly_one_error_line(data):
 def test_valid_names_are_exactly_the_safe_ones(name):
     safe = 1 <= len(name) <= 24 and all(c.isascii() and (c.isalnum() or c in "-_") for c in name)
     assert protocol.valid_name(name) == safe
+
+
+# ---- request tags (docs/protocol.md) ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line, tag, rest",
+    [
+        (b"@a7 status", "a7", b"status"),
+        (b"@ABCdef12 set pad.range 5", "ABCdef12", b"set pad.range 5"),
+        (b"@1 hello\r\n", "1", b"hello\r\n"),
+        (b"status", None, b"status"),
+        (b"", None, b""),
+    ],
+)
+def test_a_tag_is_split_off_the_request(line, tag, rest):
+    assert protocol.split_tag(line) == (tag, rest, None)
+
+
+@pytest.mark.parametrize(
+    "line", [b"@ status", b"@abcdefghi status", b"@a-7 status", b"@a7status!", b"@a\x03 hi"]
+)
+def test_a_bad_tag_is_refused_untagged_in_plain_words(line):
+    tag, rest, error = protocol.split_tag(line)
+    assert tag is None and rest is None
+    assert error.startswith("ERR tag ") and "1 to 8 letters or digits" in error
+
+
+def test_a_tagged_reply_starts_with_the_same_tag_and_an_untagged_one_is_unchanged():
+    assert protocol.tagged("a7", 'OK {"x": 1}') == '@a7 OK {"x": 1}'
+    assert protocol.tagged(None, "ERR unknown x") == "ERR unknown x"
+    assert protocol.tagged("a7", None) is None
