@@ -40,22 +40,31 @@ def parse(line):
                 + ". Nothing was done.",
             ),
         )
+    spaces = False  # a TAB, CR or LF inside the line: white space, like a space
     for i in range(n):
         b = line[i]
-        if b < 32 or b > 126:
-            return (
-                None,
-                None,
-                err(
-                    "encoding",
-                    "Byte "
-                    + str(i + 1)
-                    + " of the line ("
-                    + hex(b)
-                    + ") is not plain text. Use printable ASCII only; nothing "
-                    "was done.",
-                ),
-            )
+        if 32 <= b <= 126:
+            continue
+        if b == 9 or b == 10 or b == 13:
+            spaces = True
+            continue
+        if b < 32 or b == 127:
+            return None, None, err("control", _control_reason(i, b))
+        return (
+            None,
+            None,
+            err(
+                "encoding",
+                "Byte "
+                + str(i + 1)
+                + " of the line ("
+                + hex(b)
+                + ") is not plain text. Use printable ASCII only; nothing "
+                "was done.",
+            ),
+        )
+    if spaces:
+        line = bytes(32 if b in (9, 10, 13) else b for b in line[:n])
     text = bytes(line[:n]).decode().strip()
     if not text:
         return "", "", None
@@ -102,6 +111,20 @@ def tagged(tag, reply):
     if tag is None or reply is None:
         return reply
     return "@" + tag + " " + reply
+
+
+def _control_reason(i, b):
+    name = "DEL" if b == 127 else "Ctrl-" + chr(64 + b)
+    return (
+        "Byte "
+        + str(i + 1)
+        + " of the line is a control character ("
+        + hex(b)
+        + ", "
+        + name
+        + "). Control characters are never commands here: the instrument plays on and "
+        "nothing was done."
+    )
 
 
 def ok(payload):

@@ -4,9 +4,11 @@ at a fixed rate, serving the serial port, LED and watchdog between ticks.
 Usage (main.py): import runtime; runtime.main()
 
 A crash anywhere in a tick is logged to errors.log, every note is turned off, and the loop
-starts again; Ctrl-C (how mpremote takes over) turns every note off and leaves the loop.
-A one-shot `maintenance` flag file (set by the `maintenance` command before a deploy) boots
-without the loop or the watchdog, so mpremote can copy files undisturbed.
+starts again. While it plays, serial input is data, never control: Ctrl-C does not interrupt
+(`micropython.kbd_intr(-1)`), so no byte a host sends can stop the music or reach the REPL.
+The way in for mpremote and deploys is the `maintenance` command: it sets a one-shot flag file
+and restarts; that boot skips the loop and the watchdog and leaves the REPL reachable (Ctrl-C
+on); the next reset plays again (docs/protocol.md).
 """
 
 import gc
@@ -19,7 +21,7 @@ import version
 from console import Console
 from instrument import Instrument, kind_defaults
 from link import Link
-from micropython import const
+from micropython import const, kbd_intr
 from midi.outputs import DinMidi, Outputs, UsbMidi
 from profiles import Profiles
 from settings import Settings
@@ -182,6 +184,7 @@ class Player:
         stats.mem_free = gc.mem_free()
         if self.wdt is None:
             self.start_watchdog()  # before any sensor is touched: a hang anywhere is caught
+        kbd_intr(-1)  # serial bytes are data while playing: a Ctrl-C byte must not stop the music
         t_start = ticks_us()
         inst.begin(t_start)
         self.silence()
@@ -267,6 +270,7 @@ class Player:
 def main(board_file=BOARD_FILE):
     """Boot: maintenance mode, or build the player and keep it playing whatever happens."""
     if maintenance_requested():
+        kbd_intr(3)  # the REPL is the point of maintenance mode: Ctrl-C works again
         print("Attune: maintenance mode (no play loop, no watchdog). Reset to play.")
         return
     try:
@@ -278,7 +282,8 @@ def main(board_file=BOARD_FILE):
     while True:
         try:
             player.run()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # not from serial (kbd_intr is off while playing)
+            kbd_intr(3)
             player.silence()
             player.hand_over()
             print("Attune stopped (Ctrl-C). All notes off.")

@@ -34,21 +34,42 @@ def test_a_line_of_200_bytes_is_accepted_and_201_is_too_long():
     assert "200" in error
 
 
-@pytest.mark.parametrize(
-    "line",
-    [
-        b"set\tpad.range 5",
-        b"hello\x03",
-        b"h\xc3\xa9llo",
-        b"\xff\xfe",
-        b"get \x00pad",
-        b"set pad.mode \x7f",
-    ],
-)
+@pytest.mark.parametrize("line", [b"h\xc3\xa9llo", b"\xff\xfe", b"get pad\x80"])
 def test_a_line_with_bytes_that_are_not_printable_ascii_is_refused(line):
     cmd, _, error = protocol.parse(line)
     assert cmd is None
     assert error.startswith("ERR encoding ")
+
+
+@pytest.mark.parametrize(
+    "line, where, name",
+    [
+        (b"hello\x03", 6, "Ctrl-C"),
+        (b"get \x00pad", 5, "Ctrl-@"),
+        (b"set pad.mode \x7f", 14, "DEL"),
+        (b"\x01print('pwned')\x04", 1, "Ctrl-A"),
+        (b"status\x1b[A", 7, "Ctrl-["),
+    ],
+)
+def test_a_control_character_is_refused_in_plain_words_never_obeyed(line, where, name):
+    cmd, _, error = protocol.parse(line)
+    assert cmd is None
+    assert error.startswith("ERR control Byte " + str(where) + " of the line ")
+    assert name in error and "never commands" in error
+
+
+@pytest.mark.parametrize("byte", [b for b in range(32)] + [127])
+def test_every_control_byte_but_tab_cr_and_lf_is_refused(byte):
+    cmd, _, error = protocol.parse(b"status" + bytes((byte,)) + b"x")
+    if byte in (9, 10, 13):
+        assert (cmd, error) == ("status", None)
+    else:
+        assert cmd is None and error.startswith("ERR control ")
+
+
+def test_tab_is_white_space():
+    assert protocol.parse(b"set\tpad.range\t 5\t") == ("set", "pad.range  5", None)
+    assert protocol.parse(b"\tstatus") == ("status", "", None)
 
 
 def test_ok_carries_a_json_object():
