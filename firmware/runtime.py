@@ -32,7 +32,9 @@ _PERIOD_US = const(1000)  # 1 kHz tick
 _WDT_MS = const(2000)
 _IDLE_GC_US = const(5000000)  # collect garbage at most this often, and only with no note held
 _LOG_MAX = const(4096)
-_SERVICE_BUDGET_US = const(400)  # serial/console work allowed after a tick
+_SERVICE_MARGIN_US = const(150)  # the serial link gets a tick's idle time less this (a byte
+# can take ~100 us on a Pico: the clock is read before each one)...
+_SERVICE_MIN_US = const(100)  # ...and every 4th tick at least this much, even with no idle time
 
 BOARD_FILE = "board.json"
 LOG_FILE = "errors.log"
@@ -203,9 +205,8 @@ class Player:
             # and console every 4 ms is quick enough for people and cheap for the loop
             ticks += 1
             chore = ticks & 3
-            if chore == 0:
-                link.service(handle, _SERVICE_BUDGET_US)
-            elif chore == 1:
+            # (chore 0, serial, comes after this tick's other work, in its idle time: below)
+            if chore == 1:
                 console.poll(ticks_ms())
             elif chore == 2:
                 if self.wdt is not None:
@@ -224,7 +225,7 @@ class Player:
                     # same silence, not once a second in the middle of play)
                     stats.mem_free = gc.mem_free()
                     last_gc = now
-            else:
+            elif chore == 3:
                 outputs.check_host()
                 self._led(ticks_ms())
                 if ticks_diff(now, t_sec) >= 1000000:
@@ -240,6 +241,14 @@ class Player:
                             self._faulted = True
             nxt = ticks_add(nxt, _PERIOD_US)
             wait = ticks_diff(nxt, ticks_us())
+            if chore == 0 or link.busy:
+                # serial gets the idle rest of the tick, so it never makes a tick late (but for
+                # one byte or a command's own work): every 4th tick, and every tick while
+                # traffic lasts, so replies and a monitor stream move fast
+                budget = wait - _SERVICE_MARGIN_US
+                if budget > 0 or chore == 0:
+                    link.service(handle, budget if budget > _SERVICE_MIN_US else _SERVICE_MIN_US)
+                    wait = ticks_diff(nxt, ticks_us())
             if wait > 0:
                 sleep_us(wait)
             else:
