@@ -1,8 +1,8 @@
 """The serial edge: reads request lines and writes replies over USB serial, never blocking.
 
 Usage: link = Link(); console = Console(..., link.send); link.handler = console.handle
-       between ticks: link.service(console.handle, budget_us); while `link.busy`, the runtime
-       also gives it the idle time left in each tick
+       between ticks: link.service(console.handle, budget_us); while `link.busy` (output
+       waiting), also link.drain(idle_us) with the idle time left in other ticks
 
 Replies before telemetry: replies and asynchronous `* ` lines wait in two queues. At every line
 boundary a waiting reply goes first, so a reply waits behind at most the one `* ` line already
@@ -37,8 +37,6 @@ _ASYNC_BUDGET = const(64)  # asynchronous bytes written per call
 _OUT_CAP = const(4096)  # asynchronous bytes waiting; the oldest lines are dropped to stay under
 _REPLY_HOLD = const(1024)  # no new requests are read while this many reply bytes wait
 _STALE_MS = const(5000)  # a half line left this long (host gone mid-line) is forgotten
-_QUIET_CALLS = const(8)  # calls that found nothing before `busy` is dropped (bytes come in
-# bursts of a USB packet: the next one is usually a tick or two away)
 
 
 def _over(t0, budget_us):
@@ -84,8 +82,7 @@ class Link:
         self._pos = 0  # bytes of _cur already written
         self._rbytes = 0  # reply bytes waiting (with _cur's rest when it is a reply)
         self._abytes = 0  # asynchronous bytes waiting (with _cur's rest when it is one)
-        self.busy = False  # work was left over: worth the tick's idle time
-        self._quiet = 0  # calls in a row that found nothing to do
+        self.busy = False  # output is waiting: worth a tick's idle time (`drain`)
         self.dropped = 0  # asynchronous lines dropped because the host was not reading
         self.lines = 0  # complete request lines received
 
@@ -174,7 +171,8 @@ class Link:
             while pos < end:  # the bytes of one line (locals only: the per-byte path)
                 if budget_us and ticks_diff(ticks_us(), t0) > budget_us:
                     break  # (each byte costs ~60 us on a Pico: the clock is read before each)
-                if ip:  # (the poll inlined: a Python call per byte costs ~10 us on a Pico)
+                if ip and pout is not None:  # (the poll inlined: a Python call per byte
+                    # costs ~10 us on a Pico)
                     r = 0
                     for _ in pout.ipoll(0):
                         r = 1
@@ -203,6 +201,7 @@ class Link:
             line = self._next_line()
             pos = 0
         self._pos = pos
+        self.busy = line is not None
 
     def _gone(self):
         # the port is gone (CPython: pipe closed); what was waiting cannot arrive
@@ -213,6 +212,7 @@ class Link:
         self._pos = 0
         self._rbytes = 0
         self._abytes = 0
+        self.busy = False
 
     # ---- input ----
 
@@ -302,8 +302,7 @@ class Link:
     def service(self, handler=None, budget_us=0):
         """The runtime's between-tick call: read up to _IN_BUDGET bytes (handling whole
         lines), then write replies first and `* ` lines after, stopping once `budget_us`
-        microseconds are spent (0: byte budgets only). Never blocks. Leaves `busy` True while
-        work is left (more output waiting, or input still arriving)."""
+        microseconds are spent (0: byte budgets only). Never blocks."""
         if handler is not None:
             self.handler = handler
         if not (
@@ -314,13 +313,14 @@ class Link:
             or self._long
             or self._ready(self._pin)
         ):
-            if self.busy:
-                self._quiet += 1
-                if self._quiet >= _QUIET_CALLS:
-                    self.busy = False
             return  # nothing to read, write or finish (most calls): no need for the clock
         t0 = time.ticks_us()
         self._read(time.ticks_ms(), t0, budget_us)
         self._write(t0, budget_us)
-        self._quiet = 0
-        self.busy = True
+
+    def drain(self, budget_us):
+        """Write only, for up to `budget_us`: the runtime gives it a tick's idle time while
+        `busy` (output waiting). Reading stays in `service`, every 4th tick: on a Pico, taking
+        in USB data comes in lumps of a few hundred microseconds that would make ticks late."""
+        if self.busy:
+            self._write(time.ticks_us() if budget_us else 0, budget_us)

@@ -32,9 +32,10 @@ _PERIOD_US = const(1000)  # 1 kHz tick
 _WDT_MS = const(2000)
 _IDLE_GC_US = const(5000000)  # collect garbage at most this often, and only with no note held
 _LOG_MAX = const(4096)
-_SERVICE_MARGIN_US = const(150)  # the serial link gets a tick's idle time less this (a byte
-# can take ~100 us on a Pico: the clock is read before each one)...
-_SERVICE_MIN_US = const(100)  # ...and every 4th tick at least this much, even with no idle time
+_SERVICE_BUDGET_US = const(400)  # serial/console work allowed after every 4th tick...
+_IDLE_MARGIN_US = const(300)  # ...and while output waits, writing in a tick's idle time less
+# this (a byte's I/O can take a few hundred us on a Pico when USB work lands in it)...
+_IDLE_MIN_US = const(200)  # ...when that leaves at least this much
 
 BOARD_FILE = "board.json"
 LOG_FILE = "errors.log"
@@ -205,7 +206,7 @@ class Player:
             # and console every 4 ms is quick enough for people and cheap for the loop
             ticks += 1
             chore = ticks & 3
-            # (chore 0, serial, comes after this tick's other work, in its idle time: below)
+            # (chore 0, serial, comes last: below)
             if chore == 1:
                 console.poll(ticks_ms())
             elif chore == 2:
@@ -241,14 +242,14 @@ class Player:
                             self._faulted = True
             nxt = ticks_add(nxt, _PERIOD_US)
             wait = ticks_diff(nxt, ticks_us())
-            if chore == 0 or link.busy:
-                # serial gets the idle rest of the tick, so it never makes a tick late (but for
-                # one byte or a command's own work): every 4th tick, and every tick while
-                # traffic lasts, so replies and a monitor stream move fast
-                budget = wait - _SERVICE_MARGIN_US
-                if budget > 0 or chore == 0:
-                    link.service(handle, budget if budget > _SERVICE_MIN_US else _SERVICE_MIN_US)
-                    wait = ticks_diff(nxt, ticks_us())
+            if chore == 0:
+                link.service(handle, _SERVICE_BUDGET_US)
+                wait = ticks_diff(nxt, ticks_us())
+            elif link.busy and wait - _IDLE_MARGIN_US >= _IDLE_MIN_US:
+                # output waiting: the idle rest of this tick writes it too, so replies and a
+                # monitor stream move faster without making the tick late
+                link.drain(wait - _IDLE_MARGIN_US)
+                wait = ticks_diff(nxt, ticks_us())
             if wait > 0:
                 sleep_us(wait)
             else:

@@ -425,3 +425,18 @@ def test_the_wrap_of_ticks_ms_does_not_forget_a_line_being_typed(port):
     port.send(b"lo\n")
     lnk.pump(10)
     assert calls == [b"hello"]
+
+
+def test_the_link_is_busy_while_output_waits_and_drain_only_writes(port):
+    calls = []
+    lnk = Link(echo(calls), port.inp, port.out)
+    assert not lnk.busy
+    lnk.send("* info one")
+    assert lnk.busy  # the runtime now gives it each tick's idle time (drain)
+    port.send(b"hello\n")
+    for _ in range(5):
+        lnk.drain(0)
+    assert port.read() == b"* info one\n" and not lnk.busy
+    assert calls == []  # drain never reads: requests are read by service, every 4th tick
+    lnk.pump(0)
+    assert calls == [b"hello"] and port.read() == b"OK hello\n" and not lnk.busy
