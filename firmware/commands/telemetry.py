@@ -13,9 +13,10 @@ from micropython import const
 from commands import between_ticks, command, start
 
 _MONITOR_MAX_HZ = const(50)
-# What `* monitor` lines may use of the serial link, in bytes a second: about half of what the
-# link carried on the emulated Pico (docs/protocol.md), the rest kept for replies and events
-_MONITOR_BYTES_S = const(6000)
+# What `* monitor` lines may use of the serial link, in bytes a second: about 3/4 of the ~3.2 KB/s
+# the link wrote on the emulated Pico (tests/hil figures in docs/protocol.md), the rest kept for
+# replies and events
+_MONITOR_BYTES_S = const(2400)
 _MONITOR_LINE = const(96)  # bytes in a long `* monitor` line (5-digit values, a 10-letter name)
 _EVENTS_PER_POLL = const(8)  # `* event` lines per poll at most
 _CHECK_MS = const(50)  # how often sensor faults are looked at
