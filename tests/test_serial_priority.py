@@ -3,8 +3,9 @@ its pseudo-terminal, and the monitor at its cap on a three-sensor instrument."""
 
 import os
 import threading
-import time
 
+from simulator.clock import real_perf_counter as clock
+from simulator.clock import real_sleep as sleep
 from simulator.run import Simulation
 
 
@@ -13,7 +14,7 @@ class Host:
 
     def __init__(self, path):
         self.fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
-        self.lines = []  # (time.monotonic(), line)
+        self.lines = []  # (clock(), line)
         self._buf = b""
         self._stop = False
         self._thread = threading.Thread(target=self._read, daemon=True)
@@ -24,9 +25,9 @@ class Host:
             try:
                 data = os.read(self.fd, 4096)
             except OSError:
-                time.sleep(0.005)
+                sleep(0.005)
                 continue
-            now = time.monotonic()
+            now = clock()
             self._buf += data
             while b"\n" in self._buf:
                 line, self._buf = self._buf.split(b"\n", 1)
@@ -36,13 +37,13 @@ class Host:
         """Send `line`; (seconds to its reply, the reply) - the first line after `start`
         that is not a `* ` line."""
         n = len(self.lines)
-        t0 = time.monotonic()
+        t0 = clock()
         os.write(self.fd, line.encode() + b"\n")
-        while time.monotonic() - t0 < timeout:
+        while clock() - t0 < timeout:
             for t, text in self.lines[n:]:
                 if text.startswith(start):
                     return t - t0, text
-            time.sleep(0.001)
+            sleep(0.001)
         return None, None
 
     def close(self):
@@ -64,14 +65,14 @@ def test_panic_is_answered_within_100_ms_while_the_monitor_runs_at_its_cap(tmp_p
         results = {}
 
         def host():
-            time.sleep(1.5)  # booted
+            sleep(1.5)  # booted
             h = Host(sim.serial_path)
             try:
                 results["monitor"] = h.ask("monitor 50", "OK")[1]
-                time.sleep(1.0)
+                sleep(1.0)
                 results["panic"] = [h.ask("panic", "OK")[0] for _ in range(8)]
                 results["tagged"] = h.ask("@p1 panic", "@p1 ")
-                time.sleep(0.5)
+                sleep(0.5)
                 results["lines"] = list(h.lines)
             finally:
                 h.close()
