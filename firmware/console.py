@@ -55,32 +55,35 @@ class Console:
 
     def handle(self, line):
         """One request line (bytes) -> its reply line (str, no newline), or None for an empty
-        line. Never raises: an unexpected failure becomes `ERR internal`. A tagged request
-        (`@a7 status`) gets a tagged reply (protocol.split_tag)."""
-        tag, line, error = protocol.split_tag(line)
-        if error:
-            return error
-        reply = self._handle(line)
-        return reply if reply is None else protocol.tagged(tag, reply)
-
-    def _handle(self, line):
+        line. Never raises: an unexpected failure becomes `ERR internal`. A request tagged
+        `@<tag> ` gets its reply tagged the same way (docs/protocol.md)."""
+        tag = None
         try:
-            cmd, rest, error = protocol.parse(line)
+            tag, line, error = protocol.split_tag(line)
             if error:
                 return error
-            if not cmd:
-                return None
-            run = commands.HANDLERS.get(cmd)
-            if run is None:
-                return protocol.err(
-                    "unknown", "'" + cmd + "' is not a command. Send 'help' for the list."
-                )
-            return run(self, rest)
+            return protocol.tagged(tag, self._run(line))
         except Exception as e:  # a bug in a command must not stop the instrument
-            return protocol.err(
-                "internal",
-                "The command failed unexpectedly (" + repr(e) + "); the instrument plays on.",
+            return protocol.tagged(
+                tag,
+                protocol.err(
+                    "internal",
+                    "The command failed unexpectedly (" + repr(e) + "); the instrument plays on.",
+                ),
             )
+
+    def _run(self, line):
+        cmd, rest, error = protocol.parse(line)
+        if error:
+            return error
+        if not cmd:
+            return None
+        run = commands.HANDLERS.get(cmd)
+        if run is None:
+            return protocol.err(
+                "unknown", "'" + cmd + "' is not a command. Send 'help' for the list."
+            )
+        return run(self, rest)
 
     def poll(self, now_ms):
         """Between ticks: each module's bounded work (faults, calibration, monitor lines...)."""

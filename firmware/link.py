@@ -1,20 +1,26 @@
 """The serial edge: reads request lines and writes replies over USB serial, never blocking.
 
 Usage: link = Link(); console = Console(..., link.send); link.handler = console.handle
-       between ticks: link.service(console.handle, budget_us)
+       between ticks: link.service(console.handle, budget_us); while `link.busy` (output
+       waiting), also link.drain(idle_us) with the idle time left in other ticks
 
-Bounded work per call: at most _IN_BUDGET bytes read and _OUT_BUDGET bytes written (and no new
-byte or line once the time budget is spent), so a flood of input or a slow host delays a tick
-by a bounded amount. A command's own work (a profile save) is not split.
+Replies before telemetry: replies and asynchronous `* ` lines wait in two queues. At every line
+boundary a waiting reply goes first, so a reply waits behind at most the one `* ` line already
+being written; replies have their own byte budget per call, and reading stops only while
+_REPLY_HOLD bytes of *replies* wait (a host that sends requests but never reads its replies),
+never because of monitor lines. Asynchronous lines are dropped, oldest first, when more than
+_OUT_CAP bytes of them would wait (counted in `dropped`); replies are never dropped.
 
-Why writing never blocks: on rp2 a write to stdout while a host holds the port open but does not
+Bounded work per call: at most _IN_BUDGET bytes read, _REPLY_BUDGET reply bytes and
+_ASYNC_BUDGET asynchronous bytes written, and no new byte or line once the time budget is spent.
+A command's own work (a profile save) is not split.
+
+Why one byte per poll: on rp2 a write to stdout while a host holds the port open but does not
 read waits up to 500 ms for room (shared/tinyusb/mp_usbd_cdc.c, MICROPY_HW_USB_CDC_TX_TIMEOUT),
-and it waits whenever the chunk is larger than the free space. `select.poll` on stdout reports
-POLLOUT only when at least one byte is free (mp_usbd_cdc_poll_interfaces; in 1.23, only while a
-host is connected), so the link writes ONE byte per POLLOUT check: that byte always fits. When
-nobody reads, POLLOUT stays off, the queue fills, and the oldest asynchronous `* ` lines are
-dropped (counted in `dropped`); replies are never dropped: instead the link stops reading new
-requests while much output is waiting (USB flow control then holds the host back).
+whenever the chunk is larger than the free space, and `select.poll` reports POLLOUT when at
+least ONE byte is free; reading stdin blocks until every byte asked for has come, and POLLIN
+says one is there. So each byte is polled first: the one byte always fits, or is there. The
+per-byte path is kept short (locals, no method call but the poll and the I/O) for throughput.
 """
 
 import select
@@ -25,13 +31,12 @@ import protocol
 from micropython import const
 
 _MAX_LINE = const(200)  # protocol.MAX_LINE
-_IN_BUDGET = const(64)  # bytes read per call
-_OUT_BUDGET = const(32)  # bytes written per call
-_OUT_CAP = const(4096)  # bytes waiting to go out; asynchronous lines are dropped to stay under
-_REPLY_HOLD = const(1024)  # no new requests are read while this much output waits
+_IN_BUDGET = const(128)  # bytes read per call
+_REPLY_BUDGET = const(128)  # reply bytes written per call
+_ASYNC_BUDGET = const(64)  # asynchronous bytes written per call
+_OUT_CAP = const(4096)  # asynchronous bytes waiting; the oldest lines are dropped to stay under
+_REPLY_HOLD = const(1024)  # no new requests are read while this many reply bytes wait
 _STALE_MS = const(5000)  # a half line left this long (host gone mid-line) is forgotten
-_CHECK_EVERY = const(8)  # bytes between looks at the clock under a time budget (the first
-# look comes after the first byte: most calls find nothing to read or write)
 
 
 def _over(t0, budget_us):
@@ -70,10 +75,14 @@ class Link:
         self._last = 0  # when the last byte arrived (ms)
         self._in1 = bytearray(1)
         self._out1 = bytearray(1)
-        self._lines = []  # encoded lines waiting to go out, oldest first
-        self._reply = []  # True for each line that is a reply (never dropped)
-        self._pos = 0  # bytes of the first line already written
-        self._bytes = 0  # bytes in _lines
+        self._replies = []  # encoded reply lines waiting, oldest first
+        self._asyncs = []  # encoded `* ` lines waiting, oldest first
+        self._cur = None  # the line being written (taken from one of the queues)
+        self._cur_reply = False
+        self._pos = 0  # bytes of _cur already written
+        self._rbytes = 0  # reply bytes waiting (with _cur's rest when it is a reply)
+        self._abytes = 0  # asynchronous bytes waiting (with _cur's rest when it is one)
+        self.busy = False  # output is waiting: worth a tick's idle time (`drain`)
         self.dropped = 0  # asynchronous lines dropped because the host was not reading
         self.lines = 0  # complete request lines received
 
@@ -86,40 +95,35 @@ class Link:
     def send(self, text):
         """Queue an asynchronous `* ` line; dropped (oldest first) when the host is not reading."""
         data = text.encode() + b"\n"
-        while self._bytes + len(data) > _OUT_CAP:
-            if not self._drop_async():
+        q = self._asyncs
+        while self._abytes + len(data) > _OUT_CAP:
+            if not q:
                 self.dropped += 1
                 return False
-        self._lines.append(data)
-        self._reply.append(False)
-        self._bytes += len(data)
+            self._abytes -= len(q.pop(0))
+            self.dropped += 1
+        q.append(data)
+        self._abytes += len(data)
+        self.busy = True
         return True
 
     def reply(self, text):
-        """Queue a reply line: never dropped; makes room by dropping asynchronous lines."""
+        """Queue a reply line: never dropped; it goes out before any waiting `* ` line."""
         data = text.encode() + b"\n"
-        self._lines.append(data)
-        self._reply.append(True)
-        self._bytes += len(data)
-        while self._bytes > _OUT_CAP and self._drop_async():
-            pass
-
-    def _drop_async(self):
-        """Drop the oldest asynchronous line not already being written. False if none."""
-        start = 1 if self._pos else 0
-        for i in range(start, len(self._lines)):
-            if not self._reply[i]:
-                self._bytes -= len(self._lines[i])
-                del self._lines[i]
-                del self._reply[i]
-                self.dropped += 1
-                return True
-        return False
+        self._replies.append(data)
+        self._rbytes += len(data)
+        self.busy = True
 
     @property
     def idle(self):
         """True when nothing is half read or waiting to go out (a good moment to collect)."""
-        return not self._lines and not self._n and not self._long
+        return (
+            self._cur is None
+            and not self._replies
+            and not self._asyncs
+            and not self._n
+            and not self._long
+        )
 
     def _ready(self, p):
         if p is None:
@@ -130,36 +134,85 @@ class Link:
             return False
         return bool(p.poll(0))
 
+    def _next_line(self):
+        """Take the next line to write: a reply if one waits, else the oldest `* ` line."""
+        if self._replies:
+            self._cur = self._replies.pop(0)
+            self._cur_reply = True
+        elif self._asyncs:
+            self._cur = self._asyncs.pop(0)
+            self._cur_reply = False
+        else:
+            self._cur = None
+        self._pos = 0
+        return self._cur
+
     def _write(self, t0, budget_us):
-        budget = _OUT_BUDGET
         one = self._out1
-        lines = self._lines
-        while budget and lines:
-            if budget_us and budget % _CHECK_EVERY == _CHECK_EVERY - 1 and _over(t0, budget_us):
-                return
-            if not self._ready(self._pout):
-                return
-            line = lines[0]
-            one[0] = line[self._pos]
-            try:
-                n = self._write_out(one)
-            except OSError:
-                # the port is gone (CPython: pipe closed); what was waiting cannot arrive
-                self.dropped += len(lines)
-                lines.clear()
-                self._reply.clear()
-                self._bytes = 0
-                self._pos = 0
-                return
-            if not n:
-                return
-            budget -= 1
-            self._pos += 1
-            if self._pos >= len(line):
-                self._bytes -= len(line)
-                self._pos = 0
-                del lines[0]
-                del self._reply[0]
+        pout = self._pout
+        write = self._write_out
+        ip = self._ipoll and pout is not None
+        line = self._cur
+        if line is None:
+            line = self._next_line()
+        pos = self._pos
+        rbudget = _REPLY_BUDGET
+        abudget = _ASYNC_BUDGET
+        if budget_us:
+            ticks_us = time.ticks_us
+            ticks_diff = time.ticks_diff
+        while line is not None:
+            is_reply = self._cur_reply
+            left = rbudget if is_reply else abudget
+            end = len(line)
+            if end - pos > left:
+                end = pos + left  # this call's budget ends inside the line
+            p0 = pos
+            while pos < end:  # the bytes of one line (locals only: the per-byte path)
+                if budget_us and ticks_diff(ticks_us(), t0) > budget_us:
+                    break  # (each byte costs ~60 us on a Pico: the clock is read before each)
+                if ip and pout is not None:  # (the poll inlined: a Python call per byte
+                    # costs ~10 us on a Pico)
+                    r = 0
+                    for _ in pout.ipoll(0):
+                        r = 1
+                    if not r:
+                        break
+                elif not self._ready(pout):
+                    break
+                one[0] = line[pos]
+                try:
+                    n = write(one)
+                except OSError:
+                    self._gone()
+                    return
+                if not n:
+                    break
+                pos += 1
+            done = pos - p0
+            if is_reply:
+                rbudget -= done
+                self._rbytes -= done
+            else:
+                abudget -= done
+                self._abytes -= done
+            if pos < len(line):
+                break  # no room, no time or no budget left: go on from here next call
+            line = self._next_line()
+            pos = 0
+        self._pos = pos
+        self.busy = line is not None
+
+    def _gone(self):
+        # the port is gone (CPython: pipe closed); what was waiting cannot arrive
+        self.dropped += len(self._replies) + len(self._asyncs) + (self._cur is not None)
+        self._replies.clear()
+        self._asyncs.clear()
+        self._cur = None
+        self._pos = 0
+        self._rbytes = 0
+        self._abytes = 0
+        self.busy = False
 
     # ---- input ----
 
@@ -200,40 +253,74 @@ class Link:
         budget = _IN_BUDGET
         one = self._in1
         buf = self._buf
-        while budget and self._bytes < _REPLY_HOLD:
-            if budget_us and budget % _CHECK_EVERY == _CHECK_EVERY - 1 and _over(t0, budget_us):
-                return
-            if not self._ready(self._pin):
-                return
+        pin = self._pin
+        readinto = self._readinto
+        ip = self._ipoll
+        if budget_us:
+            ticks_us = time.ticks_us
+            ticks_diff = time.ticks_diff
+        got = 0
+        n = self._n  # (kept in a local on the per-byte path; stored back at a line end)
+        while budget and self._rbytes < _REPLY_HOLD:
+            if budget_us and ticks_diff(ticks_us(), t0) > budget_us:
+                break
+            if ip:  # (inlined, as in _write)
+                r = 0
+                for _ in pin.ipoll(0):
+                    r = 1
+                if not r:
+                    break
+            elif not self._ready(pin):
+                break
             try:
-                n = self._readinto(one)
+                if not readinto(one):
+                    break
             except OSError:
-                return
-            if not n:
-                return
+                break
             budget -= 1
-            self._last = now_ms
+            got = 1
             b = one[0]
             if b == 10 or b == 13:
+                self._n = n
+                self._last = now_ms
                 self._end_line()
+                n = 0
                 if budget_us and _over(t0, budget_us):
-                    return
+                    break
             elif self._long:
                 self._long += 1
-            elif self._n < _MAX_LINE:
-                buf[self._n] = b
-                self._n += 1
+            elif n < _MAX_LINE:
+                buf[n] = b
+                n += 1
             else:
-                self._long = self._n + 1
+                self._long = n + 1
+        self._n = n
+        if got:
+            self._last = now_ms
+        return got
 
     def service(self, handler=None, budget_us=0):
         """The runtime's between-tick call: read up to _IN_BUDGET bytes (handling whole
-        lines), then write up to _OUT_BUDGET bytes, stopping once `budget_us` microseconds are
-        spent (0: byte budgets only). Never blocks."""
+        lines), then write replies first and `* ` lines after, stopping once `budget_us`
+        microseconds are spent (0: byte budgets only). Never blocks."""
         if handler is not None:
             self.handler = handler
-        if not (self._lines or self._n or self._long or self._ready(self._pin)):
+        if not (
+            self._cur is not None
+            or self._replies
+            or self._asyncs
+            or self._n
+            or self._long
+            or self._ready(self._pin)
+        ):
             return  # nothing to read, write or finish (most calls): no need for the clock
         t0 = time.ticks_us()
         self._read(time.ticks_ms(), t0, budget_us)
         self._write(t0, budget_us)
+
+    def drain(self, budget_us):
+        """Write only, for up to `budget_us`: the runtime gives it a tick's idle time while
+        `busy` (output waiting). Reading stays in `service`, every 4th tick: on a Pico, taking
+        in USB data comes in lumps of a few hundred microseconds that would make ticks late."""
+        if self.busy:
+            self._write(time.ticks_us() if budget_us else 0, budget_us)

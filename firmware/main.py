@@ -1,6 +1,7 @@
 """Attune firmware entry point: play the instrument described by board.json.
 
-Hold Ctrl-C in a serial terminal (or use `attune deploy`) to stop it and reach the REPL.
+Serial input never stops it: send `maintenance` (as `attune deploy` does) to restart
+with the REPL reachable; the next reset plays again (docs/protocol.md).
 """
 
 import runtime

@@ -40,22 +40,31 @@ def parse(line):
                 + ". Nothing was done.",
             ),
         )
+    spaces = False  # a TAB, CR or LF inside the line: white space, like a space
     for i in range(n):
         b = line[i]
-        if b < 32 or b > 126:
-            return (
-                None,
-                None,
-                err(
-                    "encoding",
-                    "Byte "
-                    + str(i + 1)
-                    + " of the line ("
-                    + hex(b)
-                    + ") is not plain text. Use printable ASCII only; nothing "
-                    "was done.",
-                ),
-            )
+        if 32 <= b <= 126:
+            continue
+        if b == 9 or b == 10 or b == 13:
+            spaces = True
+            continue
+        if b < 32 or b == 127:
+            return None, None, err("control", _control_reason(i, b))
+        return (
+            None,
+            None,
+            err(
+                "encoding",
+                "Byte "
+                + str(i + 1)
+                + " of the line ("
+                + hex(b)
+                + ") is not plain text. Use printable ASCII only; nothing "
+                "was done.",
+            ),
+        )
+    if spaces:
+        line = bytes(32 if b in (9, 10, 13) else b for b in line[:n])
     text = bytes(line[:n]).decode().strip()
     if not text:
         return "", "", None
@@ -66,40 +75,56 @@ def parse(line):
 
 
 def split_tag(line):
-    """A request line (bytes) -> (tag, rest, error): its optional request tag split off.
+    """A request line (bytes) -> (tag, rest, error): `@a7 status` gives ("a7", b"status", None).
 
-    A line may start with `@`, 1 to 8 letters or digits and a space (`@a7 status`); its reply
-    then starts with the same `@a7 ` (see `tagged`), so a host can tell its reply from a stale
-    one. Untagged: (None, line, None). A malformed tag: (None, None, ERR reply line).
+    No tag: (None, line, None). A tag is `@` then 1 to 8 letters or digits, then a space; its
+    reply echoes it (`tagged`). A bad tag gives (None, None, the untagged ERR reply line).
     """
-    if not line or line[0] != 64:  # "@"
-        return None, line, None
     n = len(line)
-    end = 1
-    while end < n and line[end] not in (32, 10, 13):
-        b = line[end]
-        if not (48 <= b <= 57 or 65 <= b <= 90 or 97 <= b <= 122) or end > 8:
-            end = 0
+    i = 0
+    while i < n and line[i] == 32:  # leading spaces, as parse() allows them
+        i += 1
+    if i >= n or line[i] != 64:  # "@"
+        return None, line, None
+    j = i + 1
+    while j < n and j - i <= 9:
+        b = line[j]
+        if not (48 <= b <= 57 or 65 <= b <= 90 or 97 <= b <= 122):
             break
-        end += 1
-    if end < 2:
+        j += 1
+    k = j - i - 1  # letters and digits after the @
+    if k < 1 or k > 8 or (j < n and line[j] not in (32, 9, 10, 13)):
         return (
             None,
             None,
             err(
                 "tag",
-                "A request tag is @ then 1 to 8 letters or digits and a space, e.g. "
-                "'@a7 status'. Nothing was done.",
+                "A request tag is @ followed by 1 to 8 letters or digits and a space, "
+                "e.g. '@a7 status'. Nothing was done.",
             ),
         )
-    return bytes(line[1:end]).decode(), line[end + 1 :], None
+    return bytes(line[i + 1 : j]).decode(), line[j + 1 :] if j < n else b"", None
 
 
-def tagged(tag, reply_line):
-    """A reply line with the request's tag in front (`@a7 OK {...}`); unchanged when untagged."""
-    if tag is None:
-        return reply_line
-    return "@" + tag + " " + reply_line
+def tagged(tag, reply):
+    """The reply line for a request that carried `tag` (None: the reply as it is)."""
+    if tag is None or reply is None:
+        return reply
+    return "@" + tag + " " + reply
+
+
+def _control_reason(i, b):
+    name = "DEL" if b == 127 else "Ctrl-" + chr(64 + b)
+    return (
+        "Byte "
+        + str(i + 1)
+        + " of the line is a control character ("
+        + hex(b)
+        + ", "
+        + name
+        + "). Control characters are never commands here: the instrument plays on and "
+        "nothing was done."
+    )
 
 
 def ok(payload):

@@ -4,9 +4,11 @@ at a fixed rate, serving the serial port, LED and watchdog between ticks.
 Usage (main.py): import runtime; runtime.main()
 
 A crash anywhere in a tick is logged to errors.log, every note is turned off, and the loop
-starts again; Ctrl-C (how mpremote takes over) turns every note off and leaves the loop.
-A one-shot `maintenance` flag file (set by the `maintenance` command before a deploy) boots
-without the loop or the watchdog, so mpremote can copy files undisturbed.
+starts again. While it plays, serial input is data, never control: Ctrl-C does not interrupt
+(`micropython.kbd_intr(-1)`), so no byte a host sends can stop the music or reach the REPL.
+The way in for mpremote and deploys is the `maintenance` command: it sets a one-shot flag file
+and restarts; that boot skips the loop and the watchdog and leaves the REPL reachable (Ctrl-C
+on); the next reset plays again (docs/protocol.md).
 """
 
 import gc
@@ -19,7 +21,7 @@ import version
 from console import Console
 from instrument import Instrument, kind_defaults
 from link import Link
-from micropython import const
+from micropython import const, kbd_intr
 from midi.outputs import DinMidi, Outputs, UsbMidi
 from profiles import Profiles
 from settings import Settings
@@ -30,7 +32,10 @@ _PERIOD_US = const(1000)  # 1 kHz tick
 _WDT_MS = const(2000)
 _IDLE_GC_US = const(5000000)  # collect garbage at most this often, and only with no note held
 _LOG_MAX = const(4096)
-_SERVICE_BUDGET_US = const(400)  # serial/console work allowed after a tick
+_SERVICE_BUDGET_US = const(400)  # serial/console work allowed after every 4th tick...
+_IDLE_MARGIN_US = const(300)  # ...and while output waits, writing in a tick's idle time less
+# this (a byte's I/O can take a few hundred us on a Pico when USB work lands in it)...
+_IDLE_MIN_US = const(200)  # ...when that leaves at least this much
 
 BOARD_FILE = "board.json"
 LOG_FILE = "errors.log"
@@ -182,6 +187,7 @@ class Player:
         stats.mem_free = gc.mem_free()
         if self.wdt is None:
             self.start_watchdog()  # before any sensor is touched: a hang anywhere is caught
+        kbd_intr(-1)  # serial bytes are data while playing: a Ctrl-C byte must not stop the music
         t_start = ticks_us()
         inst.begin(t_start)
         self.silence()
@@ -200,9 +206,8 @@ class Player:
             # and console every 4 ms is quick enough for people and cheap for the loop
             ticks += 1
             chore = ticks & 3
-            if chore == 0:
-                link.service(handle, _SERVICE_BUDGET_US)
-            elif chore == 1:
+            # (chore 0, serial, comes last: below)
+            if chore == 1:
                 console.poll(ticks_ms())
             elif chore == 2:
                 if self.wdt is not None:
@@ -221,7 +226,7 @@ class Player:
                     # same silence, not once a second in the middle of play)
                     stats.mem_free = gc.mem_free()
                     last_gc = now
-            else:
+            elif chore == 3:
                 outputs.check_host()
                 self._led(ticks_ms())
                 if ticks_diff(now, t_sec) >= 1000000:
@@ -237,6 +242,14 @@ class Player:
                             self._faulted = True
             nxt = ticks_add(nxt, _PERIOD_US)
             wait = ticks_diff(nxt, ticks_us())
+            if chore == 0:
+                link.service(handle, _SERVICE_BUDGET_US)
+                wait = ticks_diff(nxt, ticks_us())
+            elif link.busy and wait - _IDLE_MARGIN_US >= _IDLE_MIN_US:
+                # output waiting: the idle rest of this tick writes it too, so replies and a
+                # monitor stream move faster without making the tick late
+                link.drain(wait - _IDLE_MARGIN_US)
+                wait = ticks_diff(nxt, ticks_us())
             if wait > 0:
                 sleep_us(wait)
             else:
@@ -267,6 +280,7 @@ class Player:
 def main(board_file=BOARD_FILE):
     """Boot: maintenance mode, or build the player and keep it playing whatever happens."""
     if maintenance_requested():
+        kbd_intr(3)  # the REPL is the point of maintenance mode: Ctrl-C works again
         print("Attune: maintenance mode (no play loop, no watchdog). Reset to play.")
         return
     try:
@@ -278,7 +292,8 @@ def main(board_file=BOARD_FILE):
     while True:
         try:
             player.run()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # not from serial (kbd_intr is off while playing)
+            kbd_intr(3)
             player.silence()
             player.hand_over()
             print("Attune stopped (Ctrl-C). All notes off.")

@@ -455,8 +455,9 @@ def run(cmd: list[str], what: str, timeout: float) -> None:
 
 
 def request_maintenance(port: str, timeout: float, say: Callable[[str], None]) -> bool:
-    """Ask running Attune firmware to restart without its play loop. False if it is not
-    Attune (e.g. a fresh board at the MicroPython prompt): deploy goes on anyway."""
+    """Ask running Attune firmware to restart without its play loop (the only way in: while it
+    plays, serial Ctrl-C is data). False if it is not Attune (e.g. a fresh board at the
+    MicroPython prompt): deploy goes on. Refused: DeployFailed, before mpremote is run."""
     try:
         client = device.open_client(port, timeout)
     except NotAttune:
@@ -471,8 +472,14 @@ def request_maintenance(port: str, timeout: float, say: Callable[[str], None]) -
         )
         return True
     except Refused as e:
-        say("The instrument refused maintenance mode (" + e.reason + "); going on.")
-        return False
+        # a playing Attune ignores Ctrl-C (serial bytes are data while it plays), so mpremote
+        # cannot get in without maintenance mode: stop here rather than fail halfway
+        raise DeployFailed(
+            "The instrument refused maintenance mode ("
+            + e.reason
+            + "), so nothing was copied: while it plays it ignores the keys mpremote uses. "
+            "Fix what the instrument says above and run attune deploy again."
+        ) from None
     except DeviceTimeout:
         say("No answer to 'maintenance'; the board may be restarting already.")
         return True

@@ -3,8 +3,10 @@ descriptors inside that the firmware sees as `sys.stdin` / `sys.stdout`.
 
 Usage: port = SerialPort(clock, world, mode="pty"); print(port.path)  # connect a terminal here
 
-Bytes from the host pass through a relay thread that turns Ctrl-C into a KeyboardInterrupt in the
-firmware, as MicroPython does, and then into a pipe the firmware reads one byte at a time.
+Bytes from the host pass through a relay thread that turns the interrupt character into a
+KeyboardInterrupt in the firmware, as MicroPython does (Ctrl-C at each boot; whatever the
+firmware sets with `micropython.kbd_intr`, -1 for none: then Ctrl-C is a byte like any other),
+and then into a pipe the firmware reads one byte at a time.
 """
 
 from __future__ import annotations
@@ -127,8 +129,9 @@ class SerialPort:
                 real_sleep(0.001)  # the firmware is not reading: hold the host back
 
     def inject(self, data: bytes, drop_when_full: bool = False) -> None:
-        """Bytes arriving now in virtual time (from a scheduled fault or a test); a Ctrl-C
-        among them raises KeyboardInterrupt in the firmware right here."""
+        """Bytes arriving now in virtual time (from a scheduled fault or a test); the interrupt
+        character among them (if kbd_intr has not turned it off) raises KeyboardInterrupt in the
+        firmware right here."""
         self._deliver(bytes(data), from_thread=False, drop_when_full=drop_when_full)
 
     def readable(self) -> bool:

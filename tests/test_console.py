@@ -343,13 +343,13 @@ def test_status_reports_the_loop_the_channels_and_the_configuration(kit):
 
 
 def test_monitor_sends_one_line_per_sensor_at_the_chosen_rate(kit):
-    assert ok(kit.ask("monitor 20")) == {"monitor": 20}
+    assert ok(kit.ask("monitor 5")) == {"monitor": 5, "max": 8}
     kit.lines.clear()
     kit.play(1000)
     mon = [x for x in kit.lines if x.startswith("* monitor ")]
-    assert 60 <= len(mon) <= 63  # 20 a second, 3 sensors
+    assert 15 <= len(mon) <= 18  # 5 a second, 3 sensors
     assert mon[1].split()[3] == "pad" and "raw=2000" in mon[1] and "pressed=0" in mon[1]
-    assert ok(kit.ask("monitor off")) == {"monitor": 0}
+    assert ok(kit.ask("monitor off")) == {"monitor": 0, "max": 8}
     kit.lines.clear()
     kit.play(500)
     assert kit.lines == []
@@ -358,6 +358,36 @@ def test_monitor_sends_one_line_per_sensor_at_the_chosen_rate(kit):
 @pytest.mark.parametrize("rate", ["0", "51", "fast", ""])
 def test_monitor_refuses_a_rate_outside_1_to_50(kit, rate):
     assert "from 1 to 50" in err(kit.ask("monitor " + rate), "value")
+
+
+def test_a_monitor_rate_above_what_the_link_carries_is_clamped_to_the_cap(kit):
+    # 3 sensors: the link carries 8 lines a second of each (commands/telemetry.max_rate)
+    assert ok(kit.ask("monitor 50")) == {"monitor": 8, "max": 8}
+    assert ok(kit.ask("status"))["monitor"] == 8
+    kit.lines.clear()
+    kit.play(1000)
+    assert len([x for x in kit.lines if x.startswith("* monitor ")]) <= 27
+
+
+def test_the_monitor_cap_falls_with_more_sensors_and_stays_within_1_to_50():
+    from commands.telemetry import max_rate
+
+    assert [max_rate(n) for n in (1, 2, 3, 4, 8)] == [25, 12, 8, 6, 3]
+    assert max_rate(0) == 25 and max_rate(1000) == 1
+
+
+def test_monitor_lines_carry_the_release_point_and_the_top_of_the_noise_band(kit):
+    ok(kit.ask("monitor 10"))
+    kit.lines.clear()
+    kit.play(200)
+    pad = [x for x in kit.lines if x.startswith("* monitor ") and " pad " in x][-1]
+    fields = dict(w.split("=") for w in pad.split()[4:])
+    assert set(fields) == {"raw", "level", "trigger", "pressed", "release", "noise"}
+    cond = kit.inst.channels[1].cond
+    assert int(fields["release"]) == cond.release_level < int(fields["trigger"])
+    assert 0 < int(fields["noise"]) == cond.noise_level < int(fields["release"])
+    switch = [x for x in kit.lines if x.startswith("* monitor ") and " switch " in x][-1]
+    assert switch.endswith(" noise=0") and len(pad) < 100
 
 
 def test_events_are_reported_while_monitoring(kit):
@@ -677,3 +707,20 @@ def test_any_lines_while_playing_never_raise_and_each_gets_one_reply(flash, line
     kit.play(300)
     assert kit.sounding() == set()
     assert kit.inst.errors == 0
+
+
+# ---- request tags ----------------------------------------------------------------------------
+
+
+def test_a_tagged_request_gets_its_reply_with_the_same_tag(kit):
+    reply = kit.ask("@a7 hello")
+    assert reply.startswith("@a7 OK ")
+    assert json.loads(reply[len("@a7 OK ") :])["protocol"] == 1
+    assert kit.ask("@Z9 nosuch").startswith("@Z9 ERR unknown ")
+    assert kit.ask("@q \x03").startswith("@q ERR ")  # a refused line still carries its tag
+
+
+def test_an_untagged_request_gets_an_untagged_reply_and_a_bad_tag_an_untagged_error(kit):
+    assert kit.ask("hello").startswith("OK ")
+    err(kit.ask("@toolongtag hello"), "tag")
+    assert kit.ask("@a7") is None  # a tag alone is an empty line: no reply

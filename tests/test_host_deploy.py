@@ -433,6 +433,22 @@ def test_deploy_asks_for_maintenance_then_installs_copies_and_resets(
     assert "Done." in out
 
 
+def test_deploy_stops_before_mpremote_when_the_instrument_refuses_maintenance(
+    tree, capsys, monkeypatch, recorder
+):
+    # while it plays, Attune ignores Ctrl-C: without maintenance mode mpremote cannot get in
+    pico = FakeAttune()
+
+    def refuse() -> None:
+        raise OSError(30)  # a read-only flash: the flag cannot be written
+
+    pico.system.request_maintenance = refuse  # type: ignore[method-assign]
+    plug_in(monkeypatch, {"/dev/ttyACM0": pico})
+    code, out, err = run(capsys, "deploy", "--board", "pico", "--instrument", "combo")
+    assert code != 0 and recorder == []
+    assert "refused maintenance mode" in out + err and "nothing was copied" in out + err
+
+
 def test_fresh_board_without_attune_is_deployed_anyway(tree, capsys, monkeypatch, recorder):
     plug_in(monkeypatch, {"/dev/ttyACM0": FakeAttune(mode="repl")})
     code, out, _ = run(

@@ -1,10 +1,42 @@
-"""The play loop on the simulator: Ctrl-C hands over to the REPL without a watchdog reset."""
+"""The play loop on the simulator: serial bytes never stop it; maintenance mode opens the REPL."""
 
 from simulator.run import Simulation
 from simulator.world import SerialInput
 
 
-def test_ctrl_c_stops_play_with_all_notes_off_and_the_watchdog_leaves_the_repl_alone(tmp_path):
+def test_ctrl_c_ctrl_a_and_ctrl_d_bytes_while_playing_are_data_never_control(tmp_path):
+    # the issue: `hello` + Ctrl-C stopped play; Ctrl-A `print('pwned')` Ctrl-D then ran code
+    presses = [0] * 1000 + ([1] * 300 + [0] * 300) * 8  # a press every 0.6 s from 1 s on
+    with Simulation(
+        "big-switch",
+        tmp_path / "flash",
+        trace={"switch": presses},
+        duration_s=5.8,
+        strict=False,
+        faults=[
+            SerialInput(at_s=1.5, data=b"hello\x03"),
+            SerialInput(at_s=1.6, data=b"\x01print('pwned')\x04"),
+            SerialInput(at_s=1.7, data=b"\r\nstatus\r\n"),
+            SerialInput(at_s=2.0, data=b"\x03\x03\x04\r\n"),
+        ],
+    ) as sim:
+        events = sim.run()
+    log = sim.serial_log
+    assert b"pwned" not in log.replace(b"print('pwned')", b"")  # echoed in no reply either
+    assert b"OKpwned" not in log and b"raw REPL" not in log and b"Traceback" not in log
+    assert b"Attune stopped" not in log and sim.resets == []
+    assert log.count(b"ERR control Byte 6 of the line is a control character (0x3, Ctrl-C)") == 1
+    assert b'OK {"state": "playing"' in log  # the next request is answered as usual
+    assert b"ERR control Byte 1 of the line is a control character (0x3, Ctrl-C)" in log
+    ons = [e["t_ms"] for e in events if e["type"] == "note_on"]
+    assert len(ons) == 8 and ons[-1] > 5000  # every press, before and after, still played
+
+
+def test_an_interrupt_that_does_arrive_stops_play_with_all_notes_off_and_the_watchdog_fed(
+    tmp_path,
+):
+    # kbd_intr(-1) keeps serial Ctrl-C out; were an interrupt ever raised (a REPL user turning
+    # kbd_intr back on), play still stops cleanly: all notes off, no watchdog reset
     trace = {"switch": [0] * 1500 + [1] * 6000}
     with Simulation(
         "big-switch",
@@ -14,11 +46,25 @@ def test_ctrl_c_stops_play_with_all_notes_off_and_the_watchdog_leaves_the_repl_a
         strict=False,
         faults=[SerialInput(at_s=2.0, data=b"\x03")],
     ) as sim:
+        sim.clock.call_at(1_900_000, lambda: setattr(sim.world, "kbd_intr_char", 3))
         events = sim.run()
     notes = [e["type"] for e in events if e["type"].startswith("note")]
     assert notes == ["note_on", "note_off"]  # pressed at 1.5 s, ended by Ctrl-C at 2 s
     assert b"All notes off" in sim.serial_log
     assert sim.resets == []  # 5 s at the REPL, well past the 2 s watchdog timeout
+
+
+def test_play_turns_the_keyboard_interrupt_off_and_maintenance_mode_turns_it_on(tmp_path):
+    with Simulation("big-switch", tmp_path / "flash", duration_s=1.0, strict=False) as sim:
+        sim.run()
+        assert sim.world.kbd_intr_char == -1
+    flash = tmp_path / "flash2"
+    flash.mkdir()
+    (flash / "maintenance").write_text("1")
+    with Simulation("big-switch", flash, duration_s=1.0, strict=False) as sim:
+        sim.run()
+        assert sim.world.kbd_intr_char == 3
+    assert b"maintenance mode" in sim.serial_log
 
 
 def test_maintenance_over_serial_restarts_into_maintenance_mode_once(tmp_path):

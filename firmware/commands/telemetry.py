@@ -1,5 +1,9 @@
 """`monitor`, and the lines sent between ticks: `* monitor` (each sensor), `* event` (the MIDI
-played), `* fault` / `* info ... recovered` (sensor news)."""
+played), `* fault` / `* info ... recovered` (sensor news).
+
+The monitor rate is capped to what the serial link carries for this instrument's sensors
+(`max_rate`), so a monitor can never crowd out replies; a faster request is clamped to the cap.
+"""
 
 import time
 
@@ -9,6 +13,11 @@ from micropython import const
 from commands import between_ticks, command, start
 
 _MONITOR_MAX_HZ = const(50)
+# What `* monitor` lines may use of the serial link, in bytes a second: about 3/4 of the ~3.2 KB/s
+# the link wrote on the emulated Pico (tests/hil figures in docs/protocol.md), the rest kept for
+# replies and events
+_MONITOR_BYTES_S = const(2400)
+_MONITOR_LINE = const(96)  # bytes in a long `* monitor` line (5-digit values, a 10-letter name)
 _EVENTS_PER_POLL = const(8)  # `* event` lines per poll at most
 _CHECK_MS = const(50)  # how often sensor faults are looked at
 
@@ -72,6 +81,7 @@ class Telemetry:
         t = " t=" + str(now_ms)
         write = self.con.write
         for ch in self.inst.channels:
+            cond = ch.cond
             write(
                 "* monitor"
                 + t
@@ -85,6 +95,10 @@ class Telemetry:
                 + str(ch.trigger_level)
                 + " pressed="
                 + str(ch.pressed)
+                + " release="
+                + str(ch.release_level)
+                + " noise="
+                + str(cond.noise_level if cond else 0)
             )
 
     def events(self):
@@ -134,8 +148,17 @@ def _start(con):
     con.capture = t.capture  # the runtime calls it after each tick with MIDI: no extra hop
 
 
+def max_rate(channels):
+    """The fastest monitor rate (Hz) the serial link carries for this many sensors."""
+    hz = _MONITOR_BYTES_S // (_MONITOR_LINE * (channels if channels > 0 else 1))
+    if hz > _MONITOR_MAX_HZ:
+        return _MONITOR_MAX_HZ
+    return hz if hz > 1 else 1
+
+
 @command("monitor", "monitor <rate_hz> | monitor off")
 def monitor(con, rest):
+    cap = max_rate(len(con.inst.channels))
     if rest.lower() == "off":
         hz = 0
     else:
@@ -148,12 +171,15 @@ def monitor(con, rest):
                 "value",
                 "monitor takes a rate from 1 to "
                 + str(_MONITOR_MAX_HZ)
-                + " (lines a second for each sensor), "
-                "or off.",
+                + " (lines a second for each sensor; this instrument's link carries up to "
+                + str(cap)
+                + "), or off.",
             )
+        if hz > cap:
+            hz = cap  # clamped: the reply says so, and replies stay quick
     con.telemetry.monitor_hz = hz
     con.telemetry.next_monitor = None
-    return protocol.ok({"monitor": hz})
+    return protocol.ok({"monitor": hz, "max": cap})
 
 
 @between_ticks(10)

@@ -91,6 +91,12 @@ class Conditioner:
         return self._noise >> 12
 
     @property
+    def noise_level(self):
+        """The top of the noise band (movement still counted as rest) as a level, for meters."""
+        lvl = ((self._gate >> 12) * LEVEL_MAX) // self._range
+        return lvl if lvl < LEVEL_MAX else LEVEL_MAX
+
+    @property
     def trigger_raw(self):
         """The trigger point in raw units (for plots and monitors)."""
         d = self.trigger_level * self._range // LEVEL_MAX
