@@ -16,8 +16,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from host_tools import firmware
 from host_tools.client import Client
 from host_tools.errors import AttuneError, DeviceTimeout, NoDevice, SeveralDevices
+
+_PROTOCOL = firmware.module("protocol")  # request tags, as the instrument reads and writes them
 
 DISCOVERY_FILE = "hub.json"
 DATA_ENV = "ATTUNE_DATA"  # overrides the data folder (tests; several Studios side by side)
@@ -160,9 +163,14 @@ class HubPort:
         self._out += bytes(data)
         while b"\n" in self._out:
             line, self._out = self._out.split(b"\n", 1)
-            text = line.decode("utf-8", "replace").strip()
-            if text:
-                self._post(text)
+            tag, rest, error = _PROTOCOL.split_tag(line.strip())
+            if error is not None:
+                self._feed(error.encode() + b"\r\n")
+                continue
+            text = rest.decode("utf-8", "replace").strip()
+            # an empty line, or the client's clean start (DEL, then a line end), is no request
+            if text and all(" " <= c <= "~" for c in text):
+                self._post(text, tag)
         return len(data)
 
     @property
@@ -200,7 +208,9 @@ class HubPort:
             self._in += data
             self._cond.notify_all()
 
-    def _post(self, line: str) -> None:
+    def _post(self, line: str, tag: str | None = None) -> None:
+        """Send one request through the hub; its reply line (tagged like the request, as the
+        instrument would) becomes readable."""
         word = line.split()[0].lower()
         if word in STREAMED and not line.lower().endswith(" off"):
             self._open_stream()
@@ -221,7 +231,8 @@ class HubPort:
             ) from None
         reason = str(body.get("error", ""))
         if status == 200:
-            self._feed(str(body.get("reply", "")).encode() + b"\r\n")
+            reply = _PROTOCOL.tagged(tag, str(body.get("reply", "")))
+            self._feed(reply.encode() + b"\r\n")
         elif status in (404, 503):
             raise NoDevice(reason)
         elif status == 409:

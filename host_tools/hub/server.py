@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +96,7 @@ def build_app(hub: Hub, sec: Security, static_dir: Path = STATIC_DIR) -> Any:
         listener = Listener(inst.id)
         hub.listeners.add(listener)
 
-        async def stream() -> Any:
+        async def stream() -> AsyncIterator[bytes]:
             try:
                 yield b": attune lines\n"  # something at once, so the tool knows it is open
                 while True:
