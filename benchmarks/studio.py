@@ -56,13 +56,19 @@ def running_studio(sims: list[str], seconds: float = 60.0) -> Iterator[dict[str,
             raise RuntimeError("the simulated instruments did not all connect: " + str(ids))
         yield dict(doc, pid=proc.pid, ids=ids)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         shutil.rmtree(data, ignore_errors=True)
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    """Ends a Studio child process: politely first, then by force if it hangs on.
+    Usage: `stop(proc)` in the `finally` of a block that started it."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _get(doc: dict[str, Any], path: str) -> dict[str, Any]:

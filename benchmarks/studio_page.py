@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.studio import stop
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "out" / "studio"
 CLI = "import sys; from host_tools.cli import main; sys.exit(main())"
@@ -96,12 +98,7 @@ def running_studio(sims: list[str], data: Path) -> Iterator[Hub]:
                 url = line.split(" ", 1)[1].strip()
         yield Hub(url, data, proc)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 # Debian's Chromium (Playwright's own browser download is not available here)

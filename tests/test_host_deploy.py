@@ -74,6 +74,11 @@ def run(capsys, *argv):
     return code, out, err
 
 
+def deploy_combo(capsys, *argv):
+    """`attune deploy --board pico --instrument combo ARGV...`; returns (code, out, err)."""
+    return run(capsys, "deploy", "--board", "pico", "--instrument", "combo", *argv)
+
+
 def staged(folder: Path) -> set[str]:
     return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
 
@@ -99,9 +104,7 @@ def assert_loadable(path: Path, arch: str | None) -> None:
 
 def test_stage_writes_exactly_what_goes_on_the_board(tree, capsys):
     out_dir = tree / "stage"
-    code, out, _ = run(
-        capsys, "deploy", "--board", "pico", "--instrument", "combo", "--stage", str(out_dir)
-    )
+    code, out, _ = deploy_combo(capsys, "--stage", str(out_dir))
     assert code == 0
     assert staged(out_dir) == {
         "main.py",
@@ -124,7 +127,7 @@ def test_stage_writes_exactly_what_goes_on_the_board(tree, capsys):
 
 def test_staged_mpy_files_are_loadable_and_hot_modules_native(tree, capsys):
     out_dir = tree / "stage"
-    run(capsys, "deploy", "--board", "pico", "--instrument", "combo", "--stage", str(out_dir))
+    deploy_combo(capsys, "--stage", str(out_dir))
     for rel in ("helper.mpy", "sensors/switch.mpy", "sensors/__init__.mpy"):
         assert_loadable(out_dir / rel, None)
     for rel in ("instrument.mpy", "midi/packets.mpy"):
@@ -144,9 +147,9 @@ def test_pico2_compiles_for_cortex_m33(tree, capsys):
 
 def test_restaging_replaces_the_old_stage(tree, capsys):
     out_dir = tree / "stage"
-    run(capsys, "deploy", "--board", "pico", "--instrument", "combo", "--stage", str(out_dir))
+    deploy_combo(capsys, "--stage", str(out_dir))
     (tree / "firmware" / "helper.py").unlink()
-    run(capsys, "deploy", "--board", "pico", "--instrument", "combo", "--stage", str(out_dir))
+    deploy_combo(capsys, "--stage", str(out_dir))
     assert "helper.mpy" not in staged(out_dir)
 
 
@@ -154,22 +157,15 @@ def test_stage_refuses_a_folder_with_other_things_in_it(tree, capsys):
     out_dir = tree / "mine"
     out_dir.mkdir()
     (out_dir / "thesis.txt").write_text("precious")
-    code, _, err = run(
-        capsys, "deploy", "--board", "pico", "--instrument", "combo", "--stage", str(out_dir)
-    )
+    code, _, err = deploy_combo(capsys, "--stage", str(out_dir))
     assert code == errors.DEPLOY_FAILED and "not empty" in err
     assert (out_dir / "thesis.txt").read_text() == "precious"
 
 
 def test_compile_error_names_the_file(tree, capsys):
     (tree / "firmware" / "sensors" / "broken.py").write_text("def f(:\n")
-    code, _, err = run(
+    code, _, err = deploy_combo(
         capsys,
-        "deploy",
-        "--board",
-        "pico",
-        "--instrument",
-        "combo",
         "--stage",
         str(tree / "stage"),
     )
@@ -190,13 +186,8 @@ def test_unknown_board_and_instrument(tree, capsys):
 
 
 def test_stage_json_summary(tree, capsys):
-    code, out, _ = run(
+    code, out, _ = deploy_combo(
         capsys,
-        "deploy",
-        "--board",
-        "pico",
-        "--instrument",
-        "combo",
         "--stage",
         str(tree / "s"),
         "--json",
@@ -329,7 +320,7 @@ def test_fetch_deps_command_fills_the_cache(tmp_path, capsys, monkeypatch):
 def test_offline_without_a_local_copy_says_what_to_run(tree, capsys, monkeypatch, recorder):
     monkeypatch.setenv("ATTUNE_CACHE", str(tree / "empty-cache"))
     plug_in(monkeypatch, {"/dev/ttyACM0": FakeAttune()})
-    code, _, err = run(capsys, "deploy", "--board", "pico", "--instrument", "combo", "--offline")
+    code, _, err = deploy_combo(capsys, "--offline")
     assert code == errors.DEPLOY_FAILED and "attune deploy --fetch-deps" in err
     assert recorder == []
 
@@ -340,7 +331,7 @@ def test_offline_deploy_copies_the_local_driver_instead_of_mip(
     monkeypatch.setenv("ATTUNE_CACHE", str(tree / "cache"))
     deps.fetch(fake_index(tree / "index"), tree / "cache")
     plug_in(monkeypatch, {"/dev/ttyACM0": FakeAttune()})
-    code, _, _ = run(capsys, "deploy", "--board", "pico", "--instrument", "combo", "--offline")
+    code, _, _ = deploy_combo(capsys, "--offline")
     assert code == 0
     whats = [w for w, _ in recorder]
     assert not any(w.startswith("install") for w in whats)
@@ -356,13 +347,8 @@ def test_offline_deploy_copies_the_local_driver_instead_of_mip(
 def test_dry_run_prints_the_exact_commands_and_does_nothing(tree, capsys, monkeypatch):
     plug_in(monkeypatch, {"/dev/ttyACM0": FakeAttune()})
     out_dir = tree / "planned"
-    code, out, _ = run(
+    code, out, _ = deploy_combo(
         capsys,
-        "deploy",
-        "--board",
-        "pico",
-        "--instrument",
-        "combo",
         "--dry-run",
         "--stage",
         str(out_dir),
@@ -372,7 +358,7 @@ def test_dry_run_prints_the_exact_commands_and_does_nothing(tree, capsys, monkey
     assert "-march=armv6m -s helper.py -o " in out
     assert "skipped (needs the board)" in out
 
-    code, out, _ = run(capsys, "deploy", "--board", "pico", "--instrument", "combo", "--dry-run")
+    code, out, _ = deploy_combo(capsys, "--dry-run")
     lines = out.splitlines()
     assert "attune: send 'maintenance' on /dev/ttyACM0" in lines
     assert any(
@@ -384,13 +370,8 @@ def test_dry_run_prints_the_exact_commands_and_does_nothing(tree, capsys, monkey
 
 def test_dry_run_without_a_board_uses_a_placeholder(tree, capsys, monkeypatch):
     plug_in(monkeypatch, {})
-    code, out, _ = run(
+    code, out, _ = deploy_combo(
         capsys,
-        "deploy",
-        "--board",
-        "pico",
-        "--instrument",
-        "combo",
         "--dry-run",
         "--no-mip",
         "--json",
@@ -417,7 +398,7 @@ def test_deploy_asks_for_maintenance_then_installs_copies_and_resets(
 ):
     pico = FakeAttune()
     plug_in(monkeypatch, {"/dev/ttyACM0": pico})
-    code, out, _ = run(capsys, "deploy", "--board", "pico", "--instrument", "combo")
+    code, out, _ = deploy_combo(capsys)
     assert code == 0 and pico.maintenance
     whats = [w for w, _ in recorder]
     assert whats[:2] == ["install usb-device-midi", "make folders"]
@@ -444,20 +425,15 @@ def test_deploy_stops_before_mpremote_when_the_instrument_refuses_maintenance(
 
     pico.system.request_maintenance = refuse  # type: ignore[method-assign]
     plug_in(monkeypatch, {"/dev/ttyACM0": pico})
-    code, out, err = run(capsys, "deploy", "--board", "pico", "--instrument", "combo")
+    code, out, err = deploy_combo(capsys)
     assert code != 0 and recorder == []
     assert "refused maintenance mode" in out + err and "nothing was copied" in out + err
 
 
 def test_fresh_board_without_attune_is_deployed_anyway(tree, capsys, monkeypatch, recorder):
     plug_in(monkeypatch, {"/dev/ttyACM0": FakeAttune(mode="repl")})
-    code, out, _ = run(
+    code, out, _ = deploy_combo(
         capsys,
-        "deploy",
-        "--board",
-        "pico",
-        "--instrument",
-        "combo",
         "--no-mip",
         "--timeout",
         "0.3",
@@ -468,13 +444,13 @@ def test_fresh_board_without_attune_is_deployed_anyway(tree, capsys, monkeypatch
 
 def test_deploy_with_no_board(tree, capsys, monkeypatch, recorder):
     plug_in(monkeypatch, {})
-    code, _, err = run(capsys, "deploy", "--board", "pico", "--instrument", "combo")
+    code, _, err = deploy_combo(capsys)
     assert code == errors.NO_DEVICE and "No Pico found" in err and recorder == []
 
 
 def test_deploy_with_several_boards(tree, capsys, monkeypatch, recorder):
     plug_in(monkeypatch, {"/dev/ttyACM0": FakeAttune(), "/dev/ttyACM1": FakeAttune()})
-    code, _, err = run(capsys, "deploy", "--board", "pico", "--instrument", "combo")
+    code, _, err = deploy_combo(capsys)
     assert code == errors.SEVERAL_DEVICES and "/dev/ttyACM1" in err and "--port" in err
 
 
@@ -489,7 +465,7 @@ def test_copy_failure_is_reported_plainly(tree, capsys, monkeypatch):
 
     original = deploy.run
     monkeypatch.setattr(deploy, "run", fake_run)
-    code, _, err = run(capsys, "deploy", "--board", "pico", "--instrument", "combo")
+    code, _, err = deploy_combo(capsys)
     assert code == errors.DEPLOY_FAILED
     assert "Deploy failed at 'copy sensors/switch.mpy'" in err
     assert "could not enter raw repl" in err and "plugged in" in err

@@ -49,6 +49,15 @@ def causes(report: dict) -> dict[str, dict]:
 
 
 @needs_simulator
+def only_cause(capsys, fault: str, kind: str) -> dict:
+    """Doctor on the combo simulator with one fault: it fails and finds `kind` alone.
+    Usage: `cause = only_cause(capsys, "unplug:hand@0", "sensor_missing")`."""
+    code, report = doctor_json(capsys, "--sim", "combo", "--fault", fault)
+    found = causes(report)
+    assert code == errors.FAILED and list(found) == [kind]
+    return found[kind]
+
+
 def test_a_healthy_instrument_is_playing_and_says_how_to_hear_it(capsys):
     code, out, _ = attune(capsys, "doctor", "--sim", "combo")
     assert code == 0
@@ -58,33 +67,23 @@ def test_a_healthy_instrument_is_playing_and_says_how_to_hear_it(capsys):
 
 @needs_simulator
 def test_missing_sensor_names_the_bus_pins_and_the_wires_to_check(capsys):
-    code, report = doctor_json(capsys, "--sim", "combo", "--fault", "unplug:hand@0")
-    found = causes(report)
-    assert code == errors.FAILED and list(found) == ["sensor_missing"]
-    missing = found["sensor_missing"]
+    missing = only_cause(capsys, "unplug:hand@0", "sensor_missing")
     assert "'hand'" in missing["text"] and "0x29" in missing["text"]
     assert "SDA to GP4, SCL to GP5" in missing["fix"]
 
 
 @needs_simulator
 def test_wrong_address_names_the_address_that_answers(capsys):
-    code, report = doctor_json(capsys, "--sim", "combo", "--fault", "address:hand=0x30@0")
-    found = causes(report)
-    assert code == errors.FAILED and list(found) == ["wrong_address"]
-    assert "answers at 0x30" in found["wrong_address"]["text"]
-    assert (
-        '"address": 48' in found["wrong_address"]["fix"]
-        and "combo.json" in found["wrong_address"]["fix"]
-    )
+    wrong = only_cause(capsys, "address:hand=0x30@0", "wrong_address")
+    assert "answers at 0x30" in wrong["text"]
+    assert '"address": 48' in wrong["fix"] and "combo.json" in wrong["fix"]
 
 
 @needs_simulator
 def test_stuck_bus_says_which_line_is_held_and_to_power_cycle(capsys):
-    code, report = doctor_json(capsys, "--sim", "combo", "--fault", "sda-short:0@0")
-    found = causes(report)
-    assert code == errors.FAILED and list(found) == ["bus_stuck"]
-    assert "SDA is held low" in found["bus_stuck"]["text"]
-    assert "plug it back in" in found["bus_stuck"]["fix"]
+    stuck = only_cause(capsys, "sda-short:0@0", "bus_stuck")
+    assert "SDA is held low" in stuck["text"]
+    assert "plug it back in" in stuck["fix"]
 
 
 @needs_simulator

@@ -78,6 +78,14 @@ def instruments(ws: Any, seconds: float = 5.0) -> list[dict[str, Any]]:
     raise AssertionError("no instruments message")
 
 
+def request(ws: Any, rid: int, line: str) -> dict[str, Any]:
+    """Sends `line` to the plugged-in Pico from the page; returns the hub's reply."""
+    ws.send(json.dumps({"type": "request", "id": rid, "device": PATH, "line": line}))
+    while (msg := json.loads(ws.recv(timeout=5)))["type"] != "reply":
+        pass
+    return msg
+
+
 def test_a_pico_unplugged_and_plugged_back_in_is_reconnected(
     plugged: tuple[Studio, Cable],
 ) -> None:
@@ -90,16 +98,12 @@ def test_a_pico_unplugged_and_plugged_back_in_is_reconnected(
         cable.plugged = False
         (gone,) = instruments(ws)
         assert gone["id"] == PATH and gone["connected"] is False
-        ws.send(json.dumps({"type": "request", "id": 1, "device": PATH, "line": "status"}))
-        while (msg := json.loads(ws.recv(timeout=5)))["type"] != "reply":
-            pass
+        msg = request(ws, 1, "status")
         assert msg["ok"] is False and "not connected" in msg["message"]
         cable.plugged = True
         (back,) = instruments(ws)
         assert back["id"] == PATH and back["connected"] is True
-        ws.send(json.dumps({"type": "request", "id": 2, "device": PATH, "line": "panic"}))
-        while (msg := json.loads(ws.recv(timeout=5)))["type"] != "reply":
-            pass
+        msg = request(ws, 2, "panic")
         assert msg["ok"] is True
     assert cable.opened == 2
 

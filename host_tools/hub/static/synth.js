@@ -101,6 +101,18 @@ export class Synth {
     let attack = 0.008;
     let sustain = 0.6;
     let out = gain;
+    // sine partials, each [frequency multiple, level], summed into the voice's gain
+    const sines = (partials) => {
+      for (const [mult, level] of partials) {
+        const o = ctx.createOscillator();
+        o.type = "sine";
+        o.frequency.value = freq * mult;
+        const g = ctx.createGain();
+        g.gain.value = level;
+        o.connect(g).connect(gain);
+        oscs.push(o);
+      }
+    };
     if (t === "pad") {
       attack = 0.12;
       sustain = 0.9;
@@ -118,15 +130,7 @@ export class Synth {
       }
     } else if (t === "warm") {
       sustain = 0.8;
-      for (const [mult, level] of [[1, 1], [2, 0.35], [3, 0.15]]) {
-        const o = ctx.createOscillator();
-        o.type = "sine";
-        o.frequency.value = freq * mult;
-        const g = ctx.createGain();
-        g.gain.value = level;
-        o.connect(g).connect(gain);
-        oscs.push(o);
-      }
+      sines([[1, 1], [2, 0.35], [3, 0.15]]);
     } else if (t === "flute") {
       attack = 0.04;
       sustain = 0.85;
@@ -141,15 +145,7 @@ export class Synth {
     } else {
       // soft bell: a sine and a quiet octave that fade while held
       sustain = 0.35;
-      for (const [mult, level] of [[1, 1], [2, 0.25]]) {
-        const o = ctx.createOscillator();
-        o.type = "sine";
-        o.frequency.value = freq * mult;
-        const g = ctx.createGain();
-        g.gain.value = level;
-        o.connect(g).connect(gain);
-        oscs.push(o);
-      }
+      sines([[1, 1], [2, 0.25]]);
     }
     gain.gain.linearRampToValueAtTime(peak, when + attack);
     gain.gain.setTargetAtTime(peak * sustain, when + attack, 0.4);
