@@ -99,6 +99,12 @@ def echo(calls):
     return handler
 
 
+def echo_link(port):
+    """A Link on the fake port whose handler records every line; returns (link, calls)."""
+    calls = []
+    return Link(echo(calls), port.inp, port.out), calls
+
+
 def pump_all(lnk, port, rounds=2000, now_ms=0):
     out = b""
     for _ in range(rounds):
@@ -108,16 +114,14 @@ def pump_all(lnk, port, rounds=2000, now_ms=0):
 
 
 def test_a_complete_line_is_handled_and_its_reply_goes_out_with_a_newline(port):
-    calls = []
-    lnk = Link(echo(calls), port.inp, port.out)
+    lnk, calls = echo_link(port)
     port.send(b"hello\n")
     assert pump_all(lnk, port, 20) == b"OK hello\n"
     assert calls == [b"hello"]
 
 
 def test_a_line_arriving_in_pieces_is_handled_once_it_is_whole(port):
-    calls = []
-    lnk = Link(echo(calls), port.inp, port.out)
+    lnk, calls = echo_link(port)
     port.send(b"set pad.ra")
     pump_all(lnk, port, 5)
     assert calls == []
@@ -127,15 +131,13 @@ def test_a_line_arriving_in_pieces_is_handled_once_it_is_whole(port):
 
 
 def test_lf_cr_and_crlf_each_end_one_line_and_empty_lines_get_no_reply(port):
-    calls = []
-    lnk = Link(echo(calls), port.inp, port.out)
+    lnk, calls = echo_link(port)
     port.send(b"a\nb\rc\r\n\n\r\nd\n")
     assert pump_all(lnk, port, 50) == b"OK a\nOK b\nOK c\nOK d\n"
 
 
 def test_an_over_long_line_is_dropped_whole_with_one_error_and_the_next_line_works(port):
-    calls = []
-    lnk = Link(echo(calls), port.inp, port.out)
+    lnk, calls = echo_link(port)
     port.send(b"set pad.range " + b"9" * 5000 + b"\r\nhello\n")
     out = pump_all(lnk, port, 400).split(b"\n")
     assert out[0].startswith(b"ERR toolong The line was 5014 bytes long; the most is 200.")
@@ -144,8 +146,7 @@ def test_an_over_long_line_is_dropped_whole_with_one_error_and_the_next_line_wor
 
 
 def test_a_line_of_exactly_200_bytes_is_handled(port):
-    calls = []
-    lnk = Link(echo(calls), port.inp, port.out)
+    lnk, calls = echo_link(port)
     port.send(b"x" * 200 + b"\n")
     pump_all(lnk, port, 50)
     assert calls == [b"x" * 200]
@@ -188,8 +189,7 @@ def test_a_reply_goes_out_before_waiting_async_lines(port):
 
 
 def test_requests_are_read_and_answered_while_much_async_output_waits(port):
-    calls = []
-    lnk = Link(echo(calls), port.inp, port.out)
+    lnk, calls = echo_link(port)
     port.stop_reading()
     for i in range(100):
         lnk.send("* monitor line " + str(i) + " " + "." * 60)
@@ -252,8 +252,7 @@ def test_while_replies_pile_up_no_new_requests_are_read(port):
 
 
 def test_a_half_line_left_by_a_host_that_went_away_is_forgotten(port):
-    calls = []
-    lnk = Link(echo(calls), port.inp, port.out)
+    lnk, calls = echo_link(port)
     port.send(b"set pad.sensi")
     lnk.pump(1000)
     lnk.pump(7000)
@@ -263,8 +262,7 @@ def test_a_half_line_left_by_a_host_that_went_away_is_forgotten(port):
 
 
 def test_a_slow_typist_keeps_the_line(port):
-    calls = []
-    lnk = Link(echo(calls), port.inp, port.out)
+    lnk, calls = echo_link(port)
     for i, ch in enumerate(b"hello\n"):
         port.send(bytes([ch]))
         lnk.pump(i * 3000)
@@ -418,8 +416,7 @@ def test_any_bytes_into_the_playing_console_get_exactly_one_reply_per_complete_l
 
 
 def test_the_wrap_of_ticks_ms_does_not_forget_a_line_being_typed(port):
-    calls = []
-    lnk = Link(echo(calls), port.inp, port.out)
+    lnk, calls = echo_link(port)
     port.send(b"hel")
     lnk.pump(0x3FFFFFFF - 5)
     port.send(b"lo\n")
@@ -428,8 +425,7 @@ def test_the_wrap_of_ticks_ms_does_not_forget_a_line_being_typed(port):
 
 
 def test_the_link_is_busy_while_output_waits_and_drain_only_writes(port):
-    calls = []
-    lnk = Link(echo(calls), port.inp, port.out)
+    lnk, calls = echo_link(port)
     assert not lnk.busy
     lnk.send("* info one")
     assert lnk.busy  # the runtime now gives it each tick's idle time (drain)
