@@ -335,6 +335,16 @@ def profile_doc(values: dict, name: str = "anna") -> str:
     )
 
 
+def attune(capsys, *argv: str) -> tuple[int, str, str]:
+    """Runs `attune ARGV...` in-process; returns (exit code, stdout, stderr).
+    Usage: `code, out, err = attune(capsys, "status", "--json")`."""
+    from host_tools import cli
+
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def plug_in(monkeypatch, devices: dict[str, FakeAttune], busy: tuple[str, ...] = ()) -> dict:
     """Make host_tools.device see `devices` (path -> fake) as Picos on USB; returns the ports
     opened, path -> FakeSerial."""

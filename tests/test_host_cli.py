@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from host_fake import FakeAttune, plug_in, profile_doc
+from host_fake import FakeAttune, attune, plug_in, profile_doc
 from rich.console import Console
 
 from host_tools import cli, errors
@@ -24,14 +24,8 @@ def combo(monkeypatch):
     return dev
 
 
-def run(capsys, *argv):
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def run_json(capsys, *argv):
-    code, out, err = run(capsys, *argv, "--json")
+    code, out, err = attune(capsys, *argv, "--json")
     return code, json.loads(out), err
 
 
@@ -39,7 +33,7 @@ def run_json(capsys, *argv):
 
 
 def test_help_lists_every_exit_status(capsys):
-    code, out, _ = run(capsys, "--help")
+    code, out, _ = attune(capsys, "--help")
     assert code == 0
     for number, _meaning in errors.EXIT_CODES:
         assert f"  {number} " in out
@@ -56,7 +50,7 @@ def test_ports_names_the_attune_instruments(monkeypatch, capsys):
             "/dev/ttyACM2": FakeAttune(mode="repl"),
         },
     )
-    code, out, _ = run(capsys, "ports", "--timeout", "0.2")
+    code, out, _ = attune(capsys, "ports", "--timeout", "0.2")
     assert code == 0
     assert "Combo (combo)" in out and "Squeeze pad (squeeze-pad)" in out
     assert "not answering as Attune" in out
@@ -67,7 +61,7 @@ def test_ports_names_the_attune_instruments(monkeypatch, capsys):
 
 def test_status(combo, capsys):
     combo.faults["hand"] = "not answering (I2C error)"
-    code, out, _ = run(capsys, "status")
+    code, out, _ = attune(capsys, "status")
     assert code == 0
     assert "Combo" in out and "firmware 0.1.0" in out and "/dev/ttyACM0" in out
     assert "not answering (I2C error)" in out and "defaults" in out
@@ -87,20 +81,20 @@ def test_params_json_lists_every_key_per_sensor_with_its_value(combo, capsys):
 
 
 def test_params_table_for_people(combo, capsys):
-    code, out, _ = run(capsys, "params")
+    code, out, _ = attune(capsys, "params")
     assert code == 0 and "switch.sensitivity" in out and "Whole instrument" in out
 
 
 def test_get_one_key_and_a_whole_sensor(combo, capsys):
-    assert run(capsys, "get", "pad.mode")[1].strip() == "pad.mode = note"
-    code, out, _ = run(capsys, "get", "pad")
+    assert attune(capsys, "get", "pad.mode")[1].strip() == "pad.mode = note"
+    code, out, _ = attune(capsys, "get", "pad")
     assert "pad.sensitivity" in out and "pad.melody" in out
     code, reply, _ = run_json(capsys, "get", "global")
     assert reply["values"]["scale"] == "major_pentatonic"
 
 
 def test_set_changes_the_instrument(combo, capsys):
-    code, out, _ = run(capsys, "set", "pad.sensitivity", "80")
+    code, out, _ = attune(capsys, "set", "pad.sensitivity", "80")
     assert code == 0 and "pad.sensitivity is now 80" in out
     assert combo.settings.get("pad.sensitivity")[0] == "80"
     code, reply, _ = run_json(capsys, "set", "pad.melody", "C4", "E4", "G4")
@@ -110,20 +104,20 @@ def test_set_changes_the_instrument(combo, capsys):
 def test_reset_asks_first(combo, capsys, monkeypatch):
     combo.settings.set("octave", 6)
     monkeypatch.setattr(Console, "input", lambda self, prompt="": "n")
-    assert run(capsys, "reset")[0] == 0
+    assert attune(capsys, "reset")[0] == 0
     assert combo.settings.get("octave")[0] == "6"
-    assert run(capsys, "reset", "--yes")[0] == 0
+    assert attune(capsys, "reset", "--yes")[0] == 0
     assert combo.settings.get("octave")[0] == "4"
 
 
 def test_panic(combo, capsys):
-    code, out, _ = run(capsys, "panic")
+    code, out, _ = attune(capsys, "panic")
     assert code == 0 and "All notes are off" in out and combo.panicked == 1
     assert run_json(capsys, "panic")[1] == {"panic": True}
 
 
 def test_monitor_json_streams_parsed_lines_then_turns_monitor_off(combo, capsys):
-    code, out, _ = run(capsys, "monitor", "--json", "--seconds", "0.4", "--rate", "10")
+    code, out, _ = attune(capsys, "monitor", "--json", "--seconds", "0.4", "--rate", "10")
     assert code == 0
     lines = [json.loads(x) for x in out.splitlines()]
     kinds = {x["kind"] for x in lines}
@@ -135,7 +129,7 @@ def test_monitor_json_streams_parsed_lines_then_turns_monitor_off(combo, capsys)
 
 
 def test_monitor_meter_shows_levels_notes_and_faults(combo, capsys):
-    code, out, _ = run(capsys, "monitor", "--seconds", "0.4")
+    code, out, _ = attune(capsys, "monitor", "--seconds", "0.4")
     assert code == 0
     assert "pad" in out and "FAULT: not answering (I2C error)" in out
     assert "note on C4 (60) velocity 96" in out
@@ -143,7 +137,7 @@ def test_monitor_meter_shows_levels_notes_and_faults(combo, capsys):
 
 
 def test_calibrate_with_yes_applies_and_saves(combo, capsys):
-    code, out, _ = run(capsys, "calibrate", "pad", "--yes", "--save", "anna")
+    code, out, _ = attune(capsys, "calibrate", "pad", "--yes", "--save", "anna")
     assert code == 0
     assert "Keep still" in out and "move as far" in out and "Applied" in out
     assert combo.settings.get("pad.range")[0] == "58"
@@ -152,7 +146,7 @@ def test_calibrate_with_yes_applies_and_saves(combo, capsys):
 
 def test_calibrate_declined_changes_nothing(combo, capsys, monkeypatch):
     monkeypatch.setattr(Console, "input", lambda self, prompt="": "n")
-    code, out, _ = run(capsys, "calibrate", "pad")
+    code, out, _ = attune(capsys, "calibrate", "pad")
     assert code == 0 and "Nothing was changed" in out
     assert combo.requests[-1] == "calibrate cancel"
     assert combo.settings.get("pad.range")[0] == "100"
@@ -162,33 +156,33 @@ def test_calibrate_asks_then_offers_to_save(combo, capsys, monkeypatch):
     combo.active = "ben"
     answers = iter(["y", "yes"])
     monkeypatch.setattr(Console, "input", lambda self, prompt="": next(answers))
-    code, out, _ = run(capsys, "calibrate", "pad")
+    code, out, _ = attune(capsys, "calibrate", "pad")
     assert code == 0 and "Saved in profile 'ben'" in out
     assert combo.profiles["ben"]["pad.range"] == "58"
 
 
 def test_calibrate_json(combo, capsys):
-    code, out, _ = run(capsys, "calibrate", "pad", "--yes", "--json")
+    code, out, _ = attune(capsys, "calibrate", "pad", "--yes", "--json")
     events = [json.loads(x) for x in out.splitlines()]
     assert [e.get("phase", e["kind"]) for e in events] == ["rest", "move", "result", "applied"]
 
 
 def test_profile_commands(combo, capsys, tmp_path):
-    assert "No profiles saved yet" in run(capsys, "profile", "list")[1]
-    assert "Saved as 'anna'" in run(capsys, "profile", "save", "anna")[1]
-    run(capsys, "set", "octave", "6")
-    assert run(capsys, "profile", "save")[0] == 0  # the one in use
+    assert "No profiles saved yet" in attune(capsys, "profile", "list")[1]
+    assert "Saved as 'anna'" in attune(capsys, "profile", "save", "anna")[1]
+    attune(capsys, "set", "octave", "6")
+    assert attune(capsys, "profile", "save")[0] == 0  # the one in use
     assert combo.profiles["anna"]["octave"] == "6"
     assert run_json(capsys, "profile", "list")[1] == {"active": "anna", "profiles": ["anna"]}
-    assert "octave" in run(capsys, "profile", "show", "anna")[1]
-    assert run(capsys, "profile", "rename", "anna", "anna_b")[0] == 0
-    assert run(capsys, "profile", "load", "anna_b")[1].startswith("Loaded 'anna_b'")
+    assert "octave" in attune(capsys, "profile", "show", "anna")[1]
+    assert attune(capsys, "profile", "rename", "anna", "anna_b")[0] == 0
+    assert attune(capsys, "profile", "load", "anna_b")[1].startswith("Loaded 'anna_b'")
     path = tmp_path / "anna.json"
-    code, out, _ = run(capsys, "profile", "export", "anna_b", str(path))
+    code, out, _ = attune(capsys, "profile", "export", "anna_b", str(path))
     assert code == 0 and json.loads(path.read_text())["values"]["octave"] == "6"
-    assert run(capsys, "profile", "delete", "anna_b", "--yes")[0] == 0
+    assert attune(capsys, "profile", "delete", "anna_b", "--yes")[0] == 0
     assert combo.profiles == {}
-    code, out, _ = run(capsys, "profile", "import", str(path), "carla")
+    code, out, _ = attune(capsys, "profile", "import", str(path), "carla")
     assert code == 0 and "saved them as 'carla'" in out
     assert combo.profiles["carla"]["octave"] == "6"
 
@@ -200,7 +194,7 @@ def test_profile_import_reports_refused_keys(combo, capsys, tmp_path):
             {"pad.sensitivity": "95", "wings.mode": "note", "pad.zones": "99"}, name="dana"
         )
     )
-    code, out, _ = run(capsys, "profile", "import", str(path))
+    code, out, _ = attune(capsys, "profile", "import", str(path))
     assert code == errors.REFUSED
     assert "2 settings were refused" in out
     assert "wings.mode: There is no sensor called 'wings'." in out
@@ -213,7 +207,7 @@ def test_profile_import_reports_refused_keys(combo, capsys, tmp_path):
 def test_profile_import_of_a_broken_file(combo, capsys, tmp_path):
     path = tmp_path / "x.json"
     path.write_text("{oops")
-    code, _, err = run(capsys, "profile", "import", str(path))
+    code, _, err = attune(capsys, "profile", "import", str(path))
     assert code == errors.BAD_FILE and "not a valid JSON file" in err
 
 
@@ -223,14 +217,14 @@ def test_profile_import_of_a_broken_file(combo, capsys, tmp_path):
 def test_device_name_picks_one_of_several(monkeypatch, capsys):
     pad = FakeAttune("squeeze-pad", "Squeeze pad", ("pad",))
     plug_in(monkeypatch, {"/dev/ttyACM0": FakeAttune(), "/dev/ttyACM1": pad})
-    code, out, _ = run(capsys, "set", "pad.range", "50", "--device", "Squeeze pad")
+    code, out, _ = attune(capsys, "set", "pad.range", "50", "--device", "Squeeze pad")
     assert code == 0 and pad.settings.get("pad.range")[0] == "50"
 
 
 def test_port_picks_one_of_several(monkeypatch, capsys):
     pad = FakeAttune("squeeze-pad", "Squeeze pad", ("pad",))
     plug_in(monkeypatch, {"/dev/ttyACM0": FakeAttune(), "/dev/ttyACM1": pad})
-    assert run(capsys, "panic", "--port", "/dev/ttyACM1")[0] == 0
+    assert attune(capsys, "panic", "--port", "/dev/ttyACM1")[0] == 0
     assert pad.panicked == 1
 
 
@@ -239,7 +233,7 @@ def test_port_picks_one_of_several(monkeypatch, capsys):
 
 def test_no_device(monkeypatch, capsys):
     plug_in(monkeypatch, {})
-    code, _, err = run(capsys, "status")
+    code, _, err = attune(capsys, "status")
     assert code == errors.NO_DEVICE and "No Attune instrument found" in err
 
 
@@ -251,42 +245,42 @@ def test_several_devices_are_listed_with_advice(monkeypatch, capsys):
             "/dev/ttyACM1": FakeAttune("squeeze-pad", "Squeeze pad", ("pad",)),
         },
     )
-    code, _, err = run(capsys, "status", "--timeout", "0.3")
+    code, _, err = attune(capsys, "status", "--timeout", "0.3")
     assert code == errors.SEVERAL_DEVICES
     assert "/dev/ttyACM0: Combo" in err and "/dev/ttyACM1: Squeeze pad" in err
     assert "--port" in err
 
 
 def test_no_device_with_that_name(combo, capsys):
-    code, _, err = run(capsys, "status", "--device", "air-harp", "--timeout", "0.3")
+    code, _, err = attune(capsys, "status", "--device", "air-harp", "--timeout", "0.3")
     assert code == errors.NO_DEVICE and "No instrument called 'air-harp'" in err
 
 
 def test_missing_port_path(combo, capsys):
-    code, _, err = run(capsys, "status", "--port", "/dev/ttyNOPE")
+    code, _, err = attune(capsys, "status", "--port", "/dev/ttyNOPE")
     assert code == errors.NO_DEVICE and "no port called /dev/ttyNOPE" in err
 
 
 def test_port_busy(monkeypatch, capsys):
     plug_in(monkeypatch, {"/dev/ttyACM0": FakeAttune()}, busy=("/dev/ttyACM0",))
-    code, _, err = run(capsys, "status")
+    code, _, err = attune(capsys, "status")
     assert code == errors.PORT_BUSY and "in use" in err
 
 
 def test_not_attune(monkeypatch, capsys):
     plug_in(monkeypatch, {"/dev/ttyACM0": FakeAttune(mode="repl")})
-    code, _, err = run(capsys, "status", "--timeout", "0.3")
+    code, _, err = attune(capsys, "status", "--timeout", "0.3")
     assert code == errors.NOT_ATTUNE and "did not answer like an Attune instrument" in err
 
 
 def test_timeout(monkeypatch, capsys):
     plug_in(monkeypatch, {"/dev/ttyACM0": FakeAttune(mode="mute")})
-    code, _, err = run(capsys, "status", "--timeout", "0.3")
+    code, _, err = attune(capsys, "status", "--timeout", "0.3")
     assert code == errors.TIMEOUT and "did not answer 'status' in time" in err
 
 
 def test_refused_value_shows_the_reason_verbatim(combo, capsys):
-    code, out, err = run(capsys, "set", "pad.sensitivity", "500")
+    code, out, err = attune(capsys, "set", "pad.sensitivity", "500")
     assert code == errors.REFUSED
     assert "sensitivity must be a whole number from 1 to 100; 500 is out of range." in err
     assert out == ""
@@ -306,25 +300,25 @@ def test_errors_in_json_mode_parse(monkeypatch, capsys):
 
 
 def test_mistyped_command_is_a_usage_error(capsys):
-    assert run(capsys, "sett", "x")[0] == errors.USAGE
+    assert attune(capsys, "sett", "x")[0] == errors.USAGE
 
 
 def test_bench_without_benchmarks_says_so(capsys, monkeypatch, tmp_path):
     monkeypatch.setattr(cli, "REPO_DIR", tmp_path)
-    code, _, err = run(capsys, "bench")
+    code, _, err = attune(capsys, "bench")
     assert code == errors.FAILED and "benchmarks are not in this checkout" in err
 
 
 def test_sim_is_skipped_cleanly_when_absent(capsys, monkeypatch):
     monkeypatch.setattr(cli, "_has_simulator", lambda: False)
-    code, out, _ = run(capsys, "--help")
+    code, out, _ = attune(capsys, "--help")
     assert " sim " not in out
-    code, _, err = run(capsys, "sim", "--demo")
+    code, _, err = attune(capsys, "sim", "--demo")
     assert code == errors.FAILED and "simulator is not in this checkout" in err
 
 
 def test_sim_is_handed_to_the_simulator_when_present(capsys):
     if not cli._has_simulator():
         pytest.skip("simulator/cli.py is not in this checkout")
-    code, out, _ = run(capsys, "sim", "--help")
+    code, out, _ = attune(capsys, "sim", "--help")
     assert code == 0 and "--serial" in out

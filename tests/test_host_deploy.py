@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from host_fake import FakeAttune, plug_in
+from host_fake import FakeAttune, attune, plug_in
 
-from host_tools import cli, deploy, deps, errors
+from host_tools import deploy, deps, errors
 from host_tools.firmware import BOARDS_DIR, FIRMWARE_DIR
 
 ARCH_CODE = {"armv6m": 4, "armv7emsp": 7}  # MicroPython's MP_NATIVE_ARCH_* numbers
@@ -68,15 +68,9 @@ def tree(tmp_path, monkeypatch):
     return tmp_path
 
 
-def run(capsys, *argv):
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def deploy_combo(capsys, *argv):
     """`attune deploy --board pico --instrument combo ARGV...`; returns (code, out, err)."""
-    return run(capsys, "deploy", "--board", "pico", "--instrument", "combo", *argv)
+    return attune(capsys, "deploy", "--board", "pico", "--instrument", "combo", *argv)
 
 
 def staged(folder: Path) -> set[str]:
@@ -137,7 +131,7 @@ def test_staged_mpy_files_are_loadable_and_hot_modules_native(tree, capsys):
 def test_pico2_compiles_for_cortex_m33(tree, capsys):
     out_dir = tree / "stage2"
     assert (
-        run(
+        attune(
             capsys, "deploy", "--board", "pico2", "--instrument", "combo", "--stage", str(out_dir)
         )[0]
         == 0
@@ -174,11 +168,11 @@ def test_compile_error_names_the_file(tree, capsys):
 
 
 def test_unknown_board_and_instrument(tree, capsys):
-    code, _, err = run(
+    code, _, err = attune(
         capsys, "deploy", "--board", "esp32", "--instrument", "combo", "--stage", str(tree / "s")
     )
     assert code == errors.DEPLOY_FAILED and "pico, pico_w, pico2" in err
-    code, _, err = run(
+    code, _, err = attune(
         capsys, "deploy", "--board", "pico", "--instrument", "kazoo", "--stage", str(tree / "s")
     )
     assert code == errors.DEPLOY_FAILED and "no instrument called 'kazoo'" in err
@@ -215,7 +209,7 @@ def write_instrument(tree: Path, name: str, channels: list, **extra) -> None:
 def test_stage_refuses_a_wiring_mistake_naming_the_pin(tree, capsys):
     write_instrument(tree, "bent", [{"name": "pad", "sensor": "fsr", "pin": 5}])
     out_dir = tree / "stage"
-    code, _, err = run(
+    code, _, err = attune(
         capsys, "deploy", "--board", "pico", "--instrument", "bent", "--stage", str(out_dir)
     )
     assert code == errors.DEPLOY_FAILED
@@ -233,7 +227,7 @@ def test_stage_refuses_a_pin_used_twice(tree, capsys):
             {"name": "b", "sensor": "switch", "pin": 15},
         ],
     )
-    code, _, err = run(
+    code, _, err = attune(
         capsys, "deploy", "--board", "pico", "--instrument", "twice", "--stage", str(tree / "s")
     )
     assert code == errors.DEPLOY_FAILED and "GP15 is used by both" in err
@@ -242,7 +236,7 @@ def test_stage_refuses_a_pin_used_twice(tree, capsys):
 def test_deploy_refuses_an_instrument_against_the_schema(tree, capsys, monkeypatch, recorder):
     plug_in(monkeypatch, {"/dev/ttyACM0": FakeAttune()})
     write_instrument(tree, "odd", [{"name": "pad", "sensor": "fsr", "pin": 26}], colour="red")
-    code, _, err = run(capsys, "deploy", "--board", "pico", "--instrument", "odd")
+    code, _, err = attune(capsys, "deploy", "--board", "pico", "--instrument", "odd")
     assert code == errors.DEPLOY_FAILED and "not valid" in err and "colour" in err
     assert recorder == []
 
@@ -313,7 +307,7 @@ def test_fetch_deps_offline_says_so_plainly(tmp_path):
 def test_fetch_deps_command_fills_the_cache(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("ATTUNE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(deps, "INDEX", fake_index(tmp_path / "index"))
-    code, out, _ = run(capsys, "deploy", "--fetch-deps")
+    code, out, _ = attune(capsys, "deploy", "--fetch-deps")
     assert code == 0 and "3 files" in out and "--offline" in out
 
 

@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-from host_fake import FakeAttune, plug_in
+from host_fake import FakeAttune, attune, plug_in
 
-from host_tools import cli, doctor, errors
+from host_tools import doctor, errors
 from host_tools.device import open_client
 from host_tools.errors import AttuneError
 from host_tools.firmware import BOARDS_DIR, REPO_DIR
@@ -28,12 +28,6 @@ needs_simulator = pytest.mark.skipif(
 def wide_terminal(monkeypatch, tmp_path):
     monkeypatch.setenv("COLUMNS", "400")
     monkeypatch.setenv("ATTUNE_MOUNT_ROOTS", str(tmp_path / "no-mounts"))
-
-
-def attune(capsys, *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def doctor_json(capsys, *argv: str) -> tuple[int, dict]:

@@ -10,7 +10,7 @@ import os
 import re
 
 import pytest
-from host_fake import FakeAttune, FakeSerial, plug_in, profile_doc
+from host_fake import FakeAttune, FakeSerial, attune, plug_in, profile_doc
 from rich.console import Console
 
 from host_tools import cli, errors
@@ -21,12 +21,6 @@ from host_tools.errors import BadFile, BadValue, ProfileExists
 @pytest.fixture(autouse=True)
 def wide_terminal(monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
-
-
-def run(capsys, *argv):
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def flood_replies(dev: FakeAttune, n: int = 30) -> bytes:
@@ -53,7 +47,7 @@ def test_status_after_a_flood_whose_replies_are_still_on_their_way(monkeypatch, 
     assert b"The line is 4936 bytes long" in stale
     dev.in_flight += stale
     plug_in(monkeypatch, {"/dev/ttyACM0": dev})
-    code, out, err = run(capsys, "status", "--timeout", "1")
+    code, out, err = attune(capsys, "status", "--timeout", "1")
     assert code == 0, err
     assert "Combo" in out and "error" not in err
 
@@ -63,7 +57,7 @@ def test_a_half_line_left_by_another_program_is_refused_not_run(monkeypatch, cap
     dev = FakeAttune(tags=tags)
     dev.inbuf += b"set pad.sensitivity 8"  # written with no newline by a program now gone
     plug_in(monkeypatch, {"/dev/ttyACM0": dev})
-    code, out, err = run(capsys, "status", "--timeout", "1")
+    code, out, err = attune(capsys, "status", "--timeout", "1")
     assert code == 0, err
     assert dev.settings.get("pad.sensitivity")[0] == "75"  # a cut-short command never runs
 
@@ -72,9 +66,9 @@ def test_a_half_line_left_by_another_program_is_refused_not_run(monkeypatch, cap
 def test_a_leftover_rename_never_renames_to_hello(monkeypatch, capsys, tags):
     dev = FakeAttune(tags=tags)
     plug_in(monkeypatch, {"/dev/ttyACM0": dev})
-    assert run(capsys, "profile", "save", "anna")[0] == 0
+    assert attune(capsys, "profile", "save", "anna")[0] == 0
     dev.inbuf += b"profile rename anna "
-    code, out, err = run(capsys, "status", "--timeout", "1")
+    code, out, err = attune(capsys, "status", "--timeout", "1")
     assert code == 0, err
     assert sorted(dev.profiles) == ["anna"]
 
@@ -143,7 +137,7 @@ def test_a_control_character_in_a_value_is_refused_naming_the_key(value):
 def test_the_cli_refuses_a_control_character_in_plain_words(monkeypatch, capsys):
     dev = FakeAttune()
     plug_in(monkeypatch, {"/dev/ttyACM0": dev})
-    code, _, err = run(capsys, "set", "pad.melody", "C4\x03")
+    code, _, err = attune(capsys, "set", "pad.melody", "C4\x03")
     assert code == errors.BAD_VALUE
     assert "pad.melody" in err and "control character" in err
     assert not any(r.startswith("set") for r in dev.requests)
@@ -211,7 +205,7 @@ def test_a_malformed_reply_is_reported_in_plain_words(monkeypatch, capsys, bad, 
     dev = FakeAttune()
     mangling(dev, bad)
     plug_in(monkeypatch, {"/dev/ttyACM0": dev})
-    code, out, err = run(capsys, *argv, "--timeout", "0.5")
+    code, out, err = attune(capsys, *argv, "--timeout", "0.5")
     assert "Traceback" not in out + err
     if code not in (0, errors.REFUSED):  # some shapes are read as "nothing there"
         assert code == errors.BAD_REPLY, (code, err)
@@ -230,7 +224,7 @@ def test_a_malformed_hello_is_reported_in_plain_words(monkeypatch, capsys, bad):
     dev = FakeAttune()
     mangling(dev, bad, hello=True)
     plug_in(monkeypatch, {"/dev/ttyACM0": dev})
-    code, out, err = run(capsys, "status", "--timeout", "0.5")
+    code, out, err = attune(capsys, "status", "--timeout", "0.5")
     assert "Traceback" not in out + err
     assert code in (0, errors.BAD_REPLY, errors.NOT_ATTUNE), (code, err)
 
@@ -262,9 +256,9 @@ def anna_file(tmp_path, values=None):
 
 def test_import_over_an_existing_profile_is_refused_with_no_one_to_ask(combo, capsys, tmp_path):
     combo.settings.set("octave", 6)
-    assert run(capsys, "profile", "save", "anna")[0] == 0
+    assert attune(capsys, "profile", "save", "anna")[0] == 0
     before = combo.profiles["anna"]
-    code, _, err = run(capsys, "profile", "import", str(anna_file(tmp_path)))
+    code, _, err = attune(capsys, "profile", "import", str(anna_file(tmp_path)))
     assert code == errors.REFUSED
     assert "already on the instrument" in err and "--force" in err
     assert combo.profiles["anna"] == before
@@ -272,7 +266,7 @@ def test_import_over_an_existing_profile_is_refused_with_no_one_to_ask(combo, ca
 
 
 def test_import_over_an_existing_profile_asks_first(combo, capsys, tmp_path, monkeypatch):
-    assert run(capsys, "profile", "save", "anna")[0] == 0
+    assert attune(capsys, "profile", "save", "anna")[0] == 0
     before = combo.profiles["anna"]
     monkeypatch.setattr(cli, "_can_ask", lambda: True)
     asked = []
@@ -283,18 +277,18 @@ def test_import_over_an_existing_profile_asks_first(combo, capsys, tmp_path, mon
 
     answers = ["n", "y"]
     monkeypatch.setattr(Console, "input", answer)
-    code, out, _ = run(capsys, "profile", "import", str(anna_file(tmp_path)))
+    code, out, _ = attune(capsys, "profile", "import", str(anna_file(tmp_path)))
     assert code == 0 and "Nothing was imported" in out and combo.profiles["anna"] == before
     assert "'anna'" in asked[0]
-    code, out, _ = run(capsys, "profile", "import", str(anna_file(tmp_path)))
+    code, out, _ = attune(capsys, "profile", "import", str(anna_file(tmp_path)))
     assert code == 0 and "replacing" in out
     assert combo.profiles["anna"]["pad.sensitivity"] == "95"
 
 
 def test_import_force_replaces_without_asking(combo, capsys, tmp_path, monkeypatch):
-    assert run(capsys, "profile", "save", "anna")[0] == 0
+    assert attune(capsys, "profile", "save", "anna")[0] == 0
     monkeypatch.setattr(Console, "input", lambda self, prompt="": pytest.fail("asked"))
-    code, _, _ = run(capsys, "profile", "import", str(anna_file(tmp_path)), "--force")
+    code, _, _ = attune(capsys, "profile", "import", str(anna_file(tmp_path)), "--force")
     assert code == 0 and combo.profiles["anna"]["pad.sensitivity"] == "95"
 
 
@@ -314,7 +308,7 @@ def test_import_takes_exactly_the_files_values_and_names_the_defaulted_keys(
     combo.settings.set("octave", 6)
     combo.settings.set("pad.range", 40)
     path = anna_file(tmp_path, {"pad.sensitivity": "95", "scale": "blues"})
-    code, out, _ = run(capsys, "profile", "import", str(path))
+    code, out, _ = attune(capsys, "profile", "import", str(path))
     assert code == 0
     saved = combo.profiles["anna"]
     assert saved["pad.sensitivity"] == "95" and saved["scale"] == "blues"
@@ -325,7 +319,7 @@ def test_import_takes_exactly_the_files_values_and_names_the_defaulted_keys(
 
 
 def run_json(capsys, *argv):
-    code, out, err = run(capsys, *argv, "--json")
+    code, out, err = attune(capsys, *argv, "--json")
     return code, json.loads(out), err
 
 
@@ -334,7 +328,7 @@ def run_json(capsys, *argv):
 
 @pytest.mark.parametrize("kind", ["fifo", "folder", "device"])
 def test_export_force_refuses_a_non_regular_file(combo, capsys, tmp_path, kind):
-    assert run(capsys, "profile", "save", "anna")[0] == 0
+    assert attune(capsys, "profile", "save", "anna")[0] == 0
     if kind == "fifo":
         if not hasattr(os, "mkfifo"):
             pytest.skip("no FIFOs here")
@@ -349,26 +343,26 @@ def test_export_force_refuses_a_non_regular_file(combo, capsys, tmp_path, kind):
         link = tmp_path / "null.json"
         link.symlink_to(os.devnull)  # a profile name that leads to a device
         target = link
-    code, _, err = run(capsys, "profile", "export", "anna", str(target), "--force")
+    code, _, err = attune(capsys, "profile", "export", "anna", str(target), "--force")
     assert code == errors.BAD_FILE and "cannot be replaced" in err
     assert os.path.lexists(target) and not target.is_file()
 
 
 def test_export_force_still_replaces_a_plain_file(combo, capsys, tmp_path):
-    assert run(capsys, "profile", "save", "anna")[0] == 0
+    assert attune(capsys, "profile", "save", "anna")[0] == 0
     path = tmp_path / "anna.json"
     path.write_text("{}")
-    assert run(capsys, "profile", "export", "anna", str(path), "--force")[0] == 0
+    assert attune(capsys, "profile", "export", "anna", str(path), "--force")[0] == 0
     assert read_profile_file(path)["name"] == "anna"
     assert [p.name for p in tmp_path.iterdir()] == ["anna.json"]  # no temporary file left
 
 
 def test_status_shows_why_a_damaged_start_up_pointer_started_another_profile(combo, capsys):
-    assert run(capsys, "profile", "save", "anna")[0] == 0
-    assert run(capsys, "profile", "save", "ben")[0] == 0  # active.bak now names anna
+    assert attune(capsys, "profile", "save", "anna")[0] == 0
+    assert attune(capsys, "profile", "save", "ben")[0] == 0  # active.bak now names anna
     with open(combo.flash + "/active.json", "wb") as f:
         f.write(b'{"layout": 1, "val')  # torn
     combo.kit.profiles.load_startup()  # the next start-up
-    code, out, _ = run(capsys, "status")
+    code, out, _ = attune(capsys, "status")
     assert code == 0 and "Profile: anna" in out
     assert "record of which profile to start with" in out and "profile load" in out
