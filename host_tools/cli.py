@@ -201,6 +201,11 @@ def _why_not_playing(args: argparse.Namespace) -> str:
     return ("\n" + found) if found else "\nRun attune doctor to find out why."
 
 
+def _on(what: object, where: object) -> str:
+    """`X on Y` for doctor's heading, `?` for what the board did not say."""
+    return str(what or "?") + " on " + str(where or "?")
+
+
 def cmd_doctor(args: argparse.Namespace, ctx: Ctx) -> int:
     from host_tools import doctor
 
@@ -226,23 +231,10 @@ def cmd_doctor(args: argparse.Namespace, ctx: Ctx) -> int:
             if f.get("implementation", "micropython") != "micropython":
                 head += ": simulated Pico"
             elif f.get("micropython"):
-                head += (
-                    ": MicroPython "
-                    + str(f["micropython"])
-                    + " on "
-                    + str(f.get("machine") or "?")
-                )
-            if f.get("micropython"):
-                if f.get("attune"):
-                    head += (
-                        ", Attune "
-                        + str(f["attune"])
-                        + " ("
-                        + str(f.get("instrument") or "?")
-                        + " on "
-                        + str(f.get("board") or "?")
-                        + ")"
-                    )
+                head += ": MicroPython " + _on(f["micropython"], f.get("machine"))
+            if f.get("micropython") and f.get("attune"):
+                head += ", Attune " + str(f["attune"])
+                head += " (" + _on(f.get("instrument"), f.get("board")) + ")"
             ctx.out.print(head, style="bold", markup=False, soft_wrap=True)
             marks = {
                 "problem": ("PROBLEM", "bold red"),

@@ -300,6 +300,11 @@ def test_changing_the_scale_while_a_note_is_held_ends_that_note():
     assert sounding_after(ev) == set()
 
 
+def at_rest(ch):
+    """The messages that put channel `ch`'s bend, pressure and mod wheel back at rest."""
+    return [("bend", ch, 0, 64), ("pressure", ch, 0, 0), ("cc", ch, 1, 0)]
+
+
 def test_changing_the_midi_channel_sends_the_note_off_on_the_old_channel():
     inst = build({"sw": [0] * 100 + [1] * 5000}, kinds={"sw": "switch"})
     ev = run(inst, 1000)
@@ -307,11 +312,7 @@ def test_changing_the_midi_channel_sends_the_note_off_on_the_old_channel():
     ev += run(inst, 10, start_ms=1000)
     assert [e for e in ev if e[1].startswith("note")][-1][1:4] == ("note_off", 0, 60)
     # and the old channel goes back to rest after it
-    assert [e[1:] for e in ev[-3:]] == [
-        ("bend", 0, 0, 64),
-        ("pressure", 0, 0, 0),
-        ("cc", 0, 1, 0),
-    ]
+    assert [e[1:] for e in ev[-3:]] == at_rest(0)
 
 
 def test_two_sensors_on_the_same_note_do_not_cut_each_other_off():
@@ -498,14 +499,7 @@ def test_a_reset_that_does_not_fit_is_owed_and_queued_before_anything_new():
     m.consume(10)
     assert m.count == 42 and m.used == 0
     queued = [describe(m.buf, i) for i in range(m.count)]
-    assert queued[-6:] == [
-        ("bend", 0, 0, 64),
-        ("pressure", 0, 0, 0),
-        ("cc", 0, 1, 0),
-        ("bend", 3, 0, 64),
-        ("pressure", 3, 0, 0),
-        ("cc", 3, 1, 0),
-    ]
+    assert queued[-6:] == at_rest(0) + at_rest(3)
     m.consume(m.count)
     assert m.reset() and m.count == 0  # nothing used since: nothing to send
 
@@ -522,16 +516,7 @@ def test_panic_with_a_full_queue_finishes_on_the_next_call():
     assert not m.panic()
     m.consume(48)  # the owed resets go first, as soon as there is room
     queued = [describe(m.buf, i) for i in range(m.count)]
-    assert queued == [
-        ("cc", 0, 121, 0),
-        ("bend", 0, 0, 64),
-        ("pressure", 0, 0, 0),
-        ("cc", 0, 1, 0),
-        ("cc", 5, 121, 0),
-        ("bend", 5, 0, 64),
-        ("pressure", 5, 0, 0),
-        ("cc", 5, 1, 0),
-    ]
+    assert queued == [("cc", 0, 121, 0), *at_rest(0), ("cc", 5, 121, 0), *at_rest(5)]
     assert m.panic() and m.active == 0  # the runtime calls it again: the rest goes out
     queued = [describe(m.buf, i) for i in range(m.count)]
     assert queued[8:10] == [("note_off", 0, 60, 0), ("cc", 0, 123, 0)]

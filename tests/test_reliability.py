@@ -505,6 +505,15 @@ def assert_played(
         )
 
 
+def assert_ends_well(s: Session, moves: Movements, *sensors: str) -> None:
+    """Each of `sensors` played, the profile is intact and no note sounds at the end.
+    Usage: `assert_ends_well(s, moves, "switch", "pad")` as a test's last line."""
+    for sensor in sensors:
+        assert_played(s, sensor)
+    assert_profile_intact(s)
+    assert_silent(s.events, moves.n, "at the end")
+
+
 def assert_profile_intact(s: Session, values: dict[str, str] = PROFILE["values"]) -> None:
     status = s.status()
     assert (status["profile"], status["config"]) == ("anna", "saved"), status
@@ -552,10 +561,7 @@ def test_hand_unplugged_mid_note_ends_the_note_and_plays_again_once_plugged_back
     # still in view: it plays again as soon as the sensor answers
     assert first_after(s.note_ons("hand"), 4000) <= 6000 + I2C_RECOVERY_MS
     assert_played(s, "hand", from_ms=6000 + I2C_RECOVERY_MS)
-    assert_played(s, "switch")
-    assert_played(s, "pad")
-    assert_profile_intact(s)
-    assert_silent(s.events, moves.n, "at the end")
+    assert_ends_well(s, moves, "switch", "pad")
 
 
 def _fixed(test):
@@ -582,10 +588,7 @@ def test_hand_answering_garbage_plays_only_short_stray_notes_and_then_plays_norm
         if 4000 <= t < 8000:
             assert first_after(offs, t) - t <= 300, f"a stray note at {t} ms lasted too long"
     assert_played(s, "hand", from_ms=8000)
-    assert_played(s, "switch")
-    assert_played(s, "pad")
-    assert_profile_intact(s)
-    assert_silent(s.events, moves.n, "at the end")
+    assert_ends_well(s, moves, "switch", "pad")
     assert_silent(s.events, 9000, "the hand has been at rest since 2.5 s")
 
 
@@ -644,10 +647,7 @@ def test_pad_stuck_at_the_top_rail_ends_its_note_within_seconds_and_reports_it(t
     assert sounding_of(s, "pad", 4000 + RAIL_MS) == set()
     assert 9000 <= s.notices("pad recovered")[0] <= 9000 + NOTICE_MS
     assert_played(s, "pad", from_ms=9000)
-    assert_played(s, "switch")
-    assert_played(s, "hand")
-    assert_profile_intact(s)
-    assert_silent(s.events, moves.n, "at the end")
+    assert_ends_well(s, moves, "switch", "hand")
 
 
 def test_pad_stuck_at_zero_ends_its_note_at_once_and_plays_no_phantom_note(tmp_path):
@@ -667,9 +667,7 @@ def test_pad_stuck_at_zero_ends_its_note_at_once_and_plays_no_phantom_note(tmp_p
     assert [t for t in s.note_ons("pad") if 3000 <= t < 8000] == []
     assert s.notices("* fault pad") == []
     assert_played(s, "pad", from_ms=6000)
-    assert_played(s, "switch")
-    assert_profile_intact(s)
-    assert_silent(s.events, moves.n, "at the end")
+    assert_ends_well(s, moves, "switch")
 
 
 RELEASE_BELOW_THE_TRIGGER = _fixed  # was an xfail before the firmware fix landed
@@ -723,11 +721,7 @@ def test_switch_stuck_closed_holds_its_note_until_it_is_released(tmp_path):
     # a stuck switch cannot be told from a held one: the note holds, nothing is reported
     assert note_offs(s, "switch")[0] == pytest.approx(10000, abs=ON_TIME_MS["switch"])
     assert s.notices("* fault switch") == []
-    assert_played(s, "switch")
-    assert_played(s, "pad")
-    assert_played(s, "hand")
-    assert_profile_intact(s)
-    assert_silent(s.events, moves.n, "at the end")
+    assert_ends_well(s, moves, "switch", "pad", "hand")
 
 
 def test_a_stuck_switch_is_silenced_by_turning_it_off_not_by_panic(tmp_path):
@@ -745,9 +739,7 @@ def test_a_stuck_switch_is_silenced_by_turning_it_off_not_by_panic(tmp_path):
     assert sounding_of(s, "switch", 6010) == set()
     assert [t for t in ons if 6000 <= t < 14000] == []
     assert_played(s, "switch", from_ms=13100)
-    assert_played(s, "pad")
-    assert_profile_intact(s)
-    assert_silent(s.events, moves.n, "at the end")
+    assert_ends_well(s, moves, "pad")
 
 
 def test_serial_flood_at_full_speed_keeps_every_tick_and_every_note_on_time(tmp_path):
@@ -770,11 +762,7 @@ def test_serial_flood_at_full_speed_keeps_every_tick_and_every_note_on_time(tmp_
     assert after["tick_hz"] == 1000 and after["uptime_s"] >= 38
     # late ticks come only from the idle garbage collections (2 ms each, every 5 s)
     assert after["late_ticks"] - before["late_ticks"] <= 2 * (40 // 5)
-    assert_played(s, "switch")
-    assert_played(s, "pad")
-    assert_played(s, "hand")
-    assert_profile_intact(s)
-    assert_silent(s.events, moves.n, "at the end")
+    assert_ends_well(s, moves, "switch", "pad", "hand")
 
 
 def test_usb_host_that_stops_reading_never_loses_a_note_off(tmp_path):
@@ -798,8 +786,7 @@ def test_usb_host_that_stops_reading_never_loses_a_note_off(tmp_path):
     assert sounding(s.events, 8000 + FLUSH_MS) == set()
     for sensor in ("switch", "pad", "hand"):
         assert_played(s, sensor, skip=((3000, 8000),))
-    assert_profile_intact(s)
-    assert_silent(s.events, moves.n, "at the end")
+    assert_ends_well(s, moves)
 
 
 def test_bend_and_pressure_never_outlive_their_mode_channel_or_a_panic(tmp_path):
@@ -864,8 +851,7 @@ def test_watchdog_reboots_a_hung_loop_and_it_plays_again(tmp_path):
     assert 3500 < reset <= 3500 + WATCHDOG_MS
     for sensor in ("switch", "pad", "hand"):
         assert_played(s, sensor, skip=((3500, reset + BOOT_MS),))
-    assert_profile_intact(s)
-    assert_silent(s.events, moves.n, "at the end")
+    assert_ends_well(s, moves)
     assert_ended(s.events, 3500, reset + BOOT_MS, "sounding when the loop hung")
 
 
@@ -887,8 +873,7 @@ def test_a_sensor_started_while_the_client_moves_plays_from_the_next_press(tmp_p
         moves.reach(t, hold_ms=300)
     # the power goes between two presses and comes back half-way through the next one
     s = play(tmp_path, moves, [PowerCut(at_s=4.95, off_s=0.2)], asks=with_epilogue(20))
-    assert_profile_intact(s)
-    assert_silent(s.events, moves.n, "at the end")
+    assert_ends_well(s, moves)
     assert_played(s, "pad", from_ms=5500)
     assert_played(s, "hand", from_ms=5500)
 

@@ -166,6 +166,15 @@ async function ask(device, line) {
   return r.payload || {};
 }
 
+/** Resolves the call waiting for `id` with `reply`; false when no call waits for it. */
+function settle(id, reply) {
+  const p = pending.get(id);
+  if (!p) return false;
+  pending.delete(id);
+  p.resolve(reply);
+  return true;
+}
+
 function onMessage(m) {
   switch (m.type) {
     case "meter":
@@ -174,28 +183,18 @@ function onMessage(m) {
     case "note":
       onNote(m);
       break;
-    case "reply": {
-      const p = pending.get(m.id);
-      if (p) {
-        pending.delete(m.id);
-        p.resolve(m);
-      }
+    case "reply":
+      settle(m.id, m);
       break;
-    }
     case "instruments":
       onInstruments(m.instruments || []);
       break;
     case "notice":
       onNotice(m);
       break;
-    case "error": {
-      const p = pending.get(m.id);
-      if (p) {
-        pending.delete(m.id);
-        p.resolve({ ok: false, message: m.message });
-      } else say(m.message, true);
+    case "error":
+      if (!settle(m.id, { ok: false, message: m.message })) say(m.message, true);
       break;
-    }
   }
 }
 
