@@ -72,6 +72,14 @@ class Ctx:
         sys.stdout.write(json.dumps(obj, indent=2) + "\n")
         sys.stdout.flush()
 
+    def result(self, obj: Any, text: str) -> None:
+        """A command's outcome: `obj` as JSON in --json mode, else `text` for people.
+        Usage: `ctx.result(reply, "All notes are off.")`."""
+        if self.as_json:
+            self.emit(obj)
+        else:
+            self.say(text)
+
 
 @contextmanager
 def session(args: argparse.Namespace) -> Iterator[Client]:
@@ -273,14 +281,12 @@ def cmd_maintenance(args: argparse.Namespace, ctx: Ctx) -> int:
     with session(args) as client:
         reply = client.maintenance()
         name = client.info.name if client.info else "The instrument"
-    if ctx.as_json:
-        ctx.emit(reply)
-    else:
-        ctx.say(
-            name + " is restarting in maintenance mode (no play loop): mpremote and attune "
-            "deploy can reach it now. 'attune maintenance --leave', or unplugging it and "
-            "plugging it back in, starts it playing again."
-        )
+    ctx.result(
+        reply,
+        name + " is restarting in maintenance mode (no play loop): mpremote and attune "
+        "deploy can reach it now. 'attune maintenance --leave', or unplugging it and "
+        "plugging it back in, starts it playing again.",
+    )
     return 0
 
 
@@ -375,13 +381,11 @@ def cmd_set(args: argparse.Namespace, ctx: Ctx) -> int:
     value = " ".join(args.value)
     with session(args) as client:
         reply = client.set_reply(args.key, value)
-    if ctx.as_json:
-        ctx.emit(reply)
-    else:
-        ctx.say(
-            f"{reply.get('key', args.key)} is now {reply.get('value', value)}. "
-            "It plays that way from now on; 'attune profile save' keeps it."
-        )
+    ctx.result(
+        reply,
+        f"{reply.get('key', args.key)} is now {reply.get('value', value)}. "
+        "It plays that way from now on; 'attune profile save' keeps it.",
+    )
     return 0
 
 
@@ -391,22 +395,17 @@ def cmd_reset(args: argparse.Namespace, ctx: Ctx) -> int:
         return 0
     with session(args) as client:
         reply = client.reset()
-    if ctx.as_json:
-        ctx.emit(reply)
-    else:
-        ctx.say(
-            "Every setting is back to its default (the saved profile is unchanged until you save)."
-        )
+    ctx.result(
+        reply,
+        "Every setting is back to its default (the saved profile is unchanged until you save).",
+    )
     return 0
 
 
 def cmd_panic(args: argparse.Namespace, ctx: Ctx) -> int:
     with session(args) as client:
         reply = client.panic()
-    if ctx.as_json:
-        ctx.emit(reply)
-    else:
-        ctx.say("All notes are off.")
+    ctx.result(reply, "All notes are off.")
     return 0
 
 
