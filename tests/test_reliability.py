@@ -531,6 +531,17 @@ def with_epilogue(
     return asks + tuple((seconds + t, line) for t, line in EPILOGUE)
 
 
+def play_with_epilogue(
+    flash: Path,
+    moves: Movements,
+    faults: list[Fault] | tuple[Fault, ...] = (),
+    asks: tuple[tuple[float, str], ...] = (),
+) -> Session:
+    """`play` with the epilogue's requests typed once the movements are over (with_epilogue).
+    Usage: `s = play_with_epilogue(tmp_path, moves, [Hang(at_s=3.5)])`."""
+    return play(flash, moves, faults, asks=with_epilogue(moves.n // 1000, asks))
+
+
 def note_offs(s: Session, sensor: str) -> list[float]:
     return [e["t_ms"] for e in s.events if e["type"] == "note_off" and e["note"] in NOTES[sensor]]
 
@@ -553,7 +564,7 @@ def test_hand_unplugged_mid_note_ends_the_note_and_plays_again_once_plugged_back
     moves.reach(11000)
     for t in range(3300, 14000, 1500):
         moves.squeeze(t)
-    s = play(tmp_path, moves, [Unplug(channel="hand", at_s=4, until_s=6)], asks=with_epilogue(16))
+    s = play_with_epilogue(tmp_path, moves, [Unplug(channel="hand", at_s=4, until_s=6)])
     assert s.note_ons("hand")[0] <= 2000 + ON_TIME_MS["hand"]
     assert 4000 <= first_after(note_offs(s, "hand"), 4000) <= 4000 + FAULT_NOTE_OFF_MS
     assert 4000 <= s.notices("hand sensor not answering")[0] <= 4000 + NOTICE_MS
@@ -580,7 +591,7 @@ def test_hand_answering_garbage_plays_only_short_stray_notes_and_then_plays_norm
     moves.reach(12500)
     for t in range(3300, 14000, 1500):
         moves.squeeze(t)
-    s = play(tmp_path, moves, [Garbage(at_s=4, until_s=8, seed=3)], asks=with_epilogue(16))
+    s = play_with_epilogue(tmp_path, moves, [Garbage(at_s=4, until_s=8, seed=3)])
     # random bytes pass the driver's checks now and then and look like a distance: such a
     # stray note is short (the next reading ends it); garbage is not reported as a fault
     offs = note_offs(s, "hand")
@@ -598,7 +609,7 @@ def test_hand_rest_point_leaving_the_view_and_coming_back_plays_no_note(tmp_path
     moves.metronome(1000, 11000)
     moves.columns["hand"][3000:4000] = array("i", [255]) * 1000  # the lap leaves, comes back
     moves.reach(9000)
-    s = play(tmp_path, moves, asks=with_epilogue(12))
+    s = play_with_epilogue(tmp_path, moves)
     assert_played(s, "switch")
     assert_profile_intact(s)
     assert_silent(s.events, 8000, "the hand is back at its rest point")
@@ -615,7 +626,7 @@ def test_hand_glitching_far_now_and_then_keeps_its_rest_point(tmp_path):
     for t in range(3000, 4000, 100):  # ten 15 ms glitches to 250 mm (a shiny surface, say)
         moves.columns["hand"][t : t + 15] = array("i", [250]) * 15
     moves.reach(7000)
-    s = play(tmp_path, moves, asks=with_epilogue(10))
+    s = play_with_epilogue(tmp_path, moves)
     assert_played(s, "switch")
     assert_played(s, "hand")
     assert_profile_intact(s)
@@ -630,11 +641,8 @@ def test_pad_stuck_at_the_top_rail_ends_its_note_within_seconds_and_reports_it(t
     moves.squeeze(13000)
     for t in range(1200, 15000, 2000):
         moves.reach(t)
-    s = play(
-        tmp_path,
-        moves,
-        [StickADC(channel="pad", value="high", at_s=4, until_s=9)],
-        asks=with_epilogue(16),
+    s = play_with_epilogue(
+        tmp_path, moves, [StickADC(channel="pad", value="high", at_s=4, until_s=9)]
     )
     # a pinned pad looks like a squeeze at first: the note plays, then ends as a wiring fault
     assert first_after(s.note_ons("pad"), 4000) <= 4000 + ON_TIME_MS["pad"]
@@ -656,11 +664,8 @@ def test_pad_stuck_at_zero_ends_its_note_at_once_and_plays_no_phantom_note(tmp_p
     moves.squeeze(2000, hold_ms=3000)
     moves.squeeze(8000)
     moves.squeeze(10000)
-    s = play(
-        tmp_path,
-        moves,
-        [StickADC(channel="pad", value="low", at_s=3, until_s=6)],
-        asks=with_epilogue(12),
+    s = play_with_epilogue(
+        tmp_path, moves, [StickADC(channel="pad", value="low", at_s=3, until_s=6)]
     )
     assert 3000 <= first_after(note_offs(s, "pad"), 3000) <= 3000 + ON_TIME_MS["pad"]
     # zero is the pad's rest, not a fault; coming back to rest at 6 s is not a squeeze
@@ -679,11 +684,8 @@ def test_pad_stuck_at_zero_and_squeezed_as_it_comes_back_does_not_hold_the_note(
     moves.metronome(1000, 13000)
     moves.squeeze(5800, hold_ms=400)  # the wire comes back at 6 s during a squeeze
     moves.squeeze(10000)
-    s = play(
-        tmp_path,
-        moves,
-        [StickADC(channel="pad", value="low", at_s=3, until_s=6)],
-        asks=with_epilogue(14),
+    s = play_with_epilogue(
+        tmp_path, moves, [StickADC(channel="pad", value="low", at_s=3, until_s=6)]
     )
     assert first_after(s.note_ons("pad"), 6000) <= 6000 + ON_TIME_MS["pad"]
     assert_played(s, "switch")
@@ -715,7 +717,7 @@ def test_switch_stuck_closed_holds_its_note_until_it_is_released(tmp_path):
     for t in range(1500, 13000, 1500):
         moves.squeeze(t)
         moves.reach(t + 500)
-    s = play(tmp_path, moves, asks=with_epilogue(14))
+    s = play_with_epilogue(tmp_path, moves)
     ons = [t for t in s.note_ons("switch") if t < 12000]
     assert len(ons) == 1 and ons[0] == pytest.approx(2000, abs=ON_TIME_MS["switch"])
     # a stuck switch cannot be told from a held one: the note holds, nothing is reported
@@ -730,7 +732,7 @@ def test_a_stuck_switch_is_silenced_by_turning_it_off_not_by_panic(tmp_path):
     for t in range(1500, 15000, 1500):
         moves.squeeze(t)
     asks = ((4.0, "panic"), (6.0, "set switch.enabled off"), (13.0, "set switch.enabled on"))
-    s = play(tmp_path, moves, [StickSwitch(at_s=2, until_s=12)], asks=with_epilogue(16, asks))
+    s = play_with_epilogue(tmp_path, moves, [StickSwitch(at_s=2, until_s=12)], asks=asks)
     ons, offs = s.note_ons("switch"), note_offs(s, "switch")
     # documented behaviour: panic ends the note, and the still-closed switch plays its next
     # note on the next tick (a press is whatever the switch says)
@@ -751,11 +753,8 @@ def test_serial_flood_at_full_speed_keeps_every_tick_and_every_note_on_time(tmp_
     # 4 MB of junk lines at USB full speed from 2 s to 6 s; the console drains its backlog
     # (the simulator's 64 KiB input pipe) at the link's pace before it answers again
     asks = ((1.5, "status"),)
-    s = play(
-        tmp_path,
-        moves,
-        [FloodSerial(at_s=2, nbytes=4_000_000, bytes_per_ms=1000)],
-        asks=with_epilogue(40, asks),
+    s = play_with_epilogue(
+        tmp_path, moves, [FloodSerial(at_s=2, nbytes=4_000_000, bytes_per_ms=1000)], asks=asks
     )
     before, after = s.replies("late_ticks")[0], s.status()
     assert s.sim.serial.dropped_in > 3_000_000  # the flood really was more than it could take
@@ -771,7 +770,7 @@ def test_usb_host_that_stops_reading_never_loses_a_note_off(tmp_path):
     for t in range(1100, 13000, 700):
         moves.squeeze(t, hold_ms=300)
         moves.reach(t + 350, hold_ms=300)
-    s = play(tmp_path, moves, [StopUSBHost(at_s=3, until_s=8)], asks=with_epilogue(14))
+    s = play_with_epilogue(tmp_path, moves, [StopUSBHost(at_s=3, until_s=8)])
     status = s.status()
     assert status["midi_dropped"] > 0  # the queue did fill: note-ons were refused
     assert [e for e in s.events if 3001 < e["t_ms"] < 8000] == []
@@ -809,7 +808,7 @@ def test_bend_and_pressure_never_outlive_their_mode_channel_or_a_panic(tmp_path)
         (8.0, "set hand.mode note"),
         (9.3, "panic"),
     )
-    s = play(tmp_path, moves, asks=with_epilogue(12, asks))
+    s = play_with_epilogue(tmp_path, moves, asks=asks)
     ev = s.events
     assert held_at(ev, 2900).keys() == {0}  # bent and pressed while held
     assert 0 not in held_at(ev, 3000 + 20)  # the old channel back to rest at once
@@ -845,7 +844,7 @@ def test_watchdog_reboots_a_hung_loop_and_it_plays_again(tmp_path):
     for t in range(7000, 13000, 1500):
         moves.squeeze(t)
         moves.reach(t + 500)
-    s = play(tmp_path, moves, [Hang(at_s=3.5)], asks=with_epilogue(14))
+    s = play_with_epilogue(tmp_path, moves, [Hang(at_s=3.5)])
     assert [r["cause"] for r in s.sim.resets] == ["watchdog timeout"]
     reset = s.reset_times()[0]
     assert 3500 < reset <= 3500 + WATCHDOG_MS
@@ -859,7 +858,7 @@ def test_watchdog_reboots_a_hung_loop_and_it_plays_again(tmp_path):
 def test_a_hang_in_the_first_second_of_play_is_caught_by_the_watchdog(tmp_path):
     moves = Movements(8)
     moves.metronome(500, 7500)
-    s = play(tmp_path, moves, [Hang(at_s=0.5)], asks=with_epilogue(8))
+    s = play_with_epilogue(tmp_path, moves, [Hang(at_s=0.5)])
     assert_played(s, "switch", skip=((500, 500 + WATCHDOG_MS + BOOT_MS),))
     assert [r["cause"] for r in s.sim.resets] == ["watchdog timeout"]
     assert_profile_intact(s)
@@ -872,7 +871,7 @@ def test_a_sensor_started_while_the_client_moves_plays_from_the_next_press(tmp_p
         moves.squeeze(t, hold_ms=300)
         moves.reach(t, hold_ms=300)
     # the power goes between two presses and comes back half-way through the next one
-    s = play(tmp_path, moves, [PowerCut(at_s=4.95, off_s=0.2)], asks=with_epilogue(20))
+    s = play_with_epilogue(tmp_path, moves, [PowerCut(at_s=4.95, off_s=0.2)])
     assert_ends_well(s, moves)
     assert_played(s, "pad", from_ms=5500)
     assert_played(s, "hand", from_ms=5500)
@@ -890,7 +889,7 @@ def test_power_cuts_at_random_ticks_while_playing(tmp_path):
         PowerCut(at_s=2 + 4 * k + rng.uniform(0, 2.5), off_s=rng.uniform(0.05, 0.8))
         for k in range(6)
     ]
-    s = play(tmp_path, moves, faults, asks=with_epilogue(30))
+    s = play_with_epilogue(tmp_path, moves, faults)
     assert s.reset_times() == pytest.approx([f.at_s * 1000 for f in faults], abs=1)
     down = tuple((f.at_s * 1000, (f.at_s + f.off_s) * 1000 + BOOT_MS) for f in faults)
     assert_profile_intact(s)
