@@ -292,7 +292,6 @@ class Instrument:
         pressure, controllers). Returns True when all of it was queued."""
         for ch in self.channels:
             ch.mapper.off()
-            ch.mapper._latched = 0
             ch.pressed = 0
             ch.gesture.pressed = 0
         return self.midi.panic()
