@@ -297,8 +297,21 @@ class Journal:
                     _script(db, MIGRATIONS[v])
             db.execute("PRAGMA user_version = " + str(SCHEMA_VERSION))
             db.execute("COMMIT")
-        except BaseException:
+        except BaseException as e:
             db.execute("ROLLBACK")
+            if isinstance(e, sqlite3.DatabaseError):
+                raise JournalError(
+                    "The journal "
+                    + str(self.path)
+                    + " could not be updated from version "
+                    + str(version)
+                    + " to "
+                    + str(SCHEMA_VERSION)
+                    + " ("
+                    + str(e)
+                    + "); it "
+                    "was left as it was."
+                ) from None
             raise
 
     @property
