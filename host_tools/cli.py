@@ -842,6 +842,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--leave", action="store_true", help="restart the board into play (after maintenance)"
     )
 
+    from host_tools.journal.cli import add_commands as add_journal_commands
+
+    add_journal_commands(sub, dev, add)  # record, cue, clients, journal (issue 15)
+
     if _has_simulator():
         sub.add_parser(
             "sim", help="run the simulated instrument (attune sim --help)", add_help=False
