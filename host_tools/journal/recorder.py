@@ -163,6 +163,7 @@ class Recorder:
         self.session_id: int | None = None
         self.problem: str | None = None  # the last write that failed, in plain words
         self.lines = 0
+        self.skipped = 0  # lines that raised while being read (a bug; never the caller's)
         self._settings = dict(settings)
         self._q: deque[tuple[Any, ...]] = deque()
         self._wake = threading.Event()
@@ -292,7 +293,11 @@ class Recorder:
                     stop_at = item[1]
                     break
                 else:
-                    self._line(kind, item[1])
+                    try:
+                        self._line(kind, item[1])
+                    except Exception as e:  # a line this recorder cannot read: skip it
+                        self.skipped += 1
+                        self.problem = "A line could not be read (" + repr(e) + ")."
             self._settle(final=stop_at is not None)
             due = time.monotonic() - self._last_commit >= COMMIT_EVERY_S
             if stop_at is not None or len(self._rows) + len(self._other) >= COMMIT_ROWS or due:
