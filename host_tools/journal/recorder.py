@@ -15,7 +15,8 @@ the default clock); the journal stores unix seconds.
 What becomes an activation:
 - `* act <sensor> t=<onset ms> hold= vel= peak= level=` (one line per press, sent when it
   ends): the onset's host time is t + offset, the offset being the smallest (host receive ms -
-  device t) over the last 10 s of `* monitor t=` and `* act` lines (the least delayed line).
+  device ms) over the last 10 s of `* monitor t=` lines and `* act` lines (whose device ms is
+  t + hold, when it was sent): the least delayed line.
 - Older firmware sends no `* act`: a press is then a `* event <sensor> note_on` ... `note_off`
   pair (the first note-on to the last note-off, so a chord is one press), timed by when the
   host read them; velocity from the first note-on, the level's and reading's peak from the
@@ -365,7 +366,8 @@ class Recorder:
             onset = self._clock.unwrap(int(kv["t"]))
         except ValueError:
             return
-        self._clock.sample(onset, host_ms)
+        # sent as the press ended: its end (onset + hold) is the device time it stands for
+        self._clock.sample(onset + int(_num(kv.get("hold"))), host_ms)
         if self._mode != "act":
             self._mode = "act"
             self._held.clear()  # the same presses, already told as events: not twice
