@@ -842,6 +842,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--leave", action="store_true", help="restart the board into play (after maintenance)"
     )
 
+    from host_tools.journal import report_cli  # `attune report` (issue 15)
+
+    report_cli.register(sub)
     if _has_simulator():
         sub.add_parser(
             "sim", help="run the simulated instrument (attune sim --help)", add_help=False
