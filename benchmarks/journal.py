@@ -172,6 +172,31 @@ def _standalone(con, rng, cid, started, progress) -> None:
     )  # fmt: skip
 
 
+# -- the docs' pictures ------------------------------------------------------------------------
+
+
+def sample_pictures(out_dir: Path) -> list[Path]:
+    """docs/journal.md's sample report: Mia's charts, captions drawn in, from 26 generated weeks
+    (`python -m benchmarks.journal --pictures docs/img/journal`)."""
+    from host_tools.journal.analysis import client_report
+    from host_tools.journal.report import DPI, captioned
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    with tempfile.TemporaryDirectory(prefix="attune-journal-sample-") as tmp:
+        generate(Path(tmp), clients=1, weeks=26, per_minute=12.0)
+        journal = open_journal(Path(tmp))
+        try:
+            report = client_report(journal, client_name(0))
+        finally:
+            journal.close()
+        for chart, fig in captioned(report):
+            path = out_dir / f"sample-{chart.key.replace('_', '-')}.png"
+            fig.savefig(path, format="png", dpi=DPI, metadata={"Software": None})
+            written.append(path)
+    return written
+
+
 # -- the benchmark ------------------------------------------------------------------------------
 
 
@@ -266,3 +291,17 @@ def _cold_report(data: Path, out: Path) -> float | None:
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     took = time.perf_counter() - t
     return round(took, 3) if done.returncode == 0 else None
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.journal", description=__doc__)
+    parser.add_argument("--pictures", type=Path, metavar="DIR", help="draw the docs' pictures")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    if args.pictures:
+        for p in sample_pictures(args.pictures):
+            print(p)
+    else:
+        print(figures(args.quick))

@@ -18,13 +18,12 @@ thread while the recorder writes.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import time
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
-
-import numpy as np
 
 from host_tools import errors
 from host_tools.journal.db import JournalError
@@ -77,25 +76,43 @@ def cue_band(responded: int, cues: int) -> str | None:
     return "consistent"
 
 
-def quartiles(values: Any) -> tuple[float, float, float] | None:
-    """(25th, 50th, 75th percentile), linear interpolation; None for no values."""
-    a = np.asarray(values, dtype=float)
-    if a.size == 0:
+def percentiles(values: Any, qs: tuple[float, ...]) -> tuple[float, ...] | None:
+    """The qs-th percentiles (0..100) of values, interpolated linearly between the two nearest
+    ranks (as numpy's default); None for no values. Plain Python: for a session's few hundred
+    values it is quicker than numpy's per-call overhead."""
+    v = sorted(values)
+    if not v:
         return None
-    q1, q2, q3 = np.percentile(a, (25, 50, 75))
-    return float(q1), float(q2), float(q3)
+    out = []
+    for q in qs:
+        pos = (len(v) - 1) * q / 100.0
+        lo = math.floor(pos)
+        hi = min(lo + 1, len(v) - 1)
+        out.append(float(v[lo] + (v[hi] - v[lo]) * (pos - lo)))
+    return tuple(out)
+
+
+def quartiles(values: Any) -> tuple[float, ...] | None:
+    """(25th, 50th, 75th percentile); None for no values."""
+    return percentiles(values, (25, 50, 75))
+
+
+def _median(values: Any) -> float | None:
+    p = percentiles(values, (50,))
+    return None if p is None else p[0]
 
 
 def tempo_cv(onsets_s: Any) -> float | None:
     """Coefficient of variation (standard deviation / mean) of the gaps between onsets, in
     seconds; gaps longer than PAUSE_S are pauses and left out. None with fewer than 2 gaps.
     0 is a metronome; 0.5 means the gaps typically differ from the average gap by half of it."""
-    t = np.sort(np.asarray(onsets_s, dtype=float))
-    gaps = np.diff(t)
-    gaps = gaps[(gaps > 0) & (gaps <= PAUSE_S)]
-    if gaps.size < 2:
+    t = sorted(onsets_s)
+    gaps = [b - a for a, b in zip(t, t[1:], strict=False) if 0 < b - a <= PAUSE_S]
+    if len(gaps) < 2:
         return None
-    return float(gaps.std() / gaps.mean())
+    mean = sum(gaps) / len(gaps)
+    sd = math.sqrt(sum((g - mean) ** 2 for g in gaps) / len(gaps))
+    return sd / mean
 
 
 def tempo_words(cv: float | None) -> str:
@@ -165,7 +182,7 @@ def _live(s: dict, acts: list[tuple], cues: list[tuple]) -> None:
         units[sensor][unit] += 1
     s["range"] = {}
     for sensor in sorted(sensors):
-        p10, p50, p90 = np.percentile(np.asarray(sensors[sensor], dtype=float), (10, 50, 90))
+        p10, p50, p90 = percentiles(sensors[sensor], (10, 50, 90)) or (0.0, 0.0, 0.0)
         s["range"][sensor] = {
             "unit": units[sensor].most_common(1)[0][0],
             "p10": _r(p10),
@@ -174,7 +191,7 @@ def _live(s: dict, acts: list[tuple], cues: list[tuple]) -> None:
             "presses": len(sensors[sensor]),
         }
     holds = [a[4] for a in acts]
-    s["hold_ms_median"] = _r(np.median(holds), 0) if holds else None
+    s["hold_ms_median"] = _r(_median(holds), 0)
     cv = tempo_cv([a[1] for a in acts])
     s["tempo_cv"] = _r(cv, 3)
     s["tempo_words"] = tempo_words(cv)
@@ -283,6 +300,11 @@ def _monday(t: float) -> date:
     return d - timedelta(days=d.weekday())
 
 
+def _week_range(peaks: list[float], unit: str) -> dict:
+    p50, p90 = percentiles(peaks, (50, 90)) or (None, None)
+    return {"unit": unit, "p50": _r(p50), "p90": _r(p90)}
+
+
 def _weeks(sessions: list[dict]) -> list[dict]:
     groups: dict[date, list[dict]] = defaultdict(list)
     for s in sessions:
@@ -319,15 +341,8 @@ def _weeks(sessions: list[dict]) -> list[dict]:
                 "cue_band": cue_band(responded, cues),
                 "reaction_ms_median": _r(q[1], 0) if q else None,
                 "reaction_ms_iqr": _r(q[2] - q[0], 0) if q else None,
-                "range": {
-                    k: {
-                        "unit": units[k],
-                        "p50": _r(np.percentile(v, 50)),
-                        "p90": _r(np.percentile(v, 90)),
-                    }
-                    for k, v in sorted(peaks.items())
-                },
-                "hold_ms_median": _r(np.median(holds), 0) if holds else None,
+                "range": {k: _week_range(v, units[k]) for k, v in sorted(peaks.items())},
+                "hold_ms_median": _r(_median(holds), 0),
                 "tempo_cv": _r(sum(cvs) / len(cvs), 3) if cvs else None,
                 "flags": [f for s in ss for f in s["flags"]],
             }

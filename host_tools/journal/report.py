@@ -69,7 +69,10 @@ def _split(report: dict, pick: Callable[[dict], Any]) -> tuple[list, list, list,
 
 
 def _style(ax, ylabel: str) -> None:
+    from matplotlib.ticker import MaxNLocator
+
     ax.set_ylabel(ylabel)
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=4))  # each tick costs drawing time
     ax.grid(True, axis="y", color="#dddddd", linewidth=0.6)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
@@ -77,15 +80,21 @@ def _style(ax, ylabel: str) -> None:
 
 def _flag_lines(ax, report: dict) -> None:
     """A dotted line at each session a sensitivity change came into (docs/journal.md)."""
+    label = "sensitivity changed"
     for s in report["sessions"]:
         if s["flags"]:
-            ax.axvline(datetime.fromtimestamp(s["started"]), color="#c0392b", ls=":", lw=1)
+            x = datetime.fromtimestamp(s["started"])
+            ax.axvline(x, color="#c0392b", ls=":", lw=1, label=label)
+            label = None  # one legend entry
 
 
 def _dates_axis(ax) -> None:
     import matplotlib.dates as mdates
 
-    loc = mdates.AutoDateLocator(maxticks=8)
+    lo, hi = ax.get_xlim()
+    if hi - lo < 2:  # one session (days): give it a week each side, so the dates can be ticked
+        ax.set_xlim(lo - 7, hi + 7)
+    loc = mdates.AutoDateLocator(minticks=3, maxticks=7)
     ax.xaxis.set_major_locator(loc)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
 
@@ -108,8 +117,6 @@ def _draw_per_minute(axes: list, report: dict) -> None:
     ax = axes[0]
     _plot(ax, report, lambda s: s["per_minute"], "recorded session")
     _flag_lines(ax, report)
-    if any(s["flags"] for s in report["sessions"]):
-        ax.plot([], [], color="#c0392b", ls=":", lw=1, label="sensitivity changed")
     ax.set_ylim(bottom=0)
     _style(ax, "presses a minute")
     _legend(ax)
@@ -122,8 +129,10 @@ def _draw_cues(axes: list, report: dict) -> None:
         ax.text(1.005, (lo + hi) / 2, name, transform=ax.get_yaxis_transform(), fontsize=7,
                 va="center", color="#555555")  # fmt: skip
     _plot(ax, report, lambda s: None if s["cue_rate"] is None else s["cue_rate"] * 100, "")
-    ax.set_ylim(-3, 103)
+    _flag_lines(ax, report)
     _style(ax, "cues answered %")
+    ax.set_ylim(-3, 103)
+    ax.set_yticks([0, 50, 80, 100])  # IMTAP's band edges
     ax = axes[1]
     timed = [s for s in report["sessions"] if s["reaction_ms_median"] is not None]
     x = _dates(timed)
@@ -182,7 +191,13 @@ def _draw_hold_tempo(axes: list, report: dict) -> None:
     ax.axhspan(0, 0.1, color="#d9ecd5", lw=0)
     ax.axhspan(0.1, 0.25, color="#eef5e6", lw=0)
     _plot(ax, report, lambda s: s["tempo_cv"], "")
+    _flag_lines(ax, report)
     ax.set_ylim(bottom=0)
+    top = ax.get_ylim()[1]
+    for y, words in ((0.05, "very steady"), (0.175, "fairly steady"), (0.375, "uneven")):
+        if y < top:
+            ax.text(1.005, y, words, transform=ax.get_yaxis_transform(), fontsize=7,
+                    va="center", color="#555555")  # fmt: skip
     _style(ax, "tempo variation (CV)")
 
 
@@ -195,9 +210,9 @@ def _draw_goals(axes: list, report: dict) -> None:
         ax.plot(x, [sc["score"] for sc in g["scores"]], "o-", drawstyle="steps-post", ms=4,
                 label=textwrap.shorten(g["text"], 48))  # fmt: skip
     ax.axhline(0, color="#888888", lw=0.8)
+    _style(ax, "attainment (0: expected)")
     ax.set_ylim(-2.4, 2.4)
-    ax.set_yticks([-2, -1, 0, 1, 2], ["-2", "-1", "0 expected", "+1", "+2"])
-    _style(ax, "attainment (GAS)")
+    ax.set_yticks([-2, -1, 0, 1, 2], ["-2", "-1", "0", "+1", "+2"])
     _legend(ax)
 
 
@@ -242,7 +257,7 @@ def charts(report: dict) -> list[tuple[Chart, Any]]:
 
 def png(fig) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, pil_kwargs={"compress_level": 3})
+    fig.savefig(buf, format="png", dpi=DPI, pil_kwargs={"compress_level": 1})
     return buf.getvalue()
 
 
@@ -487,6 +502,22 @@ def _table_pages(pdf, title: str, rows: list[list[str]], widths: list[int]) -> N
         pdf.savefig(fig)
 
 
+def captioned(report: dict) -> list[tuple[Chart, Any]]:
+    """The charts with their titles and captions drawn in (the PDF's pages, the docs' pictures)."""
+    out = []
+    for chart, fig in charts(report):
+        texts = [report["captions"][k] for k in chart.captions if k in report["captions"]]
+        fig.suptitle(chart.title, fontsize=11, x=0.1, ha="left")
+        wrapped = "\n".join(textwrap.fill(t, 110) for t in texts)
+        h = fig.get_figheight()
+        extra = 0.15 * (wrapped.count("\n") + 1) + 0.15
+        fig.set_figheight(h + extra)
+        fig.subplots_adjust(bottom=(0.45 + extra) / (h + extra), top=1 - 0.35 / (h + extra))
+        fig.text(0.1, 0.1 / (h + extra), wrapped, fontsize=8, va="bottom")
+        out.append((chart, fig))
+    return out
+
+
 def write_pdf(report: dict, out: Path) -> None:
     from matplotlib.backends.backend_pdf import PdfPages
 
@@ -507,16 +538,7 @@ def write_pdf(report: dict, out: Path) -> None:
         _text_page(pdf, lines)
         if not report["sessions"]:
             return
-        for chart, fig in charts(report):
-            texts = [caps[k] for k in chart.captions if k in caps]
-            fig.suptitle(chart.title, fontsize=11, x=0.1, ha="left")
-            wrapped = "\n".join(textwrap.fill(t, 110) for t in texts)
-            lines_n = wrapped.count("\n") + 1
-            h = fig.get_figheight()
-            extra = 0.17 * lines_n + 0.2
-            fig.set_figheight(h + extra)
-            fig.subplots_adjust(bottom=(0.45 + extra) / (h + extra), top=1 - 0.35 / (h + extra))
-            fig.text(0.1, 0.1 / (h + extra), wrapped, fontsize=8, va="bottom")
+        for _chart, fig in captioned(report):
             pdf.savefig(fig)
         _table_pages(pdf, "Session by session", session_rows(report, "!"),
                      [11, 9, 3, 7, 9, 17, 14, 52, 8, 8, 60])  # fmt: skip

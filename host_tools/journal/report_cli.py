@@ -67,6 +67,11 @@ def cmd_report(args: argparse.Namespace, ctx: Any) -> int:
             f"A report is written as .html or .pdf, and '{out.name}' is neither. "
             "Try e.g. --out report.html or --out report.pdf."
         )
+    if not out.parent.is_dir():
+        raise errors.BadFile(
+            f"The report could not be written to {out}: the folder {out.parent} does not "
+            "exist. Choose a folder you can write to."
+        )
     from host_tools.journal import open_journal
     from host_tools.journal.analysis import client_report
     from host_tools.journal.report import render_html, write_pdf
@@ -91,8 +96,8 @@ def cmd_report(args: argparse.Namespace, ctx: Any) -> int:
         ctx.emit({"out": str(out), "client": args.client, "sessions": n, "report": report})
     elif n:
         ctx.say(
-            f"Wrote {args.client}'s report ({report['captions']['summary'].rstrip('.')}) "
-            f"to {out}. It stays on this computer unless you share it."
+            f"Wrote {args.client}'s report to {out}. {report['captions']['summary']} "
+            "It stays on this computer unless you share it."
         )
     else:
         ctx.say(report["captions"]["summary"])
