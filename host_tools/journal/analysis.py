@@ -329,7 +329,7 @@ def _weeks(sessions: list[dict]) -> list[dict]:
         out.append(
             {
                 "week": monday.isoformat(),
-                "label": f"{monday.isocalendar()[0]}-W{monday.isocalendar()[1]:02d}",
+                "label": f"{monday.day} {monday.strftime('%b %Y')}",  # the week's Monday
                 "sessions": len(ss),
                 "standalone": sum(1 for s in ss if s["source"] == "standalone"),
                 "minutes": _r(minutes),

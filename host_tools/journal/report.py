@@ -266,7 +266,7 @@ def png(fig) -> bytes:
 
 def _day(t: float, approx: bool = False) -> str:
     d = datetime.fromtimestamp(t)
-    return ("about " if approx else "") + d.strftime("%d %b %Y")
+    return ("about " if approx else "") + f"{d.day} {d.strftime('%b %Y')}"
 
 
 def _f(x: Any, fmt: str = "{:g}", none: str = "-") -> str:
@@ -319,7 +319,7 @@ def session_rows(report: dict, flag: str = FLAG) -> list[list[str]]:
 
 
 def week_rows(report: dict) -> list[list[str]]:
-    rows = [["week", "sessions", "presses", "a minute", "cues answered", "reaction s (median)",
+    rows = [["week of", "sessions", "presses", "a minute", "cues answered", "reaction s (median)",
              "range (median)", "hold s", "tempo CV"]]  # fmt: skip
     for w in report["weeks"]:
         cues = "-"
@@ -439,6 +439,13 @@ def render_html(report: dict) -> str:
             )
         if "cues" not in caps:
             out.append("<p>No cues were given in these sessions.</p>")
+        known = [s for s in report["sessions"] if s["settings_at_start"]]
+        if known:
+            used = ", ".join(f"{k} {v}" for k, v in sorted(known[-1]["settings_at_start"].items()))
+            when = _day(known[-1]["started"])
+            out.append(
+                f"<p>Settings at the start of the session of {when}: {html.escape(used)}.</p>"
+            )
         out.append("<h2>Session by session</h2>")
         out.append(_table(session_rows(report)))
         notes = [(s, n) for s in report["sessions"] for n in s["notes"]]
