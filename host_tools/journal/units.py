@@ -33,3 +33,31 @@ def real_peak(unit: str, peak: float) -> tuple[float, str]:
     if name == "on":
         return (1.0 if peak else 0.0), name
     return round(float(peak) * scale, 3), name
+
+
+def registry_units() -> dict[str, str]:
+    """Sensor type -> the registry's unit (firmware/sensors SENSORS), {} if unreadable."""
+    try:
+        from host_tools import firmware
+
+        return {str(s["type"]): str(s["unit"]) for s in firmware.module("sensors").SENSORS}
+    except Exception:  # an unusual install: units are then unknown, peaks kept as read
+        return {}
+
+
+def channel_rows(status: dict) -> list[dict]:
+    """The `status` reply's channels as the Recorder takes them (the hub's rows):
+    [{"name", "sensor", "kind", "unit"}]."""
+    units = registry_units()
+    rows = []
+    for ch in status.get("channels") or []:
+        sensor = str(ch.get("sensor", ""))
+        rows.append(
+            {
+                "name": str(ch.get("name")),
+                "sensor": sensor,
+                "kind": ch.get("kind") or ("switch" if sensor == "switch" else "analog"),
+                "unit": units.get(sensor, ""),
+            }
+        )
+    return rows
