@@ -121,3 +121,14 @@ def test_a_report_that_cannot_be_written_says_so(data, tmp_path, capsys):
     code, _, err = attune(capsys, "report", "Mia", "--data", str(data), "--out", str(out))
     assert code == 10
     assert "The report could not be written to" in " ".join(err.split())
+
+
+def test_the_journal_guide_shows_the_sample_report_and_is_linked():
+    root = bench.ROOT
+    guide = (root / "docs" / "journal.md").read_text(encoding="utf-8")
+    pictures = re.findall(r"\]\((img/journal/[^)]+\.png)\)", guide)
+    assert len(pictures) == len(CHARTS)
+    for rel in pictures:
+        assert (root / "docs" / rel).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "attune journal forget" in guide and "secure_delete" in guide
+    assert "(docs/journal.md)" in (root / "README.md").read_text(encoding="utf-8")
