@@ -570,7 +570,7 @@ def client_report(
             sql += " AND started >= ?"
             params.append(since)
         keys = ("id", "instrument", "source", "started", "ended", "approx", "cue_window_ms")
-        sessions = [
+        sessions: list[dict[str, Any]] = [
             dict(zip(keys, row, strict=True))
             for row in con.execute(sql + " ORDER BY started, id", params)
         ]
