@@ -4,6 +4,7 @@ flags, standalone summaries, weeks and goals, and the plain captions."""
 
 from __future__ import annotations
 
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -19,6 +20,16 @@ from host_tools.journal.analysis import (
 
 JAN = 1767261600.0  # Thursday 1 January 2026, 10:00 UTC
 DAY = 86400.0
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch):
+    """Reports speak local time; the expected dates here are UTC ones."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 
 
 @pytest.fixture
