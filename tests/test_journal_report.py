@@ -188,6 +188,10 @@ def test_a_session_played_without_a_computer_is_shown_and_marked(journal):
     assert s["range"]["pad"]["unit"] == "% of full scale"
     assert (s["hold_ms_mean"], s["tempo_cv"]) == (420, 0.25)
     assert "1 of them played without a computer" in report["captions"]["summary"]
+    assert report["captions"]["per_minute"] == (
+        "Mia pressed 12 times a minute in the latest session (1 January 2026, played without "
+        "a computer)."
+    )
     assert report["weeks"][0]["standalone"] == 1
 
 
