@@ -23,6 +23,7 @@ import sqlite3
 import time
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from host_tools import errors
@@ -136,7 +137,9 @@ def _r(x: float | None, nd: int = 1) -> float | None:
 
 
 def _connect(journal: Any) -> sqlite3.Connection:
-    con = sqlite3.connect(str(journal.path), timeout=5.0)
+    # mode=rw: a report never creates a file, even if the journal vanished meanwhile
+    uri = Path(journal.path).absolute().as_uri() + "?mode=rw"
+    con = sqlite3.connect(uri, uri=True, timeout=5.0)
     con.execute("PRAGMA query_only = ON")  # a report never writes
     return con
 
