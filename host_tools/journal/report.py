@@ -273,12 +273,12 @@ def _f(x: Any, fmt: str = "{:g}", none: str = "-") -> str:
     return none if x is None else fmt.format(x)
 
 
-def session_rows(report: dict, flag: str = FLAG) -> list[list[str]]:
+def session_rows(report: dict) -> list[list[str]]:
     """The per-session table: one row of plain strings per session, header first."""
     rows = [["date", "kind", "min", "presses", "a minute", "cues answered", "reaction s",
              "range (median, 10-90 %)", "hold s", "tempo CV", "settings"]]  # fmt: skip
     for s in report["sessions"]:
-        mark = " " + flag if s["flags"] else ""
+        mark = " " + FLAG if s["flags"] else ""
         standalone = s["source"] == "standalone"
         cues = f"{s['responded']}/{s['cues']} {s['cue_band']}" if s["cues"] else "-"
         reaction = "-"
