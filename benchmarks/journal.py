@@ -179,7 +179,7 @@ def sample_pictures(out_dir: Path) -> list[Path]:
     """docs/journal.md's sample report: Mia's charts, captions drawn in, from 26 generated weeks
     (`python -m benchmarks.journal --pictures docs/img/journal`)."""
     from host_tools.journal.analysis import client_report
-    from host_tools.journal.report import DPI, captioned
+    from host_tools.journal.report import DPI, captioned, render_html
 
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -194,7 +194,30 @@ def sample_pictures(out_dir: Path) -> list[Path]:
             path = out_dir / f"sample-{chart.key.replace('_', '-')}.png"
             fig.savefig(path, format="png", dpi=DPI, metadata={"Software": None})
             written.append(path)
+        page = Path(tmp) / "report.html"
+        page.write_text(render_html(report), encoding="utf-8")
+        written.extend(_screenshot(page, out_dir / "sample-report-page.png"))
     return written
+
+
+def _screenshot(page: Path, out: Path) -> list[Path]:
+    """The top of the HTML report as a browser shows it (Debian's Chromium through Playwright,
+    as the Studio page's tests use); nothing when they are not installed."""
+    from benchmarks.studio_page import CHROMIUM, CHROMIUM_ARGS
+
+    if not Path(CHROMIUM).exists():
+        return []
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            tab = browser.new_page(viewport={"width": 1000, "height": 1000})
+            tab.goto(page.as_uri())
+            tab.screenshot(path=str(out))
+        finally:
+            browser.close()
+    return [out]
 
 
 # -- the benchmark ------------------------------------------------------------------------------

@@ -419,7 +419,7 @@ def render_html(report: dict) -> str:
         f"<style>{CSS}</style></head><body>",
         f"<h1>Progress report: {name}</h1>",
         f"<p>{html.escape(_period(report))}{html.escape(weeks)}. "
-        f"Made {html.escape(datetime.fromtimestamp(report['generated']).strftime('%d %b %Y'))}"
+        f"Made {html.escape(_day(report['generated']))}"
         " with Attune.</p>",
         f'<p class="privacy">{html.escape(PRIVACY)}</p>',
         f"<p><strong>{html.escape(caps['summary'])}</strong></p>",
