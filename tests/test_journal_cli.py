@@ -250,3 +250,67 @@ def test_a_simulated_session_is_recorded_press_for_press_with_cue_times(tmp_path
     assert statistics.median(errors_ms) <= 5, errors_ms
     assert max(errors_ms) <= 150, errors_ms
     assert not [p for p in os.listdir(data) if p.startswith("recording-")]
+
+
+class FakeInstrument:
+    """Just enough of a Client for `attune record`: a combo sending a few `* act` lines, then
+    the therapist presses Ctrl-C."""
+
+    def __init__(self, lines: list[str]) -> None:
+        from types import SimpleNamespace
+
+        self.info = SimpleNamespace(instrument="combo", name="Combo")
+        self.port = SimpleNamespace(close=lambda: None)
+        self.lines = list(lines)
+        self.monitoring = None
+
+    def status(self) -> dict:
+        return {
+            "profile": "anna",
+            "channels": [{"name": "pad", "sensor": "fsr"}, {"name": "hand", "sensor": "vl6180x"}],
+        }
+
+    def values(self, scope: str) -> dict:
+        return {"global": {"scale": "major"}, "pad": {"pad.sensitivity": "80"}}.get(scope, {})
+
+    def monitor(self, rate: int) -> dict:
+        self.monitoring = rate
+        return {"monitor": rate}
+
+    def monitor_off(self) -> dict:
+        self.monitoring = 0
+        return {"monitor": 0}
+
+    def read_async(self, timeout: float) -> str | None:
+        if not self.lines:
+            raise KeyboardInterrupt
+        return self.lines.pop(0)
+
+
+def test_record_ends_cleanly_on_ctrl_c_with_the_profile_as_client(tmp_path, capsys, monkeypatch):
+    from contextlib import contextmanager
+
+    fake = FakeInstrument(
+        [f"* monitor t={1000 + k * 125} pad raw=1600 level=0 pressed=0" for k in range(8)]
+        + ["* act pad t=1500 hold=200 vel=90 peak=65535 level=16383"]
+        + ["* act hand t=1700 hold=300 vel=0 peak=80 level=9000"]
+    )
+
+    @contextmanager
+    def session(args):
+        yield fake
+
+    monkeypatch.setattr(cli, "session", session)
+    code, out, err = attune(capsys, "record", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["client"] == "anna" and doc["activations"] == 2 and doc["instrument"] == "combo"
+    assert fake.monitoring == 0  # the monitor is turned off again
+    with open_journal(tmp_path / "data") as j:
+        (s,) = j.sessions("anna")
+        assert s["ended"] is not None and s["activations"] == 2
+        rows = j.db.execute("SELECT sensor, peak, unit FROM activations ORDER BY t").fetchall()
+        settings = dict(j.db.execute("SELECT key, value FROM settings_changes").fetchall())
+    assert rows == [("pad", 100.0, "% of full scale"), ("hand", 80.0, "mm")]
+    assert settings == {"scale": "major", "pad.sensitivity": "80"}
+    assert not list((tmp_path / "data").glob("recording-*"))

@@ -312,3 +312,65 @@ def test_an_unknown_peak_is_stored_as_zero_with_no_unit(tmp_path):
         sid = j.begin_session("anna", "big-switch", 1.7e9)
         j.add_activations(sid, [("switch", 1.7e9, 100, float("nan"), "on", 0, 120)])
         assert j.db.execute("SELECT peak, unit FROM activations").fetchone() == (0.0, "")
+
+
+class FakeDeviceJournal:
+    """host_tools.devicejournal as the contract has it: collect() reads, clear() forgets."""
+
+    def __init__(self, sessions, problems=()):
+        self.sessions = list(sessions)
+        self.problems = list(problems)
+        self.cleared: list[int] = []
+
+    def collect(self, client):
+        return SimpleNamespace(sessions=list(self.sessions), problems=list(self.problems))
+
+    def clear(self, client, upto_seq):
+        self.cleared.append(upto_seq)
+
+
+def with_device_journal(monkeypatch, fake) -> None:
+    import host_tools
+
+    monkeypatch.setitem(sys.modules, "host_tools.devicejournal", fake)
+    monkeypatch.setattr(host_tools, "devicejournal", fake, raising=False)
+
+
+def test_standalone_sessions_are_stored_then_cleared_back_to_back(tmp_path, monkeypatch):
+    from host_tools.journal.standalone import collect_into
+
+    fake = FakeDeviceJournal(
+        [device_session(seq=12), device_session(seq=13)], ["Record 11 is damaged; skipped."]
+    )
+    with_device_journal(monkeypatch, fake)
+    device = SimpleNamespace(info=SimpleNamespace(instrument="squeeze-pad"))
+    with open_journal(tmp_path) as j:
+        stored, problems = collect_into(j, device, "anna", now=1.7e9)
+        assert stored == 2 and problems == ["Record 11 is damaged; skipped."]
+        assert fake.cleared == [13]
+        s = j.sessions("anna")
+        assert [(x["started"], x["ended"]) for x in s] == [
+            (1.7e9 - 2 * 1830, 1.7e9 - 1830),
+            (1.7e9 - 1830, 1.7e9),
+        ]
+        # read again (say clearing failed last time): stored once
+        assert collect_into(j, device, "anna", now=1.7e9 + 99)[0] == 2
+        assert len(j.sessions("anna")) == 2
+
+
+def test_standalone_sessions_are_not_cleared_when_the_journal_cannot_store_them(
+    tmp_path, monkeypatch
+):
+    from host_tools.journal.standalone import collect_into
+
+    fake = FakeDeviceJournal([device_session(seq=12)])
+    with_device_journal(monkeypatch, fake)
+    device = SimpleNamespace(info=SimpleNamespace(instrument="squeeze-pad"))
+    with open_journal(tmp_path) as j:
+        j.db.execute(
+            "CREATE TRIGGER no BEFORE INSERT ON standalone BEGIN SELECT RAISE(FAIL, 'full'); END"
+        )
+        with pytest.raises(JournalError):
+            collect_into(j, device, "anna", now=1.7e9)
+        assert fake.cleared == []
+        assert j.client_id("anna", create=False) is None  # the whole batch rolled back

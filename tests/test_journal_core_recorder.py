@@ -267,3 +267,13 @@ def test_feed_costs_its_caller_next_to_nothing(tmp_path):
     assert rec.lines == n
     # a deque append: ~0.1-0.3 us; generous for a loaded machine
     assert per_call_us < 20, per_call_us
+
+
+def test_a_press_before_any_monitor_line_is_timed_from_its_own_end(tmp_path):
+    rec = recorder(tmp_path)
+    dev = Device(rec)
+    dev.send(DEV0 + 1800, f"* act pad t={DEV0 + 1000} hold=800 vel=90 peak=30000 level=9000")
+    rec.close()
+    with open_journal(tmp_path) as j:
+        (t,) = j.db.execute("SELECT t FROM activations").fetchone()
+    assert abs(t * 1000 - dev.host(DEV0 + 1000)) <= 10  # not the moment it was read

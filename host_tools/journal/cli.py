@@ -27,6 +27,7 @@ from typing import Any
 from host_tools import errors
 from host_tools.errors import AttuneError, NoDevice, SeveralDevices
 from host_tools.journal.db import Journal, JournalError, default_dir, open_journal
+from host_tools.journal.standalone import collect_into
 from host_tools.journal.units import channel_rows
 
 ANNOUNCE_PREFIX = "recording-"
@@ -152,36 +153,6 @@ class _Announcement:
                 pass
 
 
-def _collect_standalone(client: Any, journal: Journal, name: str, ctx: Any) -> int:
-    """Store the sessions the instrument logged on its own, then clear them on it (only
-    after the journal has committed them). Returns how many were stored."""
-    try:
-        from host_tools import devicejournal  # type: ignore[attr-defined]
-    except ImportError:
-        ctx.say(
-            "Sessions played without a computer were not collected: this attune has no "
-            "device journal support (host_tools/devicejournal.py)."
-        )
-        return 0
-    got = devicejournal.collect(client)
-    for problem in got.problems:
-        ctx.err.print(problem, style="yellow", markup=False, soft_wrap=True)
-    if not got.sessions:
-        return 0
-    instrument = client.info.instrument if client.info else "?"
-    # No clock on the instrument: the sessions are placed back to back, the last ending now
-    end = time.time()
-    placed = []
-    for s in sorted(got.sessions, key=lambda s: s.seq, reverse=True):
-        placed.append((end, s))
-        end -= float(s.dur_s)
-    with journal.batch():
-        for ended, s in reversed(placed):
-            journal.store_standalone(name, instrument, ended, s)
-    devicejournal.clear(client, max(s.seq for s in got.sessions))
-    return len(got.sessions)
-
-
 def _settings_of(client: Any, channels: list[dict[str, Any]]) -> dict[str, str]:
     values: dict[str, str] = {}
     for scope in ["global"] + [str(c["name"]) for c in channels]:
@@ -245,7 +216,9 @@ def cmd_record(args: argparse.Namespace, ctx: Any) -> int:
                     markup=False,
                 )
             channels = channel_rows(status)
-            stored = _collect_standalone(client, journal, name, ctx)
+            stored, problems = collect_into(journal, client, name)
+            for problem in problems:
+                ctx.err.print(problem, style="yellow", markup=False, soft_wrap=True)
             if stored:
                 ctx.say(
                     "Collected "

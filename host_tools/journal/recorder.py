@@ -15,7 +15,8 @@ the default clock); the journal stores unix seconds.
 What becomes an activation:
 - `* act <sensor> t=<onset ms> hold= vel= peak= level=` (one line per press, sent when it
   ends): the onset's host time is t + offset, the offset being the smallest (host receive ms -
-  device t) over the last 10 s of `* monitor t=` and `* act` lines (the least delayed line).
+  device ms) over the last 10 s of `* monitor t=` lines and `* act` lines (whose device ms is
+  t + hold, when it was sent): the least delayed line.
 - Older firmware sends no `* act`: a press is then a `* event <sensor> note_on` ... `note_off`
   pair (the first note-on to the last note-off, so a chord is one press), timed by when the
   host read them; velocity from the first note-on, the level's and reading's peak from the
@@ -163,6 +164,7 @@ class Recorder:
         self.session_id: int | None = None
         self.problem: str | None = None  # the last write that failed, in plain words
         self.lines = 0
+        self.skipped = 0  # lines that raised while being read (a bug; never the caller's)
         self._settings = dict(settings)
         self._q: deque[tuple[Any, ...]] = deque()
         self._wake = threading.Event()
@@ -292,7 +294,11 @@ class Recorder:
                     stop_at = item[1]
                     break
                 else:
-                    self._line(kind, item[1])
+                    try:
+                        self._line(kind, item[1])
+                    except Exception as e:  # a line this recorder cannot read: skip it
+                        self.skipped += 1
+                        self.problem = "A line could not be read (" + repr(e) + ")."
             self._settle(final=stop_at is not None)
             due = time.monotonic() - self._last_commit >= COMMIT_EVERY_S
             if stop_at is not None or len(self._rows) + len(self._other) >= COMMIT_ROWS or due:
@@ -360,7 +366,8 @@ class Recorder:
             onset = self._clock.unwrap(int(kv["t"]))
         except ValueError:
             return
-        self._clock.sample(onset, host_ms)
+        # sent as the press ended: its end (onset + hold) is the device time it stands for
+        self._clock.sample(onset + int(_num(kv.get("hold"))), host_ms)
         if self._mode != "act":
             self._mode = "act"
             self._held.clear()  # the same presses, already told as events: not twice
