@@ -46,6 +46,7 @@ class Channel:
         self.debouncer = None if analog else Debouncer(self.chs)
         self.gesture = Gesture(self.chs, analog)
         self.mapper = Mapper(index, settings, midi)
+        self.mapper.owner = self
         self.raw = 0
         self.level = 0
         self.pressed = 0

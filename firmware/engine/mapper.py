@@ -23,6 +23,9 @@ class Mapper:
 
     def __init__(self, index, settings, midi):
         self.index = index
+        # the instrument's Channel this mapper plays for (None when built alone, as in tests):
+        # a play mode may read its raw reading
+        self.owner = None
         self.settings = settings
         self.chs = settings.ch[index]
         self.midi = midi

@@ -12,6 +12,8 @@ from engine import scales
 
 _LEVEL_MAX = const(16383)
 _BEND_CENTRE = const(8192)
+_STEP_CALLS = const(32)  # zones: with repeated readings, a zone still owed steps this often
+_CALM_READINGS = const(24)  # zones: the hysteresis grows over this many still readings
 
 # chord shapes in scale steps above the chosen degree (power: root, fifth, octave by semitones)
 _TRIAD = b"\x00\x02\x04"
@@ -119,6 +121,25 @@ class SequenceMode(NoteMode):
 
 
 class ZonesMode(NoteMode):
+    """Position picks the note: the level is split into `zones` equal zones, and a press plays
+    the zone the hand is in; moving into another zone while pressed plays that one instead.
+
+    Made for a noisy time-of-flight sensor (a new reading every ~30 ms, a few mm of noise):
+    - a zone is left on evidence, not on one reading: each reading past the zone's edge by more
+      than 1.5 noise adds how far it is past that, and the zone moves once the sum passes 3
+      noise (a one-sided CUSUM), so a still hand, even on an edge, holds its zone, while a
+      clear move changes it at the next reading. The noise is measured on the hand itself
+      (the median second difference of successive readings, so a steady movement does not
+      count), never below the conditioner's rest noise;
+    - notes follow the movement: one zone a step, at most one step per reading (or every
+      32 ticks when the readings repeat), so every zone crossed plays in order; a sweep faster
+      than that finishes its run just after the hand stops;
+    - a hand leaving (a reading a zone or more further away than the last, or the sensor's
+      "nothing in range") steps nothing down until two calm readings have followed: a hand that
+      goes plays no run of zones on its way out, and one that stops plays where it stopped.
+    A reading that repeats (the driver holds the last one) is the same reading, not evidence.
+    """
+
     name = "zones"
     help = "position picks the note"
     continuous = True
@@ -128,39 +149,190 @@ class ZonesMode(NoteMode):
         super().__init__(mapper)
         self._zone = -1
         self._velocity = 0  # of the current press: a new zone replays at it
+        self._ch = None  # the instrument's channel: its raw reading tells fresh from repeated
+        self._far = -1  # the sensor's "nothing in range" reading
+        self._raw = -1  # the reading last seen
+        self._n = 1
+        self._w = _LEVEL_MAX + 1  # zone width (level)
+        self._spread = 0  # mean |second difference| of readings (level); 0: not yet known
+        self._floor = 1  # the conditioner's rest noise (level)
+        self._k = 0  # evidence starts this far past an edge (1.5 noise)
+        self._h = 0  # ... and moves the zone once it sums to this (3 noise)
+        self._lv = 0  # a reading this much further out than the last: the hand is leaving
+        self._cur = -1  # level of the current reading, as far as it has settled
+        self._p0 = -1  # settled level of the previous reading (-1: none yet)
+        self._p1 = -1  # ... and of the one before
+        self._up = 0  # evidence for the next zone up / down, through the previous reading
+        self._dn = 0
+        self._upn = 0  # ... and with the current reading
+        self._dnn = 0
+        self._gap = 0  # calls before another step (0 at each fresh reading)
+        self._leave = 0  # calm readings still to wait before a step down
+        self._land = 0  # a leave just ended: a step down goes straight to where the hand is
+        self._sig = 1  # the noise (level) the limits were set from
+        self._at = 0  # where the hand has been lately (level)
+        self._calm = 0  # readings it has stayed there (up to _CALM_READINGS)
+
+    def configure(self):
+        n = self.chs.zones
+        self._n = n
+        self._w = (_LEVEL_MAX + 1) // n
+        if self._spread == 0:
+            self._spread = self._w >> 2  # a prior of 1/8 zone of noise until it is measured
+        ch = self.m.owner
+        self._ch = ch
+        self._far = getattr(ch.sensor, "NO_TARGET", -1) if ch is not None else -1
+        self._limits()
+
+    def _limits(self):
+        # hysteresis from the noise: the mean |second difference| of readings is 1.95 sigma
+        sig = (self._spread * 33) >> 6
+        if sig < self._floor:
+            sig = self._floor
+        self._sig = sig
+        w = self._w
+        # evidence counts from 3/4 noise past an edge (at least 1/8 zone: a still hand sways),
+        # growing to 2 1/4 noise as the hand stays still (~0.8 s), and the zone moves once it
+        # sums to 6 noise
+        k = ((sig * 3) >> 2) + ((sig * self._calm) >> 4)
+        lo = w >> 3
+        hi = (w * 3) >> 3
+        self._k = lo if k < lo else (hi if k > hi else k)
+        h = sig * 6
+        self._h = lo if h < lo else (w * 2 if h > w * 2 else h)
+        lv = (w * 3) >> 2
+        self._lv = lv if lv > sig * 4 else sig * 4
 
     def press(self, strength):
         m = self.m
         vel = m.velocity(strength)
         self._velocity = vel
+        ch = self._ch
+        if ch is not None and ch.cond is not None:
+            # the noise the conditioner measured at rest (level), 6 floors in its noise band
+            self._floor = ch.cond.noise_level // 6 + 1
+            self._limits()
         m.off()
         m.on(m.note(self._zone if self._zone > 0 else 0), vel)
 
     def level(self, cont, pressed):
-        c = self.chs
-        n = c.zones
-        if c.invert:
+        if self.chs.invert:
             cont = _LEVEL_MAX - cont
-        z = self._zone
-        width = (_LEVEL_MAX + 1) // n
-        if z < 0:
-            z = cont // width
-        else:
-            # hysteresis: leave a zone only a quarter zone past its edge
-            lo = z * width - (width >> 2)
-            hi = (z + 1) * width + (width >> 2)
-            if cont < lo or cont >= hi:
-                z = cont // width
-        if z >= n:
-            z = n - 1
         m = self.m
-        if z != self._zone:
-            self._zone = z
-            if pressed and m.count:
+        w = self._w
+        if not (pressed and m.count):
+            # no note sounds: the zone is where the hand is, ready for the next press
+            z = cont // w
+            n = self._n
+            self._zone = z if z < n else n - 1
+            self._cur = -1
+            self._p0 = -1
+            self._p1 = -1
+            self._up = self._dn = self._upn = self._dnn = 0
+            self._leave = 0
+            self._calm = 0
+            m.last_cont = cont
+            m.last_pressed = pressed
+            return
+        ch = self._ch
+        if ch is None:
+            self._fresh()  # (built alone: every call is a reading)
+        else:
+            raw = ch.raw
+            if raw != self._raw:  # (else the sensor repeated itself: the same reading)
+                self._raw = raw
+                self._fresh()
+                if raw == self._far:
+                    self._leave = 2  # nothing in range: the hand has gone
+        self._cur = cont
+        p0 = self._p0
+        if p0 >= 0 and cont < p0 - self._lv:
+            self._leave = 2  # a zone or more further out in one reading: leaving
+        z = self._zone
+        k = self._k
+        u = 0
+        if z < self._n - 1:
+            u = self._up + cont - (z + 1) * w - k
+            if u < 0:
+                u = 0
+        d = 0
+        if z > 0:
+            d = self._dn + z * w - cont - k
+            if d < 0:
+                d = 0
+        self._upn = u
+        self._dnn = d
+        if self._gap > 0:
+            self._gap -= 1
+        else:
+            h = self._h
+            if u > h:
+                z += 1
+            elif d > h and not self._leave:
+                if self._land:
+                    z = cont // w  # where a fast move out stopped, not the run to it
+                    if z >= self._zone:
+                        z = self._zone - 1
+                else:
+                    z -= 1
+            if z != self._zone:
+                self._zone = z
                 m.off()
                 m.on(m.note(z), self._velocity)
+                self._up = self._dn = self._upn = self._dnn = 0
+                self._land = 0
+                self._calm = 0
+                self._gap = _STEP_CALLS
+                if cont >= (z + 1) * w + k + h or cont < z * w - k - h:
+                    # more zones to go: be called on every tick until they are played, even
+                    # if the level stays put
+                    return
         m.last_cont = cont
         m.last_pressed = pressed
+
+    def _fresh(self):
+        # a new reading: the last one is complete; learn the noise and the stillness from it,
+        # keep its evidence
+        cur = self._cur
+        if cur < 0:
+            return
+        p0 = self._p0
+        if p0 >= 0:
+            p1 = self._p1
+            if p1 >= 0:
+                d = cur - p0 - p0 + p1
+                if d < 0:
+                    d = -d
+                if not self._leave:  # (a hand leaving is movement, not noise)
+                    # a mean over ~32 readings: steady within +-30 %; a jolt of the hand
+                    # counts as 3 means at most
+                    s = self._spread
+                    if d > s * 3:
+                        d = s * 3
+                    self._spread = s + ((d - s) >> 5)
+            self._land = 0
+            if self._leave and cur - p0 > -(self._lv >> 1):
+                self._leave -= 1  # a calm reading
+                if not self._leave:
+                    self._land = 1
+            # still: within 2 noise of where the hand has been lately (a ~8-reading mean)
+            a = self._at
+            a += (cur - a) >> 3
+            self._at = a
+            d = cur - a
+            c = self._calm
+            if d > self._sig * 2 or d < -self._sig * 2:
+                self._calm = c - 4 if c > 4 else 0
+            elif c < _CALM_READINGS:
+                self._calm = c + 1
+            self._limits()
+        else:
+            self._at = cur
+        self._p1 = p0
+        self._p0 = cur
+        self._up = self._upn
+        self._dn = self._dnn
+        self._gap = 0
 
 
 class _Continuous(NoteMode):
