@@ -301,6 +301,7 @@ def _instrument(raw):
     st = Settings(["hand"])
     assert st.apply(PROFILE) == []
     sensor = FakeSensor("analog", FULL_SCALE, values=raw, invert=True)
+    sensor.NO_TARGET = FAR  # as the VL6180X driver says: FAR is "nothing in range", not rest
     inst = Instrument(st, [("hand", sensor, "vl6180x")])
     inst.begin(0)
     return inst
