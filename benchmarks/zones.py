@@ -294,14 +294,17 @@ def _with_zones_mode(cls):
     return swap()
 
 
+class _ToF(FakeSensor):
+    NO_TARGET = FAR  # as the VL6180X driver says: FAR is "nothing in range", not rest
+
+
 def _instrument(raw):
     from instrument import Instrument
     from settings import Settings
 
     st = Settings(["hand"])
     assert st.apply(PROFILE) == []
-    sensor = FakeSensor("analog", FULL_SCALE, values=raw, invert=True)
-    sensor.NO_TARGET = FAR  # as the VL6180X driver says: FAR is "nothing in range", not rest
+    sensor = _ToF("analog", FULL_SCALE, values=raw, invert=True)
     inst = Instrument(st, [("hand", sensor, "vl6180x")])
     inst.begin(0)
     return inst
