@@ -143,8 +143,9 @@ def test_sequence_mode_keeps_its_place_while_another_mode_plays():
 
 def test_zones_mode_picks_the_note_by_position_and_moves_with_hysteresis():
     # 4 zones of 4096: the second zone reaches to 8191. Before any noise is measured the mode
-    # assumes 1/8 zone of it: a reading counts as evidence from 512 past the edge, and the zone
-    # moves once the evidence sums to about 3170 (6 noise)
+    # assumes 1/8 zone of it (528): a reading counts as evidence from 512 past the edge (more
+    # once the hand has been still), and the zone moves once the evidence sums to 2 noise for
+    # a hand on the move, up to 6 noise for a still one
     m = mapper({"x.mode": "zones", "x.zones": "4", "scale": "major"})
     still = [("level", 8700 + (i & 1), 1) for i in range(40)]  # 508 past the edge, for ever
     ev = feed(
@@ -219,11 +220,11 @@ def test_zones_noise_sets_the_hysteresis():
     import random
 
     # the same step, 500 past the edge: a quiet sensor moves within 3 readings; a noisy one,
-    # whose readings spread more than the step, holds its zone through 20 of them
+    # whose readings spread more than the step, needs more of them
     rng = random.Random(7)
     quiet = noisy(rng, 5000, 30, 200) + noisy(rng, 6144 + 500, 30, 3)
     assert zones_played(quiet) == [2, 3]
-    noisy_hand = noisy(rng, 5000, 600, 200) + noisy(rng, 6144 + 500, 600, 20)
+    noisy_hand = noisy(rng, 5000, 600, 200) + noisy(rng, 6144 + 500, 600, 3)
     assert zones_played(noisy_hand) == [2]
 
 

@@ -127,11 +127,12 @@ class ZonesMode(NoteMode):
     Made for a noisy time-of-flight sensor (a new reading every ~30 ms, a few mm of noise):
     - a zone is left on evidence, not on one reading (a one-sided CUSUM): each reading past
       the zone's edge by more than 3/4 noise adds how far it is past that, and the zone moves
-      once the sum passes 6 noise, so a clear move changes it at once and a small one within a
-      few readings. While the hand stays still, the 3/4 grows to 2 1/4 noise (~0.8 s), so a
-      still hand holds its zone, even on an edge. The noise is measured on the hand itself
-      (the mean |second difference| of successive readings, so a steady movement does not
-      count), never below the conditioner's rest noise, and is 1/8 zone until measured;
+      once the sum passes 2 noise, so a hand on the move changes zone at once or within a few
+      readings. While the hand stays still (~0.8 s, within 2 noise of where it has been) these
+      grow to 2 1/4 and 6 noise, so a still hand holds its zone, even on an edge. The noise is
+      measured on the hand itself (the mean |second difference| of successive readings, so a
+      steady movement does not count), never below the conditioner's rest noise, and is 1/8
+      zone until measured;
     - notes follow the movement: one zone a step, at most one step per reading (or every
       32 ticks when the readings repeat), so every zone crossed plays in order; a sweep faster
       than that finishes its run just after the hand stops;
@@ -199,13 +200,14 @@ class ZonesMode(NoteMode):
             sig = self._floor
         self._sig = sig
         w = self._w
-        # evidence counts from 3/4 noise past an edge (at least 1/8 zone: a still hand sways),
-        # growing to 2 1/4 noise as the hand stays still, and the zone moves at 6 noise
+        # evidence counts from 3/4 noise past an edge (at least 1/8 zone: a still hand sways)
+        # and moves the zone at 2 noise while the hand moves; as it stays still (~0.8 s) they
+        # grow to 2 1/4 and 6 noise
         k = ((sig * 3) >> 2) + ((sig * self._calm) >> 4)
         lo = w >> 3
         hi = (w * 3) >> 3
         self._k = lo if k < lo else (hi if k > hi else k)
-        h = sig * 6
+        h = sig * 2 + sig * self._calm // 6
         self._h = lo if h < lo else (w * 2 if h > w * 2 else h)
         lv = (w * 3) >> 2
         self._lv = lv if lv > sig * 4 else sig * 4
