@@ -179,6 +179,7 @@ class ZonesMode(NoteMode):
         self._at = 0  # where the hand has been lately (level)
         self._calm = 0  # readings it has stayed there (up to _CALM_READINGS)
         self._count = 0  # readings seen
+        self._live = 0  # 1 while a note sounds (what follows is for it)
 
     def configure(self):
         c = self.chs
@@ -242,16 +243,20 @@ class ZonesMode(NoteMode):
             z = cont // self._w
             n = self._n
             self._zone = z if z < n else n - 1
-            self._cur = -1
-            self._p0 = -1
-            self._up = self._dn = 0
-            self._leave = 0
-            self._calm = 0
-            self._out_at = -1
-            self._edges()
+            if self._live:  # a note has just ended: its readings and evidence go with it
+                self._live = 0
+                self._cur = -1
+                self._p0 = -1
+                self._up = self._dn = 0
+                self._leave = 0
+                self._calm = 0
+                self._out_at = -1
             m.last_cont = cont
             m.last_pressed = pressed
             return
+        if not self._live:  # the first reading of a note: steps from the zone it started in
+            self._live = 1
+            self._edges()
         ch = self._ch
         if ch is None:
             self._fresh()  # (built alone: every call is a reading)
