@@ -45,7 +45,7 @@ class Channel:
         self.cond = Conditioner(self.full_scale, self.invert, self.chs) if analog else None
         self.debouncer = None if analog else Debouncer(self.chs)
         self.gesture = Gesture(self.chs, analog)
-        self.mapper = Mapper(index, settings, midi)
+        self.mapper = Mapper(index, settings, midi, self)
         self.raw = 0
         self.level = 0
         self.pressed = 0

@@ -142,25 +142,90 @@ def test_sequence_mode_keeps_its_place_while_another_mode_plays():
 
 
 def test_zones_mode_picks_the_note_by_position_and_moves_with_hysteresis():
-    # 4 zones of 4096: the second zone reaches to 8191, and is left only past 8191 + 1024
+    # 4 zones of 4096: the second zone reaches to 8191. Before any noise is measured the mode
+    # assumes 1/8 zone of it (528): a reading counts as evidence from 512 past the edge (more
+    # once the hand has been still), and the zone moves once the evidence sums to 2 noise for
+    # a hand on the move, up to 6 noise for a still one
     m = mapper({"x.mode": "zones", "x.zones": "4", "scale": "major"})
+    still = [("level", 8700 + (i & 1), 1) for i in range(40)]  # 508 past the edge, for ever
     ev = feed(
         m,
-        [
-            ("level", 5000, 0),
-            ("press", FULL),
-            ("level", 5000, 1),
-            ("level", 8700, 1),
-            ("level", 9300, 1),
-            ("release",),
-        ],
+        [("level", 5000, 0), ("press", FULL), ("level", 5000, 1)]
+        + still
+        + [("level", 10000, 1), ("level", 10001, 1), ("level", 10000, 1), ("release",)],
     )
     assert ev == [
         ("note_on", 0, 62, 109),
+        # a hand just past the edge stays in its zone; 1808 past it, the third reading moves
         ("note_off", 0, 62, 0),
         ("note_on", 0, 64, 109),
         ("note_off", 0, 64, 0),
     ]
+
+
+def zones_played(levels: list[int], zones: str = "8") -> list[int]:
+    """The zone (0..) of each note a zones mode plays, pressed at the first level; `levels`
+    are readings (one call each, as from a sensor whose every reading is fresh)."""
+    m = mapper({"x.mode": "zones", "x.zones": zones, "scale": "chromatic", "root": "C"})
+    base = m.note(0)
+    ev = feed(
+        m, [("level", levels[0], 1), ("press", FULL)] + [("level", v, 1) for v in levels[1:]]
+    )
+    return [e[2] - base for e in ev if e[0] == "note_on"]
+
+
+def noisy(rng, centre: int, sigma: int, n: int) -> list[int]:
+    return [min(FULL, max(0, round(rng.gauss(centre, sigma)))) for _ in range(n)]
+
+
+def test_zones_still_hand_on_a_zone_edge_holds_its_note():
+    import random
+
+    rng = random.Random(5)
+    # 8 zones of 2048; readings spread +-2 RMS over 40 % of a zone, centred on an edge
+    for edge in (2048, 6144, 12288):
+        assert zones_played(noisy(rng, edge, 400, 1800)) in ([edge // 2048 - 1], [edge // 2048])
+
+
+def test_zones_steady_approach_plays_every_zone_in_order():
+    import random
+
+    rng = random.Random(6)
+    for per_reading in (60, 200, 600):  # 1/34 .. 1/3 zone a reading
+        ramp = list(range(300, 15900, per_reading))
+        levels = [max(0, v + round(rng.gauss(0, 250))) for v in ramp] + noisy(rng, 15900, 250, 30)
+        assert zones_played(levels) == list(range(8))
+
+
+def test_zones_fast_sweep_plays_each_zone_crossed_one_reading_apart():
+    # from zone 0 to zone 7 in one reading: the run follows, one zone per reading, in order
+    played = zones_played([500, 500, 15800] + [15800 + (i & 1) for i in range(10)])
+    assert played == list(range(8))
+
+
+def test_zones_hand_leaving_plays_no_run_of_zones():
+    # held in zone 6, then a sudden withdrawal: readings a zone or more further out each time,
+    # then nothing in range (level 0; the gesture releases)
+    held = [13300 + (i & 1) * 50 for i in range(20)]
+    assert zones_played(held + [11000, 7000, 2500, 0]) == [6]
+
+
+def test_zones_fast_move_out_that_stops_plays_only_where_it_stopped():
+    held = [13300 + (i & 1) * 50 for i in range(20)]
+    there = [5000 + (i & 1) * 50 for i in range(10)]  # zone 2
+    assert zones_played(held + [9000] + there) == [6, 2]
+
+
+def test_zones_noise_sets_the_hysteresis():
+    import random
+
+    # the same step, 500 past the edge: a quiet sensor moves within 3 readings; a noisy one,
+    # whose readings spread more than the step, needs more of them
+    rng = random.Random(7)
+    quiet = noisy(rng, 5000, 30, 200) + noisy(rng, 6144 + 500, 30, 3)
+    assert zones_played(quiet) == [2, 3]
+    noisy_hand = noisy(rng, 5000, 600, 200) + noisy(rng, 6144 + 500, 600, 3)
+    assert zones_played(noisy_hand) == [2]
 
 
 def test_zones_mode_moving_while_released_plays_nothing():

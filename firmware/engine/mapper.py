@@ -21,8 +21,11 @@ _CURVE_HARD = const(2)
 class Mapper:
     """Plays one channel's gestures as MIDI into a MidiOut, through its current play mode."""
 
-    def __init__(self, index, settings, midi):
+    def __init__(self, index, settings, midi, owner=None):
         self.index = index
+        # the instrument's Channel this mapper plays for (None when built alone, as in tests):
+        # a play mode may read its raw reading
+        self.owner = owner
         self.settings = settings
         self.chs = settings.ch[index]
         self.midi = midi

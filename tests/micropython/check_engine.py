@@ -296,6 +296,45 @@ def check_bend_pressure_zones_and_latch_ticks_allocate_nothing():
         assert inst.channels[0].mapper.mode.name == mode
 
 
+def _tof(seed=5):
+    """A VL6180X-like hand (mm, 255 = nothing in range), a fresh reading every 30 ms held
+    between, +-6 mm of noise: comes in fast, holds on a zone edge, moves out slowly, holds,
+    then leaves at once. Every path of the zones mode: steps, catch-up, stillness, leaving."""
+    nz = Noise(seed)
+    out = [255] * 600
+    path = [230 - k * 8 for k in range(11)]  # 230 -> 150 mm in 11 readings: a quick approach
+    path += [150] * 100  # still, on the edge between two of the 8 zones of the air harp
+    path += [150 + k for k in range(40)]  # slowly out
+    path += [190] * 40 + [255] * 20  # still; gone
+    for mm in path:
+        v = mm if mm == 255 else mm + nz.next(6)
+        out += [v] * 30
+    return out
+
+
+def check_zones_on_a_noisy_30hz_distance_sensor_allocate_nothing_and_hold_still():
+    settings = {"x.mode": "zones", "x.zones": "8", "x.range": "80", "x.smoothing": "50"}
+    data = _tof()
+    inst = one("analog", data, settings, full=255, invert=True)
+    ev = play(inst, len(data))
+    on = [e for e in ev if e[1] & 0xF0 == 0x90]
+    came = [e[2] for e in on if e[0] < 600 + 11 * 30 + 600]
+    assert len(came) >= 3 and came == sorted(came) and len(set(came)) == len(came), on
+    # still on the edge for 2.4 s, from 0.6 s after the approach ended: not one change of zone
+    assert not [e for e in on if 600 + 11 * 30 + 600 <= e[0] < 600 + 111 * 30], on
+    assert len(on) <= len(came) + 2, on  # slowly out: a zone or two; leaving: none
+    assert len([e for e in ev if e[1] & 0xF0 == 0x80]) == len(on)  # every note ended
+    inst = one("analog", _tof(), settings, full=255, invert=True)
+    state = [0]
+
+    def step():
+        state[0] += 1000
+        inst.tick(state[0])
+        inst.midi.count = 0
+
+    assert alloc_bytes(step, len(data) - 700, warmup=700) == 0
+
+
 def check_a_mode_change_swaps_the_mode_and_ends_or_undoes_what_it_played():
     data = ([0] * 100 + [1] * 100) * 4 + [0] * 100  # presses at 100, 300, 500, 700 ms
     inst = one("switch", data, {"x.mode": "latch"})
