@@ -2,6 +2,7 @@
 instruments streaming meters to one page (`make bench`: studio_* keys).
 
 Usage: python -c "from benchmarks import studio; print(studio.set_latency())"
+       python -m benchmarks.studio --minutes 30   # the hub's memory over a long group session
 
 The hub runs as `attune studio` in a child process, as a therapist starts it; the page is a
 WebSocket client here. CPU and memory are read from /proc (Linux).
@@ -188,11 +189,71 @@ def group_load(seconds: float = 20.0) -> dict[str, Any]:
     }
 
 
+def long_run(minutes: float = 30.0, press_every_s: float = 2.0) -> dict[str, Any]:
+    """The hub with 4 simulated instruments streaming to one page for `minutes`, each sensor
+    pressed and let go from the page every few seconds (notes too, not only meters): the hub's
+    RSS once a minute and its growth. Growth is the last minute's RSS minus the RSS after the
+    first minute (start-up and first allocations settle in it)."""
+    samples: list[float] = []
+    frames = notes = 0
+    with running_studio(GROUP) as doc, _page(doc) as ws:
+        pid = doc["pid"]
+        sensors: list[tuple[str, str]] = []
+        time.sleep(1.0)
+        t0 = time.monotonic()
+        cpu0 = _cpu_s(pid)
+        samples.append(_rss_mb(pid))
+        next_sample = t0 + 60.0
+        next_press = t0
+        pressed = False
+        while time.monotonic() - t0 < minutes * 60:
+            now = time.monotonic()
+            if now >= next_press:
+                pressed = not pressed
+                for device, sensor in sensors:
+                    msg = {"type": "input", "device": device, "sensor": sensor}
+                    ws.send(json.dumps(dict(msg, value=1.0 if pressed else 0.0)))
+                next_press = now + press_every_s / 2
+            if now >= next_sample:
+                samples.append(_rss_mb(pid))
+                next_sample += 60.0
+            try:
+                msg = json.loads(ws.recv(timeout=1))
+            except TimeoutError:
+                continue
+            frames += msg["type"] == "meter"
+            notes += msg["type"] == "note"
+            if msg["type"] == "instruments":
+                sensors = [(i["id"], c["name"]) for i in msg["instruments"] for c in i["channels"]]
+        wall = time.monotonic() - t0
+        cpu = _cpu_s(pid) - cpu0
+        samples.append(_rss_mb(pid))
+    settled = samples[1] if len(samples) > 2 else samples[0]
+    return {
+        "studio_long_minutes": round(wall / 60, 1),
+        "studio_long_rss_mb": samples,
+        "studio_long_rss_mb_start": samples[0],
+        "studio_long_rss_mb_end": samples[-1],
+        "studio_long_rss_growth_mb": round(samples[-1] - settled, 1),
+        "studio_long_cpu_percent": round(100 * cpu / wall, 1),
+        "studio_long_meter_fps": round(frames / wall / len(GROUP), 1),
+        "studio_long_notes": notes,
+    }
+
+
 def figures(quick: bool = False) -> dict[str, Any]:
     out = set_latency(30 if quick else 60)
     out.update(group_load(5.0 if quick else 20.0))
     return out
 
 
+def main(argv: list[str]) -> None:
+    if "--minutes" in argv:
+        minutes = float(argv[argv.index("--minutes") + 1])
+        print(json.dumps(long_run(minutes), indent=2))
+    else:
+        print(json.dumps(figures("--quick" in argv), indent=2))
+
+
 if __name__ == "__main__":
-    print(json.dumps(figures("--quick" in sys.argv), indent=2))
+    main(sys.argv[1:])

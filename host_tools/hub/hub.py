@@ -114,8 +114,8 @@ class Hub:
         for port in self.discover():
             with self._lock:
                 inst = self.instruments.get(port.path) or self._same_board(port)
-                if inst is not None and inst.running:
-                    continue
+                if inst is not None and (inst.running or inst.released):
+                    continue  # open already, or let go for `attune deploy`
                 if self._retry_at.get(port.path, 0.0) > now:
                     continue
                 opener = functools.partial(self.opener, port.path)  # (it may be back elsewhere)
@@ -250,6 +250,56 @@ class Hub:
         if problem is not None:
             raise problem
         return payload, refused
+
+    async def release(self, inst: Instrument, why: str, seconds: float) -> None:
+        """Close an instrument's port and leave it closed (for `attune deploy`) until
+        `resume` or `seconds` have passed; the pages are told."""
+        if inst.simulated:
+            raise messages.BadMessage("A simulated instrument has no port to let go of.")
+        inst.released_for = why or "another program"
+        inst.released_until = time.monotonic() + max(1.0, min(seconds, 3600.0))
+        await asyncio.to_thread(inst.stop)
+        self.notice(
+            inst,
+            "info",
+            "Studio let go of "
+            + inst.id
+            + " for "
+            + inst.released_for
+            + "; it opens it again when that is done.",
+        )
+        self.changed()
+
+    def resume(self, inst: Instrument) -> None:
+        """Studio may open an instrument it let go of again (discovery does, within a second)."""
+        was = inst.released
+        inst.released_until = 0.0
+        self._retry_at.pop(inst.id, None)
+        if was:
+            self.notice(inst, "info", "Studio is opening " + inst.id + " again.")
+        self.changed()
+
+    def notice(self, inst: Instrument, kind: str, text: str) -> None:
+        self.emit({"type": "notice", "device": inst.id, "kind": kind, "text": text})
+
+    async def doctor(self, inst: Instrument) -> dict[str, Any]:
+        """`attune doctor`'s findings for one instrument, asked through the hub
+        (host_tools/doctor.py reads the facts; nothing is re-implemented here)."""
+        from host_tools import doctor
+
+        payload, refused = await self.ask(inst, "diagnose")
+        if refused is not None or payload is None:  # firmware from before `diagnose`
+            status, refused = await self.ask(inst, "status")
+            if status is None:
+                raise AttuneError("The instrument " + inst.id + " would not say its status.")
+            info = inst.client.info if inst.client is not None else None
+            payload = doctor.facts_from_status(status, info)
+        info = inst.client.info if inst.client is not None else None
+        report = await asyncio.to_thread(doctor.playing_report, inst.id, payload, info)
+        out = report.to_json()
+        out["device"] = inst.id
+        out["simulated"] = inst.simulated
+        return out
 
     async def group(self, action: str, key: str = "", value: str = "") -> dict[str, str]:
         """The same request to every connected instrument; each one's reply line."""

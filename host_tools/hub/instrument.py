@@ -72,12 +72,18 @@ class Instrument:
         self._frame: list[dict[str, Any]] = []
         self._frame_t: Any = None
         self._stale_since: float | None = None  # a set changed what status says, not read yet
+        self.released_until = 0.0  # monotonic: the port is let go (for `attune deploy`) until
+        self.released_for = ""
 
     # -- what the hub asks ------------------------------------------------------------------
 
     @property
     def running(self) -> bool:
         return self.thread is not None and self.thread.is_alive()
+
+    @property
+    def released(self) -> bool:
+        return self.released_until > time.monotonic()
 
     def start(self) -> None:
         self._stop.clear()
@@ -124,6 +130,10 @@ class Instrument:
             "player": profile,
             "simulated": self.simulated,
             "connected": self.connected,
+            "released": self.released_for if self.released else None,
+            "firmware": info.firmware if info else "",
+            "board": info.board if info else "",
+            "hello": info.to_json() if info else None,
             "profile": profile,
             "unsaved": bool(self.status.get("unsaved")),
             "channels": channels,
