@@ -75,6 +75,8 @@ const state = {
   marks: new Map(), // "id/sensor" -> note mark element
   profiles: new Map(), // id -> {active, profiles}
   midiBound: new Map(), // id -> MIDIInput name (notes come straight from USB MIDI)
+  midiNotes: 0, // note-ons played from Web MIDI
+  doctor: null, // the last Check-up's findings
   meterListeners: new Set(), // fn(device, channel, performance.now()) for benchmarks
   soundLatencies: [], // [{hub, scheduled, output, total}] ms, per note_on played from the hub
   meterFrames: 0,
@@ -339,6 +341,7 @@ function buildCard(inst) {
       el("button", { type: "button", text: "Settings", onclick: () => openView("settings", id) }),
       el("button", { type: "button", text: "Calibrate", onclick: () => openView("calibrate", id) }),
       el("button", { type: "button", text: "Profiles", onclick: () => openView("profiles", id) }),
+      el("button", { type: "button", text: "Check-up", onclick: () => openView("doctor", id) }),
     ),
   );
   $("#cards").append(card);
@@ -582,7 +585,7 @@ async function setValue(id, key, value, undoable = true) {
 // ---------------------------------------------------------------------------------------------
 // Views
 let currentView = "instruments";
-const VIEWS = ["instruments", "settings", "calibrate", "profiles", "sound"];
+const VIEWS = ["instruments", "settings", "calibrate", "profiles", "sound", "doctor"];
 
 function openView(name, device) {
   if (!VIEWS.includes(name)) name = "instruments";
@@ -598,6 +601,7 @@ function openView(name, device) {
   if (name === "profiles") refreshProfiles();
   if (name === "calibrate") fillCalSensors();
   if (name === "sound") renderSoundSource();
+  if (name === "doctor" && device) runDoctor();
 }
 
 function currentDevice(view) {
@@ -1217,12 +1221,62 @@ function dialog({ title, text, ok = "OK", input = null }) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Check-up: `attune doctor`'s findings for one instrument, through the hub (GET /api/doctor)
+const FINDING_WORDS = { problem: "Problem", info: "Note", ok: "OK" };
+async function runDoctor() {
+  const id = currentDevice("doctor");
+  const list = $("#doctor-findings");
+  const summary = $("#doctor-summary");
+  if (!id) return;
+  const inst = state.instruments.get(id) || {};
+  const name = inst.title || inst.name || id;
+  list.replaceChildren();
+  summary.textContent = "Checking " + name + "…";
+  let doc;
+  try {
+    const r = await fetch("/api/doctor?device=" + encodeURIComponent(id));
+    doc = await r.json();
+    if (!r.ok) throw new Error(doc.error || "Studio could not check it.");
+  } catch (e) {
+    summary.textContent = "Could not check " + name + ": " + e.message;
+    return;
+  }
+  state.doctor = doc;
+  const problems = doc.findings.filter((f) => f.level === "problem").length;
+  summary.textContent =
+    name + ": " + (problems ? problems + (problems === 1 ? " problem" : " problems") + " found, with what to do." : "no problems found.");
+  for (const f of doc.findings) {
+    list.append(
+      el(
+        "li",
+        { class: "finding " + f.level },
+        el("strong", { class: "finding-level", text: FINDING_WORDS[f.level] || f.level }),
+        el("span", { text: " " + f.text }),
+        f.fix ? el("p", { class: "fix", text: "What to do: " + f.fix }) : null,
+      ),
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Sound: volume, mute, timbre, and where the notes come from
 function renderSoundSource() {
   const p = $("#sound-source");
   const bound = [...state.midiBound.entries()];
   if (!bound.length) p.textContent = "Notes come from Studio as the instruments report them.";
   else p.textContent = "Notes come straight from USB MIDI: " + bound.map(([id, name]) => (state.instruments.get(id)?.title || id) + " (" + name + ")").join(", ") + ". Other instruments' notes come from Studio.";
+}
+
+/** One MIDI message straight from an instrument's USB MIDI port: its sound, played here (the
+ * hub's note messages for that instrument then only mark the meter, never sound twice). */
+function onMidi(device, data) {
+  const [s, d1, d2] = data;
+  const kind = s & 0xf0;
+  if (kind === 0x90 && d2 > 0) {
+    state.midiNotes += 1;
+    synth.noteOn(device, d1, d2);
+  } else if (kind === 0x80 || kind === 0x90) synth.noteOff(device, d1);
+  else if (kind === 0xb0 && (d1 === 120 || d1 === 123)) synth.releaseAll(device);
 }
 
 let midiAccess = null;
@@ -1245,13 +1299,7 @@ async function bindMidi() {
     if (!input && real.length === 1 && inputs.length === 1) input = inputs[0];
     if (!input) continue;
     state.midiBound.set(inst.id, input.name);
-    input.onmidimessage = (ev) => {
-      const [s, d1, d2] = ev.data;
-      const kind = s & 0xf0;
-      if (kind === 0x90 && d2 > 0) synth.noteOn(inst.id, d1, d2);
-      else if (kind === 0x80 || kind === 0x90) synth.noteOff(inst.id, d1);
-      else if (kind === 0xb0 && (d1 === 120 || d1 === 123)) synth.releaseAll(inst.id);
-    };
+    input.onmidimessage = (ev) => onMidi(inst.id, ev.data);
   }
   renderSoundSource();
 }
@@ -1335,6 +1383,11 @@ function init() {
   $("#cal-apply").addEventListener("click", applyCalibration);
   $("#cal-cancel").addEventListener("click", cancelCalibration);
   $("#profiles-device").addEventListener("change", refreshProfiles);
+  $("#doctor-run").addEventListener("click", runDoctor);
+  $("#doctor-device").addEventListener("change", () => {
+    $("#doctor-findings").replaceChildren();
+    $("#doctor-summary").textContent = "";
+  });
   $("#save-form").addEventListener("submit", saveProfile);
   $("#import-button").addEventListener("click", () => $("#import-file").click());
   $("#import-file").addEventListener("change", (e) => {
