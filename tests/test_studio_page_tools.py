@@ -73,7 +73,9 @@ FAKE_MIDI = """
   const access = { inputs: new Map([["in-1", input]]), outputs: new Map(), sysexEnabled: false,
     addEventListener() {}, removeEventListener() {} };
   window.fakeMidi = { asked: 0,
-    send(bytes) { if (input.onmidimessage) input.onmidimessage({ data: new Uint8Array(bytes) }); } };
+    send(bytes) {
+      if (input.onmidimessage) input.onmidimessage({ data: new Uint8Array(bytes) });
+    } };
   Object.defineProperty(navigator, "requestMIDIAccess", { configurable: true,
     value: async () => { window.fakeMidi.asked += 1; return access; } });
 })();
@@ -82,7 +84,10 @@ FAKE_MIDI = """
 # counts what the synth is asked to play, per instrument
 SPY = """() => { const s = window.attuneSound; window.played = [];
   const on = s.noteOn.bind(s);
-  s.noteOn = (dev, note, vel) => { window.played.push([dev, note, vel]); return on(dev, note, vel); };
+  s.noteOn = (dev, note, vel) => {
+    window.played.push([dev, note, vel]);
+    return on(dev, note, vel);
+  };
 }"""
 
 
