@@ -30,6 +30,7 @@ def _sections(quick: bool):
     )
     yield "studio", lambda: __import__("benchmarks.studio").studio.figures(quick)
     yield "studio page", lambda: __import__("benchmarks.studio_page").studio_page.run(quick)
+    yield "journal", lambda: __import__("benchmarks.journal").journal.figures(quick)
     yield "switch latency", latency.switch_latency
     yield "analog latency", latency.analog_latency
     yield "idle", lambda: latency.idle_messages(60 if quick else 600)

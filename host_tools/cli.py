@@ -843,6 +843,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--leave", action="store_true", help="restart the board into play (after maintenance)"
     )
 
+    from host_tools.journal import report_cli
+    from host_tools.journal.cli import add_commands as add_journal_commands
+
+    add_journal_commands(sub, dev, add)  # record, cue, clients, journal (issue 15)
+    report_cli.register(sub)  # report (issue 15)
+
     if _has_simulator():
         sub.add_parser(
             "sim", help="run the simulated instrument (attune sim --help)", add_help=False
