@@ -63,8 +63,12 @@ class Hub:
         discover: Callable[[], list[PortInfo]] | None = device.list_pico_ports,
         opener: Callable[[str], Client] | None = None,
         poll_s: float = POLL_S,
+        record: bool = True,
+        cue_window_ms: int = 5000,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.record = record  # the session journal: one Recorder per instrument with a profile
+        self.cue_window_ms = cue_window_ms
         self.sims = list(sims or [])
         self.discover = discover
         self.opener = opener or (lambda path: device.open_client(path, OPEN_TIMEOUT_S))
@@ -148,6 +152,30 @@ class Hub:
     def ended(self, inst: Instrument) -> None:
         """A connection ended (its port vanished, or it stopped answering): not at once again."""
         self._retry_at[inst.id] = time.monotonic() + RECONNECT_S
+
+    def start_recorder(self, inst: Instrument, client: Client, profile: str) -> Any:
+        """A journal Recorder for `profile` (the client) on `inst`, with the settings in use
+        (called from the instrument's thread). Raises AttuneError/JournalError: plain words."""
+        if not self.record:
+            raise AttuneError("Studio was started with --no-record.")
+        from host_tools.journal import Recorder
+
+        channels = inst.to_json()["channels"]
+        settings: dict[str, str] = {}
+        for scope in ["global"] + [str(c["name"]) for c in channels]:
+            try:
+                settings.update(client.values(scope))
+            except AttuneError:
+                pass  # an older firmware: record what it tells
+        info = client.info
+        return Recorder(
+            self.data_dir,
+            profile,
+            info.instrument if info else inst.id,
+            channels,
+            settings,
+            cue_window_ms=self.cue_window_ms,
+        )
 
     def changed(self) -> None:
         """An instrument appeared, went, came back or changed profile: tell every page."""

@@ -22,7 +22,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from host_tools.errors import AttuneError
 from host_tools.firmware import version
-from host_tools.hub import api, messages
+from host_tools.hub import api, journal, messages
 from host_tools.hub.hub import Hub, Listener
 from host_tools.hub.messages import BadMessage
 from host_tools.hub.security import SESSION_COOKIE, Guard, Security
@@ -132,6 +132,7 @@ def build_app(hub: Hub, sec: Security, static_dir: Path = STATIC_DIR) -> Any:
         Route("/api/request", request_line, methods=["POST"]),
         Route("/api/lines", lines),
         *api.routes(hub),
+        *journal.routes(hub),
         Route("/api/pair", pair, methods=["POST"]),
         WebSocketRoute("/ws", ws),
         Mount("/static", StaticFiles(directory=static_dir, check_dir=False), name="static"),
