@@ -8,14 +8,17 @@ Screenshots go to out/studio/; ATTUNE_DOCS_IMAGES=1 also refreshes docs/img/stud
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from test_studio_page import DESKTOP, axe_violations, open_view, shot
+from test_studio_page import DESKTOP, DOCS_IMG, axe_violations, open_view, shot
 
+from benchmarks.studio_page import OUT
 from host_tools.hub.instrument import wait_until
 from host_tools.hub.studio import Studio
 
@@ -43,6 +46,19 @@ def ask(studio: Studio, line: str) -> str:
     )
     with urllib.request.urlopen(req, timeout=10) as r:
         return json.loads(r.read())["reply"]
+
+
+def card_shot(card: Any, name: str) -> None:
+    """One card into out/studio/ (and the guide's pictures with ATTUNE_DOCS_IMAGES=1)."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    page = card.page
+    page.set_viewport_size({"width": DESKTOP["width"], "height": 1500})  # the whole card shows
+    page.evaluate("window.scrollTo(0, 0)")
+    card.screenshot(path=str(OUT / (name + ".png")))
+    page.set_viewport_size(DESKTOP)
+    if os.environ.get("ATTUNE_DOCS_IMAGES"):
+        DOCS_IMG.mkdir(parents=True, exist_ok=True)
+        shutil.copy(OUT / (name + ".png"), DOCS_IMG / (name + ".png"))
 
 
 @pytest.fixture
@@ -93,7 +109,7 @@ def test_cue_button_key_and_note_are_recorded_and_the_journal_view_shows_them(
     card.get_by_role("button", name="Add note").click()
     page.locator("#message").get_by_text("Note kept with anna's session.").wait_for()
     assert rec.stats()["cues"] == 2
-    shot(page, "journal-card")
+    card_shot(card, "journal-card")
     # another profile ends anna's session: the Journal view shows it
     assert ask(studio, "profile save ben").startswith("OK")
     card.get_by_text("Recording ben's session.").wait_for()
