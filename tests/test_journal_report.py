@@ -4,6 +4,7 @@ flags, standalone summaries, weeks and goals, and the plain captions."""
 
 from __future__ import annotations
 
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -19,6 +20,16 @@ from host_tools.journal.analysis import (
 
 JAN = 1767261600.0  # Thursday 1 January 2026, 10:00 UTC
 DAY = 86400.0
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch):
+    """Reports speak local time; the expected dates here are UTC ones."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 
 
 @pytest.fixture
@@ -177,6 +188,10 @@ def test_a_session_played_without_a_computer_is_shown_and_marked(journal):
     assert s["range"]["pad"]["unit"] == "% of full scale"
     assert (s["hold_ms_mean"], s["tempo_cv"]) == (420, 0.25)
     assert "1 of them played without a computer" in report["captions"]["summary"]
+    assert report["captions"]["per_minute"] == (
+        "Mia pressed 12 times a minute in the latest session (1 January 2026, played without "
+        "a computer)."
+    )
     assert report["weeks"][0]["standalone"] == 1
 
 
@@ -253,3 +268,37 @@ def test_a_session_cut_by_a_crash_lasts_until_its_last_press(journal):
                                   for i in range(1, 11)])  # fmt: skip
     (s,) = client_report(journal, "Mia")["sessions"]
     assert s["ended"] is None and (s["minutes"], s["per_minute"]) == (10.0, 1.0)
+
+
+def test_a_recorded_session_reports_what_the_recorder_counted(tmp_path):
+    """Through the core's Recorder: its start settings, a change, presses and cues."""
+    from host_tools.journal import Recorder
+
+    channels = [{"name": "pad", "sensor": "fsr", "kind": "analog", "unit": "read_u16"}]
+    now = [JAN]
+    rec = Recorder(tmp_path, "Mia", "squeeze-pad", channels, {"pad.sensitivity": "60"},
+                   clock=lambda: now[0])  # fmt: skip
+    host0, dev0 = JAN * 1000.0, 50_000
+    delays = [500, 1000, 1500, 2000]
+    for i, delay in enumerate(delays):
+        cue_ms = 10_000 + i * 15_000  # device ms after dev0
+        rec.cue(host0 + cue_ms)
+        onset = cue_ms + delay
+        rec.feed(f"* monitor t={dev0 + onset} pad raw=1 level=0 pressed=0", host0 + onset + 1)
+        line = f"* act pad t={dev0 + onset} hold=400 vel=90 peak=32768 level=9000"
+        rec.feed(line, host0 + onset + 401)
+        if i == 1:
+            now[0] = JAN + 120  # two minutes in
+            rec.setting("pad.sensitivity", "75")
+    now[0] = JAN + 600
+    rec.close()
+    stats = rec.stats()
+    with open_journal(tmp_path) as j:
+        (s,) = client_report(j, "Mia")["sessions"]
+    assert (s["activations"], s["cues"], s["responded"]) == (
+        stats["activations"], stats["cues"], stats["responded"]) == (4, 4, 4)  # fmt: skip
+    assert abs(s["reaction_ms_median"] - 1250) <= 5
+    assert s["range"]["pad"]["p50"] == 50.0 and s["range"]["pad"]["unit"] == "% of full scale"
+    assert (s["minutes"], s["per_minute"]) == (10.0, 0.4)
+    assert s["settings_at_start"] == {"pad.sensitivity": "60"}
+    assert s["flags"] == ["pad sensitivity 60 -> 75 at minute 2"]

@@ -456,7 +456,8 @@ def _captions(name: str, sessions: list[dict], goals: list[dict]) -> dict[str, s
     if rated:
         last, first = rated[-1], rated[0]
         text = f"{name} pressed {_num(last['per_minute'])} times a minute in the latest session"
-        text += f" ({_day(last['started'])})"
+        text += f" ({_day(last['started'])}"
+        text += ", played without a computer)" if last["source"] == "standalone" else ")"
         if len(rated) > 1:
             text += (
                 f", {_trend(last['per_minute'], first['per_minute'])} "
@@ -570,7 +571,7 @@ def client_report(
             sql += " AND started >= ?"
             params.append(since)
         keys = ("id", "instrument", "source", "started", "ended", "approx", "cue_window_ms")
-        sessions = [
+        sessions: list[dict[str, Any]] = [
             dict(zip(keys, row, strict=True))
             for row in con.execute(sql + " ORDER BY started, id", params)
         ]

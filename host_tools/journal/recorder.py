@@ -280,19 +280,19 @@ class Recorder:
             self._wake.wait(_WAKE_S)
             self._wake.clear()
             while q:
-                item = q.popleft()
-                kind = item[0]
-                if len(item) == 2 and kind not in ("cue", "stop"):
-                    self._line(item[0], item[1])
-                elif kind == "cue":
+                item: tuple[Any, ...] = q.popleft()
+                kind = item[0]  # a line (it starts with "*") or what the caller asked
+                if kind == "cue":
                     self._cue(item[1])
                 elif kind == "note":
-                    self._other.append(("note", (item[1], item[2])))
+                    self._other.append(("note", item[1:]))
                 elif kind == "setting":
-                    self._other.append(("setting", (item[1], item[2], item[3])))
+                    self._other.append(("setting", item[1:]))
                 elif kind == "stop":
                     stop_at = item[1]
                     break
+                else:
+                    self._line(kind, item[1])
             self._settle(final=stop_at is not None)
             due = time.monotonic() - self._last_commit >= COMMIT_EVERY_S
             if stop_at is not None or len(self._rows) + len(self._other) >= COMMIT_ROWS or due:

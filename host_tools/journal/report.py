@@ -482,7 +482,7 @@ def _text_page(pdf, lines: list[tuple[str, float, str]]) -> None:
     fig = Figure(figsize=A4)
     y = A4[1] - MARGIN
     for text, size, weight in lines:
-        width = int(105 * 10 / size)
+        width = int((92 if weight == "bold" else 105) * 10 / size)  # characters a line
         for part in textwrap.wrap(text, width) or [""]:
             fig.text(MARGIN / A4[0], y / A4[1], part, fontsize=size, weight=weight, va="top")
             y -= size / 72 * 1.45
@@ -490,22 +490,32 @@ def _text_page(pdf, lines: list[tuple[str, float, str]]) -> None:
     pdf.savefig(fig)
 
 
+PDF_SHORT = ((" % of full scale", " %"), ("without a computer", "no computer"), (FLAG, "!"))
+PDF_KEY = (
+    "%: percent of the sensor's full scale.  no computer: played without a computer (the "
+    "instrument's own summary; its date is approximate).  !: the sensitivity changed."
+)
+
+
 def _table_pages(pdf, title: str, rows: list[list[str]], widths: list[int]) -> None:
-    """A table as monospaced text, 55 rows a page (a flag is written '!')."""
+    """A table as monospaced text, 50 rows a landscape page, shortened as PDF_SHORT says."""
     from matplotlib.figure import Figure
 
+    def cell(text: str, width: int) -> str:
+        for long, short in PDF_SHORT:
+            text = text.replace(long, short)
+        return textwrap.shorten(text, width, placeholder="~").ljust(width)
+
     def line(row: list[str]) -> str:
-        return "  ".join(
-            textwrap.shorten(c.replace(FLAG, "!"), w, placeholder="~").ljust(w)
-            for c, w in zip(row, widths, strict=False)
-        )
+        return " ".join(cell(c, w) for c, w in zip(row, widths, strict=False))
 
     body = rows[1:]
-    for start in range(0, max(1, len(body)), 55):
+    for start in range(0, max(1, len(body)), 50):
         fig = Figure(figsize=(A4[1], A4[0]))  # landscape
         fig.text(0.04, 0.95, title, fontsize=12, weight="bold")
-        text = "\n".join([line(rows[0])] + [line(r) for r in body[start : start + 55]])
-        fig.text(0.04, 0.91, text, family="monospace", fontsize=6.2, va="top")
+        text = "\n".join([line(rows[0])] + [line(r) for r in body[start : start + 50]])
+        fig.text(0.04, 0.91, text, family="monospace", fontsize=6, va="top")
+        fig.text(0.04, 0.04, PDF_KEY, fontsize=7)
         pdf.savefig(fig)
 
 
@@ -547,10 +557,10 @@ def write_pdf(report: dict, out: Path) -> None:
             return
         for _chart, fig in captioned(report):
             pdf.savefig(fig)
-        _table_pages(pdf, "Session by session", session_rows(report, "!"),
-                     [11, 9, 3, 7, 9, 17, 14, 52, 8, 8, 60])  # fmt: skip
+        _table_pages(pdf, "Session by session", session_rows(report),
+                     [17, 11, 3, 7, 8, 17, 13, 58, 9, 8, 48])  # fmt: skip
         _table_pages(pdf, "Week by week", week_rows(report),
-                     [8, 22, 8, 9, 20, 10, 40, 7, 8])  # fmt: skip
+                     [11, 18, 8, 8, 17, 10, 50, 7, 8])  # fmt: skip
         if report["goals"]:
             _table_pages(pdf, "Goals", goal_rows(report), [40, 120, 40])
 
