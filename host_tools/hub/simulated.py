@@ -24,6 +24,7 @@ START_S = 20.0  # the child's Python start, then the firmware's boot, in real ti
 RESTART_S = 1.0  # a crashed child is started again after this long ...
 CRASHES_MAX = 5  # ... unless it crashed this many times within CRASH_WINDOW_S: then it stays down
 CRASH_WINDOW_S = 60.0
+EXIT_WAIT_S = 3.0  # how long a child whose port closed may take to end before it is killed
 
 
 class SimulatedInstrument(Instrument):
@@ -71,8 +72,14 @@ class SimulatedInstrument(Instrument):
             if self._stop.is_set():
                 return
             proc = self.proc
-            if proc is not None and proc.poll() is None:
-                return  # the child lives but would not open (e.g. a slow start): as before
+            stopped = "stopped unexpectedly"
+            if proc is not None:
+                try:  # its port closes a moment before the process has ended
+                    proc.wait(timeout=EXIT_WAIT_S)
+                except subprocess.TimeoutExpired:
+                    proc.kill()  # alive but not answering: as good as crashed
+                    proc.wait()
+                    stopped = "stopped answering"
             code = proc.returncode if proc is not None else None
             now = time.monotonic()
             self.crashes = [t for t in self.crashes if now - t < CRASH_WINDOW_S] + [now]
@@ -90,8 +97,9 @@ class SimulatedInstrument(Instrument):
                 "fault",
                 "The simulated instrument "
                 + self.id
-                + " stopped unexpectedly"
-                + (" (exit code " + str(code) + ")" if code is not None else "")
+                + " "
+                + stopped
+                + (" (exit code " + str(code) + ")" if stopped != "stopped answering" else "")
                 + ". Studio is starting it again; its saved profiles are kept.",
             )
             if self._stop.wait(RESTART_S):
