@@ -133,3 +133,35 @@ def test_journal_requests_are_checked(studio: Studio) -> None:
     assert http(studio, "/api/journal/note", {"device": SIM, "text": 5})[0] == 400
     assert http(studio, "/api/journal/cue", {"t": "now"})[0] == 400
     assert http(studio, "/api/journal/cue", {"device": "nothing-here"})[0] == 404
+
+
+def test_sessions_played_without_a_computer_are_collected_for_the_client(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The device's own journal (host_tools/devicejournal.py, a stand-in here) is collected when
+    recording starts for a profile, stored as a standalone session, then cleared."""
+    import types
+
+    cleared: list[int] = []
+    sensor = types.SimpleNamespace(
+        name="switch", unit="1", count=12, hold_ms_mean=300, hold_ms_max=900,
+        peak_mean=1, peak_max=1, ioi_mean_ms=2000, ioi_sd_ms=400,
+    )  # fmt: skip
+    session = types.SimpleNamespace(seq=4, boot=2, dur_s=600, sensors=[sensor])
+    fake = types.ModuleType("host_tools.devicejournal")
+    fake.collect = lambda client: types.SimpleNamespace(sessions=[session], problems=[])  # type: ignore[attr-defined]
+    fake.clear = lambda client, upto: cleared.append(upto)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "host_tools.devicejournal", fake)
+    s = Studio(tmp_path, sims=["big-switch"], discover=None).start_in_thread()
+    try:
+        inst = s.hub.instruments[SIM]
+        assert wait_until(lambda: inst.connected, 30), inst.problem
+        assert not cleared  # no profile yet: whose sessions they are is not known
+        assert ask(s, "profile save cara").startswith("OK")
+        assert wait_until(lambda: inst.recorder is not None, 5), inst.not_recording
+        assert cleared == [4]
+        status, body = http(s, "/api/journal/report?client=cara")
+        standalone = [x for x in body["sessions"] if x["source"] == "standalone"]
+        assert len(standalone) == 1 and standalone[0]["activations"] == 12
+    finally:
+        s.stop()

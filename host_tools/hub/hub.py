@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import importlib
 import json
 import threading
 import time
@@ -167,6 +168,7 @@ class Hub:
                 settings.update(client.values(scope))
             except AttuneError:
                 pass  # an older firmware: record what it tells
+        self.collect_standalone(inst, client, profile)
         info = client.info
         return Recorder(
             self.data_dir,
@@ -176,6 +178,57 @@ class Hub:
             settings,
             cue_window_ms=self.cue_window_ms,
         )
+
+    def collect_standalone(self, inst: Instrument, client: Client, profile: str) -> int:
+        """Sessions the instrument logged while played without a computer: stored in the
+        journal for `profile`'s client, then cleared on the instrument (the journal command's
+        own code, host_tools/journal/cli.py); the pages are told. Quiet without device journal
+        support (host_tools/devicejournal.py) or sessions."""
+        try:
+            importlib.import_module("host_tools.devicejournal")  # the device side's (issue 15)
+        except ImportError:
+            return 0
+        from host_tools.journal import open_journal
+        from host_tools.journal.cli import _collect_standalone
+
+        hub = self
+
+        class Notices:  # the command line's ctx, as notices to the pages
+            def say(self, text: str) -> None:
+                hub.notice(inst, "info", text)
+
+            class err:  # noqa: N801  (ctx.err.print, as on the command line)
+                @staticmethod
+                def print(text: str, **_: Any) -> None:
+                    hub.notice(inst, "fault", text)
+
+        try:
+            journal = open_journal(self.data_dir)
+            try:
+                stored = _collect_standalone(client, journal, profile, Notices())
+            finally:
+                journal.close()
+        except Exception as e:  # noqa: BLE001 (the sessions stay on the instrument for next time)
+            self.notice(
+                inst,
+                "fault",
+                "Sessions played without a computer were not collected ("
+                + getattr(e, "message", str(e))
+                + "); they stay on the instrument for next time.",
+            )
+            return 0
+        if stored:
+            self.notice(
+                inst,
+                "info",
+                "Collected "
+                + str(stored)
+                + (" session" if stored == 1 else " sessions")
+                + " played without a computer into "
+                + profile
+                + "'s journal.",
+            )
+        return stored
 
     def changed(self) -> None:
         """An instrument appeared, went, came back or changed profile: tell every page."""
