@@ -152,6 +152,9 @@ def test_sessions_played_without_a_computer_are_collected_for_the_client(
     fake.collect = lambda client: types.SimpleNamespace(sessions=[session], problems=[])  # type: ignore[attr-defined]
     fake.clear = lambda client, upto: cleared.append(upto)  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "host_tools.devicejournal", fake)
+    import host_tools
+
+    monkeypatch.setattr(host_tools, "devicejournal", fake, raising=False)  # if imported before
     s = Studio(tmp_path, sims=["big-switch"], discover=None).start_in_thread()
     try:
         inst = s.hub.instruments[SIM]
