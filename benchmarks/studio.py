@@ -2,6 +2,8 @@
 instruments streaming meters to one page (`make bench`: studio_* keys).
 
 Usage: python -c "from benchmarks import studio; print(studio.set_latency())"
+       python -m benchmarks.studio --minutes 30   # the hub's memory over a long group session
+       python -m benchmarks.studio --journal      # journal_record_overhead alone
 
 The hub runs as `attune studio` in a child process, as a therapist starts it; the page is a
 WebSocket client here. CPU and memory are read from /proc (Linux).
@@ -26,12 +28,14 @@ GROUP = ["combo", "big-switch", "squeeze-pad", "two-switch-breath"]
 
 
 @contextmanager
-def running_studio(sims: list[str], seconds: float = 60.0) -> Iterator[dict[str, Any]]:
-    """`attune studio --sim ...` in a child process; yields {url, token, pid, ids} once every
-    instrument is connected."""
+def running_studio(
+    sims: list[str], seconds: float = 60.0, args: list[str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """`attune studio --sim ... [args]` in a child process; yields {url, token, pid, ids} once
+    every instrument is connected."""
     data = Path(tempfile.mkdtemp(prefix="attune-studio-bench-"))
     cmd = [sys.executable, "-m", "host_tools.cli", "studio", "--no-browser", "--http-port", "0"]
-    cmd += ["--data", str(data)]
+    cmd += ["--data", str(data)] + list(args or [])
     for s in sims:
         cmd += ["--sim", s]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -76,6 +80,16 @@ def _get(doc: dict[str, Any], path: str) -> dict[str, Any]:
 
     req = urllib.request.Request(doc["url"].rstrip("/") + path)
     req.add_header("X-Attune-Token", doc["token"])
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def _post(doc: dict[str, Any], path: str, body: dict[str, Any]) -> dict[str, Any]:
+    import urllib.request
+
+    req = urllib.request.Request(doc["url"].rstrip("/") + path, data=json.dumps(body).encode())
+    req.add_header("X-Attune-Token", doc["token"])
+    req.add_header("Content-Type", "application/json")
     with urllib.request.urlopen(req, timeout=10) as r:
         return json.loads(r.read())
 
@@ -188,11 +202,176 @@ def group_load(seconds: float = 20.0) -> dict[str, Any]:
     }
 
 
+def long_run(minutes: float = 30.0, press_every_s: float = 2.0) -> dict[str, Any]:
+    """The hub with 4 simulated instruments streaming to one page for `minutes`, each sensor
+    pressed and let go from the page every few seconds (notes too, not only meters): the hub's
+    RSS once a minute and its growth. Growth is the last minute's RSS minus the RSS after the
+    first minute (start-up and first allocations settle in it)."""
+    samples: list[float] = []
+    frames = notes = 0
+    with running_studio(GROUP) as doc, _page(doc) as ws:
+        pid = doc["pid"]
+        sensors: list[tuple[str, str]] = []
+        time.sleep(1.0)
+        t0 = time.monotonic()
+        cpu0 = _cpu_s(pid)
+        samples.append(_rss_mb(pid))
+        next_sample = t0 + 60.0
+        next_press = t0
+        pressed = False
+        while time.monotonic() - t0 < minutes * 60:
+            now = time.monotonic()
+            if now >= next_press:
+                pressed = not pressed
+                for device, sensor in sensors:
+                    msg = {"type": "input", "device": device, "sensor": sensor}
+                    ws.send(json.dumps(dict(msg, value=1.0 if pressed else 0.0)))
+                next_press = now + press_every_s / 2
+            if now >= next_sample:
+                samples.append(_rss_mb(pid))
+                next_sample += 60.0
+            try:
+                msg = json.loads(ws.recv(timeout=1))
+            except TimeoutError:
+                continue
+            frames += msg["type"] == "meter"
+            notes += msg["type"] == "note"
+            if msg["type"] == "instruments":
+                sensors = [(i["id"], c["name"]) for i in msg["instruments"] for c in i["channels"]]
+        wall = time.monotonic() - t0
+        cpu = _cpu_s(pid) - cpu0
+        samples.append(_rss_mb(pid))
+    settled = samples[1] if len(samples) > 2 else samples[0]
+    return {
+        "studio_long_minutes": round(wall / 60, 1),
+        "studio_long_rss_mb": samples,
+        "studio_long_rss_mb_start": samples[0],
+        "studio_long_rss_mb_end": samples[-1],
+        "studio_long_rss_growth_mb": round(samples[-1] - settled, 1),
+        "studio_long_cpu_percent": round(100 * cpu / wall, 1),
+        "studio_long_meter_fps": round(frames / wall / len(GROUP), 1),
+        "studio_long_notes": notes,
+    }
+
+
+def _sensors(ws: Any) -> list[tuple[str, str]]:
+    """(device, sensor) of every instrument, from the page's first `instruments` message."""
+    while True:
+        msg = json.loads(ws.recv(timeout=10))
+        if msg["type"] == "instruments":
+            return [(i["id"], c["name"]) for i in msg["instruments"] for c in i["channels"]]
+
+
+def _meter_latency(ws: Any, device: str, sensor: str, n: int) -> list[float]:
+    """A simulated sensor pressed (then let go) from the page, to the meter frame that shows
+    it pressed (let go) arriving at the page: the hub's meter path, as the page sees it."""
+    times: list[float] = []
+    for k in range(n * 2):
+        pressed = k % 2 == 0
+        t0 = time.perf_counter()
+        ws.send(
+            json.dumps(
+                {"type": "input", "device": device, "sensor": sensor, "value": 1.0 * pressed}
+            )
+        )
+        while True:
+            msg = json.loads(ws.recv(timeout=10))
+            if msg["type"] != "meter" or msg["device"] != device:
+                continue
+            ch = next((c for c in msg["channels"] if c["name"] == sensor), None)
+            if ch is not None and bool(ch["pressed"]) == pressed:
+                break
+        times.append((time.perf_counter() - t0) * 1000)
+        time.sleep(0.3)  # past lockout and the release's settling
+    return times
+
+
+def _recording_run(record: bool, seconds: float, trials: int) -> dict[str, Any]:
+    """The hub with 4 simulated instruments, every sensor pressed and let go each second
+    (each instrument with a profile when `record`, so the hub records 4 sessions): the hub's
+    CPU over `seconds`, then the meter latency on combo's pad."""
+    args = [] if record else ["--no-record"]
+    with running_studio(GROUP, args=args) as doc, _page(doc) as ws:
+        pid = doc["pid"]
+        sensors = _sensors(ws)
+        if record:
+            for k, device in enumerate(doc["ids"]):
+                line = "profile save bench" + str(k + 1)
+                _post(doc, "/api/request", {"device": device, "line": line})
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                live = _get(doc, "/api/journal/live")["instruments"]
+                if sum(r["recording"] for r in live) == len(GROUP):
+                    break
+                time.sleep(0.2)
+            else:
+                raise RuntimeError("the hub did not record every instrument: " + str(live))
+        time.sleep(1.0)
+        cpu0, t0 = _cpu_s(pid), time.monotonic()
+        pressed, next_press = False, t0
+        while time.monotonic() - t0 < seconds:
+            if time.monotonic() >= next_press:
+                pressed = not pressed
+                for device, sensor in sensors:
+                    msg = {"type": "input", "device": device, "sensor": sensor}
+                    ws.send(json.dumps(dict(msg, value=1.0 if pressed else 0.0)))
+                next_press += 0.5
+            try:
+                ws.recv(timeout=0.1)
+            except TimeoutError:
+                pass
+        wall = time.monotonic() - t0
+        cpu = _cpu_s(pid) - cpu0
+        for device, sensor in sensors:  # all at rest before the latency trials
+            ws.send(json.dumps({"type": "input", "device": device, "sensor": sensor, "value": 0}))
+        time.sleep(1.0)
+        combo = next(d for d, s in sensors if d.startswith("sim-combo"))
+        meter = _meter_latency(ws, combo, "pad", trials)
+        recorded = 0
+        if record:
+            live = _get(doc, "/api/journal/live")["instruments"]
+            recorded = sum(int(r.get("activations") or 0) for r in live)
+    return {
+        "cpu_percent": round(100 * cpu / wall, 1),
+        "meter_ms_p50": _p(meter, 0.5),
+        "meter_ms_p95": _p(meter, 0.95),
+        "activations": recorded,
+    }
+
+
+def journal_record_overhead(seconds: float = 20.0, trials: int = 20) -> dict[str, Any]:
+    """`journal_record_overhead`: the hub's extra CPU while it records 4 instruments (the same
+    load with `--no-record` beside it), and the meter latency with and without recording."""
+    off = _recording_run(False, seconds, trials)
+    on = _recording_run(True, seconds, trials)
+    return {
+        "journal_record_overhead": round(on["cpu_percent"] - off["cpu_percent"], 1),
+        "journal_record_hub_cpu_percent_off": off["cpu_percent"],
+        "journal_record_hub_cpu_percent_on": on["cpu_percent"],
+        "journal_record_activations": on["activations"],
+        "journal_record_meter_ms_p50_off": off["meter_ms_p50"],
+        "journal_record_meter_ms_p50_on": on["meter_ms_p50"],
+        "journal_record_meter_ms_p95_off": off["meter_ms_p95"],
+        "journal_record_meter_ms_p95_on": on["meter_ms_p95"],
+    }
+
+
 def figures(quick: bool = False) -> dict[str, Any]:
     out = set_latency(30 if quick else 60)
     out.update(group_load(5.0 if quick else 20.0))
+    out.update(journal_record_overhead(5.0 if quick else 15.0, 10 if quick else 15))
     return out
 
 
+def main(argv: list[str]) -> None:
+    if "--minutes" in argv:
+        minutes = float(argv[argv.index("--minutes") + 1])
+        print(json.dumps(long_run(minutes), indent=2))
+    elif "--journal" in argv:
+        print(json.dumps(journal_record_overhead(), indent=2))
+    else:
+        print(json.dumps(figures("--quick" in argv), indent=2))
+
+
 if __name__ == "__main__":
-    print(json.dumps(figures("--quick" in sys.argv), indent=2))
+    main(sys.argv[1:])

@@ -125,7 +125,8 @@ def cmd_ports(args: argparse.Namespace, ctx: Ctx) -> int:
         for p in probes:
             if p.info is not None:
                 name = p.info.name + " (" + p.info.instrument + ")"
-                table.add_row(escape(p.port.path), escape(name), escape(p.info.firmware), "")
+                note = "in use by Studio" if p.studio else ""
+                table.add_row(escape(p.port.path), escape(name), escape(p.info.firmware), note)
             else:
                 table.add_row(escape(p.port.path), "-", "-", escape(p.problem))
         ctx.out.print(table)

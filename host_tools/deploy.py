@@ -25,6 +25,7 @@ from rich.progress import Progress
 from host_tools import deps, device, firmware
 from host_tools.errors import DeployFailed, DeviceTimeout, NoDevice, NotAttune, Refused
 from host_tools.firmware import BOARDS_DIR, BUILD_DIR, FIRMWARE_DIR
+from host_tools.hub import remote
 
 # Modules on the per-tick path: compiled to native Thumb code (about 1.6x faster per channel).
 HOT_MODULES = (
@@ -652,18 +653,26 @@ def deploy(
         return 0
 
     target = found.path
-    if request_maintenance(target, timeout, say):
-        target = wait_for_port(target, found.serial_number)
-    steps = board_commands(plan, target, mpremote, mip, local_deps)
-    if not mip and local_deps is None:
-        summary["skipped"] = ["mpremote mip install " + MIP_PACKAGE]
-    with Progress(console=console, disable=as_json) as progress:
-        task = progress.add_task("Copying to the Pico", total=len(steps))
-        for what, cmd in steps:
-            progress.update(task, description=what)
-            timeout_s = _MIP_TIMEOUT_S if what.startswith("install") else _MPREMOTE_TIMEOUT_S
-            run(cmd, what, timeout_s)
-            progress.advance(task)
+    # Attune Studio holds a port it has open: it lets go for the deploy, or says how to proceed
+    studio = remote.release(target, "attune deploy")
+    if studio is not None:
+        say("Attune Studio let go of " + target + " for the deploy; it opens it again after.")
+    try:
+        if request_maintenance(target, timeout, say):
+            target = wait_for_port(target, found.serial_number)
+        steps = board_commands(plan, target, mpremote, mip, local_deps)
+        if not mip and local_deps is None:
+            summary["skipped"] = ["mpremote mip install " + MIP_PACKAGE]
+        with Progress(console=console, disable=as_json) as progress:
+            task = progress.add_task("Copying to the Pico", total=len(steps))
+            for what, cmd in steps:
+                progress.update(task, description=what)
+                timeout_s = _MIP_TIMEOUT_S if what.startswith("install") else _MPREMOTE_TIMEOUT_S
+                run(cmd, what, timeout_s)
+                progress.advance(task)
+    finally:
+        if studio is not None:
+            remote.resume(studio, found.path)
     summary["port"] = target
     if as_json:
         print(json.dumps(summary, indent=2))

@@ -46,10 +46,12 @@ class Probe:
     port: PortInfo
     info: DeviceInfo | None = None
     problem: str = ""
+    studio: bool = False  # Attune Studio holds the port (what it knows is in `info`)
 
     def to_json(self) -> dict[str, Any]:
         out = self.port.to_json()
         out["attune"] = self.info is not None
+        out["studio"] = self.studio
         if self.info is not None:
             out.update(self.info.to_json())
             out["port"] = self.port.path
@@ -68,6 +70,7 @@ class Probe:
                 + ", firmware "
                 + self.info.firmware
                 + ")"
+                + (", in use by Studio" if self.studio else "")
             )
         return self.port.path + ": " + (self.problem or "not an Attune instrument")
 
@@ -160,7 +163,30 @@ def probe(port: PortInfo, timeout: float) -> Probe:
 
 
 def probe_all(timeout: float) -> list[Probe]:
-    return [probe(p, timeout) for p in list_pico_ports()]
+    """Every Pico plugged in; the ones Attune Studio holds are described by Studio (opening
+    them here would only find them busy)."""
+    from host_tools.hub import remote
+
+    held = remote.held_instruments()
+    return [
+        studio_probe(p, held[p.path]) if p.path in held else probe(p, timeout)
+        for p in list_pico_ports()
+    ]
+
+
+def studio_probe(port: PortInfo, inst: dict[str, Any]) -> Probe:
+    """A Probe from what Studio says about the instrument it holds on `port`."""
+    hello = inst.get("hello") or {}
+    info = DeviceInfo(
+        firmware=str(hello.get("firmware") or inst.get("firmware") or "?"),
+        protocol=int(hello.get("protocol") or 0),
+        board=str(hello.get("board") or inst.get("board") or ""),
+        instrument=str(hello.get("instrument") or inst.get("name") or ""),
+        title=str(hello.get("title") or inst.get("title") or ""),
+        channels=[str(c.get("name")) for c in inst.get("channels") or []],
+        port=port.path,
+    )
+    return Probe(port, info, studio=True)
 
 
 def _several(probes: list[Probe], what: str) -> SeveralDevices:

@@ -194,23 +194,34 @@ def examine_port(path: str, timeout: float) -> Report:
         r = Report(path, "repl", facts)
     else:
         try:
-            try:
-                facts = client.request("diagnose", timeout=max(timeout, 4.0))
-            except Refused:  # firmware from before `diagnose`: what status says
-                facts = _facts_from_status(client)
-            info = client.info
-            if info is not None:
-                facts.setdefault("title", info.title)
+            return examine_client(client, path, timeout)
         finally:
             _close(client)
-        r = Report(path, "playing", facts)
     analyse(r)
     return r
 
 
-def _facts_from_status(client: Any) -> dict[str, Any]:
-    status = client.status()
-    info = client.info
+def examine_client(client: Any, target: str, timeout: float) -> Report:
+    """The report on a playing instrument reached through `client` (a port of its own, or
+    Attune Studio's hub: host_tools/hub/remote.py)."""
+    try:
+        facts = client.request("diagnose", timeout=max(timeout, 4.0))
+    except Refused:  # firmware from before `diagnose`: what status says
+        facts = facts_from_status(client.status(), client.info)
+    return playing_report(target, facts, client.info)
+
+
+def playing_report(target: str, facts: dict[str, Any], info: Any = None) -> Report:
+    """Findings from a playing instrument's `diagnose` facts (also Studio's doctor panel)."""
+    if info is not None:
+        facts.setdefault("title", info.title)
+    r = Report(target, "playing", facts)
+    analyse(r)
+    return r
+
+
+def facts_from_status(status: dict[str, Any], info: Any) -> dict[str, Any]:
+    """What `status` tells on firmware from before `diagnose`, as its facts."""
     return {
         "attune": info.firmware if info else "?",
         "board": info.board if info else "",
@@ -456,13 +467,25 @@ def _scan_findings(r: Report) -> set[str]:
 def examine(
     port: str | None = None, device_name: str | None = None, timeout: float = 2.0
 ) -> list[Report]:
-    """Reports for the chosen Pico, or every Pico and BOOTSEL drive found."""
+    """Reports for the chosen Pico, or every Pico and BOOTSEL drive found. While Attune Studio
+    runs, the instruments it holds are examined through it (it keeps their ports open)."""
+    from host_tools.hub import remote
+
+    held = remote.held_instruments()  # {} when Studio is not running
     if port:
+        if port in held:
+            return [examine_in_studio(held[port], timeout)]
         return [examine_port(port, timeout)]
     ports = device.list_pico_ports()
     reports = []
+    if device_name and held:
+        hits = [i for i in held.values() if remote.names(i, device_name)]
+        if len(hits) == 1:
+            return [examine_in_studio(hits[0], timeout)]
     if device_name:
         for p in ports:
+            if p.path in held:
+                continue
             probe = device.probe(p, timeout)
             if probe.info is not None and probe.info.matches(device_name):
                 return [examine_port(p.path, timeout)]
@@ -471,7 +494,13 @@ def examine(
             "without --device to look at every Pico."
         )
     for p in ports:
-        reports.append(examine_port(p.path, timeout))
+        if p.path in held:
+            reports.append(examine_in_studio(held[p.path], timeout))
+        else:
+            reports.append(examine_port(p.path, timeout))
+    for inst in held.values():
+        if inst.get("simulated"):
+            reports.append(examine_in_studio(inst, timeout))
     for drive, info in find_bootsel_drives():
         reports.append(bootsel_report(drive, info))
     if not reports:
@@ -486,6 +515,34 @@ def examine(
         )
         reports.append(r)
     return reports
+
+
+def examine_in_studio(inst: dict[str, Any], timeout: float) -> Report:
+    """The report on an instrument Attune Studio holds open (`inst`: its Instrument JSON),
+    through Studio; a plain-words problem when Studio cannot reach it."""
+    from host_tools.hub import remote
+
+    ident = str(inst.get("id"))
+    target = ident + (" (simulated, in Attune Studio)" if inst.get("simulated") else "")
+    target += "" if inst.get("simulated") else " (through Attune Studio)"
+    try:
+        client = remote.connect(ident, timeout)
+        if client is None:
+            raise AttuneError("Attune Studio stopped while doctor was looking.")
+        try:
+            return examine_client(client, target, timeout)
+        finally:
+            _close(client)
+    except AttuneError as e:
+        r = Report(target, "busy")
+        r.add(
+            "problem",
+            "studio_unreachable",
+            "Attune Studio holds this instrument's port but could not reach it: " + e.message,
+            "Look at the instrument's card in Studio (unplug it and plug it back in if it says "
+            "it is not connected), or stop Studio and run attune doctor again.",
+        )
+        return r
 
 
 def why_not_playing(path: str, timeout: float) -> str:

@@ -374,7 +374,9 @@ def test_sound_volume_mute_and_timbre(page):
     assert "Notes come from Studio" in page.locator("#sound-source").inner_text()
 
 
-@pytest.mark.parametrize("view", ["Instruments", "Settings", "Calibrate", "Profiles", "Sound"])
+@pytest.mark.parametrize(
+    "view", ["Instruments", "Settings", "Calibrate", "Profiles", "Sound", "Journal", "Check-up"]
+)
 def test_axe_finds_no_violations(page, view):
     open_view(page, view)
     if view == "Settings":
@@ -430,7 +432,16 @@ def test_200_percent_zoom_and_tablet_width_reflow(browser, hub, name, viewport, 
     page.goto(hub.url)
     combo(page).get_by_role("meter", name="pad").wait_for()
     try:
-        for view in ("Instruments", "Settings", "Calibrate", "Profiles", "Sound"):
+        views = (
+            "Instruments",
+            "Settings",
+            "Calibrate",
+            "Profiles",
+            "Sound",
+            "Journal",
+            "Check-up",
+        )
+        for view in views:
             open_view(page, view)
             page.wait_for_timeout(200)
             overflow = page.evaluate(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import importlib
 import json
 import threading
 import time
@@ -63,8 +64,12 @@ class Hub:
         discover: Callable[[], list[PortInfo]] | None = device.list_pico_ports,
         opener: Callable[[str], Client] | None = None,
         poll_s: float = POLL_S,
+        record: bool = True,
+        cue_window_ms: int = 5000,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.record = record  # the session journal: one Recorder per instrument with a profile
+        self.cue_window_ms = cue_window_ms
         self.sims = list(sims or [])
         self.discover = discover
         self.opener = opener or (lambda path: device.open_client(path, OPEN_TIMEOUT_S))
@@ -114,8 +119,8 @@ class Hub:
         for port in self.discover():
             with self._lock:
                 inst = self.instruments.get(port.path) or self._same_board(port)
-                if inst is not None and inst.running:
-                    continue
+                if inst is not None and (inst.running or inst.released):
+                    continue  # open already, or let go for `attune deploy`
                 if self._retry_at.get(port.path, 0.0) > now:
                     continue
                 opener = functools.partial(self.opener, port.path)  # (it may be back elsewhere)
@@ -148,6 +153,82 @@ class Hub:
     def ended(self, inst: Instrument) -> None:
         """A connection ended (its port vanished, or it stopped answering): not at once again."""
         self._retry_at[inst.id] = time.monotonic() + RECONNECT_S
+
+    def start_recorder(self, inst: Instrument, client: Client, profile: str) -> Any:
+        """A journal Recorder for `profile` (the client) on `inst`, with the settings in use
+        (called from the instrument's thread). Raises AttuneError/JournalError: plain words."""
+        if not self.record:
+            raise AttuneError("Studio was started with --no-record.")
+        from host_tools.journal import Recorder
+
+        channels = inst.to_json()["channels"]
+        settings: dict[str, str] = {}
+        for scope in ["global"] + [str(c["name"]) for c in channels]:
+            try:
+                settings.update(client.values(scope))
+            except AttuneError:
+                pass  # an older firmware: record what it tells
+        self.collect_standalone(inst, client, profile)
+        info = client.info
+        return Recorder(
+            self.data_dir,
+            profile,
+            info.instrument if info else inst.id,
+            channels,
+            settings,
+            cue_window_ms=self.cue_window_ms,
+        )
+
+    def collect_standalone(self, inst: Instrument, client: Client, profile: str) -> int:
+        """Sessions the instrument logged while played without a computer: stored in the
+        journal for `profile`'s client, then cleared on the instrument (the journal command's
+        own code, host_tools/journal/cli.py); the pages are told. Quiet without device journal
+        support (host_tools/devicejournal.py) or sessions."""
+        try:
+            importlib.import_module("host_tools.devicejournal")  # the device side's (issue 15)
+        except ImportError:
+            return 0
+        from host_tools.journal import open_journal
+        from host_tools.journal.cli import _collect_standalone
+
+        hub = self
+
+        class Notices:  # the command line's ctx, as notices to the pages
+            def say(self, text: str) -> None:
+                hub.notice(inst, "info", text)
+
+            class err:  # noqa: N801  (ctx.err.print, as on the command line)
+                @staticmethod
+                def print(text: str, **_: Any) -> None:
+                    hub.notice(inst, "fault", text)
+
+        try:
+            journal = open_journal(self.data_dir)
+            try:
+                stored = _collect_standalone(client, journal, profile, Notices())
+            finally:
+                journal.close()
+        except Exception as e:  # noqa: BLE001 (the sessions stay on the instrument for next time)
+            self.notice(
+                inst,
+                "fault",
+                "Sessions played without a computer were not collected ("
+                + getattr(e, "message", str(e))
+                + "); they stay on the instrument for next time.",
+            )
+            return 0
+        if stored:
+            self.notice(
+                inst,
+                "info",
+                "Collected "
+                + str(stored)
+                + (" session" if stored == 1 else " sessions")
+                + " played without a computer into "
+                + profile
+                + "'s journal.",
+            )
+        return stored
 
     def changed(self) -> None:
         """An instrument appeared, went, came back or changed profile: tell every page."""
@@ -250,6 +331,56 @@ class Hub:
         if problem is not None:
             raise problem
         return payload, refused
+
+    async def release(self, inst: Instrument, why: str, seconds: float) -> None:
+        """Close an instrument's port and leave it closed (for `attune deploy`) until
+        `resume` or `seconds` have passed; the pages are told."""
+        if inst.simulated:
+            raise messages.BadMessage("A simulated instrument has no port to let go of.")
+        inst.released_for = why or "another program"
+        inst.released_until = time.monotonic() + max(1.0, min(seconds, 3600.0))
+        await asyncio.to_thread(inst.stop)
+        self.notice(
+            inst,
+            "info",
+            "Studio let go of "
+            + inst.id
+            + " for "
+            + inst.released_for
+            + "; it opens it again when that is done.",
+        )
+        self.changed()
+
+    def resume(self, inst: Instrument) -> None:
+        """Studio may open an instrument it let go of again (discovery does, within a second)."""
+        was = inst.released
+        inst.released_until = 0.0
+        self._retry_at.pop(inst.id, None)
+        if was:
+            self.notice(inst, "info", "Studio is opening " + inst.id + " again.")
+        self.changed()
+
+    def notice(self, inst: Instrument, kind: str, text: str) -> None:
+        self.emit({"type": "notice", "device": inst.id, "kind": kind, "text": text})
+
+    async def doctor(self, inst: Instrument) -> dict[str, Any]:
+        """`attune doctor`'s findings for one instrument, asked through the hub
+        (host_tools/doctor.py reads the facts; nothing is re-implemented here)."""
+        from host_tools import doctor
+
+        payload, refused = await self.ask(inst, "diagnose")
+        if refused is not None or payload is None:  # firmware from before `diagnose`
+            status, refused = await self.ask(inst, "status")
+            if status is None:
+                raise AttuneError("The instrument " + inst.id + " would not say its status.")
+            info = inst.client.info if inst.client is not None else None
+            payload = doctor.facts_from_status(status, info)
+        info = inst.client.info if inst.client is not None else None
+        report = await asyncio.to_thread(doctor.playing_report, inst.id, payload, info)
+        out = report.to_json()
+        out["device"] = inst.id
+        out["simulated"] = inst.simulated
+        return out
 
     async def group(self, action: str, key: str = "", value: str = "") -> dict[str, str]:
         """The same request to every connected instrument; each one's reply line."""

@@ -72,12 +72,20 @@ class Instrument:
         self._frame: list[dict[str, Any]] = []
         self._frame_t: Any = None
         self._stale_since: float | None = None  # a set changed what status says, not read yet
+        self.released_until = 0.0  # monotonic: the port is let go (for `attune deploy`) until
+        self.released_for = ""
+        self.recorder: Any = None  # the journal's Recorder for the active profile (the client)
+        self.not_recording = ""  # why not, in plain words ("" while recording)
 
     # -- what the hub asks ------------------------------------------------------------------
 
     @property
     def running(self) -> bool:
         return self.thread is not None and self.thread.is_alive()
+
+    @property
+    def released(self) -> bool:
+        return self.released_until > time.monotonic()
 
     def start(self) -> None:
         self._stop.clear()
@@ -124,11 +132,23 @@ class Instrument:
             "player": profile,
             "simulated": self.simulated,
             "connected": self.connected,
+            "released": self.released_for if self.released else None,
+            "recording": self._recording_json(),
+            "not_recording": self.not_recording or None,
+            "firmware": info.firmware if info else "",
+            "board": info.board if info else "",
+            "hello": info.to_json() if info else None,
             "profile": profile,
             "unsaved": bool(self.status.get("unsaved")),
             "channels": channels,
             "params": self.params,
         }
+
+    def _recording_json(self) -> dict[str, Any] | None:
+        rec = self.recorder
+        if rec is None:
+            return None
+        return {"client": rec.client, "session_id": rec.session_id, "started": rec.started}
 
     def matches(self, wanted: str) -> bool:
         """True for the instrument's id, or its name or title in any letter case."""
@@ -165,6 +185,7 @@ class Instrument:
         self.client = client
         try:
             self._prepare(client)
+            self._follow_profile(client)
             self.connected = self.ever_connected = True
             self.problem = ""
             self.hub.changed()
@@ -180,6 +201,7 @@ class Instrument:
         finally:
             was = self.connected
             self.connected = False
+            self._end_recording("")
             self._fail_queued()
             close = getattr(port, "close", None)
             if close is not None:
@@ -233,8 +255,38 @@ class Instrument:
             return  # busy (e.g. calibrating): the next change reads it again
         if "channels" in status:
             self.status = status
+        if self.status.get("profile") != before[0]:
+            self._follow_profile(client)
         if (self.status.get("profile"), self.status.get("unsaved")) != before:
             self.hub.changed()
+
+    # -- the session journal (one Recorder while a profile is active) ------------------------
+
+    def _follow_profile(self, client: Client) -> None:
+        """Record for the active profile's client: a new session when the profile changes,
+        none without a profile (host_tools/journal; the hub's `record` switch)."""
+        profile = self.status.get("profile")
+        rec = self.recorder
+        if rec is not None and rec.client == profile:
+            return
+        self._end_recording("")
+        if not profile:
+            self.not_recording = "Not recording: choose this client's profile."
+            return
+        try:
+            self.recorder = self.hub.start_recorder(self, client, str(profile))
+            self.not_recording = ""
+        except Exception as e:  # noqa: BLE001 (a damaged journal must not stop the instrument)
+            self.not_recording = "Not recording: " + getattr(e, "message", str(e))
+
+    def _end_recording(self, why: str) -> None:
+        rec, self.recorder = self.recorder, None
+        self.not_recording = why
+        if rec is not None:
+            try:
+                rec.close()
+            except Exception:  # noqa: BLE001 (the journal says why in its own problem)
+                pass
 
     def _answer(self, client: Client, line: str, done: Done) -> None:
         word = line.split()[0].lower()
@@ -256,6 +308,13 @@ class Instrument:
             done(None, None, AttuneError("The connection to the instrument was lost."))
             raise
         done(payload, None, None)
+        rec = self.recorder
+        if rec is not None and word in ("set", "reset"):
+            if word == "set":  # as the device stored it
+                key, _, value = rest.partition(" ")
+                rec.setting(str(payload.get("key", key)), str(payload.get("value", value)))
+            else:
+                rec.setting("reset", rest or "all")
         if word == "set" and rest.split(" ", 1)[0] == "channel":
             self._read_midi_channel(client)
         if word in CHANGING:
@@ -274,6 +333,9 @@ class Instrument:
     # -- lines from the device --------------------------------------------------------------
 
     def _on_line(self, line: str) -> None:
+        rec = self.recorder
+        if rec is not None:
+            rec.feed(line, time.time() * 1000.0)  # a queue append: never slows the meter
         self.hub.emit_line(self.id, line)
         parsed = parse_async(line)
         kind = parsed.get("kind")

@@ -99,6 +99,70 @@ def _call(
             conn.close()
 
 
+def names(inst: dict[str, Any], wanted: str) -> bool:
+    """True when `wanted` is the hub instrument's id, or its name or title in any case."""
+    w = wanted.strip().lower()
+    return wanted == inst.get("id") or w in (
+        str(inst.get("name")).lower(),
+        str(inst.get("title")).lower(),
+    )
+
+
+def held_instruments(timeout: float = 2.0) -> dict[str, dict[str, Any]]:
+    """The instruments the running Studio holds open, by port path (a simulated one by its
+    id): {path: Instrument JSON}; {} when Studio is not running (`attune ports`, `doctor`,
+    `deploy` then open the ports themselves)."""
+    hub = find_hub()
+    if hub is None:
+        return {}
+    try:
+        status, body = _call(hub, "GET", "/api/instruments", timeout=timeout)
+    except OSError:
+        return {}
+    return {
+        str(i.get("id")): i
+        for i in body.get("instruments") or []
+        if isinstance(i, dict) and i.get("connected")
+    }
+
+
+def release(path: str, why: str, seconds: float = 900.0) -> dict[str, Any] | None:
+    """Ask the running Studio to let go of the Pico on `path` (for `attune deploy`): the hub
+    closes the port and leaves it alone until `resume(path)` or `seconds` have passed. None
+    when Studio does not hold it; raises AttuneError (plain words) when it will not."""
+    hub = find_hub()
+    if hub is None:
+        return None
+    held = held_instruments()
+    if path not in held:
+        return None
+    try:
+        status, body = _call(
+            hub, "POST", "/api/release", {"device": path, "for": why, "seconds": seconds}, 15.0
+        )
+    except OSError as e:
+        status, body = 0, {"error": str(e)}
+    if status != 200:
+        raise AttuneError(
+            "Attune Studio has "
+            + path
+            + " open and did not let go of it ("
+            + str(body.get("error") or "status " + str(status))
+            + "). Stop Studio (Ctrl-C in its window, or close it), then run "
+            + why
+            + " again."
+        )
+    return hub
+
+
+def resume(hub: dict[str, Any], path: str) -> None:
+    """Studio may open `path` again (after `release`); quiet if Studio has gone meanwhile."""
+    try:
+        _call(hub, "POST", "/api/resume", {"device": path}, timeout=5.0)
+    except OSError:
+        pass
+
+
 def connect(device: str | None, timeout: float) -> Client | None:
     """A Client reaching `device` (id or name) through the running Studio, its handshake done;
     None when Studio is not running."""
@@ -108,9 +172,8 @@ def connect(device: str | None, timeout: float) -> Client | None:
     status, body = _call(hub, "GET", "/api/instruments", timeout=timeout)
     insts = [i for i in body.get("instruments") or [] if i.get("connected")]
     if device:
-        wanted = device.strip().lower()
         hits = [i for i in insts if i.get("id") == device] or [
-            i for i in insts if wanted in (str(i.get("name")).lower(), str(i.get("title")).lower())
+            i for i in insts if names(i, device)
         ]
     else:
         hits = insts

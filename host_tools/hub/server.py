@@ -20,42 +20,19 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from host_tools.errors import AttuneError, DeviceTimeout, NoDevice, SeveralDevices
+from host_tools.errors import AttuneError
 from host_tools.firmware import version
-from host_tools.hub import messages
+from host_tools.hub import api, journal, messages
 from host_tools.hub.hub import Hub, Listener
 from host_tools.hub.messages import BadMessage
 from host_tools.hub.security import SESSION_COOKIE, Guard, Security
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-MAX_BODY = 4096  # a request body is one protocol line and a device name
 
 
-def _status(e: AttuneError) -> int:
-    if isinstance(e, NoDevice):
-        return 404
-    if isinstance(e, SeveralDevices):
-        return 409
-    if isinstance(e, DeviceTimeout):
-        return 504
-    return 503  # known but not connected right now
-
-
-def _error(status: int, text: str) -> JSONResponse:
-    return JSONResponse({"error": text}, status_code=status)
-
-
-async def _json_body(request: Request) -> dict[str, Any]:
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise BadMessage("The request is too long.")
-    try:
-        data = json.loads(body or b"null")
-    except ValueError:
-        raise BadMessage("The request body is not valid JSON.") from None
-    if not isinstance(data, dict):
-        raise BadMessage("The request body must be a JSON object.")
-    return data
+_status = api.status_of
+_error = api.error
+_json_body = api.json_body
 
 
 def build_app(hub: Hub, sec: Security, static_dir: Path = STATIC_DIR) -> Any:
@@ -154,6 +131,8 @@ def build_app(hub: Hub, sec: Security, static_dir: Path = STATIC_DIR) -> Any:
         Route("/api/instruments", instruments),
         Route("/api/request", request_line, methods=["POST"]),
         Route("/api/lines", lines),
+        *api.routes(hub),
+        *journal.routes(hub),
         Route("/api/pair", pair, methods=["POST"]),
         WebSocketRoute("/ws", ws),
         Mount("/static", StaticFiles(directory=static_dir, check_dir=False), name="static"),

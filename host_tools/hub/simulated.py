@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,10 @@ from host_tools.firmware import REPO_DIR
 from host_tools.hub.instrument import Instrument
 
 START_S = 20.0  # the child's Python start, then the firmware's boot, in real time
+RESTART_S = 1.0  # a crashed child is started again after this long ...
+CRASHES_MAX = 5  # ... unless it crashed this many times within CRASH_WINDOW_S: then it stays down
+CRASH_WINDOW_S = 60.0
+EXIT_WAIT_S = 3.0  # how long a child whose port closed may take to end before it is killed
 
 
 class SimulatedInstrument(Instrument):
@@ -31,6 +36,8 @@ class SimulatedInstrument(Instrument):
         self.folder = folder
         self.proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
+        self.crashes: list[float] = []  # when the child died under the hub (monotonic)
+        self.restarts = 0
 
     def _spawn(self) -> str:
         """Start the child; returns its serial port's path."""
@@ -56,6 +63,56 @@ class SimulatedInstrument(Instrument):
         stdout = self.proc.stdout  # drained, so a chatty child never blocks on it
         threading.Thread(target=stdout.read, name="sim output " + self.id, daemon=True).start()
         return line.split(": ", 1)[1]
+
+    def _run(self) -> None:
+        """Serve the child; when it dies (a crash, or killed), tell the pages and start it again
+        (its flash folder keeps the profiles), unless it keeps crashing."""
+        while True:
+            super()._run()
+            if self._stop.is_set():
+                return
+            proc = self.proc
+            stopped = "stopped unexpectedly"
+            if proc is not None:
+                try:  # its port closes a moment before the process has ended
+                    proc.wait(timeout=EXIT_WAIT_S)
+                except subprocess.TimeoutExpired:
+                    proc.kill()  # alive but not answering: as good as crashed
+                    proc.wait()
+                    stopped = "stopped answering"
+            code = proc.returncode if proc is not None else None
+            now = time.monotonic()
+            self.crashes = [t for t in self.crashes if now - t < CRASH_WINDOW_S] + [now]
+            if len(self.crashes) >= CRASHES_MAX:
+                self.problem = (
+                    "the simulated instrument stopped "
+                    + str(len(self.crashes))
+                    + " times within a minute, so Studio does not start it again; see "
+                    + str(self.folder / (self.id + ".log"))
+                    + " and restart Studio"
+                )
+                self._notice("fault", "The simulated instrument " + self.id + ": " + self.problem)
+                return
+            self._notice(
+                "fault",
+                "The simulated instrument "
+                + self.id
+                + " "
+                + stopped
+                + (" (exit code " + str(code) + ")" if stopped != "stopped answering" else "")
+                + ". Studio is starting it again; its saved profiles are kept.",
+            )
+            if self._stop.wait(RESTART_S):
+                return
+            self.restarts += 1
+
+    def _notice(self, kind: str, text: str) -> None:
+        self.hub.emit({"type": "notice", "device": self.id, "kind": kind, "text": text})
+
+    def _prepare(self, client: Client) -> None:
+        super()._prepare(client)
+        if self.restarts:
+            self._notice("info", "The simulated instrument " + self.id + " is running again.")
 
     def _open(self) -> Client:
         # one `hello`, waited for as long as a boot takes: asking again while it boots would

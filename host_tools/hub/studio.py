@@ -44,9 +44,12 @@ class Studio:
         discover: Any = "default",
         opener: Any = None,
         poll_s: float = 1.0,
+        record: bool = True,
+        cue_window_ms: int = 5000,
     ) -> None:
         self.data_dir = Path(data_dir)
-        kwargs: dict[str, Any] = {"opener": opener, "poll_s": poll_s}
+        kwargs: dict[str, Any] = {"opener": opener, "poll_s": poll_s, "record": record}
+        kwargs["cue_window_ms"] = cue_window_ms
         if discover != "default":
             kwargs["discover"] = discover
         self.hub = Hub(self.data_dir, sims, **kwargs)
@@ -182,6 +185,18 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also serve other devices on this network (an iPad), with a pairing code",
     )
+    p.add_argument(
+        "--no-record",
+        action="store_true",
+        help="do not record sessions in the journal (it records while a profile is active)",
+    )
+    p.add_argument(
+        "--cue-window",
+        type=int,
+        default=5000,
+        metavar="MS",
+        help="a press this soon after a cue answers it (default 5000)",
+    )
     return p
 
 
@@ -194,7 +209,14 @@ def main(argv: list[str] | None = None) -> int:
             print("attune studio: " + problem, file=sys.stderr)
             return 2
     try:
-        studio = Studio(data, args.sim, args.http_port, args.lan)
+        studio = Studio(
+            data,
+            args.sim,
+            args.http_port,
+            args.lan,
+            record=not args.no_record,
+            cue_window_ms=args.cue_window,
+        )
     except OSError as e:
         print(
             "attune studio: could not listen on port "

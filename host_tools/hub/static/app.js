@@ -75,6 +75,11 @@ const state = {
   marks: new Map(), // "id/sensor" -> note mark element
   profiles: new Map(), // id -> {active, profiles}
   midiBound: new Map(), // id -> MIDIInput name (notes come straight from USB MIDI)
+  midiNotes: 0, // note-ons played from Web MIDI
+  doctor: null, // the last Check-up's findings
+  cues: 0, // cues marked from this page
+  journalLive: [], // GET /api/journal/live's rows
+  journalReport: null, // the client_report shown in the Journal view
   meterListeners: new Set(), // fn(device, channel, performance.now()) for benchmarks
   soundLatencies: [], // [{hub, scheduled, output, total}] ms, per note_on played from the hub
   meterFrames: 0,
@@ -332,6 +337,7 @@ function buildCard(inst) {
   );
   card.append(head, legend());
   for (const ch of inst.channels || []) card.append(buildSensor(inst, ch));
+  card.append(buildJournalRow(inst));
   card.append(
     el(
       "div",
@@ -339,6 +345,7 @@ function buildCard(inst) {
       el("button", { type: "button", text: "Settings", onclick: () => openView("settings", id) }),
       el("button", { type: "button", text: "Calibrate", onclick: () => openView("calibrate", id) }),
       el("button", { type: "button", text: "Profiles", onclick: () => openView("profiles", id) }),
+      el("button", { type: "button", text: "Check-up", onclick: () => openView("doctor", id) }),
     ),
   );
   $("#cards").append(card);
@@ -477,7 +484,15 @@ function updateCard(inst) {
   const who = inst.player || inst.profile;
   $(".who", card).textContent = who ? "Profile: " + who : "No profile loaded";
   $(".badge.unsaved", card).hidden = !inst.unsaved;
-  $(".badge.off", card).hidden = inst.connected !== false;
+  const off = $(".badge.off", card);
+  off.hidden = inst.connected !== false;
+  off.textContent = inst.released ? "Let go of for " + inst.released : "Not connected: plug it back in";
+  const rec = inst.recording;
+  $(".rec-state", card).textContent = rec
+    ? "Recording " + rec.client + "'s session."
+    : inst.not_recording || "Not recording.";
+  $(".rec-state", card).classList.toggle("on", !!rec);
+  for (const c of card.querySelectorAll(".journal-row button, .journal-row input")) c.disabled = !rec;
 }
 
 function markUnsaved(id) {
@@ -582,7 +597,7 @@ async function setValue(id, key, value, undoable = true) {
 // ---------------------------------------------------------------------------------------------
 // Views
 let currentView = "instruments";
-const VIEWS = ["instruments", "settings", "calibrate", "profiles", "sound"];
+const VIEWS = ["instruments", "settings", "calibrate", "profiles", "sound", "journal", "doctor"];
 
 function openView(name, device) {
   if (!VIEWS.includes(name)) name = "instruments";
@@ -598,6 +613,8 @@ function openView(name, device) {
   if (name === "profiles") refreshProfiles();
   if (name === "calibrate") fillCalSensors();
   if (name === "sound") renderSoundSource();
+  if (name === "doctor" && device) runDoctor();
+  if (name === "journal") refreshJournal();
 }
 
 function currentDevice(view) {
@@ -1217,12 +1234,248 @@ function dialog({ title, text, ok = "OK", input = null }) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The session journal: recording state, cue and notes on each card; the Journal view
+function buildJournalRow(inst) {
+  const id = inst.id;
+  const nid = cardId(id) + "-note";
+  const form = el(
+    "form",
+    { class: "note-form" },
+    el("label", { for: nid, text: "Note for this session" }),
+    el("input", { id: nid, maxlength: "500", autocomplete: "off" }),
+    el("button", { type: "submit", text: "Add note" }),
+  );
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    addNote(id, $("input", form));
+  });
+  return el(
+    "div",
+    { class: "journal-row" },
+    el("p", { class: "rec-state" }),
+    el("p", { class: "rec-figures", "aria-live": "off" }),
+    el("div", { class: "row" }, el("button", { type: "button", class: "cue", text: "Cue", "aria-keyshortcuts": "C", "aria-describedby": "key-help", onclick: () => cue([id]) })),
+    form,
+  );
+}
+
+async function postJson(path, body) {
+  const r = await fetch(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  let doc = {};
+  try {
+    doc = await r.json();
+  } catch {
+    /* no body */
+  }
+  if (!r.ok) throw new Error(doc.error || "Studio refused this.");
+  return doc;
+}
+
+/** A cue on each instrument in `ids` (the moment the therapist invites a response). */
+async function cue(ids) {
+  const done = [];
+  const failed = [];
+  for (const id of ids) {
+    try {
+      const r = await postJson("/api/journal/cue", { device: id });
+      done.push(r.client + " on " + (state.instruments.get(id)?.title || id));
+      state.cues += 1;
+    } catch (e) {
+      failed.push(e.message);
+    }
+  }
+  if (failed.length) say(failed.join(" "), true);
+  else if (done.length) say("Cue marked for " + done.join(", ") + ".");
+  refreshLive();
+}
+
+function cueAll() {
+  const ids = [...state.instruments.values()].filter((i) => i.recording).map((i) => i.id);
+  if (!ids.length) {
+    say("Nothing is recording: load a client's profile on an instrument first.", true);
+    return;
+  }
+  cue(ids);
+}
+
+async function addNote(id, input) {
+  const text = input.value.trim();
+  if (!text) return;
+  try {
+    const r = await postJson("/api/journal/note", { device: id, text });
+    input.value = "";
+    say("Note kept with " + r.client + "'s session.");
+  } catch (e) {
+    say("Could not keep the note: " + e.message, true);
+  }
+}
+
+const answered = (r) => r.cues ? r.responded + " of " + r.cues + " cues answered" : "no cues yet";
+
+/** The live figures of every recording (GET /api/journal/live): on the cards and the view. */
+async function refreshLive() {
+  let doc;
+  try {
+    const r = await fetch("/api/journal/live");
+    if (!r.ok) return;
+    doc = await r.json();
+  } catch {
+    return;
+  }
+  state.journalLive = doc.instruments;
+  const list = $("#journal-live");
+  list.replaceChildren();
+  for (const row of doc.instruments) {
+    const inst = state.instruments.get(row.device) || {};
+    const card = document.getElementById(cardId(row.device));
+    const figures = row.recording ? row.activations + (row.activations === 1 ? " press, " : " presses, ") + answered(row) + "." : "";
+    if (card) $(".rec-figures", card).textContent = figures;
+    list.append(el("li", { text: (inst.title || row.device) + ": " + (row.recording ? "recording " + row.client + "'s session: " + figures : row.reason) }));
+  }
+}
+
+const fmtDate = (t) => new Date(t * 1000).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+const num = (x, unit = "") => (x == null ? "–" : String(x) + unit);
+
+async function refreshJournal() {
+  refreshLive();
+  const problem = $("#journal-problem");
+  let doc;
+  try {
+    const r = await fetch("/api/journal/clients");
+    doc = await r.json();
+    if (!r.ok) throw new Error(doc.error || "The journal could not be read.");
+  } catch (e) {
+    problem.textContent = e.message;
+    problem.hidden = false;
+    return;
+  }
+  problem.hidden = true;
+  const clients = doc.clients || [];
+  const table = $("#journal-clients");
+  table.hidden = !clients.length;
+  $("#journal-empty").hidden = clients.length > 0;
+  const body = $("tbody", table);
+  body.replaceChildren();
+  for (const c of clients) {
+    body.append(
+      el(
+        "tr",
+        {},
+        el("th", { scope: "row", text: c.name }),
+        el("td", { text: String(c.sessions) }),
+        el("td", { text: c.last ? fmtDate(c.last) : "–" }),
+        el("td", { text: String(c.activations ?? "–") }),
+        el("td", {}, el("button", { type: "button", text: "Show " + c.name + "'s figures", onclick: () => showReport(c.name) })),
+      ),
+    );
+  }
+}
+
+function rangeText(range) {
+  const parts = Object.entries(range || {}).map(([sensor, r]) => sensor + " " + r.p10 + "–" + r.p90 + " " + r.unit);
+  return parts.length ? parts.join("; ") : "–";
+}
+
+async function showReport(name) {
+  let doc;
+  try {
+    const r = await fetch("/api/journal/report?client=" + encodeURIComponent(name));
+    doc = await r.json();
+    if (!r.ok) throw new Error(doc.error || "No figures.");
+  } catch (e) {
+    say("Could not show " + name + "'s figures: " + e.message, true);
+    return;
+  }
+  state.journalReport = doc;
+  const box = $("#journal-report");
+  box.hidden = false;
+  $("#h-journal-report").textContent = name + ": " + doc.sessions.length + (doc.sessions.length === 1 ? " session" : " sessions");
+  const caps = $("#journal-captions");
+  caps.replaceChildren();
+  for (const text of Object.values(doc.captions || {})) caps.append(el("li", { text }));
+  const body = $("#journal-sessions tbody");
+  body.replaceChildren();
+  for (const s of doc.sessions) {
+    const cues = s.cues ? s.responded + " of " + s.cues + (s.cue_band ? " (" + s.cue_band + ")" : "") : "no cues";
+    body.append(
+      el(
+        "tr",
+        {},
+        el("th", { scope: "row", text: fmtDate(s.started) + (s.source === "standalone" ? " (without a computer)" : "") }),
+        el("td", { text: num(s.minutes) }),
+        el("td", { text: num(s.per_minute) }),
+        el("td", { text: cues }),
+        el("td", { text: s.reaction_ms_median == null ? "–" : (s.reaction_ms_median / 1000).toFixed(1) + " s" }),
+        el("td", { text: rangeText(s.range) }),
+        el("td", { text: s.hold_ms_median == null ? "–" : (s.hold_ms_median / 1000).toFixed(1) + " s" }),
+        el("td", { text: s.tempo_words || "–" }),
+      ),
+    );
+  }
+  const a = $("#journal-download");
+  a.href = "/api/journal/report.html?client=" + encodeURIComponent(name);
+  a.setAttribute("download", name.replace(/[^A-Za-z0-9_-]+/g, "_") + "-report.html");
+  a.textContent = "Download " + name + "'s report (HTML)";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Check-up: `attune doctor`'s findings for one instrument, through the hub (GET /api/doctor)
+const FINDING_WORDS = { problem: "Problem", info: "Note", ok: "OK" };
+async function runDoctor() {
+  const id = currentDevice("doctor");
+  const list = $("#doctor-findings");
+  const summary = $("#doctor-summary");
+  if (!id) return;
+  const inst = state.instruments.get(id) || {};
+  const name = inst.title || inst.name || id;
+  list.replaceChildren();
+  summary.textContent = "Checking " + name + "…";
+  let doc;
+  try {
+    const r = await fetch("/api/doctor?device=" + encodeURIComponent(id));
+    doc = await r.json();
+    if (!r.ok) throw new Error(doc.error || "Studio could not check it.");
+  } catch (e) {
+    summary.textContent = "Could not check " + name + ": " + e.message;
+    return;
+  }
+  state.doctor = doc;
+  const problems = doc.findings.filter((f) => f.level === "problem").length;
+  summary.textContent =
+    name + ": " + (problems ? problems + (problems === 1 ? " problem" : " problems") + " found, with what to do." : "no problems found.");
+  for (const f of doc.findings) {
+    list.append(
+      el(
+        "li",
+        { class: "finding " + f.level },
+        el("strong", { class: "finding-level", text: FINDING_WORDS[f.level] || f.level }),
+        el("span", { text: " " + f.text }),
+        f.fix ? el("p", { class: "fix", text: "What to do: " + f.fix }) : null,
+      ),
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Sound: volume, mute, timbre, and where the notes come from
 function renderSoundSource() {
   const p = $("#sound-source");
   const bound = [...state.midiBound.entries()];
   if (!bound.length) p.textContent = "Notes come from Studio as the instruments report them.";
   else p.textContent = "Notes come straight from USB MIDI: " + bound.map(([id, name]) => (state.instruments.get(id)?.title || id) + " (" + name + ")").join(", ") + ". Other instruments' notes come from Studio.";
+}
+
+/** One MIDI message straight from an instrument's USB MIDI port: its sound, played here (the
+ * hub's note messages for that instrument then only mark the meter, never sound twice). */
+function onMidi(device, data) {
+  const [s, d1, d2] = data;
+  const kind = s & 0xf0;
+  if (kind === 0x90 && d2 > 0) {
+    state.midiNotes += 1;
+    synth.noteOn(device, d1, d2);
+  } else if (kind === 0x80 || kind === 0x90) synth.noteOff(device, d1);
+  else if (kind === 0xb0 && (d1 === 120 || d1 === 123)) synth.releaseAll(device);
 }
 
 let midiAccess = null;
@@ -1245,13 +1498,7 @@ async function bindMidi() {
     if (!input && real.length === 1 && inputs.length === 1) input = inputs[0];
     if (!input) continue;
     state.midiBound.set(inst.id, input.name);
-    input.onmidimessage = (ev) => {
-      const [s, d1, d2] = ev.data;
-      const kind = s & 0xf0;
-      if (kind === 0x90 && d2 > 0) synth.noteOn(inst.id, d1, d2);
-      else if (kind === 0x80 || kind === 0x90) synth.noteOff(inst.id, d1);
-      else if (kind === 0xb0 && (d1 === 120 || d1 === 123)) synth.releaseAll(inst.id);
-    };
+    input.onmidimessage = (ev) => onMidi(inst.id, ev.data);
   }
   renderSoundSource();
 }
@@ -1301,7 +1548,12 @@ function init() {
   $("#stop-all").addEventListener("click", stopAll);
   document.addEventListener("keydown", (e) => {
     if (e.key === "Escape") stopAll();
+    const typing = e.target.closest && e.target.closest("input, textarea, select, [contenteditable]");
+    if ((e.key === "c" || e.key === "C") && !typing && !e.ctrlKey && !e.metaKey && !e.altKey) cueAll();
   });
+  setInterval(() => {
+    if (currentView === "instruments" || currentView === "journal") refreshLive();
+  }, 2000);
   // browsers start sound only after a gesture: any click or key wakes the synth
   const wake = () => {
     synth.start();
@@ -1335,6 +1587,11 @@ function init() {
   $("#cal-apply").addEventListener("click", applyCalibration);
   $("#cal-cancel").addEventListener("click", cancelCalibration);
   $("#profiles-device").addEventListener("change", refreshProfiles);
+  $("#doctor-run").addEventListener("click", runDoctor);
+  $("#doctor-device").addEventListener("change", () => {
+    $("#doctor-findings").replaceChildren();
+    $("#doctor-summary").textContent = "";
+  });
   $("#save-form").addEventListener("submit", saveProfile);
   $("#import-button").addEventListener("click", () => $("#import-file").click());
   $("#import-file").addEventListener("change", (e) => {

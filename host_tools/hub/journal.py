@@ -1,0 +1,209 @@
+"""The hub's session-journal endpoints (docs/studio-api.md, "Session journal"): cues and notes
+for the sessions it records, what is recording now, and the clients' figures and reports read
+from the journal (host_tools/journal; nothing of it is re-implemented here).
+
+Usage: routes = journal.routes(hub)   # added to the app by server.build_app
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from host_tools.errors import AttuneError
+from host_tools.hub.api import error, json_body, status_of
+from host_tools.hub.hub import Hub
+from host_tools.hub.instrument import Instrument
+from host_tools.hub.messages import BadMessage
+
+NOTE_MAX = 500  # characters in one note
+
+
+def recording(hub: Hub) -> list[Instrument]:
+    return [i for i in list(hub.instruments.values()) if i.recorder is not None]
+
+
+def pick(hub: Hub, device: Any) -> Instrument:
+    """The instrument a cue or note is for: the one named, else the only one recording.
+    Raises AttuneError (plain words) when it is not recording or the choice is unclear."""
+    if device is not None and not isinstance(device, str):
+        raise BadMessage("'device' must be an instrument's id or name, as text.")
+    if device:
+        inst = hub.find(device)
+        if inst.recorder is None:
+            raise NotRecording(
+                "Not recording on "
+                + inst.id
+                + ": "
+                + (inst.not_recording or "it is not connected.").removeprefix("Not recording: ")
+            )
+        return inst
+    live = recording(hub)
+    if not live:
+        raise NotRecording(
+            "Nothing is recording in Attune Studio: load the client's profile on the "
+            "instrument first (Studio records while a profile is active)."
+        )
+    if len(live) > 1:
+        raise NotRecording(
+            "Several instruments are recording: "
+            + ", ".join(i.id + " (" + str(i.recorder.client) + ")" for i in live)
+            + ". Choose one with --device NAME."
+        )
+    return live[0]
+
+
+class NotRecording(AttuneError):
+    """A cue or note for an instrument that records nothing (HTTP 409)."""
+
+
+def _client_name(request: Request) -> str:
+    name = request.query_params.get("client", "")
+    if not name or len(name) > 100 or not name.isprintable():
+        raise BadMessage("Name the client: ?client=NAME.")
+    return name
+
+
+def _with_journal(hub: Hub, fn: Any, *args: Any) -> Any:
+    """fn(journal, *args) with the journal opened for this call (in a worker thread)."""
+    from host_tools.journal import open_journal
+
+    journal = open_journal(hub.data_dir)
+    try:
+        return fn(journal, *args)
+    finally:
+        journal.close()
+
+
+def _report_html(journal: Any, client: str) -> bytes:
+    from host_tools.journal.report import write_report
+
+    with tempfile.TemporaryDirectory(prefix="attune-report-") as tmp:
+        out = write_report(journal, client, Path(tmp) / "report.html")
+        return out.read_bytes()
+
+
+def _journal_error(e: AttuneError) -> JSONResponse:
+    from host_tools.journal.analysis import NoSuchClient
+
+    if isinstance(e, NoSuchClient):
+        return error(404, e.message)
+    if isinstance(e, NotRecording):
+        return error(409, e.message)
+    from host_tools.journal import JournalError
+
+    if isinstance(e, JournalError):
+        return error(503, e.message)
+    return error(status_of(e), e.message)
+
+
+def routes(hub: Hub) -> list[Route]:
+    """The routes, bound to `hub`."""
+
+    async def cue(request: Request) -> Response:
+        """`attune cue` and the page's Cue button: the therapist invites a response now."""
+        try:
+            data = await json_body(request)
+            t = data.get("t")
+            if t is not None and (not isinstance(t, int | float) or isinstance(t, bool)):
+                raise BadMessage("'t' must be the cue's time in seconds (unix time).")
+            inst = pick(hub, data.get("device"))
+        except BadMessage as e:
+            return error(400, str(e))
+        except AttuneError as e:
+            return _journal_error(e)
+        at_ms = float(t) * 1000.0 if t is not None else time.time() * 1000.0
+        rec = inst.recorder
+        if rec is None:  # it stopped recording this very moment
+            return error(409, "Not recording on " + inst.id + " any more.")
+        rec.cue(at_ms)
+        return JSONResponse({"cue": at_ms, "device": inst.id, "client": rec.client})
+
+    async def note(request: Request) -> Response:
+        """A note the therapist types, kept with the session."""
+        try:
+            data = await json_body(request)
+            text = data.get("text")
+            if not isinstance(text, str) or not text.strip():
+                raise BadMessage("'text' must be the note, as text.")
+            text = " ".join(text.split())
+            if len(text) > NOTE_MAX or not text.isprintable():
+                raise BadMessage("A note is at most 500 printable characters.")
+            inst = pick(hub, data.get("device"))
+        except BadMessage as e:
+            return error(400, str(e))
+        except AttuneError as e:
+            return _journal_error(e)
+        rec = inst.recorder
+        if rec is None:
+            return error(409, "Not recording on " + inst.id + " any more.")
+        rec.note(text)
+        return JSONResponse({"note": text, "device": inst.id, "client": rec.client})
+
+    async def live(request: Request) -> Response:
+        """What each connected instrument is recording now, with the session's figures."""
+        out = []
+        for inst in list(hub.instruments.values()):
+            if not inst.ever_connected:
+                continue
+            rec = inst.recorder
+            row: dict[str, Any] = {"device": inst.id, "recording": rec is not None}
+            if rec is not None:
+                row.update(rec.stats(), client=rec.client, started=rec.started)
+            else:
+                row["reason"] = inst.not_recording or "Not recording: it is not connected."
+            out.append(row)
+        return JSONResponse({"instruments": out})
+
+    async def clients(request: Request) -> Response:
+        try:
+            rows = await asyncio.to_thread(_with_journal, hub, lambda j: j.clients())
+        except AttuneError as e:
+            return _journal_error(e)
+        return JSONResponse({"clients": rows})
+
+    async def report(request: Request) -> Response:
+        """The client's figures (host_tools/journal/analysis.client_report)."""
+        from host_tools.journal.analysis import client_report
+
+        try:
+            name = _client_name(request)
+            doc = await asyncio.to_thread(_with_journal, hub, client_report, name)
+        except BadMessage as e:
+            return error(400, str(e))
+        except AttuneError as e:
+            return _journal_error(e)
+        return JSONResponse(doc)
+
+    async def report_html(request: Request) -> Response:
+        """The client's report as a self-contained HTML file, to download."""
+        try:
+            name = _client_name(request)
+            html = await asyncio.to_thread(_with_journal, hub, _report_html, name)
+        except BadMessage as e:
+            return error(400, str(e))
+        except AttuneError as e:
+            return _journal_error(e)
+        safe = re.sub(r"[^A-Za-z0-9_-]+", "_", name) or "client"
+        return Response(
+            html,
+            media_type="text/html; charset=utf-8",
+            headers={"content-disposition": 'attachment; filename="' + safe + '-report.html"'},
+        )
+
+    return [
+        Route("/api/journal/cue", cue, methods=["POST"]),
+        Route("/api/journal/note", note, methods=["POST"]),
+        Route("/api/journal/live", live),
+        Route("/api/journal/clients", clients),
+        Route("/api/journal/report", report),
+        Route("/api/journal/report.html", report_html),
+    ]

@@ -1,0 +1,170 @@
+"""The Studio hub records sessions into the journal (issue 15): one Recorder per connected
+instrument with an active profile, fed every `* ` line; settings changed through the hub;
+cues (`attune cue` through POST /api/journal/cue) and notes; the clients' figures and reports.
+
+One Studio (a simulated big-switch, real time) serves the module.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from host_fake import attune
+
+from host_tools.hub import remote
+from host_tools.hub.instrument import wait_until
+from host_tools.hub.studio import Studio
+from host_tools.journal import cli as journal_cli
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="simulated instruments use a pty")
+
+SIM = "sim-big-switch-1"
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
+    data = tmp_path_factory.mktemp("studio-journal")
+    s = Studio(data, sims=["big-switch"], discover=None).start_in_thread()
+    s.write_discovery()
+    try:
+        inst = s.hub.instruments[SIM]
+        assert wait_until(lambda: inst.connected, 30), inst.problem
+        yield s
+    finally:
+        s.stop()
+        s.remove_discovery()
+
+
+def http(studio: Studio, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(studio.url.rstrip("/") + path, data=data)
+    req.add_header("X-Attune-Token", studio.token)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            raw = r.read()
+            return r.status, json.loads(
+                raw
+            ) if r.headers.get_content_type() == "application/json" else raw
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+def ask(studio: Studio, line: str) -> str:
+    status, body = http(studio, "/api/request", {"device": SIM, "line": line})
+    assert status == 200, body
+    return body["reply"]
+
+
+def press(studio: Studio, times: int) -> None:
+    inst = studio.hub.instruments[SIM]
+    for _ in range(times):
+        inst.send_input("switch", 1.0)
+        time.sleep(0.25)
+        inst.send_input("switch", 0.0)
+        time.sleep(0.35)  # past the switch's debounce and lockout
+
+
+def test_without_a_profile_nothing_records_and_the_page_is_told_why(studio: Studio) -> None:
+    inst = studio.hub.instruments[SIM]
+    if inst.status.get("profile"):
+        pytest.skip("the simulated instrument started with a profile")
+    (row,) = [i for i in studio.hub.instruments_json() if i["id"] == SIM]
+    assert row["recording"] is None
+    assert row["not_recording"] == "Not recording: choose this client's profile."
+    status, body = http(studio, "/api/journal/cue", {})
+    assert status == 409 and "load the client's profile" in body["error"]
+
+
+def test_a_session_is_recorded_for_the_active_profile(
+    studio: Studio, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inst = studio.hub.instruments[SIM]
+    assert ask(studio, "profile save anna").startswith("OK")
+    assert wait_until(lambda: inst.recorder is not None, 5), inst.not_recording
+    rec = inst.recorder
+    assert rec.client == "anna"
+    (row,) = [i for i in studio.hub.instruments_json() if i["id"] == SIM]
+    assert row["recording"]["client"] == "anna" and row["not_recording"] is None
+    # `attune cue` (jcore's command) reaches the hub's endpoint
+    monkeypatch.setenv(remote.DATA_ENV, str(studio.data_dir))
+    # a cue is the moment `attune cue` started: here (in-process) that is now
+    monkeypatch.setattr(journal_cli, "_process_started", time.time)
+    code, out, err = attune(capsys, "cue")
+    assert code == 0, err
+    press(studio, 3)
+    assert ask(studio, "set switch.lockout 120").startswith("OK")  # a change during the session
+    status, body = http(
+        studio, "/api/journal/note", {"device": SIM, "text": "Smiled at the bell."}
+    )
+    assert status == 200 and body["client"] == "anna"
+    assert wait_until(lambda: rec.stats()["activations"] >= 3, 5), rec.stats()
+    status, live = http(studio, "/api/journal/live")
+    (mine,) = [r for r in live["instruments"] if r["device"] == SIM]
+    assert mine["recording"] and mine["client"] == "anna" and mine["activations"] == 3
+    assert mine["cues"] == 1 and mine["responded"] == 1
+    # loading no profile (another one) ends the session: its figures are in the journal
+    assert ask(studio, "profile save ben").startswith("OK")
+    assert wait_until(lambda: inst.recorder is not None and inst.recorder.client == "ben", 5)
+    status, body = http(studio, "/api/journal/clients")
+    names = {c["name"]: c for c in body["clients"]}
+    assert names["anna"]["sessions"] == 1 and names["anna"]["activations"] == 3
+    status, report = http(studio, "/api/journal/report?client=anna")
+    assert status == 200, report
+    (session,) = report["sessions"]
+    assert session["activations"] == 3 and session["cues"] == 1 and session["responded"] == 1
+    assert [n["text"] for n in session["notes"]] == ["Smiled at the bell."]
+    assert any(c["key"] == "switch.lockout" for c in session["settings"]), session
+    assert report["captions"]
+    status, html = http(studio, "/api/journal/report.html?client=anna")
+    assert status == 200 and b"anna" in html and b"<html" in html.lower()
+
+
+def test_journal_requests_are_checked(studio: Studio) -> None:
+    assert http(studio, "/api/journal/report?client=nobody")[0] == 404
+    assert http(studio, "/api/journal/report")[0] == 400
+    assert http(studio, "/api/journal/note", {"device": SIM, "text": "a\x00b"})[0] == 400
+    assert http(studio, "/api/journal/note", {"device": SIM, "text": 5})[0] == 400
+    assert http(studio, "/api/journal/cue", {"t": "now"})[0] == 400
+    assert http(studio, "/api/journal/cue", {"device": "nothing-here"})[0] == 404
+
+
+def test_sessions_played_without_a_computer_are_collected_for_the_client(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The device's own journal (host_tools/devicejournal.py, a stand-in here) is collected when
+    recording starts for a profile, stored as a standalone session, then cleared."""
+    import types
+
+    cleared: list[int] = []
+    sensor = types.SimpleNamespace(
+        name="switch", unit="1", count=12, hold_ms_mean=300, hold_ms_max=900,
+        peak_mean=1, peak_max=1, ioi_mean_ms=2000, ioi_sd_ms=400,
+    )  # fmt: skip
+    session = types.SimpleNamespace(seq=4, boot=2, dur_s=600, sensors=[sensor])
+    fake = types.ModuleType("host_tools.devicejournal")
+    fake.collect = lambda client: types.SimpleNamespace(sessions=[session], problems=[])  # type: ignore[attr-defined]
+    fake.clear = lambda client, upto: cleared.append(upto)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "host_tools.devicejournal", fake)
+    import host_tools
+
+    monkeypatch.setattr(host_tools, "devicejournal", fake, raising=False)  # if imported before
+    s = Studio(tmp_path, sims=["big-switch"], discover=None).start_in_thread()
+    try:
+        inst = s.hub.instruments[SIM]
+        assert wait_until(lambda: inst.connected, 30), inst.problem
+        assert not cleared  # no profile yet: whose sessions they are is not known
+        assert ask(s, "profile save cara").startswith("OK")
+        assert wait_until(lambda: inst.recorder is not None, 5), inst.not_recording
+        assert cleared == [4]
+        status, body = http(s, "/api/journal/report?client=cara")
+        standalone = [x for x in body["sessions"] if x["source"] == "standalone"]
+        assert len(standalone) == 1 and standalone[0]["activations"] == 12
+    finally:
+        s.stop()
