@@ -592,7 +592,65 @@ def describe(traces: list[Trace], seed: int) -> dict:
     }
 
 
-def run(seed: int = 1, minutes: float = 30) -> dict:
+# The engine's rules of issue 14, each an attribute the benchmark sets to 0 (or clears a bit of)
+# on CPython to measure what the rule buys and what it costs: (name, module, class, attr, bit).
+RULES = (
+    ("auto_range", "engine.conditioning", "Conditioner", "AUTO", 0),
+    ("quick_start", "engine.conditioning", "Conditioner", "QUICK_START", 0),
+    ("twitch_check", "engine.gestures", "Gesture", "RULES", 1),
+    ("taps_not_shakes", "engine.gestures", "Gesture", "RULES", 2),
+)
+
+
+def without(rule: str):
+    """Context manager: the engine with one rule of RULES switched off."""
+    import contextlib
+    import importlib
+
+    engine_on_path()
+    name, mod, cls, attr, bit = next(r for r in RULES if r[0] == rule)
+    klass = getattr(importlib.import_module(mod), cls)
+
+    @contextlib.contextmanager
+    def ctx():
+        old = getattr(klass, attr)
+        setattr(klass, attr, old & ~bit if bit else 0)
+        try:
+            yield
+        finally:
+            setattr(klass, attr, old)
+
+    return ctx()
+
+
+def rule_costs(seed: int, minutes: float, sessions: int = CLASS_SESSIONS) -> dict:
+    """Attune on the main set and every class with each rule switched off in turn: the
+    difference to the full engine is what the rule buys (detection, false notes) and costs
+    (latency)."""
+    traces = make_traces(seed, minutes)
+    sets = [("main", traces)] + [
+        (spec.name, make_class_traces(spec, seed, sessions)) for spec in CLASSES
+    ]
+    out: dict = {}
+    for rule, *_ in RULES:
+        with without(rule):
+            out[rule] = {
+                name: _brief(score(trs, [attune_notes(tr.raw) for tr in trs]))
+                for name, trs in sets
+            }
+    return out
+
+
+def _brief(s: dict) -> dict:
+    return {
+        "detect_rate": s["detect_rate"],
+        "false_per_hour": s["false_per_hour"],
+        "latency_ms_p50": s["latency_ms_p50"],
+        "latency_ms_p50_first_minute": s["by_class"].get("first_minute", {}).get("latency_ms_p50"),
+    }
+
+
+def run(seed: int = 1, minutes: float = 30, rules: bool = True) -> dict:
     """The detection figures for Attune's defaults and for the baseline, on the same traces."""
     t0 = time.perf_counter()
     engine_on_path()
@@ -614,8 +672,14 @@ def run(seed: int = 1, minutes: float = 30) -> dict:
         "baseline": round(t3 - t2, 1),
     }
     classes = {spec.name: run_class(spec, seed, cal) for spec in CLASSES}
-    info["seconds"]["classes"] = round(time.perf_counter() - t3, 1)
-    return {"attune": attune, "baseline": base, "traces": info, "classes": classes}
+    t4 = time.perf_counter()
+    info["seconds"]["classes"] = round(t4 - t3, 1)
+    out = {"attune": attune, "baseline": base, "traces": info, "classes": classes}
+    if rules:
+        sessions = CLASS_SESSIONS if minutes >= 30 else 1
+        out["without_rule"] = rule_costs(seed, minutes, sessions)
+        info["seconds"]["without_rule"] = round(time.perf_counter() - t4, 1)
+    return out
 
 
 def summary(s: dict) -> dict:

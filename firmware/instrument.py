@@ -44,7 +44,7 @@ class Channel:
         analog = self.kind != "switch"
         self.cond = Conditioner(self.full_scale, self.invert, self.chs) if analog else None
         self.debouncer = None if analog else Debouncer(self.chs)
-        self.gesture = Gesture(self.chs, analog)
+        self.gesture = Gesture(self.chs, analog, self.cond)
         self.mapper = Mapper(index, settings, midi)
         self.raw = 0
         self.level = 0
