@@ -31,6 +31,8 @@ _SMOOTH_KNEE = const(12)  # a change of 12 noise floors passes the smoother unsm
 _DIFF_NOISES = const(4)  # at start, noise is at most 4x what reading-to-reading steps show
 _MOVE_RATE = const(2)  # the learned movement size follows each new movement by 1/4
 _MOVE_FLOORS = const(3)  # a movement is learned only if it reached 3x the most sensitive trigger
+_SHAKE_RATE = const(3)  # a smaller shake lowers the learned tremor size by 1/8 of the gap
+_SHAKE_CAP = const(3)  # ... up to 3/8 of the learned movement
 _AUTO_SHARE = const(3)  # auto-ranging: trigger at (100 - sensitivity) * 3/200 of the movement
 
 
@@ -63,7 +65,8 @@ class Conditioner:
     rest of 200 ms or more, under the trigger or not; shakes and twitches are shorter), and while
     the channel's range is the sensor's whole scale (no calibration applied) the trigger comes
     down to (100 - sensitivity) * 3/200 of the learned size, never under what the noise allows
-    (the curve at sensitivity 100) and never above the sensitivity curve's own trigger.
+    (the curve at sensitivity 100) or 1.25x the learned shake size (tremor), and never above the
+    sensitivity curve's own trigger.
     """
 
     # issue 14's rules, for benchmarks to switch off one at a time on CPython (read at use)
@@ -92,6 +95,7 @@ class Conditioner:
         self._last = 0
         self._t0 = 0
         self.move = 0  # learned size of the client's deliberate movements, level units
+        self.shake = 0  # learned size of the client's shakes (tremor), level units
         self.auto = 0  # 1 while the trigger comes from the learned movement
         self._floor = 0  # the most sensitive trigger the noise allows, level units
         self._past = 0  # readings in a row past rest the other way
@@ -137,6 +141,12 @@ class Conditioner:
         self._dd = 0
         self._t0 = now_us
 
+    def learn_shake(self, peak):
+        """A shake (a short excursion, tremor-like) reached `peak`: the auto-ranged trigger
+        stays above the client's tremor (picked up at the next configure, within 256 ms)."""
+        k = self.shake
+        self.shake = peak if peak > k else k - ((k - peak) >> _SHAKE_RATE)
+
     def learn_move(self, peak):
         """A deliberate movement (from the gesture, once it is back at rest) reached `peak`
         (level units): learn the client's movement size and place the trigger anew."""
@@ -169,6 +179,16 @@ class Conditioner:
                 a = f
             if a < lvl:
                 lvl = a
+                self.auto = 1
+            # above the client's tremor, as the tremor guard would ask, but never so far up
+            # the client's own movement that a press is heard late
+            k = self.shake
+            k += k >> 2
+            top = self.move * _SHAKE_CAP >> 3
+            if k > top:
+                k = top
+            if k > lvl:
+                lvl = k
                 self.auto = 1
         if lvl < 2:
             lvl = 2

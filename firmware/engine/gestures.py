@@ -159,6 +159,9 @@ class Gesture:
         return (p >> h) * f // (128 * _GUARD_EIGHTH_MS)
 
     def _learn(self, peak, now_us):
+        c = self.cond
+        if c is not None and not self.taint:
+            c.learn_shake(peak)
         if self.guard and not self.taint and peak > self.tremor(now_us):
             self._guard_peak = peak
             self._guard_t = now_us
