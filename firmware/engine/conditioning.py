@@ -66,7 +66,8 @@ class Conditioner:
     the channel's range is the sensor's whole scale (no calibration applied) the trigger comes
     down to (100 - sensitivity) * 3/200 of the learned size, never under what the noise allows
     (the curve at sensitivity 100) or 1.25x the learned shake size (tremor), and never above the
-    sensitivity curve's own trigger.
+    sensitivity curve's own trigger. Only for channels that play presses (`presses`): a
+    continuous mode (cc, bend, ...) keeps the level scale the therapist set.
     """
 
     # issue 14's rules, for benchmarks to switch off one at a time on CPython (read at use)
@@ -97,6 +98,7 @@ class Conditioner:
         self.move = 0  # learned size of the client's deliberate movements, level units
         self.shake = 0  # learned size of the client's shakes (tremor), level units
         self.auto = 0  # 1 while the trigger comes from the learned movement
+        self.presses = 1  # the channel plays presses (a continuous mode is not auto-ranged)
         self._floor = 0  # the most sensitive trigger the noise allows, level units
         self._past = 0  # readings in a row past rest the other way
         self._range = full_scale  # raw units that make LEVEL_MAX
@@ -172,7 +174,7 @@ class Conditioner:
         self.auto = 0
         f = floor_for(noise, fs) * LEVEL_MAX // self._range
         self._floor = f
-        if self.move and self.AUTO and chs.range == 100:
+        if self.move and self.AUTO and self.presses and chs.range == 100:
             # auto-ranging (a calibration sets a range, and then wins)
             a = self.move * (100 - chs.sensitivity) * _AUTO_SHARE // 200
             if a < f:

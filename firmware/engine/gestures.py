@@ -106,7 +106,7 @@ class Gesture:
         self._out = 0  # 1 from leaving rest (the gate) until back
         self._mark = 0  # 1 once this excursion reached the release level: a movement
         self._t_start = 0  # when the current (or last) excursion left rest
-        self._fresh = 0  # 1 while _t_start is under _TREMOR_US old (tremor() clears it)
+        self._fresh = 0  # 1 while _t_start may be under _TREMOR_US old (chore() clears it)
         self._periodic = 0  # this excursion started under _TREMOR_US after the last one
         self._xpk = 0  # highest level of the whole excursion, press included
         self._cand = 0  # peak of a short press that played: the guard if a shake follows
@@ -117,6 +117,7 @@ class Gesture:
         self._tw_peak = 0
         self._t_twpk = 0
         self._twitched = 0  # peak of the twitch seen in this excursion: it must be cleared
+        self._lift = 0  # what _cand and _twitched ask of a press, at most (level units)
         self.speed = 0  # learned approach speed of the client's deliberate presses
         self._xspd = 0  # approach speed of the press in this excursion
 
@@ -135,13 +136,19 @@ class Gesture:
         self._cand = 0
         self._tw = 0
         self._twitched = 0
+        self._lift = 0
         self._xpk = 0
 
-    def tremor(self, now_us):
-        """The tremor guard now, in level units (0 when none). Called at least every 256 ms
-        (the instrument's chore), so stale times are dropped before they could wrap around."""
+    def chore(self, now_us):
+        """Called at least every 256 ms (the instrument's chore), even while idle: times that
+        are stale are dropped before ticks_diff could wrap around."""
         if self._fresh and ticks_diff(now_us, self._t_start) >= _TREMOR_US:
             self._fresh = 0
+        if self._guard_peak:
+            self.tremor(now_us)
+
+    def tremor(self, now_us):
+        """The tremor guard now, in level units (0 when none)."""
         p = self._guard_peak
         if not p:
             return 0
@@ -193,6 +200,8 @@ class Gesture:
                 self._cand_own = 0  # the short press that set it has ended: the next one counts
             else:
                 self._cand = 0  # the movement after it ended too
+        c = self._cand
+        self._lift = c + (c >> 2)
         self._exc = 0
         self._xpk = 0
         self._xspd = 0
@@ -216,6 +225,9 @@ class Gesture:
                 # a tap: it teaches the guard only if a shake follows as fast
                 self._cand = pk
                 self._cand_own = 1
+                c = pk + (pk >> 2)
+                if c > self._lift:
+                    self._lift = c
 
     def _cross(self, level, gate, now_us):
         # the level crossed the trigger: approach speed from leaving rest, in level units per
@@ -239,6 +251,8 @@ class Gesture:
             # fell back before levelling off: a twitch; it plays nothing, teaches nothing
             self._tw = 0
             self._twitched = p
+            if p > self._lift:
+                self._lift = p
             return 1
         if (
             ticks_diff(now_us, self._t_twpk) < _PLATEAU_US
@@ -255,6 +269,7 @@ class Gesture:
         self._periodic = self._fresh and ticks_diff(now_us, self._t_start) < _TREMOR_US
         if not self._periodic:
             self._cand = 0
+            self._lift = 0
         self._t_start = now_us
         self._fresh = 1
 
@@ -295,14 +310,10 @@ class Gesture:
             if g > eff:
                 eff = g
         geff = eff  # what the release scales with
-        g = self._cand
-        if g:
-            # a second excursion as fast as a shake after a short press: as big, or it is one
-            g += g >> 2
-            if g > eff:
-                eff = g
-        if self._twitched > eff:
-            eff = self._twitched  # after a twitch, only a rise above it plays
+        if self._lift > eff:
+            # a second movement as fast as a shake after a short press must be as big, or it
+            # is a shake; after a twitch, only a rise above it plays
+            eff = self._lift
         if level < eff:
             self._pending = 0
             self._tw = 0
