@@ -650,7 +650,7 @@ def _brief(s: dict) -> dict:
     }
 
 
-def run(seed: int = 1, minutes: float = 30, rules: bool = True) -> dict:
+def run(seed: int = 1, minutes: float = 30, rules: bool | None = None) -> dict:
     """The detection figures for Attune's defaults and for the baseline, on the same traces."""
     t0 = time.perf_counter()
     engine_on_path()
@@ -671,12 +671,15 @@ def run(seed: int = 1, minutes: float = 30, rules: bool = True) -> dict:
         "attune": round(t2 - t1, 1),
         "baseline": round(t3 - t2, 1),
     }
-    classes = {spec.name: run_class(spec, seed, cal) for spec in CLASSES}
+    # the full run: every class in CLASS_SESSIONS sessions, and each rule's cost (a shorter run,
+    # --quick or a test, takes one session a class and leaves the rules out unless asked)
+    full = minutes >= 30
+    sessions = CLASS_SESSIONS if full else 1
+    classes = {spec.name: run_class(spec, seed, cal, sessions) for spec in CLASSES}
     t4 = time.perf_counter()
     info["seconds"]["classes"] = round(t4 - t3, 1)
     out = {"attune": attune, "baseline": base, "traces": info, "classes": classes}
-    if rules:
-        sessions = CLASS_SESSIONS if minutes >= 30 else 1
+    if full if rules is None else rules:
         out["without_rule"] = rule_costs(seed, minutes, sessions)
         info["seconds"]["without_rule"] = round(time.perf_counter() - t4, 1)
     return out
