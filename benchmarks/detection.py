@@ -483,7 +483,8 @@ def _classes(p: Press, tr: Trace) -> list[str]:
 def score(traces: list[Trace], notes: list[list[int]]) -> dict:
     """Score note-on times per trace against the ground truth, identically for any detector.
 
-    A press is detected by the first note-on in [start, end + GRACE_MS); its latency is that
+    A press is detected by the first note-on in [start, end + GRACE_MS) (the grace ends where the
+    next press starts, for taps in a phrase); its latency is that
     time minus `t50`. Every other note-on is false: one outside every press window (counted by
     cause: tremor bout, twitch, other) or an extra one inside a window (a duplicate).
     """
@@ -495,9 +496,12 @@ def score(traces: list[Trace], notes: list[list[int]]) -> dict:
     for tr, times in zip(traces, notes, strict=True):
         times = sorted(times)
         used: set[int] = set()
-        for p in tr.presses:
+        starts = [p.start for p in tr.presses[1:]] + [10**12]
+        for p, nxt in zip(tr.presses, starts, strict=True):
             presses += 1
-            inside = [t for t in times if p.start <= t < p.end + GRACE_MS]
+            # the grace after a press ends where the next press starts (taps in a phrase)
+            stop = min(p.end + GRACE_MS, nxt)
+            inside = [t for t in times if p.start <= t < stop]
             hit = inside[0] if inside else None
             causes["duplicate"] += max(0, len(inside) - 1)
             used.update(inside)
