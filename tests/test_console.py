@@ -345,6 +345,7 @@ def test_status_reports_the_loop_the_channels_and_the_configuration(kit):
             "shake": 0,
             "trigger": cond.trigger_level,
             "auto": 0,
+            "speed": 0,
         },
     }
     assert s["midi_dropped"] == 0 and s["errors"] == 0 and s["monitor"] == 0

@@ -29,6 +29,7 @@ def status(con, rest):
                 "shake": cond.shake,
                 "trigger": cond.trigger_level,
                 "auto": cond.auto,
+                "speed": ch.gesture.speed,
             }
         chans.append(c)
     cal = con.cal

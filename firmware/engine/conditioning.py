@@ -151,13 +151,12 @@ class Conditioner:
 
     def learn_move(self, peak):
         """A deliberate movement (from the gesture, once it is back at rest) reached `peak`
-        (level units): learn the client's movement size and place the trigger anew."""
+        (level units): learn the client's movement size (the trigger follows at the next
+        configure, within 256 ms)."""
         if peak < self._floor * _MOVE_FLOORS:
             return  # not clearly above the noise: a ripple, drift not yet followed
         m = self.move
         self.move = peak if not m else m + ((peak - m) >> _MOVE_RATE)
-        if self.AUTO:
-            self.configure()
 
     def configure(self):
         """Recompute what depends on settings and on the measured noise (slow path)."""

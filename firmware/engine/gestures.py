@@ -6,7 +6,8 @@ Usage: g = Gesture(chs, guard=True); event = g.update(level, trigger, release, n
 Latency each option adds: debounce none (leading edge: the first contact plays at once); dwell
 exactly its setting; lockout none (it only refuses presses soon after a release); velocity from
 pressure 10 ms (the peak is awaited); the tremor guard none; the twitch check only on a crossing
-more than twice as fast as the client's presses, until the level stops rising (docs/sensing.md).
+over 1.375x as fast as the client's learned presses, until the level stops rising (at most
+25 ms; docs/sensing.md).
 """
 
 from time import ticks_diff
@@ -33,7 +34,7 @@ _GUARD_CURVE = b"\x80\x75\x6c\x63\x5b\x53\x4c\x46\x40"  # 128 * 2**(-i/8), i = 0
 # tremor of 4.5 Hz and faster); a beat of up to 4 taps a second leaves >= 238 ms between taps
 _TREMOR_US = const(220000)
 _TAP_RISE_US = const(12000)  # ...and a tap rises from release to trigger level faster than this
-# twitch check: a crossing more than twice as fast as the client's presses waits until the level
+# twitch check: a crossing faster than the client's presses by this much waits until the level
 # stops rising...
 _TWITCH_SPEED = const(11)  # (in eighths: 1.375x)
 _TWITCH_DROP = const(3)  # a fall by 1/8 of the peak...
@@ -70,7 +71,10 @@ class Gesture:
     """Turns a level (0..16383) into presses and releases.
 
     With `guard` (analog sensors), short excursions that end without a deliberate press, such as
-    tremor, teach a guard level that the next press must clear; it fades over a few seconds.
+    tremor, teach a guard level that the next press must clear; it fades over a few seconds. A
+    short press teaches it only if it looks like a shake (a tap does not); a crossing much faster
+    than the client's presses is checked for a twitch; the size of each long movement is told
+    to `cond` (auto-ranging). See docs/sensing.md.
     Callers may skip update() while `idle` and the level is under release >> 1 (see update()).
     """
 
