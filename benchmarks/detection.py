@@ -169,6 +169,198 @@ def make_traces(seed: int = 1, minutes: float = 30, trace_s: int = TRACE_S) -> l
     return [make_trace(rng, ms, p) for p in pcts]
 
 
+# --- the trace classes of issue 14 --------------------------------------------------------
+# Each class is its own set of client sessions, generated from its own seed; the distributions
+# below were written down and committed before any result on them was looked at.
+
+CLASS_SESSIONS = 5  # sessions of TRACE_S per class (10 minutes)
+FIRST_MINUTE_MS = 60000  # presses starting in a session's first minute: "first-minute" latency
+
+
+@dataclass(frozen=True)
+class ClassSpec:
+    """One class of client: press (or tap) sizes, shapes and what else their hand does."""
+
+    name: str
+    client_pct: tuple[float, float]  # client's movement size, % of full scale, log-uniform
+    noise_lsb: tuple[float, float]  # ADC noise, 12-bit LSB RMS, per session
+    drift_pct_per_min: float  # +- this, uniform, per session
+    rise_ms: tuple[int, int] = RISE_MS  # log-uniform
+    hold_ms: tuple[int, int] = HOLD_MS
+    fall_ms: tuple[int, int] = FALL_MS  # log-uniform
+    gap_ms: tuple[int, int] = GAP_MS  # quiet after each press (or each phrase of taps)
+    twitch_share: tuple[float, float] = (0.0, 0.0)  # twitch peak / client's size
+    twitch_ms: tuple[int, int] = TWITCH_MS
+    p_twitch: float = 0.0  # share of events that are twitches
+    twitch_gap_ms: tuple[int, int] = GAP_MS  # quiet after a twitch
+    tremor_share: tuple[float, float] = (0.0, 0.0)  # continuous tremor peak / client's size
+    tap_hz: tuple[float, float] = (0.0, 0.0)  # > 0: presses come as phrases of taps
+    phrase_taps: tuple[int, int] = (4, 8)
+
+
+CLASSES = (
+    # presses of 1-2 % of full scale on a quiet FSR, at the defaults, no calibration
+    ClassSpec(
+        "tiny",
+        client_pct=(1.0, 2.0),
+        noise_lsb=(0.6, 1.2),
+        drift_pct_per_min=0.1,
+        rise_ms=(20, 300),
+        hold_ms=(200, 1200),
+        fall_ms=(30, 300),
+        gap_ms=(1500, 4000),
+    ),
+    # short involuntary spikes, larger than the client's presses, often just before a press
+    ClassSpec(
+        "twitchy",
+        client_pct=(2.0, 6.0),
+        noise_lsb=NOISE_LSB,
+        drift_pct_per_min=DRIFT_PCT_PER_MIN,
+        twitch_share=(1.2, 2.5),
+        twitch_ms=(10, 40),
+        p_twitch=0.5,
+        twitch_gap_ms=(300, 2000),
+    ),
+    # a rest tremor that never stops: on rest, and about the held force during presses
+    ClassSpec(
+        "tremor",
+        client_pct=(1.5, 8.0),
+        noise_lsb=NOISE_LSB,
+        drift_pct_per_min=DRIFT_PCT_PER_MIN,
+        rise_ms=(30, 400),
+        hold_ms=(200, 1500),
+        fall_ms=(30, 400),
+        tremor_share=(0.1, 0.4),
+    ),
+    # quick deliberate taps in phrases of 4-8 at 2.5-4 taps a second, no tremor
+    ClassSpec(
+        "rhythm",
+        client_pct=(2.0, 5.0),
+        noise_lsb=NOISE_LSB,
+        drift_pct_per_min=DRIFT_PCT_PER_MIN,
+        rise_ms=(15, 40),
+        hold_ms=(20, 80),
+        fall_ms=(20, 60),
+        gap_ms=(1500, 4000),
+        tap_hz=(2.5, 4.0),
+    ),
+    # the same taps by a client who also has a continuous rest tremor
+    ClassSpec(
+        "rhythm_tremor",
+        client_pct=(2.0, 5.0),
+        noise_lsb=NOISE_LSB,
+        drift_pct_per_min=DRIFT_PCT_PER_MIN,
+        rise_ms=(15, 40),
+        hold_ms=(20, 80),
+        fall_ms=(20, 60),
+        gap_ms=(1500, 4000),
+        tremor_share=(0.1, 0.3),
+        tap_hz=(2.5, 4.0),
+    ),
+)
+TAP_JITTER = 0.05  # each tap's interval within +-5 % of the phrase's
+TAP_AMP_JITTER = 0.10  # each tap's size within +-10 % of the client's
+TREMOR_WANDER = 0.25  # a continuous tremor's size wanders within +-25 % (a slow random walk)
+
+
+def continuous_tremor(rng: random.Random, ms: int, peak: float) -> list[float]:
+    """A tremor that never stops: one way from rest (0 .. about `peak`), 4-8 Hz with its
+    frequency wandering +-5 % every 250 ms and its size wandering slowly within +-25 %."""
+    f0 = rng.uniform(*TREMOR_HZ)
+    f = f0
+    phase = rng.uniform(0, 2 * math.pi)
+    size = 1.0
+    out = [0.0] * ms
+    for i in range(ms):
+        if i % 250 == 0:
+            f = f0 * rng.uniform(0.95, 1.05)
+            size = min(1 + TREMOR_WANDER, max(1 - TREMOR_WANDER, size + rng.uniform(-0.1, 0.1)))
+        phase += 2 * math.pi * f / SAMPLE_HZ
+        out[i] = peak * size * (0.5 + 0.5 * math.sin(phase))
+    return out
+
+
+def make_class_trace(rng: random.Random, ms: int, spec: ClassSpec) -> Trace:
+    """One session of a client of class `spec` (see CLASSES)."""
+    from simulator import movement as mv
+
+    client_pct = _log_uniform(rng, *spec.client_pct)
+    amp_client = client_pct / 100 * FULL_SCALE
+    sig = mv.rest(ms, REST_U16)
+    drift = rng.uniform(-spec.drift_pct_per_min, spec.drift_pct_per_min) * ms / 60000
+    tr = Trace(array("H"), client_pct, drift, rng.uniform(*spec.noise_lsb))
+    tremor_peak = rng.uniform(*spec.tremor_share) * amp_client
+    held = [0.0] * ms  # the noise-free press shapes (0..1), to centre the tremor on a press
+    last_disturbance = -(10**9)
+
+    def press(t: int, pct: float, rise: int, hold: int, fall: int) -> int:
+        shape = press_shape(rise, hold, fall)
+        mv.add_press(sig, t, pct / 100 * FULL_SCALE, rise_ms=rise, hold_ms=hold, fall_ms=fall)
+        for i, v in enumerate(shape):
+            if t + i < ms:
+                held[t + i] = v
+        end = t + len(shape)
+        after = t - last_disturbance < LATE_AFTER_MS
+        tr.presses.append(
+            Press(t, end, t + half_way(shape), pct, rise, hold, tremor_peak > 0, after)
+        )
+        return end
+
+    t = SETTLE_MS
+    while True:
+        if spec.p_twitch and rng.random() < spec.p_twitch:
+            dur = rng.randint(*spec.twitch_ms)
+            if t + dur + spec.twitch_gap_ms[0] > ms:
+                break
+            mv.add_twitch(sig, t, rng.uniform(*spec.twitch_share) * amp_client, dur_ms=dur)
+            tr.twitches.append((t, t + dur))
+            t += dur
+            last_disturbance = t
+            t += rng.randint(*spec.twitch_gap_ms)
+            continue
+        if spec.tap_hz[0]:
+            n = rng.randint(*spec.phrase_taps)
+            period = 1000 / rng.uniform(*spec.tap_hz)
+            taps = []
+            at = float(t)
+            for _ in range(n):
+                rise = round(_log_uniform(rng, *spec.rise_ms))
+                hold = rng.randint(*spec.hold_ms)
+                fall = round(_log_uniform(rng, *spec.fall_ms))
+                pct = client_pct * rng.uniform(1 - TAP_AMP_JITTER, 1 + TAP_AMP_JITTER)
+                taps.append((round(at), pct, rise, hold, fall))
+                at += period * rng.uniform(1 - TAP_JITTER, 1 + TAP_JITTER)
+            last = taps[-1]
+            if last[0] + last[2] + last[3] + last[4] + spec.gap_ms[0] > ms:
+                break
+            for at_ms, pct, rise, hold, fall in taps:
+                t = press(at_ms, pct, rise, hold, fall)
+        else:
+            pct = client_pct * rng.uniform(0.85, 1.15)
+            rise = round(_log_uniform(rng, *spec.rise_ms))
+            hold = rng.randint(*spec.hold_ms)
+            fall = round(_log_uniform(rng, *spec.fall_ms))
+            if t + rise + hold + fall + spec.gap_ms[0] > ms:
+                break
+            t = press(t, pct, rise, hold, fall)
+        t += rng.randint(*spec.gap_ms)
+    if tremor_peak > 0:
+        # on rest the tremor swings one way from rest; on a press, about the held force
+        trem = continuous_tremor(rng, ms, tremor_peak)
+        for i in range(ms):
+            sig[i] += trem[i] - 0.5 * tremor_peak * held[i]
+        tr.tremors.append((0, ms))
+    mv.add_drift(sig, drift / 100 * FULL_SCALE)
+    tr.raw = array("H", mv.adc_read_u16(sig, rng, noise_lsb=tr.noise_lsb))
+    return tr
+
+
+def make_class_traces(spec: ClassSpec, seed: int = 1, sessions: int = CLASS_SESSIONS):
+    """A class's sessions, from its own seed (so classes do not shift one another)."""
+    rng = random.Random(f"{seed}:{spec.name}")
+    return [make_class_trace(rng, TRACE_S * 1000, spec) for _ in range(sessions)]
+
+
 def calibration_recording(seed: int) -> list[int]:
     """3 s of rest, then 5 s with one comfortable press (3 % of full scale): what the
     therapist's `calibrate` records once for the set, and all the baseline is tuned on."""
@@ -273,7 +465,7 @@ def _classes(p: Press, tr: Trace) -> list[str]:
     """The classes a press counts in. Conditions are split only among presses of 2 % and more,
     well clear of the default trigger point, so that they show the effect of the condition and
     not of the press size."""
-    out = ["all", _amp_class(p.pct)]
+    out = ["all", _amp_class(p.pct), "first_minute" if p.start < FIRST_MINUTE_MS else "learned"]
     if p.pct >= 2:
         d = tr.drift_pct
         out += [
@@ -291,7 +483,8 @@ def _classes(p: Press, tr: Trace) -> list[str]:
 def score(traces: list[Trace], notes: list[list[int]]) -> dict:
     """Score note-on times per trace against the ground truth, identically for any detector.
 
-    A press is detected by the first note-on in [start, end + GRACE_MS); its latency is that
+    A press is detected by the first note-on in [start, end + GRACE_MS) (the grace ends where the
+    next press starts, for taps in a phrase); its latency is that
     time minus `t50`. Every other note-on is false: one outside every press window (counted by
     cause: tremor bout, twitch, other) or an extra one inside a window (a duplicate).
     """
@@ -303,9 +496,12 @@ def score(traces: list[Trace], notes: list[list[int]]) -> dict:
     for tr, times in zip(traces, notes, strict=True):
         times = sorted(times)
         used: set[int] = set()
-        for p in tr.presses:
+        starts = [p.start for p in tr.presses[1:]] + [10**12]
+        for p, nxt in zip(tr.presses, starts, strict=True):
             presses += 1
-            inside = [t for t in times if p.start <= t < p.end + GRACE_MS]
+            # the grace after a press ends where the next press starts (taps in a phrase)
+            stop = min(p.end + GRACE_MS, nxt)
+            inside = [t for t in times if p.start <= t < stop]
             hit = inside[0] if inside else None
             causes["duplicate"] += max(0, len(inside) - 1)
             used.update(inside)
@@ -400,7 +596,65 @@ def describe(traces: list[Trace], seed: int) -> dict:
     }
 
 
-def run(seed: int = 1, minutes: float = 30) -> dict:
+# The engine's rules of issue 14, each an attribute the benchmark sets to 0 (or clears a bit of)
+# on CPython to measure what the rule buys and what it costs: (name, module, class, attr, bit).
+RULES = (
+    ("auto_range", "engine.conditioning", "Conditioner", "AUTO", 0),
+    ("quick_start", "engine.conditioning", "Conditioner", "QUICK_START", 0),
+    ("twitch_check", "engine.gestures", "Gesture", "RULES", 1),
+    ("taps_not_shakes", "engine.gestures", "Gesture", "RULES", 2),
+)
+
+
+def without(rule: str):
+    """Context manager: the engine with one rule of RULES switched off."""
+    import contextlib
+    import importlib
+
+    engine_on_path()
+    name, mod, cls, attr, bit = next(r for r in RULES if r[0] == rule)
+    klass = getattr(importlib.import_module(mod), cls)
+
+    @contextlib.contextmanager
+    def ctx():
+        old = getattr(klass, attr)
+        setattr(klass, attr, old & ~bit if bit else 0)
+        try:
+            yield
+        finally:
+            setattr(klass, attr, old)
+
+    return ctx()
+
+
+def rule_costs(seed: int, minutes: float, sessions: int = CLASS_SESSIONS) -> dict:
+    """Attune on the main set and every class with each rule switched off in turn: the
+    difference to the full engine is what the rule buys (detection, false notes) and costs
+    (latency)."""
+    traces = make_traces(seed, minutes)
+    sets = [("main", traces)] + [
+        (spec.name, make_class_traces(spec, seed, sessions)) for spec in CLASSES
+    ]
+    out: dict = {}
+    for rule, *_ in RULES:
+        with without(rule):
+            out[rule] = {
+                name: _brief(score(trs, [attune_notes(tr.raw) for tr in trs]))
+                for name, trs in sets
+            }
+    return out
+
+
+def _brief(s: dict) -> dict:
+    return {
+        "detect_rate": s["detect_rate"],
+        "false_per_hour": s["false_per_hour"],
+        "latency_ms_p50": s["latency_ms_p50"],
+        "latency_ms_p50_first_minute": s["by_class"].get("first_minute", {}).get("latency_ms_p50"),
+    }
+
+
+def run(seed: int = 1, minutes: float = 30, rules: bool | None = None) -> dict:
     """The detection figures for Attune's defaults and for the baseline, on the same traces."""
     t0 = time.perf_counter()
     engine_on_path()
@@ -421,7 +675,49 @@ def run(seed: int = 1, minutes: float = 30) -> dict:
         "attune": round(t2 - t1, 1),
         "baseline": round(t3 - t2, 1),
     }
-    return {"attune": attune, "baseline": base, "traces": info}
+    # the full run: every class in CLASS_SESSIONS sessions, and each rule's cost (a shorter run,
+    # --quick or a test, takes one session a class and leaves the rules out unless asked)
+    full = minutes >= 30
+    sessions = CLASS_SESSIONS if full else 1
+    classes = {spec.name: run_class(spec, seed, cal, sessions) for spec in CLASSES}
+    t4 = time.perf_counter()
+    info["seconds"]["classes"] = round(t4 - t3, 1)
+    out = {"attune": attune, "baseline": base, "traces": info, "classes": classes}
+    if full if rules is None else rules:
+        out["without_rule"] = rule_costs(seed, minutes, sessions)
+        info["seconds"]["without_rule"] = round(time.perf_counter() - t4, 1)
+    return out
+
+
+def summary(s: dict) -> dict:
+    """The headline figures of one side on one class."""
+    by = s["by_class"]
+    return {
+        "detect_rate": s["detect_rate"],
+        "false_per_hour": s["false_per_hour"],
+        "latency_ms_p50": s["latency_ms_p50"],
+        "latency_ms_p95": s["latency_ms_p95"],
+        "latency_ms_p50_first_minute": by.get("first_minute", {}).get("latency_ms_p50"),
+        "latency_ms_p50_learned": by.get("learned", {}).get("latency_ms_p50"),
+        "presses": s["presses"],
+        "false_by_cause": s["false_by_cause"],
+    }
+
+
+def run_class(spec: ClassSpec, seed: int, cal: dict, sessions: int = CLASS_SESSIONS) -> dict:
+    """One class of clients: Attune's defaults and the baseline on the same sessions."""
+    traces = make_class_traces(spec, seed, sessions)
+    attune = score(traces, [attune_notes(tr.raw) for tr in traces])
+    base = score(
+        traces, [baseline_notes(tr.raw, cal["threshold_raw"], cal["release_raw"]) for tr in traces]
+    )
+    return {
+        "attune": summary(attune),
+        "baseline": summary(base),
+        "minutes": round(sum(len(tr.raw) for tr in traces) / 60000, 2),
+        "clients_pct": [round(tr.client_pct, 2) for tr in traces],
+        "twitches": sum(len(tr.twitches) for tr in traces),
+    }
 
 
 if __name__ == "__main__":

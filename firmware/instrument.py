@@ -44,7 +44,7 @@ class Channel:
         analog = self.kind != "switch"
         self.cond = Conditioner(self.full_scale, self.invert, self.chs) if analog else None
         self.debouncer = None if analog else Debouncer(self.chs)
-        self.gesture = Gesture(self.chs, analog)
+        self.gesture = Gesture(self.chs, analog, self.cond)
         self.mapper = Mapper(index, settings, midi, self)
         self.raw = 0
         self.level = 0
@@ -92,10 +92,12 @@ class Channel:
 
     def configure(self):
         """Take in changed settings (slow path)."""
+        self.mapper.configure()
         if self.cond:
+            # auto-ranging places the trigger of presses; a level mode keeps the whole range
+            self.cond.presses = not self.mapper.continuous
             self.cond.configure()
             self.gesture.guard = self.chs.tremor_guard
-        self.mapper.configure()
         self.enabled = self.chs.enabled
         if not self.enabled and self.pressed:
             self.pressed = 0
@@ -256,7 +258,7 @@ class Instrument:
             for ch in self.channels:
                 if ch.cond is not None:
                     ch.cond.configure()
-                    ch.gesture.tremor(now_us)
+                    ch.gesture.chore(now_us)
         # (a for loop over a list allocates nothing on MicroPython: its iterator is on the stack)
         for ch in self.channels:
             try:

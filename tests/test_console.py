@@ -331,6 +331,7 @@ def test_status_reports_the_loop_the_channels_and_the_configuration(kit):
     assert s["state"] == "playing" and s["tick_hz"] == 1000 and s["late_ticks"] == 3
     assert s["uptime_s"] == 0 and s["mem_free"] == 150000
     assert (s["config"], s["profile"], s["unsaved"]) == ("defaults", None, False)
+    cond = kit.inst.channels[1].cond
     assert s["channels"][1] == {
         "name": "pad",
         "sensor": "fsr",
@@ -338,6 +339,14 @@ def test_status_reports_the_loop_the_channels_and_the_configuration(kit):
         "fault": None,
         "pressed": 0,
         "level": 0,
+        "learned": {
+            "noise": cond.noise_level,
+            "move": 0,
+            "shake": 0,
+            "trigger": cond.trigger_level,
+            "auto": 0,
+            "speed": 0,
+        },
     }
     assert s["midi_dropped"] == 0 and s["errors"] == 0 and s["monitor"] == 0
 
@@ -382,7 +391,7 @@ def test_monitor_lines_carry_the_release_point_and_the_top_of_the_noise_band(kit
     kit.play(200)
     pad = [x for x in kit.lines if x.startswith("* monitor ") and " pad " in x][-1]
     fields = dict(w.split("=") for w in pad.split()[4:])
-    assert set(fields) == {"raw", "level", "trigger", "pressed", "release", "noise"}
+    assert set(fields) == {"raw", "level", "trigger", "pressed", "release", "noise", "move"}
     cond = kit.inst.channels[1].cond
     assert int(fields["release"]) == cond.release_level < int(fields["trigger"])
     assert 0 < int(fields["noise"]) == cond.noise_level < int(fields["release"])

@@ -104,3 +104,53 @@ def test_run_reports_every_figure_for_both_sides():
             assert key in r[side]
     assert r["traces"]["minutes"] == 1.0
     assert r["attune"]["presses"] == r["baseline"]["presses"] == r["traces"]["presses"]
+
+
+# --- issue 14's classes --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", D.CLASSES, ids=lambda s: s.name)
+def test_each_class_holds_what_its_spec_says(spec):
+    (tr,) = D.make_class_traces(spec, seed=1, sessions=1)
+    assert len(tr.raw) == D.TRACE_S * 1000
+    assert spec.client_pct[0] <= tr.client_pct <= spec.client_pct[1]
+    assert len(tr.presses) >= 10
+    assert bool(tr.twitches) == (spec.p_twitch > 0)
+    assert bool(tr.tremors) == (spec.tremor_share[1] > 0)
+    for p in tr.presses:
+        assert spec.rise_ms[0] - 1 <= p.rise <= spec.rise_ms[1] + 1
+        assert spec.hold_ms[0] <= p.hold <= spec.hold_ms[1]
+    if spec.tap_hz[0]:
+        # taps come in phrases at 2.5-4 a second: most gaps between taps are under 420 ms
+        gaps = [b.start - a.start for a, b in zip(tr.presses, tr.presses[1:], strict=False)]
+        assert min(gaps) >= 1000 / spec.tap_hz[1] * (1 - D.TAP_JITTER) - 1
+        assert sum(g <= 420 for g in gaps) > len(gaps) // 2
+
+
+def test_a_class_is_the_same_whatever_else_is_generated():
+    a = D.make_class_traces(D.CLASSES[0], seed=1, sessions=1)[0]
+    D.make_traces(seed=1, minutes=1)
+    b = D.make_class_traces(D.CLASSES[0], seed=1, sessions=1)[0]
+    assert a.raw == b.raw
+
+
+def test_a_rule_switched_off_for_the_benchmark_is_switched_back_on():
+    D.engine_on_path()
+    from engine.conditioning import Conditioner
+    from engine.gestures import Gesture
+
+    before = (Gesture.RULES, Conditioner.AUTO, Conditioner.QUICK_START)
+    for rule, *_ in D.RULES:
+        with D.without(rule):
+            assert (Gesture.RULES, Conditioner.AUTO, Conditioner.QUICK_START) != before
+        assert (Gesture.RULES, Conditioner.AUTO, Conditioner.QUICK_START) == before
+
+
+def test_run_reports_every_class_side_by_side_with_the_baseline():
+    r = D.run(seed=2, minutes=1, rules=False)
+    assert set(r["classes"]) == {spec.name for spec in D.CLASSES}
+    for c in r["classes"].values():
+        for side in ("attune", "baseline"):
+            for key in ("detect_rate", "false_per_hour", "latency_ms_p50"):
+                assert key in c[side]
+            assert "latency_ms_p50_first_minute" in c[side]

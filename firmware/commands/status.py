@@ -12,16 +12,26 @@ def status(con, rest):
     stats = con.stats
     chans = []
     for ch in inst.channels:
-        chans.append(
-            {
-                "name": ch.name,
-                "sensor": ch.sensor_type,
-                "kind": ch.kind,
-                "fault": ch.fault_text if ch.fault else None,
-                "pressed": ch.pressed,
-                "level": ch.level,
+        c = {
+            "name": ch.name,
+            "sensor": ch.sensor_type,
+            "kind": ch.kind,
+            "fault": ch.fault_text if ch.fault else None,
+            "pressed": ch.pressed,
+            "level": ch.level,
+        }
+        cond = ch.cond
+        if cond is not None:
+            # what the engine has learned of this client and sensor (levels 0..16383)
+            c["learned"] = {
+                "noise": cond.noise_level,
+                "move": cond.move,
+                "shake": cond.shake,
+                "trigger": cond.trigger_level,
+                "auto": cond.auto,
+                "speed": ch.gesture.speed,
             }
-        )
+        chans.append(c)
     cal = con.cal
     return protocol.ok(
         {

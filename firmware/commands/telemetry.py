@@ -99,6 +99,7 @@ class Telemetry:
                 + str(ch.release_level)
                 + " noise="
                 + str(cond.noise_level if cond else 0)
+                + (" move=" + str(cond.move) if cond else "")
             )
 
     def events(self):

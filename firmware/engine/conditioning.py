@@ -28,18 +28,28 @@ _NOISE_RATE = const(10)  # noise floor falls with a ~1 s time constant...
 _NOISE_RISE = const(14)  # ...and rises with ~16 s
 _FLOOR_NOISES = const(8)  # the most sensitive trigger sits 8 noise floors above rest
 _SMOOTH_KNEE = const(12)  # a change of 12 noise floors passes the smoother unsmoothed
+_DIFF_NOISES = const(4)  # at start, noise is at most 4x what reading-to-reading steps show
+_MOVE_RATE = const(2)  # the learned movement size follows each new movement by 1/4
+_MOVE_FLOORS = const(3)  # a movement is learned only if it reached 3x the most sensitive trigger
+_SHAKE_RATE = const(3)  # a smaller shake lowers the learned tremor size by 1/8 of the gap
+_SHAKE_CAP = const(3)  # ... up to 3/8 of the learned movement
+_AUTO_SHARE = const(3)  # auto-ranging: trigger at (100 - sensitivity) * 3/200 of the movement
+
+
+def floor_for(noise_q12, full_scale):
+    """The most sensitive trigger distance (raw units) this noise allows: a few noise floors,
+    and never under 0.25 % of the sensor."""
+    noise = noise_q12 if noise_q12 > _NOISE_MIN else _NOISE_MIN
+    floor = (noise * _FLOOR_NOISES) >> 12
+    if floor < full_scale // 400:
+        floor = full_scale // 400
+    return floor if floor > 0 else 1
 
 
 def trigger_for(sensitivity, range_raw, noise_q12, full_scale):
     """Distance from rest (raw units) at which a press starts: the trigger curve, shared by the
     conditioner and calibration's suggestion. `noise_q12` is the noise floor in Q12."""
-    noise = noise_q12 if noise_q12 > _NOISE_MIN else _NOISE_MIN
-    # the most sensitive trigger: a few noise floors, and never under 0.25 % of the sensor
-    floor = (noise * _FLOOR_NOISES) >> 12
-    if floor < full_scale // 400:
-        floor = full_scale // 400
-    if floor < 1:
-        floor = 1
+    floor = floor_for(noise_q12, full_scale)
     # sensitivity 100 -> floor; 1 -> half the range; a cubic curve gives fine control at the
     # sensitive end, where small movements live
     s = 100 - sensitivity
@@ -49,7 +59,20 @@ def trigger_for(sensitivity, range_raw, noise_q12, full_scale):
 
 
 class Conditioner:
-    """Raw readings in, movement level 0..16383 out, with the trigger points for gestures."""
+    """Raw readings in, movement level 0..16383 out, with the trigger points for gestures.
+
+    Auto-ranging: the gesture reports the peak of each deliberate movement (an excursion from
+    rest of 200 ms or more, under the trigger or not; shakes and twitches are shorter), and while
+    the channel's range is the sensor's whole scale (no calibration applied) the trigger comes
+    down to (100 - sensitivity) * 3/200 of the learned size, never under what the noise allows
+    (the curve at sensitivity 100) or 1.25x the learned shake size (tremor), and never above the
+    sensitivity curve's own trigger. Only for channels that play presses (`presses`): a
+    continuous mode (cc, bend, ...) keeps the level scale the therapist set.
+    """
+
+    # issue 14's rules, for benchmarks to switch off one at a time on CPython (read at use)
+    AUTO = 1  # auto-ranging from the learned movement size
+    QUICK_START = 1  # the noise learned at start is bounded by the reading-to-reading steps
 
     def __init__(self, full_scale, invert, chs):
         self.full_scale = full_scale
@@ -69,7 +92,14 @@ class Conditioner:
         self._mid = -1
         self._dev = 0
         self._dn = 0
+        self._dd = 0  # sum of |reading - previous reading| while learning the noise
+        self._last = 0
         self._t0 = 0
+        self.move = 0  # learned size of the client's deliberate movements, level units
+        self.shake = 0  # learned size of the client's shakes (tremor), level units
+        self.auto = 0  # 1 while the trigger comes from the learned movement
+        self.presses = 1  # the channel plays presses (a continuous mode is not auto-ranged)
+        self._floor = 0  # the most sensitive trigger the noise allows, level units
         self._past = 0  # readings in a row past rest the other way
         self._range = full_scale  # raw units that make LEVEL_MAX
         self._amin = 256  # smoother's weight at rest, Q8 (256 = no smoothing)
@@ -110,7 +140,23 @@ class Conditioner:
         self._mid = -1
         self._dev = 0
         self._dn = 0
+        self._dd = 0
         self._t0 = now_us
+
+    def learn_shake(self, peak):
+        """A shake (a short excursion, tremor-like) reached `peak`: the auto-ranged trigger
+        stays above the client's tremor (picked up at the next configure, within 256 ms)."""
+        k = self.shake
+        self.shake = peak if peak > k else k - ((k - peak) >> _SHAKE_RATE)
+
+    def learn_move(self, peak):
+        """A deliberate movement (from the gesture, once it is back at rest) reached `peak`
+        (level units): learn the client's movement size (the trigger follows at the next
+        configure, within 256 ms)."""
+        if peak < self._floor * _MOVE_FLOORS:
+            return  # not clearly above the noise: a ripple, drift not yet followed
+        m = self.move
+        self.move = peak if not m else m + ((peak - m) >> _MOVE_RATE)
 
     def configure(self):
         """Recompute what depends on settings and on the measured noise (slow path)."""
@@ -124,6 +170,27 @@ class Conditioner:
         self._gate = noise * _NOISE_GATE
         trig = trigger_for(chs.sensitivity, self._range, noise, fs)
         lvl = trig * LEVEL_MAX // self._range
+        self.auto = 0
+        f = floor_for(noise, fs) * LEVEL_MAX // self._range
+        self._floor = f
+        if self.move and self.AUTO and self.presses and chs.range == 100:
+            # auto-ranging (a calibration sets a range, and then wins)
+            a = self.move * (100 - chs.sensitivity) * _AUTO_SHARE // 200
+            if a < f:
+                a = f
+            if a < lvl:
+                lvl = a
+                self.auto = 1
+            # above the client's tremor, as the tremor guard would ask, but never so far up
+            # the client's own movement that a press is heard late
+            k = self.shake
+            k += k >> 2
+            top = self.move * _SHAKE_CAP >> 3
+            if k > top:
+                k = top
+            if k > lvl:
+                lvl = k
+                self.auto = 1
         if lvl < 2:
             lvl = 2
         elif lvl > LEVEL_MAX * 3 // 4:
@@ -205,14 +272,25 @@ class Conditioner:
         if dt >= _SETTLE_US // 2:
             if self._mid < 0:
                 self._mid = self._sum // self._n
+            else:
+                d = raw - self._last
+                self._dd += d if d >= 0 else -d
             d = raw - self._mid
             self._dev += d if d >= 0 else -d
             self._dn += 1
+        self._last = raw
         if dt >= _SETTLE_US:
             self._acc = (self._sum // self._n) << 12
             self._y = self._acc >> 8
             if self._dn:
                 noise = ((self._dev << 4) // self._dn) << 8
+                if self.QUICK_START and self._dn > 1:
+                    # a tremor or a slow movement while rest is learned is not noise: white
+                    # noise moves reading to reading about as much as about its mean (x1.13
+                    # vs x0.80 sigma), a 4-8 Hz tremor 10-20x less
+                    steps = (self._dd << 4) // (self._dn - 1) * 181
+                    if noise > steps * _DIFF_NOISES:
+                        noise = steps * _DIFF_NOISES
                 # a client moving while rest is learned (power-up or a reset mid-press) is
                 # not noise: uncapped, it would put the trigger out of reach, and every
                 # later movement inside the huge gate would keep the floor up for good

@@ -5,7 +5,9 @@ Usage: g = Gesture(chs, guard=True); event = g.update(level, trigger, release, n
 
 Latency each option adds: debounce none (leading edge: the first contact plays at once); dwell
 exactly its setting; lockout none (it only refuses presses soon after a release); velocity from
-pressure 10 ms (the peak is awaited); the tremor guard none.
+pressure 10 ms (the peak is awaited); the tremor guard none; the twitch check only on a crossing
+over 1.375x as fast as the client's learned presses, until the level stops rising (at most
+25 ms; docs/sensing.md).
 """
 
 from time import ticks_diff
@@ -28,6 +30,16 @@ _GUARD_HALF_MS = const(2840)
 _GUARD_EIGHTH_MS = const(355)
 _GUARD_HALVINGS = const(12)
 _GUARD_CURVE = b"\x80\x75\x6c\x63\x5b\x53\x4c\x46\x40"  # 128 * 2**(-i/8), i = 0..8
+# an excursion that starts this soon after the last one started is part of an oscillation (a
+# tremor of 4.5 Hz and faster); a beat of up to 4 taps a second leaves >= 238 ms between taps
+_TREMOR_US = const(220000)
+_TAP_RISE_US = const(12000)  # ...and a tap rises from release to trigger level faster than this
+# twitch check: a crossing faster than the client's presses by this much waits until the level
+# stops rising...
+_TWITCH_SPEED = const(11)  # (in eighths: 1.375x)
+_TWITCH_DROP = const(3)  # a fall by 1/8 of the peak...
+_PLATEAU_US = const(7000)  # ... for this long (a press levels off, a twitch falls back)
+_TWITCH_WAIT_US = const(25000)  # ... or is still up this long after the crossing
 
 
 class Debouncer:
@@ -59,13 +71,24 @@ class Gesture:
     """Turns a level (0..16383) into presses and releases.
 
     With `guard` (analog sensors), short excursions that end without a deliberate press, such as
-    tremor, teach a guard level that the next press must clear; it fades over a few seconds.
+    tremor, teach a guard level that the next press must clear; it fades over a few seconds. A
+    short press teaches it only if it looks like a shake (a tap does not); a crossing much faster
+    than the client's presses is checked for a twitch; the size of each long movement is told
+    to `cond` (auto-ranging). See docs/sensing.md.
     Callers may skip update() while `idle` and the level is under release >> 1 (see update()).
     """
 
-    def __init__(self, chs, guard):
+    # the rules of issue 14, each one bit a benchmark can clear on CPython to measure what it
+    # costs (benchmarks/detection.py); read once, when a gesture is made
+    RULES = 3
+    TWITCH = 1  # a fast crossing that falls back before levelling off plays nothing
+    TAPS = 2  # a short press teaches the guard only when it comes as fast as a shake
+
+    def __init__(self, chs, guard, cond=None):
         self.chs = chs
         self.guard = guard
+        self.cond = cond  # told the size of each deliberate movement (auto-ranging)
+        self._rules = self.RULES if guard else 0  # (a switch jumps: no shakes, no twitches)
         self.pressed = 0
         self.strength = 0  # of the last press, 0..16383
         self._guard_peak = 0  # learned tremor peak (level units), fading from _guard_t on
@@ -84,6 +107,23 @@ class Gesture:
         self._exc = 0  # highest level of the current excursion above the gate
         self.taint = 0  # 1 from not_a_shake() until the level is back at rest
         self._locked = 0  # 1 while the lockout after a release may still run
+        self._out = 0  # 1 from leaving rest (the gate) until back
+        self._mark = 0  # 1 once this excursion reached the release level: a movement
+        self._t_start = 0  # when the current (or last) excursion left rest
+        self._fresh = 0  # 1 while _t_start may be under _TREMOR_US old (chore() clears it)
+        self._periodic = 0  # this excursion started under _TREMOR_US after the last one
+        self._xpk = 0  # highest level of the whole excursion, press included
+        self._cand = 0  # peak of a short press that played: the guard if a shake follows
+        self._slow = 0  # the press rose from release to trigger level slowly, as a shake does
+        self._cand_own = 0  # 1 until the excursion that set _cand has ended
+        self._tw = 0  # 1 while a fast crossing waits to level off (twitch check)
+        self._t_tw = 0
+        self._tw_peak = 0
+        self._t_twpk = 0
+        self._twitched = 0  # peak of the twitch seen in this excursion: it must be cleared
+        self._lift = 0  # what _cand and _twitched ask of a press, at most (level units)
+        self.speed = 0  # learned approach speed of the client's deliberate presses
+        self._xspd = 0  # approach speed of the press in this excursion
 
     def reset(self, now_us):
         """Forget any press in progress and the tremor guard (after a fault, a restart, a
@@ -94,6 +134,22 @@ class Gesture:
         self._guard_peak = 0
         self.taint = 0
         self.t_rest = now_us
+        self._out = 0
+        self._mark = 0
+        self._fresh = 0
+        self._cand = 0
+        self._tw = 0
+        self._twitched = 0
+        self._lift = 0
+        self._xpk = 0
+
+    def chore(self, now_us):
+        """Called at least every 256 ms (the instrument's chore), even while idle: times that
+        are stale are dropped before ticks_diff could wrap around."""
+        if self._fresh and ticks_diff(now_us, self._t_start) >= _TREMOR_US:
+            self._fresh = 0
+        if self._guard_peak:
+            self.tremor(now_us)
 
     def tremor(self, now_us):
         """The tremor guard now, in level units (0 when none)."""
@@ -114,6 +170,9 @@ class Gesture:
         return (p >> h) * f // (128 * _GUARD_EIGHTH_MS)
 
     def _learn(self, peak, now_us):
+        c = self.cond
+        if c is not None and not self.taint:
+            c.learn_shake(peak)
         if self.guard and not self.taint and peak > self.tremor(now_us):
             self._guard_peak = peak
             self._guard_t = now_us
@@ -124,6 +183,100 @@ class Gesture:
         self.taint = 1
         self.idle = 0
 
+    def _back(self, now_us):
+        # back at rest after an excursion (the end of each movement, not every tick): what
+        # was it? A short one teaches the tremor guard, a long one the movement's size
+        self._out = 0
+        if not self._twitched and not self.taint:
+            dur = ticks_diff(now_us, self.t_rest)
+            if self._exc and 0 <= dur < _SHORT_US:
+                self._learn(self._exc, now_us)
+            c = self.cond
+            if c is not None and dur >= _SHORT_US:
+                c.learn_move(self._xpk if self._xpk > self._exc else self._exc)
+                x = self._xspd
+                if x:
+                    sp = self.speed
+                    self.speed = x if not sp else sp + ((x - sp) >> 2)
+        if self._mark:
+            self._mark = 0
+            if self._cand_own:
+                self._cand_own = 0  # the short press that set it has ended: the next one counts
+            else:
+                self._cand = 0  # the movement after it ended too
+        c = self._cand
+        self._lift = c + (c >> 2)
+        self._exc = 0
+        self._xpk = 0
+        self._xspd = 0
+        self._twitched = 0
+        self._tw = 0
+
+    def _released(self, now_us):
+        self.pressed = 0
+        self._t_release = now_us
+        self._locked = 1
+        pk = self._peak
+        if pk > self._xpk:
+            self._xpk = pk
+        if self._exc > self._xpk:
+            self._xpk = self._exc
+        self._exc = 0
+        if 0 <= ticks_diff(now_us, self._t_press) < _SHORT_US:
+            if self._periodic or self._slow or not self._rules & 2:
+                self._learn(pk, now_us)
+            else:
+                # a tap: it teaches the guard only if a shake follows as fast
+                self._cand = pk
+                self._cand_own = 1
+                c = pk + (pk >> 2)
+                if c > self._lift:
+                    self._lift = c
+
+    def _cross(self, level, gate, now_us):
+        # the level crossed the trigger: approach speed from leaving rest, in level units per
+        # ms; one much faster than the client's presses waits to see whether it is a twitch
+        ms = ticks_diff(now_us, self.t_rest) // 1000 + 1
+        self._speed = (level - gate) * _FULL_SPEED_MS // ms
+        sp = self.speed
+        if sp and self._rules & 1 and self._speed * 8 > sp * _TWITCH_SPEED:
+            self._tw = 1
+            self._t_tw = now_us
+            self._tw_peak = level
+            self._t_twpk = now_us
+
+    def _twitch(self, level, now_us):
+        # a fast crossing: whether to wait on (until the level levels off) or refuse it
+        p = self._tw_peak
+        if level > p:
+            self._tw_peak = level
+            self._t_twpk = now_us
+        elif level < p - (p >> _TWITCH_DROP):
+            # fell back before levelling off: a twitch; it plays nothing, teaches nothing
+            self._tw = 0
+            self._twitched = p
+            if p > self._lift:
+                self._lift = p
+            return 1
+        if (
+            ticks_diff(now_us, self._t_twpk) < _PLATEAU_US
+            and ticks_diff(now_us, self._t_tw) < _TWITCH_WAIT_US
+        ):
+            return 1
+        self._tw = 0
+        return 0
+
+    def _begin(self, now_us):
+        # a movement (not a ripple at the gate) begins: as soon after the last one as a
+        # shake would?
+        self._mark = 1
+        self._periodic = self._fresh and ticks_diff(now_us, self._t_start) < _TREMOR_US
+        if not self._periodic:
+            self._cand = 0
+            self._lift = 0
+        self._t_start = now_us
+        self._fresh = 1
+
     def update(self, level, trigger, release, now_us):
         """Returns NONE, PRESS (see `strength`) or RELEASE.
         While `idle`, a level under release >> 1 may skip this call and only set t_rest."""
@@ -132,28 +285,25 @@ class Gesture:
             if level > self._peak:
                 self._peak = level
             if level < self._release:
-                self.pressed = 0
-                self._t_release = now_us
-                self._locked = 1
-                self._exc = 0
-                if 0 <= ticks_diff(now_us, self._t_press) < _SHORT_US:
-                    self._learn(self._peak, now_us)
+                self._released(now_us)
                 return RELEASE
             return NONE
         if self._locked and ticks_diff(now_us, self._t_release) >= self.chs.lockout * 1000:
             self._locked = 0  # checked every tick while locked, so it cannot wrap around
         gate = release >> 1
         if level < gate:
-            if self._exc:
-                if 0 <= ticks_diff(now_us, self.t_rest) < _SHORT_US:
-                    self._learn(self._exc, now_us)
-                self._exc = 0
+            if self._out:
+                self._back(now_us)
             self.taint = 0
             self.t_rest = now_us
             self._pending = 0
             if not self._locked:
                 self.idle = 1
             return NONE
+        if not self._mark:
+            self._out = 1
+            if level >= release:
+                self._begin(now_us)
         if level > self._exc:
             self._exc = level
         eff = trigger
@@ -163,16 +313,22 @@ class Gesture:
             g = t + (t >> 2)
             if g > eff:
                 eff = g
+        geff = eff  # what the release scales with
+        if self._lift > eff:
+            # a second movement as fast as a shake after a short press must be as big, or it
+            # is a shake; after a twitch, only a rise above it plays
+            eff = self._lift
         if level < eff:
             self._pending = 0
+            self._tw = 0
             return NONE
         if self._locked:
             return NONE
         chs = self.chs
-        if not self._pending:
-            # approach speed: from leaving rest to crossing the trigger, in level units per ms
-            ms = ticks_diff(now_us, self.t_rest) // 1000 + 1
-            self._speed = (level - gate) * _FULL_SPEED_MS // ms
+        if not self._pending and not self._tw:
+            self._cross(level, gate, now_us)
+        if self._tw and self._twitch(level, now_us):
+            return NONE
         wait = chs.dwell * 1000
         if chs.velocity == _VEL_PRESSURE:
             wait += _PEAK_US
@@ -193,5 +349,8 @@ class Gesture:
         self.pressed = 1
         self._peak = level
         self._t_press = now_us
-        self._release = release * eff // trigger if trigger else release
+        self._xspd = self._speed
+        # a tap snaps from the release level to the trigger; a shake (a sinusoid) takes its time
+        self._slow = ticks_diff(now_us, self._t_start) >= _TAP_RISE_US
+        self._release = release * geff // trigger if trigger else release
         return PRESS

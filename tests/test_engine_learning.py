@@ -1,0 +1,161 @@
+"""What the engine learns of a client (issue 14): auto-ranging to their movement size, twitches
+refused, taps told from tremor, and rest learned right during a tremor."""
+
+import random
+
+from enginekit import build, notes_on, play, run
+
+from simulator import movement as mv
+
+REST = 8000.0  # an FSR divider at ADC code 500, as in the detection benchmark
+FS = 65535
+
+
+def fsr(sig, seed=1, noise_lsb=1.0):
+    return mv.adc_read_u16(sig, random.Random(seed), noise_lsb=noise_lsb)
+
+
+def presses(pct, n, start=1500, every=2500, rise=120, hold=500, ms=None):
+    sig = mv.rest(ms or start + n * every + 1000, REST)
+    for i in range(n):
+        mv.add_press(sig, start + i * every, pct / 100 * FS, rise_ms=rise, hold_ms=hold)
+    return sig
+
+
+def played_in(events, windows):
+    on = [e[0] for e in notes_on(events)]
+    return [any(a <= t < b for t in on) for a, b in windows]
+
+
+# --- auto-ranging -----------------------------------------------------------------------
+
+
+def test_presses_under_the_default_trigger_are_learned_and_then_play():
+    # 0.8 % of full scale: well above a quiet FSR's noise, under the default trigger (~1 %)
+    sig = presses(0.8, 8)
+    inst = build({"pad": fsr(sig)})
+    ev = run(inst, len(sig))
+    hit = played_in(ev, [(1500 + i * 2500, 1500 + i * 2500 + 800) for i in range(8)])
+    cond = inst.channels[0].cond
+    assert not hit[0]  # not yet learned: the sensitivity curve's trigger
+    assert all(hit[2:])  # learned: the trigger came down to the client
+    assert cond.auto and cond.move > 0
+    assert len(notes_on(ev)) == sum(hit)  # one note a press, nothing else
+
+
+def test_auto_ranging_never_goes_under_what_the_noise_allows():
+    # tiny wobbles of 0.1 % (6 LSB) for minutes teach nothing: not clearly above the noise
+    sig = presses(0.1, 40, every=1500)
+    inst = build({"pad": fsr(sig)})
+    assert notes_on(run(inst, len(sig))) == []
+    cond = inst.channels[0].cond
+    assert cond.move == 0 and not cond.auto
+
+
+def test_sensitivity_still_scales_the_learned_trigger():
+    sig = presses(0.8, 4)
+    triggers = {}
+    for sens in ("60", "75", "90"):
+        inst = build({"pad": fsr(sig)}, settings={"pad.sensitivity": sens})
+        run(inst, len(sig))
+        triggers[sens] = inst.channels[0].cond.trigger_level
+    assert triggers["90"] < triggers["75"] < triggers["60"]
+
+
+def test_a_calibrated_range_wins_over_auto_ranging():
+    sig = presses(0.8, 6)
+    windows = [(1500 + i * 2500, 1500 + i * 2500 + 800) for i in range(6)]
+    auto = build({"pad": fsr(sig)}, settings={"pad.sensitivity": "70"})
+    assert any(played_in(run(auto, len(sig)), windows))
+    # what a calibration sets: a range (and a sensitivity); the learned size is then not used
+    cal = build({"pad": fsr(sig)}, settings={"pad.range": "60", "pad.sensitivity": "70"})
+    ev = run(cal, len(sig))
+    cond = cal.channels[0].cond
+    assert not cond.auto and cond.move > 0  # learned and reported, but not applied
+    assert notes_on(ev) == []
+
+
+def test_a_level_mode_is_not_auto_ranged():
+    sig = presses(0.8, 6)
+    inst = build({"pad": fsr(sig)}, settings={"pad.mode": "cc"})
+    run(inst, len(sig))
+    assert not inst.channels[0].cond.auto
+
+
+# --- twitches ----------------------------------------------------------------------------
+
+
+def test_a_twitch_bigger_and_faster_than_the_clients_presses_plays_nothing():
+    sig = presses(3, 4, hold=400)  # the client's presses: learned
+    end = 1500 + 4 * 2500
+    sig += mv.rest(6000, REST)
+    mv.add_twitch(sig, end + 500, 0.06 * FS, dur_ms=30)  # twice the press, 30 ms
+    mv.add_press(sig, end + 1200, 0.03 * FS, rise_ms=120, hold_ms=400)  # soon after: plays
+    ev = play({"pad": fsr(sig)})
+    assert played_in(ev, [(end + 500, end + 700), (end + 1200, end + 1900)]) == [False, True]
+
+
+def test_a_twitch_teaches_no_tremor_guard():
+    sig = presses(3, 4, hold=400)
+    end = 1500 + 4 * 2500
+    sig += mv.rest(3000, REST)
+    mv.add_twitch(sig, end + 500, 0.08 * FS, dur_ms=20)
+    inst = build({"pad": fsr(sig)})
+    run(inst, len(sig))
+    assert inst.channels[0].gesture._guard_peak < 0.03 * FS / 4  # (level = raw / 4)
+
+
+# --- rhythm and tremor ---------------------------------------------------------------------
+
+
+def taps(n, hz, pct, start=1500, tremor=None):
+    period = 1000 / hz
+    sig = mv.rest(int(start + n * period + 2000), REST)
+    for i in range(n):
+        mv.add_press(sig, int(start + i * period), pct / 100 * FS, rise_ms=25, hold_ms=40)
+    if tremor:
+        mv.add_tremor(sig, 0, len(sig), tremor[0], tremor[1] / 100 * FS, random.Random(2))
+    return sig, [(int(start + i * period), int(start + i * period) + 200) for i in range(n)]
+
+
+def test_a_steady_beat_of_taps_plays_every_tap():
+    for hz in (2.5, 3.0, 4.0):
+        sig, windows = taps(16, hz, 3)
+        ev = play({"pad": fsr(sig)})
+        assert all(played_in(ev, windows)), hz
+        assert len(notes_on(ev)) == 16
+
+
+def test_taps_by_a_client_with_a_tremor_play_and_the_tremor_does_not():
+    sig, windows = taps(16, 3.0, 4, tremor=(6.0, 0.8))
+    ev = play({"pad": fsr(sig)})
+    assert sum(played_in(ev, windows)) >= 15
+    assert len(notes_on(ev)) <= 17  # at most one shake before the guard learns it
+
+
+def test_tremor_alone_still_plays_at_most_its_first_shakes():
+    for hz in (4.5, 6.0, 8.0):
+        sig = mv.rest(20_000, REST)
+        mv.add_tremor(sig, 1000, 18_000, hz, 0.04 * FS, random.Random(3))
+        assert len(notes_on(play({"pad": fsr(sig)}))) <= 1, hz
+
+
+# --- start-up -------------------------------------------------------------------------------
+
+
+def test_rest_learned_during_a_tremor_does_not_take_the_tremor_for_noise():
+    from engine.conditioning import Conditioner
+
+    sig = mv.rest(3000, REST)
+    mv.add_tremor(sig, 0, 3000, 6.0, 0.02 * FS, random.Random(4))
+    inst = build({"pad": fsr(sig)})
+    run(inst, 300)
+    # the sensor's own noise is about 1 LSB (16 raw units, mean deviation ~13)
+    assert inst.channels[0].cond.noise < 80
+    Conditioner.QUICK_START = 0  # as it was: the tremor's deviation taken for noise
+    try:
+        old = build({"pad": fsr(sig)})
+        run(old, 300)
+    finally:
+        Conditioner.QUICK_START = 1
+    assert old.channels[0].cond.noise > 200
