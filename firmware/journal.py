@@ -8,9 +8,11 @@ Usage: j = Journal(["pad"], ["read_u16"], root="")   # reads journal.log once
 
 A session is play separated by IDLE_END_MS (5 min) without a press, or by a boot; a press the
 host saw as a `* act` line (monitor on) is the host's to record and is not counted here.
-Write budget (flash wear): a session is written at most once every SAVE_EVERY_MS (15 min) of
-play, and once when it ends; never while a sensor is pressed, only after QUIET_MS without a
-press (a write stalls the loop for tens of ms). A session with nothing new is never written.
+Write budget (flash wear): a session's new presses are written at the first pause in play
+(PAUSE_MS without a press starting or ending), at most once every MIN_GAP_MS (2 min): at most
+30 writes an hour; play without pauses is written every SAVE_EVERY_MS (10 min), at a moment
+nothing is pressed. A write stalls the loop for some ms, so it never comes mid-press. Most
+standalone sessions end with the power switched off: a pause is when their summary is saved.
 
 The file, journal.log (docs/protocol.md "Journal"): text lines, each `<crc32 hex> <json>`:
 the header ["attune-journal", layout, next_seq, boots, count], then one record per session
@@ -32,8 +34,9 @@ from store import _crc32, file_exists
 LAYOUT = const(1)
 CAPACITY = const(4096)  # bytes of journal.log: one LittleFS block, so one erase per write
 IDLE_END_MS = const(300000)  # no press for 5 minutes ends a session
-SAVE_EVERY_MS = const(900000)  # at most one write every 15 minutes of play (then at the end)
-QUIET_MS = const(2000)  # a write waits until no press has started or ended for this long
+PAUSE_MS = const(10000)  # new presses are written after a pause in play this long...
+MIN_GAP_MS = const(120000)  # ...at most once in this time (30 writes an hour at most)...
+SAVE_EVERY_MS = const(600000)  # ...and without pauses, after this long, when nothing is pressed
 _MAX_READ = const(8192)  # a bigger file is read only this far (bounded memory)
 _MAGIC = "attune-journal"
 _NAME = "journal"
@@ -94,7 +97,7 @@ class Session:
         self.start_ms = start_ms
         self.start_s = uptime_ms // 1000
         self.last_ms = start_ms  # the end of the last press
-        self.saved_ms = start_ms  # the last write (or the start)
+        self.saved_ms = None  # the last write (None: none yet)
         self.dirty = 0  # presses not yet written
         self.count = [0] * n
         self.hold_sum = [0] * n
@@ -412,23 +415,28 @@ class Journal:
         cur.add(i, onset_ms, end_ms, hold_ms, peak, level)
 
     def poll(self, now_ms, pressed):
-        """Between ticks: end an idle session; write when due, with nothing pressed and no
-        press for QUIET_MS. Returns True when it wrote (or tried to)."""
+        """Between ticks: write the session's new presses when the budget allows and nothing
+        is pressed (see the module's docstring); forget an idle session. True when it wrote."""
         cur = self.cur
         if cur is None:
             return False
-        ending = ticks_diff(now_ms, cur.last_ms) >= IDLE_END_MS
         if not cur.dirty:
-            if ending:
-                self.cur = None
+            if ticks_diff(now_ms, cur.last_ms) >= IDLE_END_MS:
+                self.cur = None  # a new press starts a new session
             return False
-        if not ending and ticks_diff(now_ms, cur.saved_ms) < SAVE_EVERY_MS:
+        if pressed:
             return False
-        if pressed or (self.last_ms is not None and ticks_diff(now_ms, self.last_ms) < QUIET_MS):
+        if cur.saved_ms is None:  # the first write: at its first pause (the gap is met)
+            since = ticks_diff(now_ms, cur.start_ms) + MIN_GAP_MS
+        else:
+            since = ticks_diff(now_ms, cur.saved_ms)
+        if since < MIN_GAP_MS:
+            return False
+        if since < SAVE_EVERY_MS and (
+            self.last_ms is not None and ticks_diff(now_ms, self.last_ms) < PAUSE_MS
+        ):
             return False
         self.save(now_ms)
-        if ending:
-            self.cur = None
         return True
 
     def save(self, now_ms):
