@@ -193,7 +193,9 @@ class Log:
         self.path = root + _NAME + ".log"
         self.next = 1  # the seq the next new session gets
         self.boots = 0  # the boot number last written
-        self.entries = []  # [seq, doc or None (damaged)], oldest first
+        # [seq, cut flag (CUT_*) or -1 when damaged], oldest first (the records themselves stay
+        # on flash: read again when asked for, so RAM holds a few bytes per session)
+        self.entries = []
         self.size = 0
         self.cut = None  # (seq, why) of a write the power cut, found at start-up
         self.writes = 0  # files written since start-up (the benchmark counts them)
@@ -271,7 +273,7 @@ class Log:
         self._recover()
         lines = self._lines(self.path) or []
         head, entries = self._read(lines)
-        self.entries = entries
+        self.entries = [[e[0], e[1][4] if e[1] is not None else -1] for e in entries]
         self.size = 0
         for raw in lines:
             self.size += len(raw)
@@ -321,9 +323,17 @@ class Log:
                 )
 
     def find(self, seq):
+        """The [seq, flag] entry of `seq`, or None."""
         for e in self.entries:
             if e[0] == seq:
                 return e
+        return None
+
+    def record(self, seq):
+        """The stored record of `seq` (a list), or None when it is damaged or not there."""
+        for e in self._read(self._lines(self.path) or [])[1]:
+            if e[0] == seq:
+                return e[1]
         return None
 
     def write(self, record=None, upto=None, boots=None, next_seq=None):
@@ -485,8 +495,8 @@ class Journal:
         if cur is not None and cur.seq == seq:
             return as_reply(cur.record(self.names, self.units)), None
         e = self.log.find(seq)
-        if e is not None and e[1] is not None:
-            doc = e[1]
+        doc = self.log.record(seq) if e is not None and e[1] >= 0 else None
+        if doc is not None:
             if doc[4] == CUT_LOST:
                 return None, (
                     "The summary of session "

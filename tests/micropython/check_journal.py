@@ -166,7 +166,7 @@ def check_a_save_cut_by_the_power_is_reported_and_the_rest_kept():
     j2.save(6000)
     assert "journal.1.tmp" not in os.listdir()
     j3 = Journal(["pad"], ["read_u16"])
-    assert j3.log.find(1)[1][4] == CUT_PART and j3.seqs() == [1, 2]
+    assert j3.log.find(1)[1] == CUT_PART and j3.seqs() == [1, 2]
 
 
 run(globals())
