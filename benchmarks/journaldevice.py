@@ -86,7 +86,7 @@ def _capacity(sensors: int) -> tuple[int, int]:
                         t += 2345
                 j.save(t)
                 j.cur = None
-            one = len(j.log._lines(j.log.path)[-1])
+            one = len((j.log._lines(j.log.path) or [b""])[-1])
             return one, len(j.log.entries)
         finally:
             os.chdir(old)

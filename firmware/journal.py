@@ -238,14 +238,14 @@ class Log:
             doc = _parse(raw)
             docs.append(doc if doc is not None and _valid_record(doc) else None)
         n = len(docs)
-        seqs = [None] * n
+        seqs = [-1] * n
         first = -1
         for k in range(n):
             if docs[k] is not None:
                 seqs[k] = docs[k][0]
                 if first < 0:
                     first = k
-            elif k and seqs[k - 1] is not None:
+            elif k and seqs[k - 1] >= 0:
                 seqs[k] = seqs[k - 1] + 1
         if first < 0 and n:  # nothing readable: number them up to the header's next seq
             first = n - 1
@@ -450,7 +450,10 @@ class Journal:
         return True
 
     def save(self, now_ms):
+        """Write the session being played now (its summary so far)."""
         cur = self.cur
+        if cur is None:
+            return
         try:
             self.log.write(cur.record(self.names, self.units), None, self.boot, self.log.next)
             self.error = ""
