@@ -37,6 +37,12 @@ def squeezes(dev: FakeAttune, n: int, every_ms: int = 1000, hold_ms: int = 400) 
         dev.kit.play(every_ms - hold_ms)
 
 
+def wait(dev: FakeAttune, ms: int) -> None:
+    """Nobody plays for `ms`: the clock jumps, then a few ticks and polls see the new time."""
+    dev.kit.t_ms += ms - 20
+    dev.kit.play(20)
+
+
 def reboot(dev: FakeAttune) -> FakeAttune:
     """The same instrument after a restart: a new console on the same flash."""
     new = FakeAttune()
@@ -99,7 +105,7 @@ def test_presses_while_monitoring_are_act_lines_on_the_monitor_clock_and_not_jou
 def test_a_standalone_session_is_collected_on_the_next_connection_and_cleared():
     dev = FakeAttune()
     squeezes(dev, 6)
-    dev.kit.play(fw_journal.PAUSE_MS + 100)  # a pause: the session's summary is written
+    wait(dev, fw_journal.PAUSE_MS + 100)  # a pause: the session's summary is written
     assert os.path.isfile(os.path.join(dev.flash, "journal.log"))
     dev = reboot(dev)  # e.g. unplugged, then plugged into the therapist's computer
     client = connect(dev)
@@ -139,31 +145,72 @@ def test_the_session_in_progress_is_collected_from_memory_and_ends_when_cleared(
     assert [(x.seq, x.sensors[0].count) for x in again.sessions] == [(2, 2)]
 
 
-def test_writes_keep_to_the_budget_and_the_log_to_its_capacity():
+def test_writes_keep_to_the_budget(monkeypatch, tmp_path):
+    """The policy on its own (Journal.poll every 4 ms, as between ticks), on a virtual clock."""
+    monkeypatch.chdir(tmp_path)
+    j = fw_journal.Journal(["pad"], ["read_u16"])
+    writes: list[int] = []
+    pressed_at_write: list[int] = []
+
+    def play(presses: list[tuple[int, int]], until: int, now: int) -> int:
+        k = 0
+        while now < until:
+            while k < len(presses) and sum(presses[k]) <= now:
+                onset, hold = presses[k]
+                j.touched(onset)
+                j.pressed(0, onset, onset + hold, hold, 30000, 9000, onset)
+                j.touched(onset + hold)
+                k += 1
+            down = k < len(presses) and presses[k][0] <= now
+            before = j.log.writes
+            j.poll(now, 1 if down else 0)
+            if j.log.writes > before:
+                writes.append(now)
+                pressed_at_write.append(down)
+            now += 4
+        return now
+
+    # ten minutes of presses every 2 s with no pause: one write after 8 minutes (then every 10),
+    # never mid-press, and one at the pause after the last press
+    now = play([(t, 400) for t in range(0, 600_000, 2000)], 620_000, 0)
+    assert writes == [480_400, 598_400 + fw_journal.PAUSE_MS]
+    # phrases of 3 presses each followed by a 12 s pause: a write at the pause, at most every
+    # 2 minutes
+    start = now
+    presses = []
+    t = start
+    while t < start + 3_600_000:
+        presses += [(t, 300), (t + 1000, 300), (t + 2000, 300)]
+        t += 2300 + 12_000
+    play(presses, start + 3_600_000, start)
+    hour = [w for w in writes if w >= start]
+    assert 25 <= len(hour) <= 3_600_000 // fw_journal.MIN_GAP_MS, len(hour)
+    assert all(b - a >= fw_journal.MIN_GAP_MS for a, b in zip(hour, hour[1:], strict=False))
+    assert not any(pressed_at_write)
+
+
+def test_the_log_keeps_to_its_capacity_dropping_the_oldest():
     dev = FakeAttune()
     log = dev.console.journal.log
-    # ten minutes of squeezes every 2 s with no pause: written after 10 minutes only
-    squeezes(dev, 300, every_ms=2000)
-    assert log.writes == 1
-    # then sessions with pauses until the log is full: the oldest are dropped
     for _ in range(60):
-        dev.kit.play(fw_journal.IDLE_END_MS + 1000)
-        squeezes(dev, 2)
-    dev.kit.play(fw_journal.PAUSE_MS + 100)
-    assert log.size <= fw_journal.CAPACITY
+        squeezes(dev, 1, every_ms=600)
+        wait(dev, fw_journal.PAUSE_MS + 100)  # written
+        wait(dev, fw_journal.IDLE_END_MS)  # the session ends
+    assert log.writes == 60 and log.size <= fw_journal.CAPACITY
     client = connect(dev)
     head = client.request("journal")
     assert head["capacity"] == fw_journal.CAPACITY and head["bytes"] == log.size
-    assert head["last"] == 61 and head["sessions"] == head["last"] - head["first"] + 1 < 61
-    assert len(devicejournal.collect(client).sessions) == head["sessions"]
+    assert head["last"] == 60 and head["sessions"] == head["last"] - head["first"] + 1 < 60
+    got = devicejournal.collect(client)
+    assert [x.seq for x in got.sessions] == list(range(head["first"], 61))
 
 
 def test_a_record_that_fails_its_checksum_is_skipped_with_a_problem():
     dev = FakeAttune()
     squeezes(dev, 4)
-    dev.kit.play(fw_journal.IDLE_END_MS + 1000)
+    wait(dev, fw_journal.IDLE_END_MS + 1000)
     squeezes(dev, 2)
-    dev.kit.play(fw_journal.PAUSE_MS + 100)
+    wait(dev, fw_journal.PAUSE_MS + 100)
     path = Path(dev.flash) / "journal.log"
     lines = path.read_bytes().split(b"\n")
     assert len(lines) == 4  # header, two sessions, the final newline
@@ -217,8 +264,8 @@ def test_a_power_cut_while_writing_a_new_session_keeps_the_others_and_reports_it
 ):
     dev = FakeAttune()
     squeezes(dev, 4)
-    dev.kit.play(fw_journal.PAUSE_MS + 100)  # session 1 written
-    dev.kit.play(fw_journal.IDLE_END_MS)
+    wait(dev, fw_journal.PAUSE_MS + 100)  # session 1 written
+    wait(dev, fw_journal.IDLE_END_MS)
     squeezes(dev, 3)  # session 2: its first write is cut
     cut_while_saving(monkeypatch, dev, torn)
     dev = reboot(dev)
@@ -229,7 +276,7 @@ def test_a_power_cut_while_writing_a_new_session_keeps_the_others_and_reports_it
     assert "power" in got.problems[0]
     # the cut session's number is never given again, and the report outlives the next write
     squeezes(dev, 2)
-    dev.kit.play(fw_journal.PAUSE_MS + 100)
+    wait(dev, fw_journal.PAUSE_MS + 100)
     got = devicejournal.collect(connect(reboot(dev)))
     assert [x.seq for x in got.sessions] == [1, 3] and "Session 2 " in got.problems[0]
 
@@ -237,9 +284,9 @@ def test_a_power_cut_while_writing_a_new_session_keeps_the_others_and_reports_it
 def test_a_power_cut_while_updating_a_session_keeps_its_earlier_summary(monkeypatch):
     dev = FakeAttune()
     squeezes(dev, 4)
-    dev.kit.play(fw_journal.PAUSE_MS + 100)  # session 1 written with 4 squeezes
+    wait(dev, fw_journal.PAUSE_MS + 100)  # session 1 written with 4 squeezes
     squeezes(dev, 5)
-    dev.kit.play(fw_journal.MIN_GAP_MS)  # ...then with 9, at a pause two minutes later
+    wait(dev, fw_journal.MIN_GAP_MS)  # ...then with 9, at a pause two minutes later
     squeezes(dev, 1)
     cut_while_saving(monkeypatch, dev, torn=True)  # its update with 10 is cut
     got = devicejournal.collect(connect(reboot(dev)))
