@@ -15,7 +15,6 @@ from typing import Any
 
 import journal as fw_journal
 import pytest
-from commands import journal as journal_cmd
 from host_fake import FakeAttune, FakeSerial
 from test_reliability import FlashCut, Movements, play
 
@@ -55,6 +54,9 @@ def reboot(dev: FakeAttune) -> FakeAttune:
             shutil.copytree(src, os.path.join(new.flash, name))
         else:
             shutil.copy(src, new.flash)
+    # (imported here, after host_fake's console: `help` lists commands in import order)
+    from commands import journal as journal_cmd
+
     journal_cmd._start(new.console)  # what start-up does: read the journal on this flash
     return new
 

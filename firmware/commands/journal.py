@@ -100,7 +100,8 @@ def _presses(con, now_ms):
                     + str(act.level[k])
                 )
             else:
-                j.pressed(i, onset, end, hold, act.raw[k], act.level[k], uptime)
+                up = uptime - ticks_diff(now_ms, onset)  # (uptime at the onset)
+                j.pressed(i, onset, end, hold, act.raw[k], act.level[k], up if up > 0 else 0)
             act.pop()
     if j.cur is not None:
         on = act.on
