@@ -19,7 +19,7 @@ RESULTS = Path(__file__).resolve().parent / "results.json"
 
 
 def _sections(quick: bool):
-    from benchmarks import detection, engine, latency, micropython, zones
+    from benchmarks import detection, engine, journaldevice, latency, micropython, zones
 
     yield "micropython", micropython.tick_figures
     yield "cpython", lambda: {"tick_us_cpython": engine.tick_us_cpython()}
@@ -36,6 +36,7 @@ def _sections(quick: bool):
     yield "idle", lambda: latency.idle_messages(60 if quick else 600)
     yield "detection", lambda: {"detection": detection.run(minutes=5 if quick else 30)}
     yield "zones", lambda: zones.figures(quick)
+    yield "journal device", journaldevice.figures
 
 
 def _own_process(call: str) -> dict:

@@ -24,6 +24,7 @@ MODULES = (
     "panic",
     "maintenance",
     "diagnose",
+    "journal",
 )
 for _name in MODULES:
     __import__("commands." + _name)

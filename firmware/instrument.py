@@ -10,6 +10,7 @@ begin(), read(now_us). Everything else here is pure: readings and time come in a
 
 from time import ticks_diff
 
+from engine.activity import Activity
 from engine.conditioning import LEVEL_MAX, Conditioner
 from engine.gestures import PRESS, Debouncer, Gesture
 from engine.mapper import Mapper
@@ -31,7 +32,7 @@ class Channel:
     """One sensor and the stages that turn its readings into music: a switch is debounced, an
     analog reading conditioned; both then go through the gesture and the mapping."""
 
-    def __init__(self, index, name, sensor, sensor_type, settings, midi):
+    def __init__(self, index, name, sensor, sensor_type, settings, midi, activity=None):
         self.index = index
         self.name = name
         self.sensor = sensor
@@ -46,6 +47,10 @@ class Channel:
         self.debouncer = None if analog else Debouncer(self.chs)
         self.gesture = Gesture(self.chs, analog, self.cond)
         self.mapper = Mapper(index, settings, midi, self)
+        # each press's onset, velocity, peak and end, for `* act` lines and the journal
+        self.activity = activity if activity is not None else Activity(index + 1)
+        self.peak_level = 0  # the highest level of the press under way...
+        self.peak_raw = 0  # ...and the reading there
         self.raw = 0
         self.level = 0
         self.pressed = 0
@@ -100,12 +105,14 @@ class Channel:
             self.gesture.guard = self.chs.tremor_guard
         self.enabled = self.chs.enabled
         if not self.enabled and self.pressed:
+            self.activity.end(self, -1)
             self.pressed = 0
             self.gesture.pressed = 0
 
     def restart(self, now_us, relearn=True):
         """Start afresh: forget any press (notes are ended) and, with `relearn`, learn the rest
         baseline again (a baseline never learned is always learned)."""
+        self.activity.end(self, now_us)
         self.mapper.off()
         self.gesture.reset(now_us)
         self.pressed = 0
@@ -116,6 +123,7 @@ class Channel:
     def set_fault(self, code, text, now_us):
         """Stop playing this channel (its notes end, the MIDI channels go back to rest) until
         the fault clears."""
+        self.activity.end(self, now_us)
         self.mapper.stop()
         self.gesture.reset(now_us)
         self.pressed = 0
@@ -198,6 +206,9 @@ class Channel:
             ev = 0
         else:
             ev = g.update(lvl, trig, rel, now_us)
+            if g.pressed and lvl > self.peak_level:  # the press's peak (Activity)
+                self.peak_level = lvl
+                self.peak_raw = raw
         m = self.mapper
         if m.continuous:
             cont = (lvl - rel) * LEVEL_MAX // (LEVEL_MAX - rel) if lvl > rel else 0
@@ -207,9 +218,11 @@ class Channel:
             if ev == PRESS:
                 self.pressed = 1
                 m.press(g.strength)
+                self.activity.press(self, now_us)
             else:
                 self.pressed = 0
                 m.release()
+                self.activity.end(self, now_us)
 
 
 def kind_defaults(channels):
@@ -227,11 +240,15 @@ class Instrument:
     def __init__(self, settings, sensors, midi=None):
         self.settings = settings
         self.midi = midi if midi is not None else MidiOut()
+        self.activity = Activity(len(sensors))
         self.channels = []
         i = 0
         for name, sensor, sensor_type in sensors:
-            self.channels.append(Channel(i, name, sensor, sensor_type, settings, self.midi))
+            self.channels.append(
+                Channel(i, name, sensor, sensor_type, settings, self.midi, self.activity)
+            )
             i += 1
+        self.now_us = 0  # the last tick's time (the console turns it into ticks_ms)
         self.errors = 0
         self._seen = -1
         self._ticks = 0
@@ -247,6 +264,7 @@ class Instrument:
 
     def tick(self, now_us):
         """Read every sensor once and queue the MIDI that results."""
+        self.now_us = now_us
         if self._seen != self.settings.version:
             self._configure()
         self._ticks += 1
@@ -293,6 +311,7 @@ class Instrument:
         """Every sounding note off, now, and every MIDI channel played on back to rest (bend,
         pressure, controllers). Returns True when all of it was queued."""
         for ch in self.channels:
+            ch.activity.end(ch, -1)
             ch.mapper.off()
             ch.pressed = 0
             ch.gesture.pressed = 0

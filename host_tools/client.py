@@ -717,7 +717,7 @@ _INT = re.compile(r"^-?\d+$")
 
 
 def parse_async(line: str) -> dict[str, Any]:
-    """A `* ...` line as a dict with `kind` (monitor, event, fault, info, calibrate or other)
+    """A `* ...` line as a dict with `kind` (monitor, event, act, fault, info, calibrate, other)
     and the raw `line`; numbers become ints. Never raises."""
     out: dict[str, Any] = {"kind": "other", "line": line}
     body = line[1:].strip() if line.startswith("*") else line.strip()
@@ -746,6 +746,12 @@ def parse_async(line: str) -> dict[str, Any]:
                     out["velocity"] = args[1]
             elif args:
                 out["value"] = args[-1]
+        elif kind == "act" and rest:  # a press that ended (the journal's; docs/protocol.md)
+            out.update(kind="act", sensor=rest[0])
+            for w in rest[1:]:
+                if "=" in w:
+                    k, v = w.split("=", 1)
+                    out[k] = int(v) if _INT.match(v) else v
         elif kind == "fault" and rest:
             out.update(kind="fault", sensor=rest[0], reason=" ".join(rest[1:]))
         elif kind == "info" and rest:

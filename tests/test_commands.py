@@ -73,4 +73,7 @@ def test_help_lists_the_commands_in_their_usual_order_whoever_imports_first():
         "panic",
         "maintenance",
         "diagnose",
+        "journal",
+        "journal read <seq>",
+        "journal clear <seq>",
     ]

@@ -351,6 +351,8 @@ class Instrument:
             note = messages.note_message(self.id, parsed, self.midi_channel)
             if note is not None:
                 self.hub.emit(note)
+        elif kind == "act":
+            pass  # a press that ended: the journal's recorder takes it, it is no notice
         else:
             self.hub.emit(messages.notice_message(self.id, parsed))
 
