@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import statistics
 import subprocess
 import sys
 import threading
@@ -243,12 +242,9 @@ def test_a_simulated_session_is_recorded_press_for_press_with_cue_times(tmp_path
     assert n_settings > 10  # the settings in use at the start
     assert len(rows) == len(sent) >= 2
     errors_ms = [abs(r - CUE_LEAD_MS) for _, r in rows]
-    # Each error is the simulator's real-time jitter: a press that came late or early as the
-    # host read it (older firmware's note events carry no device time; with `* act` lines the
-    # device clock removes it). The recorder's own timing is exact to 5 ms per trial in
-    # test_journal_core_recorder.py; here a busy machine can delay a single press.
-    assert statistics.median(errors_ms) <= 5, errors_ms
-    assert max(errors_ms) <= 150, errors_ms
+    # The firmware's `* act` lines carry the device's clock, so a busy machine delaying the
+    # serial line moves no press: every trial is measured within 5 ms (issue 15).
+    assert max(errors_ms) <= 5, errors_ms
     assert not [p for p in os.listdir(data) if p.startswith("recording-")]
 
 
@@ -280,6 +276,12 @@ class FakeInstrument:
     def monitor_off(self) -> dict:
         self.monitoring = 0
         return {"monitor": 0}
+
+    def request(self, line: str) -> dict:
+        from host_tools.errors import Refused
+
+        # an instrument whose firmware keeps no journal of its own (no `journal` command)
+        raise Refused("unknown", "unknown command", line)
 
     def read_async(self, timeout: float) -> str | None:
         if not self.lines:
