@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import importlib
 import json
 import threading
 import time
@@ -181,33 +180,21 @@ class Hub:
 
     def collect_standalone(self, inst: Instrument, client: Client, profile: str) -> int:
         """Sessions the instrument logged while played without a computer: stored in the
-        journal for `profile`'s client, then cleared on the instrument (the journal command's
-        own code, host_tools/journal/cli.py); the pages are told. Quiet without device journal
-        support (host_tools/devicejournal.py) or sessions."""
-        try:
-            importlib.import_module("host_tools.devicejournal")  # the device side's (issue 15)
-        except ImportError:
-            return 0
+        journal for `profile`'s client, then cleared on the instrument (`attune record`'s own
+        code, host_tools/journal/standalone.py); the pages are told. Quiet when the firmware
+        keeps no journal or has no sessions."""
         from host_tools.journal import open_journal
-        from host_tools.journal.cli import _collect_standalone
-
-        hub = self
-
-        class Notices:  # the command line's ctx, as notices to the pages
-            def say(self, text: str) -> None:
-                hub.notice(inst, "info", text)
-
-            class err:  # noqa: N801  (ctx.err.print, as on the command line)
-                @staticmethod
-                def print(text: str, **_: Any) -> None:
-                    hub.notice(inst, "fault", text)
+        from host_tools.journal.standalone import NO_SUPPORT, collect_into
 
         try:
             journal = open_journal(self.data_dir)
             try:
-                stored = _collect_standalone(client, journal, profile, Notices())
+                stored, problems = collect_into(journal, client, profile)
             finally:
                 journal.close()
+            for problem in problems:
+                if problem != NO_SUPPORT:  # quiet without device journal support
+                    self.notice(inst, "fault", problem)
         except Exception as e:  # noqa: BLE001 (the sessions stay on the instrument for next time)
             self.notice(
                 inst,
