@@ -2,7 +2,8 @@
 played), `* fault` / `* info ... recovered` (sensor news).
 
 The monitor rate is capped to what the serial link carries for this instrument's sensors
-(`max_rate`), so a monitor can never crowd out replies; a faster request is clamped to the cap.
+(`max_rate`: far more on usbserial's port than byte by byte on the built-in one), so a monitor
+can never crowd out replies; a faster request is clamped to the cap.
 """
 
 import time
@@ -13,10 +14,13 @@ from micropython import const
 from commands import between_ticks, command, start
 
 _MONITOR_MAX_HZ = const(50)
-# What `* monitor` lines may use of the serial link, in bytes a second: about 3/4 of the ~3.2 KB/s
-# the link wrote on the emulated Pico (tests/hil figures in docs/protocol.md), the rest kept for
-# replies and events
+# What `* monitor` lines may use of the serial link, in bytes a second (docs/protocol.md, Monitor
+# cap). The built-in port, written a byte per readiness check: about 3/4 of the ~3.2 KB/s it
+# wrote on the emulated Pico, the rest kept for replies and events.
 _MONITOR_BYTES_S = const(2400)
+# usbserial's port (chunks; benchmarks/hil_serial.py): what 4 sensors at 30 Hz need, a fraction
+# of what it carries; what bounds it is the loop's time to make the lines
+_MONITOR_BYTES_S_USB = const(12000)
 _MONITOR_LINE = const(96)  # bytes in a long `* monitor` line (5-digit values, a 10-letter name)
 _EVENTS_PER_POLL = const(8)  # `* event` lines per poll at most
 _CHECK_MS = const(50)  # how often sensor faults are looked at
@@ -148,9 +152,19 @@ def _start(con):
     con.capture = t.capture  # the runtime calls it after each tick with MIDI: no extra hop
 
 
-def max_rate(channels):
-    """The fastest monitor rate (Hz) the serial link carries for this many sensors."""
-    hz = _MONITOR_BYTES_S // (_MONITOR_LINE * (channels if channels > 0 else 1))
+def link_bytes_s():
+    """What `* monitor` lines may use of this board's serial link, in bytes a second."""
+    try:
+        import usbserial
+    except ImportError:  # no usb-device-cdc: the built-in port
+        return _MONITOR_BYTES_S
+    return _MONITOR_BYTES_S if usbserial.running() is None else _MONITOR_BYTES_S_USB
+
+
+def max_rate(channels, bytes_s=_MONITOR_BYTES_S):
+    """The fastest monitor rate (Hz) a link carrying `bytes_s` of monitor lines a second
+    (link_bytes_s()) carries for this many sensors."""
+    hz = bytes_s // (_MONITOR_LINE * (channels if channels > 0 else 1))
     if hz > _MONITOR_MAX_HZ:
         return _MONITOR_MAX_HZ
     return hz if hz > 1 else 1
@@ -158,7 +172,7 @@ def max_rate(channels):
 
 @command("monitor", "monitor <rate_hz> | monitor off")
 def monitor(con, rest):
-    cap = max_rate(len(con.inst.channels))
+    cap = max_rate(len(con.inst.channels), link_bytes_s())
     if rest.lower() == "off":
         hz = 0
     else:
@@ -197,5 +211,9 @@ def _monitor(con, now_ms):
         t.events()
         nxt = t.next_monitor
         if nxt is None or time.ticks_diff(now_ms, nxt) >= 0:
-            t.next_monitor = time.ticks_add(now_ms, 1000 // t.monitor_hz)
+            period = 1000 // t.monitor_hz
+            if nxt is None or time.ticks_diff(now_ms, nxt) >= period:
+                nxt = now_ms  # the first, or far behind: start afresh
+            # from when it was due, not when the poll (every 4 ms) saw it: 30 Hz stays 30 Hz
+            t.next_monitor = time.ticks_add(nxt, period)
             t.monitor_lines(now_ms)

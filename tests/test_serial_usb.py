@@ -1,0 +1,107 @@
+"""The play loop's serial link on usbserial's port (micropython-lib's usb-device-cdc, as boot.py
+starts it when the package is installed), end to end on the simulator: the firmware's own
+usbserial.SerialPort over the fake USB core, which carries its packets to the simulated serial
+port. Times here are virtual (the simulator's clock).
+
+What the built-in port's tests check (tests/test_serial_priority.py, tests/test_link.py) holds
+here too, faster: replies within 10 ms, a 30 Hz monitor, long lines read at USB speed.
+"""
+
+import json
+
+import pytest
+
+from simulator.run import Simulation
+from simulator.world import SerialInput
+
+
+class Recorder:
+    """What the firmware sent, line by line, with the virtual time (ms) each line's end left."""
+
+    def __init__(self, sim):
+        self.sim = sim
+        self.lines = []
+        self._buf = b""
+        self._orig = sim.serial.host_receive
+        sim.serial.host_receive = self._receive
+
+    def _receive(self, data):
+        n = self._orig(data)
+        self._buf += data[:n]
+        now_ms = self.sim.clock.now / 1000
+        while b"\n" in self._buf:
+            line, self._buf = self._buf.split(b"\n", 1)
+            self.lines.append((now_ms, line.rstrip(b"\r").decode("latin-1")))
+        return n
+
+    def first(self, after_ms, start):
+        for t, text in self.lines:
+            if t >= after_ms and text.startswith(start):
+                return t, text
+        return None, None
+
+
+def run(duration_s, inputs, instrument="combo", **kw):
+    """Run with usb-device-cdc installed; inputs: [(at_s, bytes)]. Returns the Recorder."""
+    faults = [SerialInput(at_s=at, data=data) for at, data in inputs]
+    with Simulation(instrument, None, duration_s=duration_s, faults=faults, **kw) as sim:
+        sim.world.usb_cdc = True
+        rec = Recorder(sim)
+        sim.run()
+        assert type(sim.world.usb_interfaces[0]).__name__ == "SerialPort"
+    return rec
+
+
+def status(rec, after_ms):
+    t, text = rec.first(after_ms, 'OK {"state"')
+    assert text is not None
+    return json.loads(text[3:])
+
+
+def test_a_short_request_is_answered_within_10_ms():
+    asks = [1.0 + 0.25 * k for k in range(6)]
+    rec = run(3.0, [(at, b"zzz\r\n") for at in asks])
+    waits = []
+    for at in asks:
+        t, text = rec.first(at * 1000, "ERR unknown")
+        assert text is not None
+        waits.append(t - at * 1000)
+    assert max(waits) <= 10.0, waits
+
+
+def test_a_5000_byte_line_is_read_at_more_than_20_kb_a_second():
+    rec = run(3.0, [(1.0, b"x" * 5000 + b"\r\n"), (2.0, b"hello\r\n")])
+    t, text = rec.first(1000, "ERR toolong")
+    assert text.startswith("ERR toolong The line was 5000 bytes long")
+    assert 5002 / (t - 1000) >= 20.0, t - 1000  # bytes per ms = KB/s
+    assert rec.first(2000, 'OK {"firmware"')[1] is not None
+
+
+def test_replies_are_written_at_more_than_20_kb_a_second():
+    pages = b"".join(b"params " + str(o).encode() + b"\r\n" for o in range(0, 32, 8))
+    rec = run(3.0, [(1.0, pages)])
+    got = [(t, x) for t, x in rec.lines if x.startswith('OK {"total"')]
+    assert len(got) == 4
+    nbytes = sum(len(x) + 1 for _, x in got[1:])
+    assert nbytes / (got[-1][0] - got[0][0]) >= 20.0
+
+
+def test_a_30_hz_monitor_runs_with_quick_replies_and_no_late_ticks():
+    asks = [2.0 + 0.3 * k for k in range(8)]
+    inputs = [(1.0, b"status\r\n"), (1.2, b"monitor 30\r\n")]
+    inputs += [(at, b"panic\r\n") for at in asks] + [(5.0, b"status\r\n")]
+    rec = run(5.5, inputs)
+    assert rec.first(1200, 'OK {"monitor"')[1] == 'OK {"monitor": 30, "max": 41}'
+    waits = [rec.first(at * 1000, 'OK {"panic"')[0] - at * 1000 for at in asks]
+    assert max(waits) <= 10.0, waits
+    mon = [t for t, x in rec.lines if x.startswith("* monitor ") and 2000 <= t < 5000]
+    assert len(mon) >= 0.95 * 30 * 3 * 3  # 30 lines a second for each of 3 sensors
+    before, after = status(rec, 1000), status(rec, 5000)
+    assert after["late_ticks"] - before["late_ticks"] == 0
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 8])
+def test_the_cap_on_usbserial_carries_30_hz_for_4_sensors(n):
+    from commands.telemetry import _MONITOR_BYTES_S_USB, max_rate
+
+    assert max_rate(n, _MONITOR_BYTES_S_USB) == {1: 50, 2: 50, 3: 41, 4: 31, 8: 15}[n]
