@@ -35,6 +35,7 @@ class Telemetry:
         self.monitor_hz = 0
         self.next_check = None  # None: due now
         self.next_monitor = None
+        self.mon_i = len(con.inst.channels)  # next sensor of the round under way (len: none)
         self.faults = [0] * len(con.inst.channels)
         # a copy of the packets of the ticks since the last poll, for `* event` lines
         self._ev_buf = bytearray(_EVENTS_PER_POLL * 4)
@@ -81,10 +82,12 @@ class Telemetry:
                     write(protocol.notice("info", ch.name + " recovered"))
                 seen[i] = f
 
-    def monitor_lines(self, now_ms):
+    def monitor_lines(self, now_ms, only=None):
+        """`* monitor` lines for every sensor, or only sensor number `only`."""
         t = " t=" + str(now_ms)
         write = self.con.write
-        for ch in self.inst.channels:
+        chans = self.inst.channels
+        for ch in chans if only is None else (chans[only],):
             cond = ch.cond
             write(
                 "* monitor"
@@ -193,6 +196,7 @@ def monitor(con, rest):
             hz = cap  # clamped: the reply says so, and replies stay quick
     con.telemetry.monitor_hz = hz
     con.telemetry.next_monitor = None
+    con.telemetry.mon_i = len(con.inst.channels)  # (a new round starts at once)
     return protocol.ok({"monitor": hz, "max": cap})
 
 
@@ -209,6 +213,13 @@ def _monitor(con, now_ms):
     t = con.telemetry
     if t.monitor_hz:
         t.events()
+        i = t.mon_i
+        if i < len(t.inst.channels):
+            # one sensor's line per poll (every 4 ms): a round of four lines made at once would
+            # hold up a tick on a Pico
+            t.monitor_lines(now_ms, i)
+            t.mon_i = i + 1
+            return
         nxt = t.next_monitor
         if nxt is None or time.ticks_diff(now_ms, nxt) >= 0:
             period = 1000 // t.monitor_hz
@@ -216,4 +227,5 @@ def _monitor(con, now_ms):
                 nxt = now_ms  # the first, or far behind: start afresh
             # from when it was due, not when the poll (every 4 ms) saw it: 30 Hz stays 30 Hz
             t.next_monitor = time.ticks_add(nxt, period)
-            t.monitor_lines(now_ms)
+            t.monitor_lines(now_ms, 0)
+            t.mon_i = 1
