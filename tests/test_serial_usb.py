@@ -105,3 +105,16 @@ def test_the_cap_on_usbserial_carries_30_hz_for_4_sensors(n):
     from commands.telemetry import _MONITOR_BYTES_S_USB, max_rate
 
     assert max_rate(n, _MONITOR_BYTES_S_USB) == {1: 50, 2: 50, 3: 41, 4: 31, 8: 15}[n]
+
+
+def test_maintenance_mode_boots_on_the_built_in_port_for_mpremote(tmp_path):
+    inputs = [(1.0, b"maintenance\r\n")]
+    faults = [SerialInput(at_s=at, data=data) for at, data in inputs]
+    with Simulation("combo", tmp_path / "flash", duration_s=3.0, faults=faults) as sim:
+        sim.world.usb_cdc = True
+        rec = Recorder(sim)
+        sim.run()
+        # the reply left on the CDC port; the maintenance boot kept the built-in one
+        assert rec.first(1000, "OK ")[1] == 'OK {"maintenance": true}'
+        assert [type(i).__name__ for i in sim.world.usb_interfaces] == ["UsbMidiPort"]
+        assert b"Attune: maintenance mode" in sim.serial_log
