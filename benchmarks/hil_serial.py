@@ -169,9 +169,11 @@ def measure(events: list[dict], marks: dict) -> dict:
     long = _after(lines, marks["long"], lambda s: s.startswith("ERR toolong"))
     if long:
         res["serial_in_kbps"] = round((LONG_LINE + 2) / (long[0] - marks["long"]), 2)
-    pages = [(at, s) for at, s in lines if at >= marks["params"] and s.startswith('OK {"total"')][
-        :4
-    ]
+    pages = [
+        (at, s)
+        for at, s in lines
+        if at >= marks["params"] and s.startswith("OK {") and '"params": [' in s
+    ][:4]
     if len(pages) >= 2:
         nbytes = sum(len(s) + 1 for _, s in pages[1:])
         res["serial_out_kbps"] = round(nbytes / (pages[-1][0] - pages[0][0]), 2)
@@ -200,11 +202,17 @@ def measure(events: list[dict], marks: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--firmware", type=Path, default=ROOT / "firmware")
     ap.add_argument("--spread", type=float, default=1.0, help="stretch the waits (slow links)")
+    ap.add_argument("--from-raw", type=Path, help="measure a saved run ($ATTUNE_HIL_RAW) again")
     args = ap.parse_args(argv)
-    res = run(args.firmware, args.spread)
+    if args.from_raw:
+        lines = args.from_raw.read_text().splitlines()
+        events = [json.loads(line) for line in lines if line.startswith("{")]
+        res = measure(events, scenario(args.spread)[1])
+    else:
+        res = run(args.firmware, args.spread)
     if "skipped" in res:
         print("hil_serial skipped: " + res["skipped"], file=sys.stderr)
     print(json.dumps(res, indent=1))

@@ -79,6 +79,7 @@ class Link:
         self._chunk = bytearray(_CHUNK) if port is not None else None
         self._cpos = 0  # bytes of _chunk handled
         self._cend = 0  # bytes in _chunk
+        self._now_ms = 0  # the clock at the last service (drain reads without looking at it)
         self._buf = bytearray(_MAX_LINE)
         self._n = 0  # bytes of the line so far
         self._long = 0  # bytes seen of an over-long line (0: not over-long)
@@ -96,6 +97,8 @@ class Link:
         if port is not None:
             self._send = port.send
             self._recv = port.recv_into
+            if hasattr(port, "on_data"):
+                port.on_data = self._wake  # (a bound method made once, not per packet)
             return
         inp = sys.stdin if inp is None else inp
         out = sys.stdout if out is None else out
@@ -269,8 +272,13 @@ class Link:
             if budget_us and _over(t0, budget_us):
                 break
         self._pos = pos
-        self._port.pump()  # (what the buffers hold goes out as soon as the endpoint is free)
-        self.busy = line is not None or self._port.waiting() > 0
+        port = self._port
+        if port is None:
+            return
+        port.pump()  # (what the buffers hold goes out as soon as the endpoint is free)
+        self.busy = (
+            line is not None or port.waiting() > 0 or self._cpos < self._cend or port.readable()
+        )
 
     def _gone(self):
         # the port is gone (CPython: pipe closed); what was waiting cannot arrive
@@ -374,6 +382,8 @@ class Link:
             self._n = 0
             self._long = 0
         chunk = self._chunk
+        if chunk is None:
+            return 0
         buf = self._buf
         pos = self._cpos
         end = self._cend
@@ -439,7 +449,8 @@ class Link:
                 or port.waiting()
             ):
                 t0 = time.ticks_us()
-                self._read_port(time.ticks_ms(), t0, budget_us)
+                self._now_ms = time.ticks_ms()
+                self._read_port(self._now_ms, t0, budget_us)
                 self._write_port(t0, budget_us)
             return
         if not (
@@ -455,12 +466,20 @@ class Link:
         self._read(time.ticks_ms(), t0, budget_us)
         self._write(t0, budget_us)
 
+    def _wake(self):
+        # usbserial's receive callback: bytes arrived, worth this tick's idle time
+        self.busy = True
+
     def drain(self, budget_us):
-        """Write only, for up to `budget_us`: the runtime gives it a tick's idle time while
-        `busy` (output waiting). Reading stays in `service`, every 4th tick: on a Pico, taking
-        in USB data comes in lumps of a few hundred microseconds that would make ticks late."""
+        """For up to `budget_us`: the runtime gives it a tick's idle time while `busy` (output
+        waiting, or on usbserial's port also input). On the built-in port it only writes:
+        reading stays in `service`, every 4th tick, as taking in its bytes one by one comes in
+        lumps of a few hundred microseconds on a Pico that would make ticks late. On
+        usbserial's port a request is read as soon as a tick has time (a copy from its slots)."""
         if self.busy:
+            t0 = time.ticks_us() if budget_us else 0
             if self._port is not None:
-                self._write_port(time.ticks_us() if budget_us else 0, budget_us)
+                self._read_port(self._now_ms, t0, budget_us)  # (the clock of the last service)
+                self._write_port(t0, budget_us)
             else:
-                self._write(time.ticks_us() if budget_us else 0, budget_us)
+                self._write(t0, budget_us)

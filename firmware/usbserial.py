@@ -31,7 +31,8 @@ import time
 from micropython import const
 from usb.device.cdc import CDCInterface
 
-_TX_SLOTS = const(8)  # send slots of one packet each (512 bytes)
+_TXS = const(128)  # bytes a send slot holds: one transfer of two bulk packets
+_TX_SLOTS = const(4)  # send slots (512 bytes)
 _SLOT = const(64)  # one bulk packet
 _SLOTS = const(8)  # receive slots (512 bytes: the loop empties them every 4 ms)
 _WRITE_WAIT_MS = const(500)  # the REPL's writes (dupterm) wait this long for room, at most
@@ -45,14 +46,18 @@ _EINVAL = const(-22)
 _port = None
 
 
+def _nothing():
+    pass
+
+
 class SerialPort(CDCInterface):
     """USB CDC serial with non-blocking chunked `send` / `recv_into` (and a stream API)."""
 
     def __init__(self):
         # the base class's own ring buffers are not used: keep them minimal
         super().__init__(timeout=0, txbuf=1, rxbuf=_SLOT)
-        tx = memoryview(bytearray(_SLOT * _TX_SLOTS))
-        self._txm = tuple(tx[i * _SLOT : (i + 1) * _SLOT] for i in range(_TX_SLOTS))
+        tx = memoryview(bytearray(_TXS * _TX_SLOTS))
+        self._txm = tuple(tx[i * _TXS : (i + 1) * _TXS] for i in range(_TX_SLOTS))
         self._tlen = bytearray(_TX_SLOTS)  # bytes in each send slot (0: free)
         self._tw = 0  # the slot being filled (the loop's)
         self._tr = 0  # the slot sent next or in flight
@@ -64,6 +69,7 @@ class SerialPort(CDCInterface):
         self._roff = 0  # bytes of it already read
         self._rdone = self._received  # bound once: a bound method made per transfer allocates
         self._tdone = self._sent
+        self.on_data = _nothing  # called from the receive callback when bytes arrive
 
     # ---- sending ----
 
@@ -82,15 +88,15 @@ class SerialPort(CDCInterface):
         while i < end:
             w = self._tw
             k = tlen[w]
-            if k >= _SLOT:  # full: on to the next slot, if it is free
+            if k >= _TXS:  # full: on to the next slot, if it is free
                 nxt = (w + 1) % _TX_SLOTS
                 if tlen[nxt] or nxt == self._tr:
                     break  # (the slot sent next is never filled past its turn)
                 self._tw = nxt
                 continue
             n = end - i
-            if n > _SLOT - k:
-                n = _SLOT - k
+            if n > _TXS - k:
+                n = _TXS - k
             self._txm[w][k : k + n] = mv[i : i + n]
             tlen[w] = k + n
             i += n
@@ -141,6 +147,7 @@ class SerialPort(CDCInterface):
             self._rlen[w] = num_bytes
             w = (w + 1) % _SLOTS
             self._rw = w
+            self.on_data()  # (link.py: read them in this tick's idle time)
         if res == 0 and not self._rlen[w] and self.is_open():
             self.submit_xfer(ep, self._rxm[w], self._rdone)
 
@@ -203,7 +210,7 @@ class SerialPort(CDCInterface):
     def ioctl(self, req, arg):
         if req == _POLL:
             r = 0
-            if arg & _POLL_WR and (self._tlen[self._tw] < _SLOT or not self.connected()):
+            if arg & _POLL_WR and (self._tlen[self._tw] < _TXS or not self.connected()):
                 r |= _POLL_WR
             if arg & _POLL_RD and self.readable():
                 r |= _POLL_RD

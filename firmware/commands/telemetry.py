@@ -36,6 +36,7 @@ class Telemetry:
         self.next_check = None  # None: due now
         self.next_monitor = None
         self.mon_i = len(con.inst.channels)  # next sensor of the round under way (len: none)
+        self.mon_t = 0  # when the round under way started (ms): its lines' t=
         self.faults = [0] * len(con.inst.channels)
         # a copy of the packets of the ticks since the last poll, for `* event` lines
         self._ev_buf = bytearray(_EVENTS_PER_POLL * 4)
@@ -216,8 +217,8 @@ def _monitor(con, now_ms):
         i = t.mon_i
         if i < len(t.inst.channels):
             # one sensor's line per poll (every 4 ms): a round of four lines made at once would
-            # hold up a tick on a Pico
-            t.monitor_lines(now_ms, i)
+            # hold up a tick on a Pico. The round's lines share its time (tools group them by t)
+            t.monitor_lines(t.mon_t, i)
             t.mon_i = i + 1
             return
         nxt = t.next_monitor
@@ -227,5 +228,6 @@ def _monitor(con, now_ms):
                 nxt = now_ms  # the first, or far behind: start afresh
             # from when it was due, not when the poll (every 4 ms) saw it: 30 Hz stays 30 Hz
             t.next_monitor = time.ticks_add(nxt, period)
+            t.mon_t = now_ms
             t.monitor_lines(now_ms, 0)
             t.mon_i = 1

@@ -11,8 +11,6 @@ Installed only when the world says so (`world.usb_cdc = True`); otherwise import
 on a Pico without the package, and the firmware keeps the built-in serial port.
 """
 
-import time
-
 from micropython import const
 
 from simulator import context as _ctx
@@ -103,13 +101,13 @@ class CDCInterface(Interface):
         self._rd_xfer()
 
     def write(self, buf):
-        start = time.ticks_ms()
+        start = _clock.now
         mv = memoryview(buf)
         while True:
             n = self._wb.write(mv)
             self._wr_xfer()
             mv = mv[n:]
-            if not len(mv) or time.ticks_diff(time.ticks_ms(), start) >= self._timeout:
+            if not len(mv) or _clock.now - start >= self._timeout * 1000:
                 return len(buf) - len(mv)
             _clock.advance(1000)
 
