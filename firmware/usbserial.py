@@ -31,8 +31,9 @@ import time
 from micropython import const
 from usb.device.cdc import CDCInterface
 
-_TXS = const(128)  # bytes a send slot holds: one transfer of two bulk packets
-_TX_SLOTS = const(4)  # send slots (512 bytes)
+_TXS = const(64)  # bytes a send slot holds: one transfer of one bulk packet (transfers of
+# two or four packets arrived out of order on the emulated Pico)
+_TX_SLOTS = const(8)  # send slots (512 bytes)
 _SLOT = const(64)  # one bulk packet
 _SLOTS = const(8)  # receive slots (512 bytes: the loop empties them every 4 ms)
 _WRITE_WAIT_MS = const(500)  # the REPL's writes (dupterm) wait this long for room, at most
