@@ -145,7 +145,10 @@ def _after(lines: list[tuple[float, str]], t: float, test) -> tuple[float, str] 
 
 def _status(lines: list[tuple[float, str]], t: float) -> dict | None:
     got = _after(lines, t, lambda s: s.startswith('OK {"state"') or '"late_ticks"' in s)
-    return json.loads(got[1][3:]) if got else None
+    try:
+        return json.loads(got[1][3:]) if got else None
+    except ValueError:  # garbled
+        return None
 
 
 def measure(events: list[dict], marks: dict) -> dict:
@@ -174,17 +177,21 @@ def measure(events: list[dict], marks: dict) -> dict:
         for at, s in lines
         if at >= marks["params"] and s.startswith("OK {") and '"params": [' in s
     ][:4]
-    if len(pages) >= 2:
+    if len(pages) >= 2:  # (the pages' bytes after the first, over the time they took)
         nbytes = sum(len(s) + 1 for _, s in pages[1:])
-        res["serial_out_kbps"] = round(nbytes / (pages[-1][0] - pages[0][0]), 2)
-        res["serial_out_bytes"] = nbytes
+        res["serial_out_kbps_pages"] = round(nbytes / (pages[-1][0] - pages[0][0]), 2)
+    # the first `status` reply (~1.7 KB), from the request to its last byte at the host: a lower
+    # bound (it includes reading the request and making the reply)
+    got = _after(lines, marks["status0"], lambda s: s.startswith("OK {") and "late_ticks" in s)
+    if got:
+        res["serial_out_kbps"] = round((len(got[1]) + 1) / (got[0] - marks["status0"]), 2)
     mon = [
         (at, s)
         for at, s in lines
         if s.startswith("* monitor") and marks["monitor"] + 1000 <= at < marks["monitor"] + 3000
     ]
     res["monitor_hz_per_sensor"] = round(len(mon) / 2.0 / len(SENSORS), 1)
-    cap = _after(lines, marks["monitor"], lambda s: s.startswith('OK {"monitor"'))
+    cap = _after(lines, marks["monitor"], lambda s: s.startswith("OK {") and '"monitor":' in s)
     res["monitor_reply"] = json.loads(cap[1][3:]) if cap else None
     mr = replies(marks["monitor_reply"])
     res["serial_reply_ms_monitoring"] = max(mr) if mr else None
