@@ -21,7 +21,7 @@ _MONITOR_BYTES_S = const(2400)
 # usbserial's port (chunks, 20+ KB/s out): the link is no longer what limits a monitor, the
 # loop's time is. On the emulated Pico a 4-sensor monitor at 30 Hz (12,000 bytes a second) cost
 # so much per line (making it, and the usb.device transfers in Python) that the loop fell to
-# ~376 ticks a second (benchmarks/hil_serial.py, docs/reliability.md), so the cap stays at the
+# ~378 ticks a second (benchmarks/hil_serial.py, docs/reliability.md), so the cap stays at the
 # built-in port's until that cost is cut; raise this once a 4-sensor 30 Hz run shows no late ticks
 _MONITOR_BYTES_S_USB = const(2400)
 _MONITOR_LINE = const(96)  # bytes in a long `* monitor` line (5-digit values, a 10-letter name)
