@@ -2,7 +2,11 @@
 short request is answered, how fast a long line is read and replies are written, and a 4-sensor
 monitor at 30 Hz (lines a second it reached, replies meanwhile, late ticks). Prints JSON.
 
-Usage: python -m benchmarks.hil_serial [--firmware DIR]   (~2-3 min; not part of `make test`)
+Usage: ATTUNE_HIL_LIB=DIR python -m benchmarks.hil_serial [--firmware DIR] [--spread 1.5]
+       python -m benchmarks.hil_serial --from-raw RUN.jsonl   (a run kept with ATTUNE_HIL_RAW)
+(~3 min of CPU; not part of `make test`). DIR holds lib/usb/device/cdc.py (micropython-lib's
+usb-device-cdc, which the HIL cache lacks); without it the firmware uses the built-in port. The
+monitor asks for 30 Hz and gets what the cap allows (docs/protocol.md, Monitor cap).
 
 It needs the HIL's prepared cache ($HIL_CACHE, default ~/.cache/attune-hil) and node; without
 them it prints {"skipped": "..."} and exits 0. Times are emulated (CPU cycles at 125 MHz), so the
