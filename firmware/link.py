@@ -4,6 +4,12 @@ Usage: link = Link(); console = Console(..., link.send); link.handler = console.
        between ticks: link.service(console.handle, budget_us); while `link.busy` (output
        waiting), also link.drain(idle_us) with the idle time left in other ticks
 
+Two ways to the host. The USB serial port of usbserial.py (boot.py starts it when micropython-lib's
+usb-device-cdc is installed, and not in maintenance mode): `send` takes as much of a line as
+its buffers have room for and `recv_into` returns what has arrived, neither ever waits, so
+lines go out and come in in chunks. Otherwise (an older install, tests on pipes) the built-in
+port's streams, one byte per readiness check (below).
+
 Replies before telemetry: replies and asynchronous `* ` lines wait in two queues. At every line
 boundary a waiting reply goes first, so a reply waits behind at most the one `* ` line already
 being written; replies have their own byte budget per call, and reading stops only while
@@ -15,12 +21,13 @@ Bounded work per call: at most _IN_BUDGET bytes read, _REPLY_BUDGET reply bytes 
 _ASYNC_BUDGET asynchronous bytes written, and no new byte or line once the time budget is spent.
 A command's own work (a profile save) is not split.
 
-Why one byte per poll: on rp2 a write to stdout while a host holds the port open but does not
-read waits up to 500 ms for room (shared/tinyusb/mp_usbd_cdc.c, MICROPY_HW_USB_CDC_TX_TIMEOUT),
-whenever the chunk is larger than the free space, and `select.poll` reports POLLOUT when at
-least ONE byte is free; reading stdin blocks until every byte asked for has come, and POLLIN
-says one is there. So each byte is polled first: the one byte always fits, or is there. The
-per-byte path is kept short (locals, no method call but the poll and the I/O) for throughput.
+Why one byte per poll on the built-in port: on rp2 a write to stdout while a host holds the
+port open but does not read waits up to 500 ms for room (shared/tinyusb/mp_usbd_cdc.c,
+MICROPY_HW_USB_CDC_TX_TIMEOUT) whenever the chunk is larger than the free space, and
+`select.poll` reports POLLOUT when at least ONE byte is free; reading stdin blocks until every
+byte asked for has come, and POLLIN says one is there. So each byte is polled first: the one
+byte always fits, or is there. The per-byte path is kept short (locals, no method call but the
+poll and the I/O) for throughput.
 """
 
 import select
@@ -37,6 +44,20 @@ _ASYNC_BUDGET = const(64)  # asynchronous bytes written per call
 _OUT_CAP = const(4096)  # asynchronous bytes waiting; the oldest lines are dropped to stay under
 _REPLY_HOLD = const(1024)  # no new requests are read while this many reply bytes wait
 _STALE_MS = const(5000)  # a half line left this long (host gone mid-line) is forgotten
+# with usbserial's port (chunks, no per-byte I/O):
+_CHUNK = const(64)  # bytes taken in at a time (one USB packet); the clock is read after each
+_PORT_IN_BUDGET = const(512)  # bytes read per call
+_PORT_REPLY_BUDGET = const(1024)  # reply bytes written per call
+_PORT_ASYNC_BUDGET = const(512)  # asynchronous bytes written per call
+
+
+def _usb_port():
+    # the port boot.py started, if usb-device-cdc is installed (else None: the built-in port)
+    try:
+        import usbserial
+    except ImportError:
+        return None
+    return usbserial.running()
 
 
 def _over(t0, budget_us):
@@ -50,8 +71,35 @@ class Link:
     line (str, no newline) or None (an empty line).
     """
 
-    def __init__(self, handler=None, inp=None, out=None):
+    def __init__(self, handler=None, inp=None, out=None, port=None):
         self.handler = handler
+        if port is None and inp is None and out is None:
+            port = _usb_port()
+        self._port = port
+        self._chunk = bytearray(_CHUNK) if port is not None else None
+        self._cpos = 0  # bytes of _chunk handled
+        self._cend = 0  # bytes in _chunk
+        self._now_ms = 0  # the clock at the last service (drain reads without looking at it)
+        self._buf = bytearray(_MAX_LINE)
+        self._n = 0  # bytes of the line so far
+        self._long = 0  # bytes seen of an over-long line (0: not over-long)
+        self._last = 0  # when the last byte arrived (ms)
+        self._replies = []  # encoded reply lines waiting, oldest first
+        self._asyncs = []  # encoded `* ` lines waiting, oldest first
+        self._cur = None  # the line being written (taken from one of the queues)
+        self._cur_reply = False
+        self._pos = 0  # bytes of _cur already written
+        self._rbytes = 0  # reply bytes waiting (with _cur's rest when it is a reply)
+        self._abytes = 0  # asynchronous bytes waiting (with _cur's rest when it is one)
+        self.busy = False  # output is waiting: worth a tick's idle time (`drain`)
+        self.dropped = 0  # asynchronous lines dropped because the host was not reading
+        self.lines = 0  # complete request lines received
+        if port is not None:
+            self._send = port.send
+            self._recv = port.recv_into
+            if hasattr(port, "on_data"):
+                port.on_data = self._wake  # (a bound method made once, not per packet)
+            return
         inp = sys.stdin if inp is None else inp
         out = sys.stdout if out is None else out
         self._pin = select.poll()
@@ -69,22 +117,8 @@ class Link:
         self._readinto = getattr(getattr(rx, "raw", rx), "readinto")  # noqa: B009
         tx = getattr(out, "buffer", out)
         self._write_out = getattr(getattr(tx, "raw", tx), "write")  # noqa: B009
-        self._buf = bytearray(_MAX_LINE)
-        self._n = 0  # bytes of the line so far
-        self._long = 0  # bytes seen of an over-long line (0: not over-long)
-        self._last = 0  # when the last byte arrived (ms)
         self._in1 = bytearray(1)
         self._out1 = bytearray(1)
-        self._replies = []  # encoded reply lines waiting, oldest first
-        self._asyncs = []  # encoded `* ` lines waiting, oldest first
-        self._cur = None  # the line being written (taken from one of the queues)
-        self._cur_reply = False
-        self._pos = 0  # bytes of _cur already written
-        self._rbytes = 0  # reply bytes waiting (with _cur's rest when it is a reply)
-        self._abytes = 0  # asynchronous bytes waiting (with _cur's rest when it is one)
-        self.busy = False  # output is waiting: worth a tick's idle time (`drain`)
-        self.dropped = 0  # asynchronous lines dropped because the host was not reading
-        self.lines = 0  # complete request lines received
 
     # ---- output ----
 
@@ -123,6 +157,7 @@ class Link:
             and not self._asyncs
             and not self._n
             and not self._long
+            and self._cpos >= self._cend
         )
 
     def _ready(self, p):
@@ -202,6 +237,48 @@ class Link:
             pos = 0
         self._pos = pos
         self.busy = line is not None
+
+    def _write_port(self, t0, budget_us):
+        # usbserial's port: each call hands over as much of a line as its buffers take
+        send = self._send
+        line = self._cur
+        if line is None:
+            line = self._next_line()
+        pos = self._pos
+        rbudget = _PORT_REPLY_BUDGET
+        abudget = _PORT_ASYNC_BUDGET
+        while line is not None:
+            is_reply = self._cur_reply
+            end = len(line)
+            left = rbudget if is_reply else abudget
+            if end - pos > left:
+                end = pos + left  # this call's budget ends inside the line
+            try:
+                done = send(line, pos, end) if end > pos else 0
+            except OSError:
+                self._gone()
+                return
+            pos += done
+            if is_reply:
+                rbudget -= done
+                self._rbytes -= done
+            else:
+                abudget -= done
+                self._abytes -= done
+            if pos < len(line):
+                break  # no room or no budget left: go on from here next call
+            line = self._next_line()
+            pos = 0
+            if budget_us and _over(t0, budget_us):
+                break
+        self._pos = pos
+        port = self._port
+        if port is None:
+            return
+        port.pump()  # (what the buffers hold goes out as soon as the endpoint is free)
+        self.busy = (
+            line is not None or port.waiting() > 0 or self._cpos < self._cend or port.readable()
+        )
 
     def _gone(self):
         # the port is gone (CPython: pipe closed); what was waiting cannot arrive
@@ -299,12 +376,83 @@ class Link:
             self._last = now_ms
         return got
 
+    def _read_port(self, now_ms, t0, budget_us):
+        # usbserial's port: a packet's worth at a time into _chunk, then split into lines
+        if (self._n or self._long) and time.ticks_diff(now_ms, self._last) > _STALE_MS:
+            self._n = 0
+            self._long = 0
+        chunk = self._chunk
+        if chunk is None:
+            return 0
+        buf = self._buf
+        pos = self._cpos
+        end = self._cend
+        budget = _PORT_IN_BUDGET
+        n = self._long or self._n  # (past _MAX_LINE: an over-long line, only counted)
+        got = 0
+        while self._rbytes < _REPLY_HOLD:
+            if pos >= end:  # all handled: take in the next packet's worth
+                if budget <= 0 or (budget_us and _over(t0, budget_us)):
+                    break
+                pos = 0
+                end = self._recv(chunk)
+                if not end:
+                    break
+                budget -= end
+                got = 1
+            while pos < end:  # (locals only: the per-byte path)
+                b = chunk[pos]
+                pos += 1
+                if b == 10 or b == 13:
+                    if n > _MAX_LINE:
+                        self._long = n
+                    else:
+                        self._n = n
+                    self._end_line()
+                    n = 0
+                    if self._rbytes >= _REPLY_HOLD or (budget_us and _over(t0, budget_us)):
+                        break
+                elif n < _MAX_LINE:
+                    buf[n] = b
+                    n += 1
+                else:
+                    n += 1
+            if pos < end:
+                break  # stopped at a line end: the rest of the chunk waits for the next call
+        if n > _MAX_LINE:
+            self._long = n
+            self._n = 0
+        else:
+            self._n = n
+        self._cpos = pos
+        self._cend = end
+        if got:
+            self._last = now_ms
+        return got
+
     def service(self, handler=None, budget_us=0):
         """The runtime's between-tick call: read up to _IN_BUDGET bytes (handling whole
         lines), then write replies first and `* ` lines after, stopping once `budget_us`
         microseconds are spent (0: byte budgets only). Never blocks."""
         if handler is not None:
             self.handler = handler
+        port = self._port
+        if port is not None:
+            if (
+                self._cur is not None
+                or self._replies
+                or self._asyncs
+                or self._n
+                or self._long
+                or self._cpos < self._cend
+                or port.readable()
+                or port.waiting()
+            ):
+                t0 = time.ticks_us()
+                self._now_ms = time.ticks_ms()
+                self._read_port(self._now_ms, t0, budget_us)
+                self._write_port(t0, budget_us)
+            return
         if not (
             self._cur is not None
             or self._replies
@@ -318,9 +466,20 @@ class Link:
         self._read(time.ticks_ms(), t0, budget_us)
         self._write(t0, budget_us)
 
+    def _wake(self):
+        # usbserial's receive callback: bytes arrived, worth this tick's idle time
+        self.busy = True
+
     def drain(self, budget_us):
-        """Write only, for up to `budget_us`: the runtime gives it a tick's idle time while
-        `busy` (output waiting). Reading stays in `service`, every 4th tick: on a Pico, taking
-        in USB data comes in lumps of a few hundred microseconds that would make ticks late."""
+        """For up to `budget_us`: the runtime gives it a tick's idle time while `busy` (output
+        waiting, or on usbserial's port also input). On the built-in port it only writes:
+        reading stays in `service`, every 4th tick, as taking in its bytes one by one comes in
+        lumps of a few hundred microseconds on a Pico that would make ticks late. On
+        usbserial's port a request is read as soon as a tick has time (a copy from its slots)."""
         if self.busy:
-            self._write(time.ticks_us() if budget_us else 0, budget_us)
+            t0 = time.ticks_us() if budget_us else 0
+            if self._port is not None:
+                self._read_port(self._now_ms, t0, budget_us)  # (the clock of the last service)
+                self._write_port(t0, budget_us)
+            else:
+                self._write(t0, budget_us)

@@ -1,5 +1,7 @@
-"""The USB MIDI driver (micropython-lib's usb-device-midi) kept in this computer's cache, so
-`attune deploy --offline` can install it without internet: `attune deploy --fetch-deps` fills it.
+"""The USB drivers (micropython-lib's usb-device-midi, and usb-device-cdc for the serial port
+the play loop talks through: firmware/usbserial.py) kept in this computer's cache, so
+`attune deploy --offline` can install them without internet: `attune deploy --fetch-deps` fills
+it. A board without usb-device-cdc still plays, on MicroPython's built-in serial port (slower).
 
 Usage: fetch(); files = local_copy()   # [(path under /lib on the board, file here), ...]
 """
@@ -16,7 +18,8 @@ from typing import Any
 
 from host_tools.errors import DeployFailed
 
-PACKAGE = "usb-device-midi"
+PACKAGE = "usb-device-midi"  # (also names the cache folder)
+PACKAGES = (PACKAGE, "usb-device-cdc")
 INDEX = "https://micropython.org/pi/v2"  # micropython-lib's package index (what mip uses)
 MPY = "6"  # .mpy version 6: MicroPython 1.23 and later (what `mip` picks on such a board)
 _MANIFEST = "manifest.json"
@@ -47,14 +50,14 @@ def _get(url: str) -> bytes:
 
 
 def fetch(index: str | None = None, cache: Path | None = None) -> dict[str, Any]:
-    """Download usb-device-midi and its dependencies (as `mip install` would) from `index`
+    """Download PACKAGES and their dependencies (as `mip install` would) from `index`
     (default INDEX) into the cache; returns the manifest. Raises DeployFailed in plain words
     when offline."""
     index = index or INDEX
     target = package_dir(cache)
     files: dict[str, str] = {}
     versions: dict[str, str] = {}
-    todo = [(PACKAGE, "latest")]
+    todo = [(name, "latest") for name in PACKAGES]
     try:
         while todo:
             name, version = todo.pop(0)
@@ -80,7 +83,7 @@ def fetch(index: str | None = None, cache: Path | None = None) -> dict[str, Any]
         reason = getattr(e, "reason", e)
         raise DeployFailed(
             "Could not download "
-            + PACKAGE
+            + " and ".join(PACKAGES)
             + " from "
             + index
             + " ("

@@ -199,6 +199,33 @@ class SerialPort:
             self.dropped_out += len(data) - n
             self.clock.advance(self.stall_us)
 
+    def host_open(self) -> bool:
+        """A program has the port open (DTR): headless, the virtual host always has."""
+        return self._out is None or self.host_connected()
+
+    def host_receive(self, data: bytes) -> int:
+        """The USB host reads the serial IN endpoint of firmware/usbserial.py's port: returns
+        how many of these bytes the host side took (0 while a host holds the port open without
+        reading: the transfer then waits, as on a Pico, and nothing stalls)."""
+        n = len(data)
+        if self._out is not None:
+            if self._master is not None and not self.host_connected():
+                self.dropped_out += n  # nobody has the port open
+            else:
+                try:
+                    n = os.write(self._out, data)
+                except (BlockingIOError, OSError):
+                    n = 0
+        log = self.log
+        log += data[:n]
+        if len(log) > _LOG_LIMIT:
+            del log[: len(log) - _LOG_LIMIT]
+        return n
+
+    def host_send(self, n: int) -> bytes:
+        """Up to n of the host's bytes for the serial OUT endpoint (b"" when none wait)."""
+        return self._take(n) if self.readable() else b""
+
     def text(self) -> str:
         return self.log.decode("utf-8", "replace")
 

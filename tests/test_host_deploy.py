@@ -268,6 +268,11 @@ def fake_index(root: Path) -> str:
             "deps": [["usb-device", "0.2.0"]],
             "hashes": [["usb/device/midi.mpy", put(b"midi")]],
         },
+        "usb-device-cdc": {
+            "version": "0.1.4",
+            "deps": [["usb-device", "0.2.0"]],
+            "hashes": [["usb/device/cdc.mpy", put(b"cdc")]],
+        },
         "usb-device": {
             "version": "0.2.0",
             "deps": [],
@@ -287,14 +292,19 @@ def fake_index(root: Path) -> str:
 
 def test_fetch_deps_downloads_the_driver_and_its_dependencies(tmp_path):
     manifest = deps.fetch(fake_index(tmp_path / "index"), tmp_path / "cache")
-    assert manifest["versions"] == {"usb-device-midi": "0.1.2", "usb-device": "0.2.0"}
+    assert manifest["versions"] == {
+        "usb-device-midi": "0.1.2",
+        "usb-device-cdc": "0.1.4",
+        "usb-device": "0.2.0",
+    }
     files = deps.local_copy(tmp_path / "cache")
     assert [dest for dest, _ in files] == [
         "lib/usb/device/__init__.mpy",
+        "lib/usb/device/cdc.mpy",
         "lib/usb/device/core.mpy",
         "lib/usb/device/midi.mpy",
     ]
-    assert files[2][1].read_bytes() == b"midi"
+    assert files[3][1].read_bytes() == b"midi" and files[1][1].read_bytes() == b"cdc"
 
 
 def test_fetch_deps_offline_says_so_plainly(tmp_path):
@@ -308,7 +318,7 @@ def test_fetch_deps_command_fills_the_cache(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("ATTUNE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(deps, "INDEX", fake_index(tmp_path / "index"))
     code, out, _ = attune(capsys, "deploy", "--fetch-deps")
-    assert code == 0 and "3 files" in out and "--offline" in out
+    assert code == 0 and "4 files" in out and "--offline" in out
 
 
 def test_offline_without_a_local_copy_says_what_to_run(tree, capsys, monkeypatch, recorder):

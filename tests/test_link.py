@@ -20,8 +20,12 @@ class Link(FirmwareLink):
     a given clock and byte budgets only, and `pending`, the bytes waiting to go out."""
 
     def pump(self, now_ms):
-        self._read(now_ms, 0, 0)
-        self._write(0, 0)
+        if self._port is not None:
+            self._read_port(now_ms, 0, 0)
+            self._write_port(0, 0)
+        else:
+            self._read(now_ms, 0, 0)
+            self._write(0, 0)
 
     @property
     def pending(self):
@@ -29,7 +33,13 @@ class Link(FirmwareLink):
 
 
 class Port:
-    """Two pipes: the host writes requests into one and reads replies from the other."""
+    """Two pipes: the host writes requests into one and reads replies from the other (the
+    built-in serial port's streams, written and read a byte per readiness check)."""
+
+    kind = "pipe"
+
+    def link(self, handler):
+        return Link(handler, self.inp, self.out)
 
     def __init__(self):
         r, self.host_w = os.pipe()
@@ -84,11 +94,84 @@ class Port:
         os.close(self.host_r)
 
 
-@pytest.fixture
-def port():
-    p = Port()
+class UsbDev:
+    """usbserial.SerialPort as the link uses it: `send` takes what fits in its 512 bytes,
+    `recv_into` hands over what the host sent, a USB packet (64 bytes) at a time at most, and
+    `on_data()` is called when bytes arrive."""
+
+    ROOM = 512
+
+    def __init__(self):
+        self.held = bytearray()  # taken, not yet read by the host
+        self.to_dev = bytearray()  # sent by the host, not yet read
+        self.on_data = None
+
+    def send(self, data, start, end):
+        n = min(end - start, self.ROOM - len(self.held))
+        self.held += data[start : start + n]
+        return n
+
+    def recv_into(self, buf, start=0):
+        n = min(len(buf) - start, 64, len(self.to_dev))
+        buf[start : start + n] = self.to_dev[:n]
+        del self.to_dev[:n]
+        return n
+
+    def pump(self):
+        pass
+
+    def readable(self):
+        return bool(self.to_dev)
+
+    def waiting(self):
+        return 0
+
+
+class UsbPort:
+    """The same host as Port, on usbserial's port (chunks in, chunks out, never waiting)."""
+
+    kind = "usb"
+
+    def __init__(self):
+        self.dev = UsbDev()
+        self.reading = True
+
+    def link(self, handler):
+        return Link(handler, port=self.dev)
+
+    def send(self, data):
+        self.dev.to_dev += data
+        if self.dev.on_data is not None:
+            self.dev.on_data()
+
+    def read(self):
+        if not self.reading:
+            return b""
+        out = bytes(self.dev.held)
+        self.dev.held.clear()
+        return out
+
+    def stop_reading(self):
+        self.reading = False
+
+    def resume_reading(self):
+        self.reading = True
+        return self.read()
+
+    def close(self):
+        pass
+
+
+@pytest.fixture(params=["pipe", "usb"])
+def port(request):
+    p = Port() if request.param == "pipe" else UsbPort()
     yield p
     p.close()
+
+
+def pipe_only(port):
+    if port.kind != "pipe":
+        pytest.skip("the built-in port's byte-by-byte budgets (the usb port has its own)")
 
 
 def echo(calls):
@@ -102,7 +185,7 @@ def echo(calls):
 def echo_link(port):
     """A Link on the fake port whose handler records every line; returns (link, calls)."""
     calls = []
-    return Link(echo(calls), port.inp, port.out), calls
+    return port.link(echo(calls)), calls
 
 
 def pump_all(lnk, port, rounds=2000, now_ms=0):
@@ -153,8 +236,9 @@ def test_a_line_of_exactly_200_bytes_is_handled(port):
 
 
 def test_each_call_reads_at_most_128_bytes_so_a_flood_cannot_hold_up_a_tick(port):
+    pipe_only(port)
     calls = []
-    lnk = Link(lambda line: calls.append(line) or "OK", port.inp, port.out)
+    lnk = port.link(lambda line: calls.append(line) or "OK")
     port.send(b"a\n" * 500)
     lnk.pump(0)
     assert len(calls) == 64
@@ -163,7 +247,8 @@ def test_each_call_reads_at_most_128_bytes_so_a_flood_cannot_hold_up_a_tick(port
 
 
 def test_each_call_writes_at_most_128_reply_bytes_and_64_async_bytes(port):
-    lnk = Link(None, port.inp, port.out)
+    pipe_only(port)
+    lnk = port.link(None)
     lnk.reply("x" * 300)
     lnk.pump(0)
     assert port.read() == b"x" * 128
@@ -176,16 +261,19 @@ def test_each_call_writes_at_most_128_reply_bytes_and_64_async_bytes(port):
 
 
 def test_a_reply_goes_out_before_waiting_async_lines(port):
-    lnk = Link(lambda line: "OK {}", port.inp, port.out)
+    lnk = port.link(lambda line: "OK {}")
     for i in range(20):
         lnk.send("* monitor t=" + str(i) + " pad raw=1 level=2 trigger=3 pressed=0")
-    lnk.pump(0)  # the first `* ` line is under way
+    lnk.pump(0)  # the first `* ` lines are written (the port's: as many as it takes at once)
+    before = port.read()  # (the built-in port: one line and a bit; usb: 512 bytes' worth)
     port.send(b"panic\n")
     lnk.pump(0)
-    out = (port.read() + pump_all(lnk, port, 100)).split(b"\n")
+    out = (before + port.read() + pump_all(lnk, port, 100)).split(b"\n")
     # only the lines already written or under way come first: lines are never cut
-    assert out.index(b"OK {}") == 2 and len(out) == 22
-    assert all(x.startswith(b"* monitor t=") for x in out[:2] + out[3:-1])
+    assert out.index(b"OK {}") == before.count(b"\n") + 1 and len(out) == 22
+    assert out.index(b"OK {}") == (2 if port.kind == "pipe" else 10)
+    k = out.index(b"OK {}")
+    assert all(x.startswith(b"* monitor t=") for x in out[:k] + out[k + 1 : -1])
 
 
 def test_requests_are_read_and_answered_while_much_async_output_waits(port):
@@ -206,20 +294,24 @@ def test_requests_are_read_and_answered_while_much_async_output_waits(port):
 
 
 def test_a_host_that_stops_reading_never_blocks_a_write(port):
-    lnk = Link(None, port.inp, port.out)
+    lnk = port.link(None)
     port.stop_reading()
     lnk.reply("OK {}")
     t0 = time.perf_counter()
     for _ in range(1000):
         lnk.pump(0)  # the out pipe is non-blocking: a write without room would fail loudly
     assert time.perf_counter() - t0 < 1.0
-    assert lnk.pending == 6
-    assert port.resume_reading() == b""
-    pump_all(lnk, port, 10)
+    if port.kind == "pipe":
+        assert lnk.pending == 6
+        assert port.resume_reading() == b""
+        assert pump_all(lnk, port, 10) == b"OK {}\n"
+    else:  # usbserial's port holds up to 512 bytes itself, sent when the host reads again
+        assert lnk.pending == 0
+        assert port.resume_reading() == b"OK {}\n"
 
 
 def test_when_the_host_stops_reading_the_oldest_async_lines_are_dropped_never_replies(port):
-    lnk = Link(None, port.inp, port.out)
+    lnk = port.link(None)
     port.stop_reading()
     for i in range(200):
         lnk.send("* monitor line " + str(i) + " " + "." * 40)
@@ -238,15 +330,17 @@ def test_when_the_host_stops_reading_the_oldest_async_lines_are_dropped_never_re
 
 def test_while_replies_pile_up_no_new_requests_are_read(port):
     calls = []
-    lnk = Link(lambda line: calls.append(line) or "OK " + "r" * 300, port.inp, port.out)
+    lnk = port.link(lambda line: calls.append(line) or "OK " + "r" * 300)
     port.stop_reading()
     port.send(b"status\n" * 50)
     for _ in range(100):
         lnk.pump(0)
-    assert len(calls) <= 4  # about 1 KiB of replies waiting: the rest wait in the port
+    # about 1 KiB of replies waiting (plus the 512 bytes usbserial's port holds): the rest
+    # wait in the port
+    assert len(calls) <= (4 if port.kind == "pipe" else 6)
     assert lnk.pending < 4096
-    port.resume_reading()
-    out = pump_all(lnk, port, 50000)
+    out = port.resume_reading()
+    out += pump_all(lnk, port, 50000)
     assert len(calls) == 50
     assert out.count(b"\n") == 50  # still exactly one reply per line
 
@@ -275,7 +369,7 @@ def test_a_failing_handler_still_gives_one_reply_and_the_link_goes_on(port):
             raise ValueError("bug")
         return "OK"
 
-    lnk = Link(broken, port.inp, port.out)
+    lnk = port.link(broken)
     port.send(b"boom\nfine\n")
     out = pump_all(lnk, port, 30).split(b"\n")
     assert out[0].startswith(b"ERR internal ")
@@ -283,13 +377,14 @@ def test_a_failing_handler_still_gives_one_reply_and_the_link_goes_on(port):
 
 
 def test_a_line_before_the_console_is_ready_is_answered_busy(port):
-    lnk = Link(None, port.inp, port.out)
+    lnk = port.link(None)
     port.send(b"hello\n")
     assert pump_all(lnk, port, 20).startswith(b"ERR busy ")
 
 
 def test_a_closed_host_pipe_drops_the_output_instead_of_raising(port):
-    lnk = Link(None, port.inp, port.out)
+    pipe_only(port)
+    lnk = port.link(None)
     os.close(port.host_r)
     port.host_r = os.open(os.devnull, os.O_RDONLY)
     lnk.reply("OK {}")
@@ -310,7 +405,7 @@ def test_service_stops_reading_once_its_time_budget_is_spent(port, monkeypatch):
     monkeypatch.setattr(link_mod.time, "ticks_ms", lambda: clock[0] // 1000, raising=False)
     monkeypatch.setattr(link_mod.time, "ticks_diff", lambda a, b: a - b, raising=False)
     calls = []
-    lnk = Link(None, port.inp, port.out)
+    lnk = port.link(None)
     port.send(b"a\n" * 30)
     lnk.service(lambda line: calls.append(line) or "OK", 400)
     assert 1 <= len(calls) < 30
@@ -318,6 +413,8 @@ def test_service_stops_reading_once_its_time_budget_is_spent(port, monkeypatch):
 
 
 def test_a_stream_that_cannot_be_polled_for_output_is_written_anyway(port):
+    pipe_only(port)
+
     class Sink:
         def __init__(self):
             self.data = b""
@@ -386,7 +483,7 @@ def test_any_bytes_into_the_playing_console_get_exactly_one_reply_per_complete_l
     port = Port()
     try:
         kit = Kit()
-        lnk = Link(kit.console.handle, port.inp, port.out)
+        lnk = port.link(kit.console.handle)
         kit.console.write = lnk.send
         kit.play(250)
         out = b""
@@ -408,7 +505,9 @@ def test_any_bytes_into_the_playing_console_get_exactly_one_reply_per_complete_l
         lines = out.split(b"\n")
         assert lines[-1] == b""
         replies = [x for x in lines[:-1] if not x.startswith(b"* ")]
-        assert all(x.startswith((b"OK ", b"ERR ")) for x in replies), replies
+        # (a tagged request's reply starts with its tag: `@0 ERR control ...`)
+        untagged = [x.split(b" ", 1)[1] if x.startswith(b"@") else x for x in replies]
+        assert all(x.startswith((b"OK ", b"ERR ")) for x in untagged), replies
         assert not any(x.startswith(b"ERR internal") for x in replies)
         assert len(replies) == expected_replies(stream)
     finally:
@@ -432,6 +531,10 @@ def test_the_link_is_busy_while_output_waits_and_drain_only_writes(port):
     port.send(b"hello\n")
     for _ in range(5):
         lnk.drain(0)
+    if port.kind == "usb":  # usbserial's port: drain reads as well, at once (reply first)
+        assert port.read() == b"OK hello\n* info one\n" and not lnk.busy
+        assert calls == [b"hello"]
+        return
     assert port.read() == b"* info one\n" and not lnk.busy
     assert calls == []  # drain never reads: requests are read by service, every 4th tick
     lnk.pump(0)

@@ -303,8 +303,9 @@ class SerialTap:
         self.lines: list[tuple[float, str]] = []
         self._part = bytearray()
         port, clock, write = sim.serial, sim.clock, sim.serial.write
+        receive = port.host_receive
 
-        def tapped(data: bytes) -> None:
+        def feed(data: bytes) -> None:
             for b in data:
                 if b == 10:
                     self.lines.append(
@@ -313,9 +314,18 @@ class SerialTap:
                     self._part.clear()
                 else:
                     self._part.append(b)
+
+        def tapped(data: bytes) -> None:
+            feed(data)
             write(data)
 
+        def tapped_receive(data: bytes) -> int:  # usbserial's port (world.usb_cdc)
+            n = receive(data)
+            feed(data[:n])
+            return n
+
         port.write = tapped  # type: ignore[method-assign]
+        port.host_receive = tapped_receive  # type: ignore[method-assign]
 
 
 @dataclass

@@ -54,6 +54,24 @@ def _bends(events: list[dict]) -> dict[int, int]:
 def test_random_bytes_while_everything_plays_never_stop_or_detune_the_instrument(
     tmp_path_factory, chunks
 ):
+    fuzz(tmp_path_factory, chunks)
+
+
+@settings(
+    max_examples=4,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(SESSION)
+def test_random_bytes_on_the_usb_device_cdc_port_never_stop_or_detune_the_instrument(
+    tmp_path_factory, chunks
+):
+    fuzz(tmp_path_factory, chunks, usb_cdc=True)
+
+
+def fuzz(tmp_path_factory, chunks, usb_cdc=False):
+    """The session: `chunks` typed in while all three sensors play; usb_cdc: on usbserial's
+    port (micropython-lib's usb-device-cdc installed) instead of the built-in one."""
     flash = tmp_path_factory.mktemp("flash")
     moves = Movements(_SECONDS)
     moves.metronome(1000, _SECONDS * 1000 - 800, every_ms=400)
@@ -70,7 +88,9 @@ def test_random_bytes_while_everything_plays_never_stop_or_detune_the_instrument
             SerialInput(at_s=at + step / 2, data=b"\n@s" + str(i).encode() + b" status\n")
         )
     faults.append(SerialInput(at_s=_SECONDS - 0.5, data=b"\nmonitor off\n@end status\n"))
-    s = play(flash, moves, faults)
+    s = play(flash, moves, faults, before_run=lambda sim: setattr(sim.world, "usb_cdc", usb_cdc))
+    if usb_cdc:
+        assert type(s.sim.world.usb_interfaces[0]).__name__ == "SerialPort"
     log = s.sim.serial_log
     assert s.sim.resets == [] and s.sim.crashes == []
     assert b"Traceback" not in log and b"raw REPL" not in log and b"Attune stopped" not in log

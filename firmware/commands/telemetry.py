@@ -2,7 +2,8 @@
 played), `* fault` / `* info ... recovered` (sensor news).
 
 The monitor rate is capped to what the serial link carries for this instrument's sensors
-(`max_rate`), so a monitor can never crowd out replies; a faster request is clamped to the cap.
+(`max_rate`: far more on usbserial's port than byte by byte on the built-in one), so a monitor
+can never crowd out replies; a faster request is clamped to the cap.
 """
 
 import time
@@ -13,10 +14,16 @@ from micropython import const
 from commands import between_ticks, command, start
 
 _MONITOR_MAX_HZ = const(50)
-# What `* monitor` lines may use of the serial link, in bytes a second: about 3/4 of the ~3.2 KB/s
-# the link wrote on the emulated Pico (tests/hil figures in docs/protocol.md), the rest kept for
-# replies and events
+# What `* monitor` lines may use of the serial link, in bytes a second (docs/protocol.md, Monitor
+# cap). The built-in port, written a byte per readiness check: about 3/4 of the ~3.2 KB/s it
+# wrote on the emulated Pico, the rest kept for replies and events.
 _MONITOR_BYTES_S = const(2400)
+# usbserial's port (chunks, 20+ KB/s out): the link is no longer what limits a monitor, the
+# loop's time is. On the emulated Pico a 4-sensor monitor at 30 Hz (12,000 bytes a second) cost
+# so much per line (making it, and the usb.device transfers in Python) that the loop fell to
+# ~378 ticks a second (benchmarks/hil_serial.py, docs/reliability.md), so the cap stays at the
+# built-in port's until that cost is cut; raise this once a 4-sensor 30 Hz run shows no late ticks
+_MONITOR_BYTES_S_USB = const(2400)
 _MONITOR_LINE = const(96)  # bytes in a long `* monitor` line (5-digit values, a 10-letter name)
 _EVENTS_PER_POLL = const(8)  # `* event` lines per poll at most
 _CHECK_MS = const(50)  # how often sensor faults are looked at
@@ -31,6 +38,8 @@ class Telemetry:
         self.monitor_hz = 0
         self.next_check = None  # None: due now
         self.next_monitor = None
+        self.mon_i = len(con.inst.channels)  # next sensor of the round under way (len: none)
+        self.mon_t = 0  # when the round under way started (ms): its lines' t=
         self.faults = [0] * len(con.inst.channels)
         # a copy of the packets of the ticks since the last poll, for `* event` lines
         self._ev_buf = bytearray(_EVENTS_PER_POLL * 4)
@@ -77,10 +86,12 @@ class Telemetry:
                     write(protocol.notice("info", ch.name + " recovered"))
                 seen[i] = f
 
-    def monitor_lines(self, now_ms):
+    def monitor_lines(self, now_ms, only=None):
+        """`* monitor` lines for every sensor, or only sensor number `only`."""
         t = " t=" + str(now_ms)
         write = self.con.write
-        for ch in self.inst.channels:
+        chans = self.inst.channels
+        for ch in chans if only is None else (chans[only],):
             cond = ch.cond
             write(
                 "* monitor"
@@ -149,9 +160,19 @@ def _start(con):
     con.capture = t.capture  # the runtime calls it after each tick with MIDI: no extra hop
 
 
-def max_rate(channels):
-    """The fastest monitor rate (Hz) the serial link carries for this many sensors."""
-    hz = _MONITOR_BYTES_S // (_MONITOR_LINE * (channels if channels > 0 else 1))
+def link_bytes_s():
+    """What `* monitor` lines may use of this board's serial link, in bytes a second."""
+    try:
+        import usbserial
+    except ImportError:  # no usb-device-cdc: the built-in port
+        return _MONITOR_BYTES_S
+    return _MONITOR_BYTES_S if usbserial.running() is None else _MONITOR_BYTES_S_USB
+
+
+def max_rate(channels, bytes_s=_MONITOR_BYTES_S):
+    """The fastest monitor rate (Hz) a link carrying `bytes_s` of monitor lines a second
+    (link_bytes_s()) carries for this many sensors."""
+    hz = bytes_s // (_MONITOR_LINE * (channels if channels > 0 else 1))
     if hz > _MONITOR_MAX_HZ:
         return _MONITOR_MAX_HZ
     return hz if hz > 1 else 1
@@ -159,7 +180,7 @@ def max_rate(channels):
 
 @command("monitor", "monitor <rate_hz> | monitor off")
 def monitor(con, rest):
-    cap = max_rate(len(con.inst.channels))
+    cap = max_rate(len(con.inst.channels), link_bytes_s())
     if rest.lower() == "off":
         hz = 0
     else:
@@ -180,6 +201,7 @@ def monitor(con, rest):
             hz = cap  # clamped: the reply says so, and replies stay quick
     con.telemetry.monitor_hz = hz
     con.telemetry.next_monitor = None
+    con.telemetry.mon_i = len(con.inst.channels)  # (a new round starts at once)
     return protocol.ok({"monitor": hz, "max": cap})
 
 
@@ -196,7 +218,20 @@ def _monitor(con, now_ms):
     t = con.telemetry
     if t.monitor_hz:
         t.events()
+        i = t.mon_i
+        if i < len(t.inst.channels):
+            # one sensor's line per poll (every 4 ms): a round of four lines made at once would
+            # hold up a tick on a Pico. The round's lines share its time (tools group them by t)
+            t.monitor_lines(t.mon_t, i)
+            t.mon_i = i + 1
+            return
         nxt = t.next_monitor
         if nxt is None or time.ticks_diff(now_ms, nxt) >= 0:
-            t.next_monitor = time.ticks_add(now_ms, 1000 // t.monitor_hz)
-            t.monitor_lines(now_ms)
+            period = 1000 // t.monitor_hz
+            if nxt is None or time.ticks_diff(now_ms, nxt) >= period:
+                nxt = now_ms  # the first, or far behind: start afresh
+            # from when it was due, not when the poll (every 4 ms) saw it: 30 Hz stays 30 Hz
+            t.next_monitor = time.ticks_add(nxt, period)
+            t.mon_t = now_ms
+            t.monitor_lines(now_ms, 0)
+            t.mon_i = 1

@@ -19,13 +19,14 @@ class UsbMidi:
     n)` takes a tick's packets in one USB transfer, `is_open()` says whether a host listens)."""
 
     @staticmethod
-    def start(product):
-        """Create the port once per power-up (a second init would re-enumerate)."""
+    def start(product, serial=None):
+        """Create the port once per power-up (a second init would re-enumerate); `serial`: the
+        usbserial port to enumerate in place of the built-in one (boot.py)."""
         global _usb
         if _usb is None:
             from midi import usbport
 
-            _usb = usbport.start(product)
+            _usb = usbport.start(product, serial)
         return _usb
 
     @staticmethod

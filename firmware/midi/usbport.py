@@ -6,7 +6,8 @@ Usage: port = usbport.start("Attune Combo")   # once per power-up (midi/outputs.
 
 Imported only where micropython-lib's usb.device is (the Pico, the simulator), so that
 midi/outputs.py still imports on a computer without it. The built-in serial port stays
-(builtin_driver=True): mpremote and the therapist's tools keep working next to MIDI.
+(builtin_driver=True): mpremote and the therapist's tools keep working next to MIDI; or, while
+playing, firmware/usbserial.py's CDC port takes its place (same one serial port for the host).
 
 Why not the base class's send_event(): it starts one transfer per packet, ~0.9 ms each on an
 RP2040 (a chord would cost 3 ms of a 1 ms tick). This port keeps its own TX Buffer and sends it
@@ -72,12 +73,18 @@ class UsbMidiPort(MIDIInterface):
         self._send()  # anything left from before a USB reset goes out first
 
 
-def start(product):
-    """Make the port and start USB with it (the Pico enumerates as `product`, plus serial)."""
+def start(product, serial=None):
+    """Make the port and start USB with it (the Pico enumerates as `product`, plus serial):
+    `serial` (a usbserial.SerialPort) replaces the built-in serial port, else that is kept."""
     import usb.device
 
     port = UsbMidiPort()
-    usb.device.get().init(
-        port, builtin_driver=True, manufacturer_str="Attune", product_str=product
-    )
+    if serial is None:
+        usb.device.get().init(
+            port, builtin_driver=True, manufacturer_str="Attune", product_str=product
+        )
+    else:
+        usb.device.get().init(
+            serial, port, builtin_driver=False, manufacturer_str="Attune", product_str=product
+        )
     return port

@@ -9,6 +9,9 @@ An IN transfer (device to host) is read 64 bytes (one bulk packet) per 1 ms USB 
 frame's time. When a transfer is read whole, its callback runs (inside the frame, as on the
 Pico, so a callback that submits the next transfer keeps the same frame's 64 bytes going).
 An OUT transfer (host to device) waits until the simulation sends something (`_host_out`).
+The serial port's endpoints (a fake usb.device.cdc interface, `sim_serial`) carry the bytes of
+simulator/serialport.py instead: IN up to 256 bytes a frame while the host side takes them, OUT
+a packet a frame of what the host sent.
 
 Cost in virtual time: `world.usb_xfer_cost_us` per transfer the firmware submits (not those
 submitted from a transfer's completion callback).
@@ -25,6 +28,7 @@ _clock, _world = _ctx.require()
 _EP_IN_FLAG = const(0x80)
 _FRAME_US = const(1000)
 _BYTES_PER_FRAME = const(64)
+_SERIAL_PER_FRAME = const(256)  # serial bytes a frame (a host reads several bulk packets)
 _BUILTIN_ITFS = const(2)  # the built-in CDC serial port: interfaces 0 and 1 ...
 _BUILTIN_EP_MAX = const(3)  # ... and endpoints 1 and 2
 _XFER_OK = const(0)
@@ -78,7 +82,8 @@ class _Device:
     ):
         if self._active:
             raise OSError(_MP_EINVAL, "EINVAL")  # must call active(False) first
-        if not builtin_driver and not self._warned:
+        serial = any(getattr(i, "sim_serial", False) for i in itfs)
+        if not builtin_driver and not serial and not self._warned:
             self._warned = True
             print(
                 "simulator: usb.device configured with builtin_driver=False: on a real Pico "
@@ -154,7 +159,7 @@ class _Device:
             if cost:
                 _clock.advance(cost)
         self._xfers[ep_addr] = [data, 0]
-        if ep_addr & _EP_IN_FLAG and not self._frame_due:
+        if (ep_addr & _EP_IN_FLAG or self._serial(ep_addr)) and not self._frame_due:
             self._frame_due = True
             _clock.call_at((_clock.now // _FRAME_US + 1) * _FRAME_US, self._frame, firmware=True)
         return True
@@ -174,27 +179,48 @@ class _Device:
         finally:
             self._cb_ep = None
 
+    def _serial(self, ep_addr):
+        # an endpoint of the serial port (usb.device.cdc's fake): its bytes are the serial
+        # port's (simulator/serialport.py), not MIDI packets
+        return getattr(self._eps.get(ep_addr), "sim_serial", False)
+
     def _frame(self):
-        """One USB frame: the host reads up to 64 bytes of pending IN transfers."""
-        if _world.usb_host_reading:
-            budget = _BYTES_PER_FRAME
-            now = _clock.now
-            out = _world.midi_out
-            for ep in [e for e in self._xfers if e & _EP_IN_FLAG]:
-                while budget and ep in self._xfers:
-                    xfer = self._xfers[ep]
-                    data, done = xfer
-                    n = min(len(data) - done, budget) & ~3
-                    i = done
-                    while i < done + n:
-                        out(now, data[i] & 0x0F, data[i + 1], data[i + 2], data[i + 3])
-                        i += 4
-                    budget -= n
-                    xfer[1] = done + n
-                    if xfer[1] < len(data) - 3:
-                        break  # the rest waits for the next frame
+        """One USB frame: the host reads up to 64 bytes of pending MIDI IN transfers and up to
+        _SERIAL_PER_FRAME of the serial port's, and sends the serial port a packet."""
+        now = _clock.now
+        out = _world.midi_out
+        serial = _world.serial
+        budget = _BYTES_PER_FRAME
+        for ep in [e for e in self._xfers if e & _EP_IN_FLAG]:
+            if self._serial(ep):
+                data, done = self._xfers[ep]
+                chunk = bytes(data[done : done + _SERIAL_PER_FRAME])
+                n = serial.host_receive(chunk) if serial is not None else len(chunk)
+                self._xfers[ep][1] = done + n
+                if done + n >= len(data):
                     self._xfer_cb(ep, _XFER_OK, len(data))
-        self._frame_due = any(e & _EP_IN_FLAG for e in self._xfers)
+                continue
+            if not _world.usb_host_reading:
+                continue
+            while budget and ep in self._xfers:
+                xfer = self._xfers[ep]
+                data, done = xfer
+                n = min(len(data) - done, budget) & ~3
+                i = done
+                while i < done + n:
+                    out(now, data[i] & 0x0F, data[i + 1], data[i + 2], data[i + 3])
+                    i += 4
+                budget -= n
+                xfer[1] = done + n
+                if xfer[1] < len(data) - 3:
+                    break  # the rest waits for the next frame
+                self._xfer_cb(ep, _XFER_OK, len(data))
+        if serial is not None:
+            for ep in [e for e in self._xfers if not e & _EP_IN_FLAG and self._serial(e)]:
+                data = serial.host_send(len(self._xfers[ep][0]))
+                if data:
+                    self._host_out(ep, data)
+        self._frame_due = any(e & _EP_IN_FLAG or self._serial(e) for e in self._xfers)
         if self._frame_due:
             _clock.call_at(_clock.now + _FRAME_US, self._frame, firmware=True)
 
