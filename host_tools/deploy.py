@@ -39,7 +39,10 @@ HOT_MODULES = (
 BOARD_ARCH = {"pico": "armv6m", "pico_w": "armv6m", "pico2": "armv7emsp"}
 # Run as source: MicroPython only runs main.py and boot.py, never main.mpy.
 SOURCE_FILES = ("main.py", "boot.py")
-MIP_PACKAGE = "usb-device-midi"
+# the USB MIDI driver, and the serial port the play loop uses (host_tools/deps.py); a board
+# without usb-device-cdc still plays, on the slower built-in serial port
+MIP_PACKAGES = ["usb-device-midi", "usb-device-cdc"]
+MIP_INSTALL = "mpremote mip install " + " ".join(MIP_PACKAGES)
 # Never copied: editor and tool leftovers, type stubs, docs.
 _SKIP_SUFFIXES = (".pyc", ".pyi", ".mpy", ".md", ".tmp")
 _BOARD_JSON = "board.json"
@@ -349,7 +352,7 @@ def board_commands(
     if local_deps is not None:
         steps.append(
             (
-                "make folders for " + MIP_PACKAGE,
+                "make folders for the USB drivers",
                 _connect(mpremote, port)
                 + ["exec", folders_script([dest for dest, _ in local_deps])],
             )
@@ -360,7 +363,10 @@ def board_commands(
             )
     elif mip:
         steps.append(
-            ("install " + MIP_PACKAGE, _connect(mpremote, port) + ["mip", "install", MIP_PACKAGE])
+            (
+                "install " + " ".join(MIP_PACKAGES),
+                _connect(mpremote, port) + ["mip", "install", *MIP_PACKAGES],
+            )
         )
     steps.append(("make folders", _connect(mpremote, port) + ["exec", prepare_script(plan)]))
     for f in plan.files:
@@ -552,7 +558,7 @@ def describe_dry_run(
     if staging_only:
         lines.append(
             "# skipped (needs the board): "
-            + shlex.join(["mpremote", "mip", "install", MIP_PACKAGE])
+            + shlex.join(["mpremote", "mip", "install", *MIP_PACKAGES])
             + "  (installs into /lib)"
         )
         return lines
@@ -560,7 +566,7 @@ def describe_dry_run(
     for _, cmd in board_commands(plan, port, mpremote, mip, local_deps):
         lines.append(shlex.join(cmd))
     if not mip and local_deps is None:
-        lines.append("# skipped (--no-mip): mpremote mip install " + MIP_PACKAGE)
+        lines.append("# skipped (--no-mip): " + MIP_INSTALL)
     return lines
 
 
@@ -642,11 +648,11 @@ def deploy(
     say("Built " + str(len(plan.files)) + " files in " + str(plan.stage_dir) + ".")
 
     if staging_only or found is None:
-        summary["skipped"] = ["mpremote mip install " + MIP_PACKAGE]
+        summary["skipped"] = [MIP_INSTALL]
         say(
-            "Skipped (needs the board): mpremote mip install "
-            + MIP_PACKAGE
-            + " (puts the USB MIDI driver in /lib)."
+            "Skipped (needs the board): "
+            + MIP_INSTALL
+            + " (puts the USB MIDI and serial drivers in /lib)."
         )
         if as_json:
             print(json.dumps(summary, indent=2))
@@ -662,7 +668,7 @@ def deploy(
             target = wait_for_port(target, found.serial_number)
         steps = board_commands(plan, target, mpremote, mip, local_deps)
         if not mip and local_deps is None:
-            summary["skipped"] = ["mpremote mip install " + MIP_PACKAGE]
+            summary["skipped"] = [MIP_INSTALL]
         with Progress(console=console, disable=as_json) as progress:
             task = progress.add_task("Copying to the Pico", total=len(steps))
             for what, cmd in steps:

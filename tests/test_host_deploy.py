@@ -116,7 +116,7 @@ def test_stage_writes_exactly_what_goes_on_the_board(tree, capsys):
         "board": BOARD,
         "instrument": COMBO,
     }
-    assert "Skipped (needs the board): mpremote mip install usb-device-midi" in out
+    assert "Skipped (needs the board): mpremote mip install usb-device-midi usb-device-cdc" in out
 
 
 def test_staged_mpy_files_are_loadable_and_hot_modules_native(tree, capsys):
@@ -188,7 +188,7 @@ def test_stage_json_summary(tree, capsys):
     )
     summary = json.loads(out)
     assert summary["arch"] == "armv6m" and "instrument.mpy" in summary["native"]
-    assert summary["skipped"] == ["mpremote mip install usb-device-midi"]
+    assert summary["skipped"] == ["mpremote mip install usb-device-midi usb-device-cdc"]
 
 
 # -- checks before anything is built or copied ------------------------------------------------
@@ -339,7 +339,7 @@ def test_offline_deploy_copies_the_local_driver_instead_of_mip(
     assert code == 0
     whats = [w for w, _ in recorder]
     assert not any(w.startswith("install") for w in whats)
-    assert whats[0] == "make folders for usb-device-midi"
+    assert whats[0] == "make folders for the USB drivers"
     assert "'lib/usb/device'" in recorder[0][1][-1]
     copy = dict(recorder)["copy lib/usb/device/midi.mpy"]
     assert copy[-1] == ":lib/usb/device/midi.mpy" and copy[-2].endswith("midi.mpy")
@@ -366,7 +366,8 @@ def test_dry_run_prints_the_exact_commands_and_does_nothing(tree, capsys, monkey
     lines = out.splitlines()
     assert "attune: send 'maintenance' on /dev/ttyACM0" in lines
     assert any(
-        ln.endswith("connect /dev/ttyACM0 resume mip install usb-device-midi") for ln in lines
+        ln.endswith("connect /dev/ttyACM0 resume mip install usb-device-midi usb-device-cdc")
+        for ln in lines
     )
     assert any(ln.endswith(":sensors/switch.mpy") and " resume fs cp " in ln for ln in lines)
     assert lines[-1].endswith("connect /dev/ttyACM0 reset")
@@ -405,7 +406,7 @@ def test_deploy_asks_for_maintenance_then_installs_copies_and_resets(
     code, out, _ = deploy_combo(capsys)
     assert code == 0 and pico.maintenance
     whats = [w for w, _ in recorder]
-    assert whats[:2] == ["install usb-device-midi", "make folders"]
+    assert whats[:2] == ["install usb-device-midi usb-device-cdc", "make folders"]
     assert whats[-1] == "reset"
     assert "copy sensors/switch.mpy" in whats and "copy board.json" in whats
     for _what, cmd in recorder[:-1]:
