@@ -100,7 +100,7 @@ def scenario(inst: dict, folder: Path, seed: int = 1) -> dict:
         csv.write_text(head + "\n" + "\n".join(",".join(map(str, r)) for r in rows) + "\n")
         for i, adc in enumerate(pads):
             traces.append({"adc": adc, "csv": str(csv), "column": f"p{i}"})
-    return {"duration_ms": end + 800, "actions": actions, "traces": traces}
+    return {"duration_ms": end + 2500, "actions": actions, "traces": traces}
 
 
 def figures(lines: list[dict], combo: bool) -> dict:

@@ -583,16 +583,24 @@ _GPIO_IN = 0xD0000004  # SIO GPIO_IN: the level of GPIO n as bit n (sensors/swit
 
 
 class _Mem32:
-    """`machine.mem32`: reading SIO GPIO_IN gives each pin's level as its `Pin.value()` would
-    (bit n for GPIO n; a pin the firmware never made reads 0); any other address or a write
-    raises, so the firmware cannot come to rely on a register the simulator does not model."""
+    """`machine.mem32`: reading SIO GPIO_IN gives bit n for GPIO n: a pin wired to one of the
+    world's switches reads as its `Pin.value()` would, an output its own level, anything else 0
+    (the firmware reads only its switches there; modelling more would slow every tick). Any
+    other address, or a write, raises: the firmware must not rely on a register the simulator
+    does not model."""
 
     def __getitem__(self, addr):
         if addr != _GPIO_IN:
             raise ValueError(f"the simulator models no register at {addr:#x} but GPIO_IN")
+        ms = _clock.now // 1000
         v = 0
-        for gpio, pin in _pins.items():
-            if pin.value():
+        for gpio, pin in _pins.items():  # (inlined Pin.value: this runs every tick)
+            inp = pin._switch
+            if inp is not None and pin._mode == 0:
+                pressed = inp.values[ms] if ms < inp.n else inp.values[-1]
+                if pin._pressed_level if pressed else pin._released_level:
+                    v |= 1 << gpio
+            elif pin._mode == 1 and pin._out:
                 v |= 1 << gpio
         return v
 
