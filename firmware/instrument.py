@@ -20,9 +20,9 @@ _RECONFIGURE_TICKS = const(256)  # refresh noise-based trigger points this often
 _RAIL_US = const(3000000)  # a reading pinned at its "most" end this long is a wiring fault
 _RETRY_US = const(1000000)  # after an internal error, try the channel again this much later
 _SWITCH_TRIGGER = const(8192)
-# analog channels read in one tick, at most: each costs ~0.35 ms on an RP2040 (read, condition,
-# gesture, map: measured on the emulated Pico), so two leave room for the switches and the
-# serial port in a 1 ms tick; more are staggered (Instrument.stride)
+# analog channels read every tick, at most: each costs ~0.36 ms on an RP2040 (read, condition,
+# gesture, map: measured on the emulated Pico), so two leave ~0.2 ms for the switches and the
+# serial port in a 1 ms tick; with more, one is read a tick, in turn (Instrument.stride)
 ANALOG_PER_TICK = const(2)
 _FAULT_RAIL = const(1001)
 _FAULT_CRASH = const(1002)
@@ -264,8 +264,10 @@ class Instrument:
         self._switches = tuple(self._switches)
         self._analog = tuple(self._analog)
         # ticks between two readings of one analog channel: 1 (every tick, 1 kHz) up to
-        # ANALOG_PER_TICK analog channels, then 2 (500 Hz each), 3, ...
-        self.stride = (len(self._analog) + ANALOG_PER_TICK - 1) // ANALOG_PER_TICK or 1
+        # ANALOG_PER_TICK analog channels; beyond, one channel a tick in turn (3: 333 Hz
+        # each, 4: 250 Hz), as two already fill most of an RP2040's tick
+        n = len(self._analog)
+        self.stride = 1 if n <= ANALOG_PER_TICK else n
         self._phase = 0
         self._all_bits = 0
         for bit in self._bits:

@@ -205,3 +205,22 @@ def test_switch_bank_reads_every_switch_at_once():
     for p, sw in switches.items():
         assert sw.bank is bank and sw.bit == 1 << p
         assert bool(bank.value & sw.bit) == bool(sw.read(0))
+
+
+@pytest.mark.parametrize(("pads", "stride"), [(1, 1), (2, 1), (3, 3), (4, 4)])
+def test_beyond_two_analog_channels_one_is_read_a_tick_in_turn(pads, stride):
+    names = [f"pad{i}" for i in range(pads)]
+    st = Settings(["sw", *names])
+    assert st.apply(kind_defaults([("sw", "switch")] + [(n, "analog") for n in names])) == []
+    sensors = [("sw", FakeSensor("switch", values=[0]), "switch")]
+    sensors += [(n, FakeSensor("analog", values=[2000]), "fsr") for n in names]
+    inst = Instrument(st, sensors)
+    inst.begin(0)
+    assert inst.stride == stride
+    reads = {n: [] for n in names}
+    for n, sensor, _ in sensors[1:]:
+        sensor.read = lambda now, n=n: reads[n].append(now // 1000) or 2000
+    for k in range(1, 13):
+        inst.tick(k * 1000)
+    for i, n in enumerate(names):  # every channel at the same rate, staggered
+        assert reads[n] == list(range(1 + i % stride, 13, stride))
