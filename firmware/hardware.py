@@ -2,7 +2,7 @@
 
     sensors = build_sensors(board, instrument)   # [("switch", Switch), ...] in channel order
 
-On an RP2040, switches join one SwitchBank (sensors/switchbank.py) on the GPIO input register
+On an RP2040, switches join one SwitchBank (sensors/switch.py) on the GPIO input register
 (`machine.mem32`, SIO GPIO_IN), so the instrument reads them all with one load a tick.
 
 Which driver a channel gets and how it is wired come from the sensor registry
@@ -23,7 +23,7 @@ MIDI_BAUD = const(31_250)
 _HALF_CLOCK_US = const(5)  # 100 kHz bit-banged clock for bus recovery
 
 _PULLS = ("up", "down", "none")
-_BANK_PINS = const(30)  # GPIO 0..29 are in the GPIO input register (sensors/switchbank.py)
+_BANK_PINS = const(30)  # GPIO 0..29 are in the GPIO input register (sensors/switch.py)
 
 
 def _gp(pin):
@@ -310,7 +310,7 @@ def _switch_bank(machine, board):
     mem = getattr(machine, "mem32", None)
     if mem is None or board.get("mcu", "RP2040") != "RP2040":
         return False
-    from sensors.switchbank import GPIO_IN, SwitchBank
+    from sensors.switch import GPIO_IN, SwitchBank
 
     return SwitchBank(mem, GPIO_IN)
 

@@ -228,7 +228,7 @@ class Instrument:
 
     A tick runs in two halves so that a switch's note leaves before the analog channels' work:
     `tick_switches(now)` (every switch; the runtime sends their MIDI straight away), then
-    `tick_analog(now)`; `tick(now)` runs both. Switches in a SwitchBank (sensors/switchbank.py)
+    `tick_analog(now)`; `tick(now)` runs both. Switches in a SwitchBank (sensors/switch.py)
     are read with one register load, and only the ones whose contact changed or that are still
     busy (debouncing, a dwell, a lockout) are updated: a resting switch costs nothing."""
 

@@ -93,6 +93,10 @@ class Player:
     """Everything the loop needs, built once per boot."""
 
     def __init__(self, board_file=BOARD_FILE):
+        # importing (compiling) the firmware left garbage between the modules: collect it
+        # before building what lives for ever, so a driver compiled next finds room in one
+        # piece (the combo instrument ran out of memory here on the emulated Pico, from source)
+        gc.collect()
         with open(board_file) as f:
             conf = json.load(f)
         board = conf["board"]

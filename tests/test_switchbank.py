@@ -13,8 +13,7 @@ import random
 
 import pytest
 from instrument import Instrument, kind_defaults
-from sensors.switch import Switch
-from sensors.switchbank import GPIO_IN, SwitchBank
+from sensors.switch import GPIO_IN, Switch, SwitchBank
 from settings import Settings
 
 from benchmarks.mp.fakesensor import FakeSensor

@@ -12,8 +12,7 @@ from checks import alloc_bytes, run
 from fakesensor import FakeSensor
 from fourchannel import traces
 from instrument import Instrument, kind_defaults
-from sensors.switch import Switch
-from sensors.switchbank import SwitchBank
+from sensors.switch import Switch, SwitchBank
 
 VM_PATHS = ("benchmarks/mp",)  # fourchannel.py and fakesensor.py, shared with the benchmarks
 _MASK = (1 << 30) - 1
