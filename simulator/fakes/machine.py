@@ -579,7 +579,7 @@ class RTC:
         return self._base
 
 
-_GPIO_IN = 0xD0000004  # SIO GPIO_IN: the level of GPIO n as bit n (sensors/switchbank.py)
+_GPIO_IN = 0xD0000004  # SIO GPIO_IN: the level of GPIO n as bit n (sensors/switch.py)
 
 
 class _Mem32:
