@@ -2,6 +2,9 @@
 
     sensors = build_sensors(board, instrument)   # [("switch", Switch), ...] in channel order
 
+On an RP2040, switches join one SwitchBank (sensors/switch.py) on the GPIO input register
+(`machine.mem32`, SIO GPIO_IN), so the instrument reads them all with one load a tick.
+
 Which driver a channel gets and how it is wired come from the sensor registry
 (sensors.SENSORS); only the drivers the instrument names are imported. The only sensor-side
 module that touches `machine` (imported inside the build functions, so check_wiring() also
@@ -20,6 +23,7 @@ MIDI_BAUD = const(31_250)
 _HALF_CLOCK_US = const(5)  # 100 kHz bit-banged clock for bus recovery
 
 _PULLS = ("up", "down", "none")
+_BANK_PINS = const(30)  # GPIO 0..29 are in the GPIO input register (sensors/switch.py)
 
 
 def _gp(pin):
@@ -259,6 +263,7 @@ def build_sensors(board, instrument, i2c_timeout_us=I2C_TIMEOUT_US):
     check_wiring(board, instrument)
     pin_cls = machine.Pin
     buses = {}  # bus id -> (i2c, recover)
+    bank = None
     out = []
     for ch in instrument["channels"]:
         spec = _spec(ch)
@@ -273,6 +278,12 @@ def build_sensors(board, instrument, i2c_timeout_us=I2C_TIMEOUT_US):
             else:
                 pin = pin_cls(ch["pin"], pin_cls.IN)
             sensor = make(pin, active_low=ch.get("active_low", pull != "down"))
+            if hasattr(sensor, "bank") and ch["pin"] < _BANK_PINS:
+                # read with the other switches: one register load a tick for all of them
+                if bank is None:
+                    bank = _switch_bank(machine, board)
+                if bank:
+                    bank.add(sensor, ch["pin"])
         elif wiring == "adc":
             adc = machine.ADC(pin_cls(ch["pin"]))
             sensor = make(adc, oversample=ch.get("oversample", 4))
@@ -290,6 +301,18 @@ def build_sensors(board, instrument, i2c_timeout_us=I2C_TIMEOUT_US):
             sensor.invert = bool(ch["invert"])
         out.append((ch["name"], sensor))
     return out
+
+
+def _switch_bank(machine, board):
+    """A SwitchBank on the RP2040's GPIO input register, or False: then each switch reads its
+    own pin. Only the RP2040 for now: its register's top two bits always read 0, so the value
+    is a small int (no allocation per tick); the RP2350's has GPIO 30 and 31 there."""
+    mem = getattr(machine, "mem32", None)
+    if mem is None or board.get("mcu", "RP2040") != "RP2040":
+        return False
+    from sensors.switch import GPIO_IN, SwitchBank
+
+    return SwitchBank(mem, GPIO_IN)
 
 
 def build_led(board):

@@ -21,6 +21,10 @@ _RECONFIGURE_TICKS = const(256)  # refresh noise-based trigger points this often
 _RAIL_US = const(3000000)  # a reading pinned at its "most" end this long is a wiring fault
 _RETRY_US = const(1000000)  # after an internal error, try the channel again this much later
 _SWITCH_TRIGGER = const(8192)
+# analog channels read every tick, at most: each costs ~0.36 ms on an RP2040 (read, condition,
+# gesture, map: measured on the emulated Pico), so two leave ~0.2 ms for the switches and the
+# serial port in a 1 ms tick; with more, one is read a tick, in turn (Instrument.stride)
+ANALOG_PER_TICK = const(2)
 _FAULT_RAIL = const(1001)
 _FAULT_CRASH = const(1002)
 
@@ -235,7 +239,13 @@ def kind_defaults(channels):
 
 
 class Instrument:
-    """All channels of one instrument, ticked together, sharing one MIDI queue."""
+    """All channels of one instrument, ticked together, sharing one MIDI queue.
+
+    A tick runs in two halves so that a switch's note leaves before the analog channels' work:
+    `tick_switches(now)` (every switch; the runtime sends their MIDI straight away), then
+    `tick_analog(now)`; `tick(now)` runs both. Switches in a SwitchBank (sensors/switch.py)
+    are read with one register load, and only the ones whose contact changed or that are still
+    busy (debouncing, a dwell, a lockout) are updated: a resting switch costs nothing."""
 
     def __init__(self, settings, sensors, midi=None):
         self.settings = settings
@@ -252,6 +262,38 @@ class Instrument:
         self.errors = 0
         self._seen = -1
         self._ticks = 0
+        # the tick's order: switches first (those of the bank apart), then analog channels
+        self._bank = None
+        self._banked = []  # channels read through the bank, and their bits
+        self._bits = []
+        self._switches = []  # other switches, read one by one
+        self._analog = []
+        for ch in self.channels:
+            bank = getattr(ch.sensor, "bank", None)
+            if bank is not None and (self._bank is None or bank is self._bank):
+                self._bank = bank
+                self._banked.append(ch)
+                self._bits.append(ch.sensor.bit)
+            elif ch.kind == "switch":
+                self._switches.append(ch)
+            else:
+                self._analog.append(ch)
+        self._banked = tuple(self._banked)
+        self._bits = tuple(self._bits)
+        self._switches = tuple(self._switches)
+        self._analog = tuple(self._analog)
+        # ticks between two readings of one analog channel: 1 (every tick, 1 kHz) up to
+        # ANALOG_PER_TICK analog channels; beyond, one channel a tick in turn (3: 333 Hz
+        # each, 4: 250 Hz), as two already fill most of an RP2040's tick
+        n = len(self._analog)
+        self.stride = 1 if n <= ANALOG_PER_TICK else n
+        self._phase = 0
+        self._all_bits = 0
+        for bit in self._bits:
+            self._all_bits |= bit
+        self._sw_last = 0  # the bank's last reading
+        self._sw_busy = self._all_bits  # banked switches to update on the next tick anyway
+        self._t_last = 0  # the last tick's time
 
     def begin(self, now_us):
         """Start every sensor (a missing I2C sensor just starts faulted) and learn baselines."""
@@ -261,12 +303,45 @@ class Instrument:
             except Exception:  # a sensor that cannot start must not stop the others
                 self.errors += 1
             ch.restart(now_us)
+        self._sw_busy = self._all_bits
+        self._t_last = now_us
 
     def tick(self, now_us):
         """Read every sensor once and queue the MIDI that results."""
-        self.now_us = now_us
+        self.tick_switches(now_us)
+        self.tick_analog(now_us)
+
+    def tick_switches(self, now_us):
+        """The first half of a tick: take in changed settings, then every switch."""
+        self.now_us = now_us  # the tick's time, for the journal's slow path (commands/journal)
         if self._seen != self.settings.version:
             self._configure()
+        bank = self._bank
+        if bank is not None:
+            # one load for every switch; only a changed or busy one costs more than that
+            v = (bank.mem[bank.addr] ^ bank.flip) & bank.mask
+            bank.value = v
+            todo = (v ^ self._sw_last) | self._sw_busy
+            if todo:
+                self._sw_last = v
+                self._banked_switches(v, todo, now_us)
+        # (the same loop as tick_analog's: a shared method would cost a call per channel)
+        for ch in self._switches:
+            try:
+                sensor = ch.sensor
+                raw = sensor.read(now_us)
+                if sensor.fault or ch.fault:
+                    if not ch.recovered(raw, now_us):
+                        continue
+                if ch.enabled:
+                    ch.update(raw, now_us)
+            except Exception:  # isolate the fault: this channel stops, the others play on
+                self.errors += 1
+                self._crashed(ch, now_us)
+        self._t_last = now_us
+
+    def tick_analog(self, now_us):
+        """The second half of a tick: every channel that is not a switch."""
         self._ticks += 1
         if self._ticks >= _RECONFIGURE_TICKS:
             # follow the measured noise floor: trigger points move with it; and let an old
@@ -277,8 +352,16 @@ class Instrument:
                 if ch.cond is not None:
                     ch.cond.configure()
                     ch.gesture.chore(now_us)
-        # (a for loop over a list allocates nothing on MicroPython: its iterator is on the stack)
-        for ch in self.channels:
+        # with more analog channels than fit in a tick, each tick reads every `stride`-th one,
+        # starting one further on each tick (staggered: the same work every tick)
+        analog = self._analog
+        n = len(analog)
+        stride = self.stride
+        i = self._phase
+        self._phase = i + 1 if i + 1 < stride else 0
+        while i < n:
+            ch = analog[i]
+            i += stride
             try:
                 sensor = ch.sensor
                 raw = sensor.read(now_us)
@@ -291,6 +374,47 @@ class Instrument:
                 self.errors += 1
                 self._crashed(ch, now_us)
 
+    def _banked_switches(self, v, todo, now_us):
+        """Update the banked switches in `todo` (bits) from the bank's reading `v`, and note
+        which of them must be updated on the next tick even if their contact stays."""
+        busy = 0
+        chans = self._banked
+        bits = self._bits
+        n = len(bits)
+        i = 0
+        while i < n:
+            bit = bits[i]
+            if todo & bit:
+                ch = chans[i]
+                try:
+                    raw = 1 if v & bit else 0
+                    if ch.fault and not ch.recovered(raw, now_us):
+                        busy |= bit
+                    elif ch.enabled:
+                        g = ch.gesture
+                        if g.idle:
+                            # the ticks skipped at rest would have noted the time: the last one
+                            g.t_rest = self._t_last
+                        ch.update(raw, now_us)
+                        deb = ch.debouncer
+                        # after this, a tick with the same contact changes nothing: nothing
+                        # debouncing, the gesture at rest and idle or holding a press, and the
+                        # mapping not a continuous mode (which follows every tick)
+                        if (
+                            ch.fault
+                            or deb.holding
+                            or raw != deb.state
+                            or not (g.pressed or g.idle)
+                            or ch.mapper.continuous
+                        ):
+                            busy |= bit
+                except Exception:  # isolate the fault: this channel stops, the others play on
+                    self.errors += 1
+                    self._crashed(ch, now_us)
+                    busy |= bit
+            i += 1
+        self._sw_busy = busy
+
     def _configure(self):
         for ch in self.channels:
             try:
@@ -298,6 +422,7 @@ class Instrument:
             except Exception:
                 self.errors += 1
         self._seen = self.settings.version
+        self._sw_busy = self._all_bits  # every switch looks at its new settings
 
     def _crashed(self, ch, now_us):
         try:
@@ -315,4 +440,5 @@ class Instrument:
             ch.mapper.off()
             ch.pressed = 0
             ch.gesture.pressed = 0
+        self._sw_busy = self._all_bits  # a switch still held plays again, as it always did
         return self.midi.panic()

@@ -93,6 +93,10 @@ class Player:
     """Everything the loop needs, built once per boot."""
 
     def __init__(self, board_file=BOARD_FILE):
+        # importing (compiling) the firmware left garbage between the modules: collect it
+        # before building what lives for ever, so a driver compiled next finds room in one
+        # piece (the combo instrument ran out of memory here on the emulated Pico, from source)
+        gc.collect()
         with open(board_file) as f:
             conf = json.load(f)
         board = conf["board"]
@@ -198,10 +202,19 @@ class Player:
         self._faulted = False
         while True:
             now = ticks_us()
-            inst.tick(now)
-            if midi.count:  # most ticks play nothing: skip two calls (~10 us each on a Pico)
+            # switches first, and their notes sent before the analog channels' work, so a
+            # switch is heard within the tick whatever else the instrument has to do
+            inst.tick_switches(now)
+            sent = midi.count
+            if sent:  # most ticks play nothing: skip two calls (~10 us each on a Pico)
                 console.capture()  # the tick's events, for monitor lines (when monitoring)
                 outputs.send(midi)  # (a new USB host is greeted here or in the LED chore)
+            inst.tick_analog(now)
+            if midi.count and not sent:
+                # (after a send this tick, the rest waits for the next: one USB transfer a
+                # tick, as a transfer costs a few hundred us on a Pico)
+                console.capture()
+                outputs.send(midi)
             # between ticks, one chore per tick in turn, so no tick carries them all: serial
             # and console every 4 ms is quick enough for people and cheap for the loop
             ticks += 1

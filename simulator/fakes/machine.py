@@ -1,4 +1,5 @@
-"""Fake `machine` module (rp2 flavour) for the simulator: pins, ADC, I2C, PWM, UART, WDT, Timer.
+"""Fake `machine` module (rp2 flavour) for the simulator: pins, ADC, I2C, PWM, UART, WDT, Timer,
+and `mem32` for the one register the firmware reads directly (SIO GPIO_IN).
 
 Inputs come from the simulator's world, indexed by virtual millisecond; outputs (PWM tones, DIN
 MIDI bytes) are recorded there. Hot calls (`Pin.value`, `ADC.read_u16`) do a few attribute loads
@@ -577,6 +578,37 @@ class RTC:
             self._base = tuple(value)
         return self._base
 
+
+_GPIO_IN = 0xD0000004  # SIO GPIO_IN: the level of GPIO n as bit n (sensors/switch.py)
+
+
+class _Mem32:
+    """`machine.mem32`: reading SIO GPIO_IN gives bit n for GPIO n: a pin wired to one of the
+    world's switches reads as its `Pin.value()` would, an output its own level, anything else 0
+    (the firmware reads only its switches there; modelling more would slow every tick). Any
+    other address, or a write, raises: the firmware must not rely on a register the simulator
+    does not model."""
+
+    def __getitem__(self, addr):
+        if addr != _GPIO_IN:
+            raise ValueError(f"the simulator models no register at {addr:#x} but GPIO_IN")
+        ms = _clock.now // 1000
+        v = 0
+        for gpio, pin in _pins.items():  # (inlined Pin.value: this runs every tick)
+            inp = pin._switch
+            if inp is not None and pin._mode == 0:
+                pressed = inp.values[ms] if ms < inp.n else inp.values[-1]
+                if pin._pressed_level if pressed else pin._released_level:
+                    v |= 1 << gpio
+            elif pin._mode == 1 and pin._out:
+                v |= 1 << gpio
+        return v
+
+    def __setitem__(self, addr, value):
+        raise ValueError(f"the simulator models no writable register at {addr:#x}")
+
+
+mem32 = _Mem32()
 
 _freq = [125_000_000]
 

@@ -1,0 +1,211 @@
+"""Tick rate and switch latency on the emulated Pico (the real MicroPython firmware in rp2040js,
+/work/shared/hil/README.md), for instruments of 1 to 12 channels and the combo instrument.
+
+Usage: python -m benchmarks.hil [combo ch1 ch3 ch6 ch11 ch12]    (prints one JSON document)
+
+The firmware is compiled with mpy-cross first, as `attune deploy` installs it. A local check,
+not part of `make test` or `make bench`: the emulator and its firmware image live
+in a cache outside the repository (HIL_CACHE, default ~/.cache/attune-hil); without it this
+prints why and exits 0. Each instrument boots, then for 4 emulated seconds its switches are
+pressed in turn (every 200 ms, at varying phases of the 1 ms tick) while its pads, noisy at
+rest, are squeezed in turn; `status` is asked at the start and at the end of that window.
+
+Figures per instrument: `ticks_per_s` (`status`'s tick_hz, the last reply), `late_ticks` (during
+the window), `switch_ms_mean`/`_max` (an edge on the pin to its note-on at the USB host),
+`status_reply_ms` (the request's last byte to its reply's last byte, the last reply).
+Figures of one run (docs/benchmarks.md, "Channels on the emulated Pico").
+The instruments are in benchmarks/channels/ (`pico_bench.json` adds GP29 as a fourth ADC
+input, which exists only in emulation); combo is boards/instruments/combo.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHANNELS = Path(__file__).resolve().parent / "channels"
+RUN_SH = Path(os.environ.get("HIL_RUN", "/work/shared/hil/run.sh"))
+CACHE = Path(os.environ.get("HIL_CACHE", Path.home() / ".cache" / "attune-hil"))
+CONFIGS = ("combo", "ch1", "ch3", "ch6", "ch11", "ch12")
+
+START_MS = 6000  # the loop runs by then (boot, compiling the firmware, takes ~4.5 s)
+WINDOW_MS = 4000
+PRESS_EVERY_MS = 200
+PRESS_MS = 80
+PAD_REST = 3000  # read_u16 at rest (the emulated ADC keeps 12 bits of it)
+PAD_NOISE = 40  # standard deviation, read_u16
+PAD_PRESS = 20000
+SWITCH_NOTE_MAX = 71  # the bench instruments' switches play degree 1, their pads degree 8 up
+
+
+def missing() -> str | None:
+    """Why the emulated Pico cannot run here, or None."""
+    if not RUN_SH.exists():
+        return f"no HIL runner at {RUN_SH}"
+    if not (CACHE / "hil.mjs").exists():
+        return f"no prepared HIL cache at {CACHE} (see /work/shared/hil/README.md)"
+    return None
+
+
+def instrument(name: str) -> tuple[dict, dict]:
+    if name == "combo":
+        board = json.loads((ROOT / "boards" / "pico.json").read_text())
+        inst = json.loads((ROOT / "boards" / "instruments" / "combo.json").read_text())
+    else:
+        board = json.loads((CHANNELS / "pico_bench.json").read_text())
+        inst = json.loads((CHANNELS / f"{name}.json").read_text())
+    return board, inst
+
+
+def scenario(inst: dict, folder: Path, seed: int = 1) -> dict:
+    """Switch presses in turn, noisy pads squeezed in turn, `status` at both ends."""
+    rnd = random.Random(seed)
+    switches = [c["pin"] for c in inst["channels"] if c["sensor"] == "switch"]
+    pads = [c["pin"] - 26 for c in inst["channels"] if c["sensor"] == "fsr"]
+    # released at power-up (the emulator models no pull-ups: an input reads 0 until driven)
+    actions = [{"t_ms": 0, "gpio": pin, "value": 1} for pin in switches]
+    actions.append({"t_ms": START_MS - 50, "serial": "status\r\n"})
+    t = START_MS + 100
+    k = 0
+    while t + PRESS_EVERY_MS < START_MS + WINDOW_MS:
+        at = round(t + rnd.random(), 3)
+        pin = switches[k % len(switches)]
+        actions.append({"t_ms": at, "gpio": pin, "value": 0})
+        actions.append({"t_ms": at + PRESS_MS, "gpio": pin, "value": 1})
+        t += PRESS_EVERY_MS
+        k += 1
+    end = START_MS + WINDOW_MS
+    actions.append({"t_ms": end, "serial": "status\r\n"})
+    traces = []
+    if pads and inst["name"] != "combo":
+        rows = []
+        for ms in range(end + 1000):
+            row = [ms]
+            for i in range(len(pads)):
+                # each pad squeezed for 300 ms in turn, a ramp of 30 ms each way
+                phase = (ms - START_MS - 150 - i * 1000 // len(pads)) % 1000
+                if ms < START_MS or phase >= 360:
+                    level = 0.0
+                else:
+                    level = min(1.0, phase / 30, (360 - phase) / 30)
+                v = PAD_REST + level * (PAD_PRESS - PAD_REST) + rnd.gauss(0, PAD_NOISE)
+                row.append(max(0, min(65535, int(v))))
+            rows.append(row)
+        head = "time_ms," + ",".join(f"p{i}" for i in range(len(pads)))
+        csv = folder / "pads.csv"
+        csv.write_text(head + "\n" + "\n".join(",".join(map(str, r)) for r in rows) + "\n")
+        for i, adc in enumerate(pads):
+            traces.append({"adc": adc, "csv": str(csv), "column": f"p{i}"})
+    return {"duration_ms": end + 2500, "actions": actions, "traces": traces}
+
+
+def figures(lines: list[dict], combo: bool) -> dict:
+    """The figures of one run's output lines."""
+    statuses = []  # (sent at, replied at, payload)
+    asked = []
+    notes = []  # (t_ms, note)
+    edges = []  # t_ms of switch presses (a pulled-up pin going to 0)
+    for e in lines:
+        a = e.get("action")
+        if a is not None:
+            if "serial" in a:
+                asked.append(e["t_ms"])
+            elif "gpio" in a and a["value"] == 0:
+                edges.append(e["t_ms"])
+        m = e.get("midi")
+        if m and (m[1] & 0xF0) == 0x90 and m[3]:
+            notes.append((e["t_ms"], m[2]))
+        s = e.get("serial", "")
+        if s.startswith("OK {") and '"tick_hz"' in s and asked:
+            try:
+                statuses.append((asked[len(statuses)], e["t_ms"], json.loads(s[3:])))
+            except (ValueError, IndexError):
+                pass
+    lat = []
+    for t in edges:
+        after = [n for n in notes if n[0] >= t and (combo or n[1] <= SWITCH_NOTE_MAX)]
+        if after and after[0][0] - t < 50:
+            lat.append(after[0][0] - t)
+    out: dict = {"presses": len(edges), "switch_notes": len(lat)}
+    if lat:
+        out["switch_ms_mean"] = round(sum(lat) / len(lat), 2)
+        out["switch_ms_max"] = round(max(lat), 2)
+    if statuses:
+        out["ticks_per_s"] = statuses[-1][2]["tick_hz"]
+        out["status_reply_ms"] = round(statuses[-1][1] - statuses[-1][0], 1)
+    if len(statuses) == 2:
+        out["late_ticks"] = statuses[1][2]["late_ticks"] - statuses[0][2]["late_ticks"]
+    else:
+        out["error"] = f"{len(statuses)} status replies of 2"
+    return out
+
+
+def compiled(folder: Path) -> Path:
+    """firmware/ compiled with mpy-cross as `attune deploy` installs it (main.py and boot.py
+    stay source): compiling from source on the Pico takes RAM a deployed Pico never needs."""
+    from host_tools.deploy import SOURCE_FILES, mpy_cross_command
+
+    out = folder / "firmware"
+    src = ROOT / "firmware"
+    for py in src.rglob("*.py"):
+        rel = py.relative_to(src)
+        (out / rel.parent).mkdir(parents=True, exist_ok=True)
+        if str(rel) in SOURCE_FILES:
+            (out / rel).write_bytes(py.read_bytes())
+        else:
+            cmd = [*mpy_cross_command(), "-march=armv6m", "-o", str(out / rel.with_suffix(".mpy"))]
+            subprocess.run([*cmd, "-s", str(rel), str(py)], check=True)
+    return out
+
+
+def run(name: str) -> dict:
+    board, inst = instrument(name)
+    with tempfile.TemporaryDirectory(prefix="attune-hil-") as tmp:
+        folder = Path(tmp)
+        firmware = compiled(folder)
+        flash = folder / "flash"
+        flash.mkdir()
+        (flash / "board.json").write_text(json.dumps({"board": board, "instrument": inst}))
+        scen = folder / "scenario.json"
+        scen.write_text(json.dumps(scenario(inst, folder)))
+        proc = subprocess.run(
+            ["bash", str(RUN_SH), str(scen), str(firmware), str(flash)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "HIL_CACHE": str(CACHE)},
+        )
+    if os.environ.get("HIL_KEEP"):  # a folder for the raw output, to look at by hand
+        Path(os.environ["HIL_KEEP"], name + ".jsonl").write_text(proc.stdout)
+    lines = []
+    for line in proc.stdout.splitlines():
+        try:
+            lines.append(json.loads(line))
+        except ValueError:
+            pass
+    if not any(e.get("done") for e in lines):
+        return {"error": "the emulator stopped early: " + proc.stderr[-300:]}
+    return figures(lines, name == "combo")
+
+
+def main(argv: list[str] | None = None) -> int:
+    names = (argv if argv is not None else sys.argv[1:]) or list(CONFIGS)
+    why = missing()
+    if why:
+        print(json.dumps({"skipped": why}))
+        return 0
+    results = {}
+    for name in names:
+        results[name] = run(name)
+        print(name, json.dumps(results[name]), file=sys.stderr, flush=True)
+    print(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
