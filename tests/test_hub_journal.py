@@ -168,3 +168,79 @@ def test_sessions_played_without_a_computer_are_collected_for_the_client(
         assert len(standalone) == 1 and standalone[0]["activations"] == 12
     finally:
         s.stop()
+
+
+def test_goals_are_added_scored_and_listed_with_their_gas_words(studio: Studio) -> None:
+    from host_tools.journal import open_journal
+
+    journal = open_journal(studio.data_dir)
+    try:
+        journal.client_id("gina")  # a client the journal knows (goals never create one)
+    finally:
+        journal.close()
+    status, body = http(studio, "/api/journal/goal", {"client": "gina", "text": "Starts a  note"})
+    assert status == 200 and body["text"] == "Starts a note", body
+    gid = body["goal"]
+    status, body = http(
+        studio, "/api/journal/goal/score", {"client": "gina", "goal": gid, "score": -1}
+    )
+    assert status == 200 and body["words"] == "somewhat less than expected", body
+    assert (
+        http(studio, "/api/journal/goal/score", {"client": "gina", "goal": gid, "score": 2})[0]
+        == 200
+    )
+    status, body = http(studio, "/api/journal/goals?client=gina")
+    assert status == 200, body
+    (goal,) = body["goals"]
+    assert goal["text"] == "Starts a note"
+    assert [(s["score"], s["words"]) for s in goal["scores"]] == [
+        (-1, "somewhat less than expected"),
+        (2, "much more than expected"),
+    ]
+    assert body["words"]["0"] == "the expected level"
+    # checked, in plain words
+    bad = [
+        ({"client": "gina", "goal": gid, "score": 3}, 400, "from -2"),
+        ({"client": "gina", "goal": gid, "score": "1"}, 400, "from -2"),
+        ({"client": "gina", "goal": gid, "score": True}, 400, "from -2"),
+        ({"client": "gina", "goal": 9999, "score": 0}, 400, "no goal number"),
+        ({"client": "nobody", "goal": gid, "score": 0}, 404, "nobody"),
+    ]
+    for req, code, words in bad:
+        status, body = http(studio, "/api/journal/goal/score", req)
+        assert status == code and words in body["error"], (req, body)
+    assert http(studio, "/api/journal/goal", {"client": "gina", "text": "  "})[0] == 400
+    assert http(studio, "/api/journal/goal", {"client": "gina", "text": "x" * 201})[0] == 400
+    assert http(studio, "/api/journal/goal", {"client": "nobody", "text": "a goal"})[0] == 404
+    assert http(studio, "/api/journal/goals?client=nobody")[0] == 404
+    assert http(studio, "/api/journal/goals")[0] == 400
+
+
+def test_the_cue_window_is_set_for_running_and_new_recordings(studio: Studio) -> None:
+    inst = studio.hub.instruments[SIM]
+    if inst.recorder is None:
+        assert ask(studio, "profile save ben").startswith("OK")
+    assert wait_until(lambda: inst.recorder is not None, 5), inst.not_recording
+    assert http(studio, "/api/journal/cue-window")[1]["ms"] == 5000
+    status, body = http(studio, "/api/journal/cue-window", {"seconds": 8})
+    assert status == 200 and body == {"ms": 8000, "seconds": 8.0}
+    assert inst.recorder.cue_window_ms == 8000 and studio.hub.cue_window_ms == 8000
+    for bad in (0, 31, "5", None, True):
+        status, body = http(studio, "/api/journal/cue-window", {"seconds": bad})
+        assert status == 400 and "1 to 30 seconds" in body["error"], body
+    assert http(studio, "/api/journal/cue-window")[1]["ms"] == 8000
+    status, body = http(studio, "/api/journal/cue-window", {"seconds": 5})
+    assert status == 200 and inst.recorder.cue_window_ms == 5000
+
+
+def test_goal_and_cue_window_changes_need_the_token(studio: Studio) -> None:
+    for path, body in (
+        ("/api/journal/goal", {"client": "gina", "text": "a goal"}),
+        ("/api/journal/cue-window", {"seconds": 3}),
+    ):
+        req = urllib.request.Request(studio.url.rstrip("/") + path, data=json.dumps(body).encode())
+        req.add_header("Origin", "http://evil.example")
+        with pytest.raises(urllib.error.HTTPError) as got:
+            urllib.request.urlopen(req, timeout=10)
+        assert got.value.code in (401, 403)
+    assert studio.hub.cue_window_ms == 5000

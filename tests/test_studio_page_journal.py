@@ -131,3 +131,77 @@ def test_cue_button_key_and_note_are_recorded_and_the_journal_view_shows_them(
     got.value.save_as(path)
     assert got.value.suggested_filename == "anna-report.html"
     assert "anna" in path.read_text()
+
+
+def test_goals_are_added_scored_and_listed_and_the_answer_time_is_set(
+    page: Any, studio: Studio
+) -> None:
+    inst = studio.hub.instruments[SIM]
+    if inst.recorder is None:  # run alone: a client with a session
+        assert ask(studio, "profile save anna").startswith("OK")
+        assert wait_until(lambda: inst.recorder is not None, 5), inst.not_recording
+        assert ask(studio, "profile save ben").startswith("OK")
+    open_view(page, "Journal")
+    # the answer time: shown, set for the session recording now, refused in plain words
+    field = page.get_by_label("An answer counts within")
+    assert field.input_value() == "5"
+    field.fill("8")
+    page.get_by_role("button", name="Set answer time").click()
+    page.locator("#message").get_by_text(
+        "An answer now counts within 8 seconds of a cue."
+    ).wait_for()
+    assert studio.hub.cue_window_ms == 8000
+    assert wait_until(lambda: inst.recorder is not None, 5)
+    assert inst.recorder.cue_window_ms == 8000
+    field.fill("45")
+    field.press("Enter")  # the keyboard submits too
+    page.locator("#message").get_by_text("within 1 to 30 seconds of a cue").wait_for()
+    assert studio.hub.cue_window_ms == 8000
+    # a goal for anna, scored for today, listed with its GAS words
+    page.get_by_role("button", name="Show anna's figures").click()
+    goals = page.get_by_role("region", name="anna's goals")
+    goals.wait_for()
+    goals.get_by_text("No goals yet").wait_for()
+    goals.get_by_label("New goal").fill("Starts a note when asked")
+    goals.get_by_role("button", name="Add goal").click()
+    page.locator("#message").get_by_text("Goal added for anna.").wait_for()
+    item = goals.get_by_role("listitem").filter(has_text="Starts a note when asked")
+    item.get_by_text("Not scored yet.").wait_for()
+    item.get_by_label("Score for today").select_option(label="+1 somewhat more than expected")
+    item.get_by_role("button", name="Save score").click()
+    page.locator("#message").get_by_text(
+        "Scored 'Starts a note when asked': +1 somewhat more than expected."
+    ).wait_for()
+    item = goals.get_by_role("listitem").filter(has_text="Starts a note when asked").first
+    item.get_by_text("+1 somewhat more than expected", exact=False).first.wait_for()
+    # keyboard only: a second score for today, the select and the button reached by Tab
+    select = item.get_by_label("Score for today")
+    select.focus()
+    select.select_option(value="2")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.locator("#message").get_by_text("+2 much more than expected.").wait_for()
+    history = goals.locator(".gas-history li")
+    assert history.count() == 2
+    assert "+1 somewhat more" in history.nth(0).inner_text()
+    assert "+2 much more" in history.nth(1).inner_text()
+    from host_tools.journal import open_journal
+
+    journal = open_journal(studio.data_dir)
+    try:
+        (goal,) = journal.goals("anna")
+    finally:
+        journal.close()
+    assert [s["score"] for s in goal["scores"]] == [1, 2]
+    # targets a finger can hit
+    for target in (field, select, goals.get_by_role("button", name="Add goal")):
+        box = target.bounding_box()
+        assert box and box["height"] >= 44, box
+    goals.scroll_into_view_if_needed()
+    shot(page, "journal-goals", docs=True)
+    violations = axe_violations(page)
+    assert not violations, json.dumps(violations, indent=1)
+    # back to the default for other tests
+    field.fill("5")
+    page.get_by_role("button", name="Set answer time").click()
+    page.locator("#message").get_by_text("within 5 seconds").wait_for()

@@ -25,6 +25,16 @@ from host_tools.hub.instrument import Instrument
 from host_tools.hub.messages import BadMessage
 
 NOTE_MAX = 500  # characters in one note
+GOAL_MAX = 200  # characters in one goal
+CUE_WINDOW_S = (1, 30)  # the cue window the page may set, in whole seconds
+# Goal Attainment Scaling: what each score means, in the words the page shows
+GAS_WORDS = {
+    -2: "much less than expected",
+    -1: "somewhat less than expected",
+    0: "the expected level",
+    1: "somewhat more than expected",
+    2: "much more than expected",
+}
 
 
 def recording(hub: Hub) -> list[Instrument]:
@@ -81,6 +91,43 @@ def _with_journal(hub: Hub, fn: Any, *args: Any) -> Any:
         return fn(journal, *args)
     finally:
         journal.close()
+
+
+def _client_in(data: dict[str, Any]) -> str:
+    name = data.get("client")
+    if not isinstance(name, str) or not name or len(name) > 100 or not name.isprintable():
+        raise BadMessage("'client' must be the client's name, as text.")
+    return name
+
+
+def _known(journal: Any, client: str) -> None:
+    """NoSuchClient (404) unless the journal knows this client: no new client by a typo."""
+    from host_tools.journal.analysis import NoSuchClient
+
+    if journal.client_id(client, create=False) is None:
+        raise NoSuchClient(client, [c["name"] for c in journal.clients()])
+
+
+def _goals(journal: Any, client: str) -> list[dict[str, Any]]:
+    """The client's goals, each score with its GAS words."""
+    _known(journal, client)
+    goals = journal.goals(client)
+    for g in goals:
+        for sc in g["scores"]:
+            sc["words"] = GAS_WORDS.get(sc["score"], "")
+    return goals
+
+
+def _add_goal(journal: Any, client: str, text: str) -> int:
+    _known(journal, client)
+    return journal.add_goal(client, text)
+
+
+def _score_goal(journal: Any, client: str, goal: int, score: int) -> None:
+    _known(journal, client)
+    if goal not in {g["id"] for g in journal.goals(client)}:
+        raise BadMessage(client + " has no goal number " + str(goal) + ".")
+    journal.score_goal(goal, time.time(), score)
 
 
 def _report_html(journal: Any, client: str) -> bytes:
@@ -206,4 +253,106 @@ def routes(hub: Hub) -> list[Route]:
         Route("/api/journal/clients", clients),
         Route("/api/journal/report", report),
         Route("/api/journal/report.html", report_html),
+        *goal_routes(hub),
+    ]
+
+
+def _goal_text(text: Any) -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise BadMessage("Say what the goal is, in a few words.")
+    text = " ".join(text.split())
+    if len(text) > GOAL_MAX or not text.isprintable():
+        raise BadMessage("A goal is at most 200 printable characters.")
+    return text
+
+
+def _goal_score(data: dict[str, Any]) -> tuple[int, int]:
+    goal, score = data.get("goal"), data.get("score")
+    if not isinstance(goal, int) or isinstance(goal, bool):
+        raise BadMessage("'goal' must be the goal's number.")
+    if not isinstance(score, int) or isinstance(score, bool) or score not in GAS_WORDS:
+        raise BadMessage(
+            "A goal's score is a whole number from -2 (much less than expected) "
+            "to +2 (much more than expected)."
+        )
+    return goal, score
+
+
+def _cue_window_s(secs: Any) -> float:
+    lo, hi = CUE_WINDOW_S
+    if not isinstance(secs, int | float) or isinstance(secs, bool) or not lo <= secs <= hi:
+        raise BadMessage(
+            "An answer must count within "
+            + str(lo)
+            + " to "
+            + str(hi)
+            + " seconds of a cue; choose a number of seconds in that range."
+        )
+    return float(secs)
+
+
+def goal_routes(hub: Hub) -> list[Route]:
+    """The goals (Goal Attainment Scaling) and the cue window, bound to `hub`."""
+
+    async def goals(request: Request) -> Response:
+        """The client's goals with their Goal Attainment Scaling scores, oldest first."""
+        try:
+            name = _client_name(request)
+            rows = await asyncio.to_thread(_with_journal, hub, _goals, name)
+        except BadMessage as e:
+            return error(400, str(e))
+        except AttuneError as e:
+            return _journal_error(e)
+        return JSONResponse({"client": name, "goals": rows, "words": GAS_WORDS})
+
+    async def add_goal(request: Request) -> Response:
+        """A new goal for a client: {"client": NAME, "text": WHAT}."""
+        try:
+            data = await json_body(request)
+            name = _client_in(data)
+            text = _goal_text(data.get("text"))
+            gid = await asyncio.to_thread(_with_journal, hub, _add_goal, name, text)
+        except BadMessage as e:
+            return error(400, str(e))
+        except AttuneError as e:
+            return _journal_error(e)
+        return JSONResponse({"client": name, "goal": gid, "text": text})
+
+    async def score_goal(request: Request) -> Response:
+        """Today's score of a goal: {"client": NAME, "goal": ID, "score": -2..2}."""
+        try:
+            data = await json_body(request)
+            name = _client_in(data)
+            goal, score = _goal_score(data)
+            await asyncio.to_thread(_with_journal, hub, _score_goal, name, goal, score)
+        except BadMessage as e:
+            return error(400, str(e))
+        except AttuneError as e:
+            return _journal_error(e)
+        return JSONResponse(
+            {"client": name, "goal": goal, "score": score, "words": GAS_WORDS[score]}
+        )
+
+    async def cue_window(request: Request) -> Response:
+        """How long after a cue a press answers it: GET it, or POST {"seconds": 1..30} to set
+        it for the sessions recording now (cues from now on) and for new ones."""
+        if request.method == "POST":
+            try:
+                data = await json_body(request)
+                secs = _cue_window_s(data.get("seconds"))
+            except BadMessage as e:
+                return error(400, str(e))
+            hub.cue_window_ms = int(round(float(secs) * 1000))
+            for inst in recording(hub):
+                rec = inst.recorder
+                if rec is not None:
+                    rec.set_cue_window(hub.cue_window_ms)
+        ms = hub.cue_window_ms
+        return JSONResponse({"ms": ms, "seconds": ms / 1000.0})
+
+    return [
+        Route("/api/journal/goals", goals),
+        Route("/api/journal/goal", add_goal, methods=["POST"]),
+        Route("/api/journal/goal/score", score_goal, methods=["POST"]),
+        Route("/api/journal/cue-window", cue_window, methods=["GET", "POST"]),
     ]

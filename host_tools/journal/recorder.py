@@ -217,6 +217,10 @@ class Recorder:
         self._q.append(("setting", self.clock(), str(key), str(value)))
         self._wake.set()
 
+    def set_cue_window(self, ms: int) -> None:
+        """How long after a cue a press answers it, for cues from now on (ms)."""
+        self.cue_window_ms = int(ms)
+
     def stats(self) -> dict[str, Any]:
         minutes = max((self.clock() - self.started) / 60.0, 1e-9)
         out = {

@@ -1339,6 +1339,7 @@ const num = (x, unit = "") => (x == null ? "–" : String(x) + unit);
 
 async function refreshJournal() {
   refreshLive();
+  loadCueWindow();
   const problem = $("#journal-problem");
   let doc;
   try {
@@ -1413,10 +1414,115 @@ async function showReport(name) {
       ),
     );
   }
+  showGoals(name);
   const a = $("#journal-download");
   a.href = "/api/journal/report.html?client=" + encodeURIComponent(name);
   a.setAttribute("download", name.replace(/[^A-Za-z0-9_-]+/g, "_") + "-report.html");
   a.textContent = "Download " + name + "'s report (HTML)";
+}
+
+// Goals, scored with Goal Attainment Scaling (-2..+2), for the client shown in the Journal view
+const GAS = [
+  [2, "+2 much more than expected"],
+  [1, "+1 somewhat more than expected"],
+  [0, "0 the expected level"],
+  [-1, "-1 somewhat less than expected"],
+  [-2, "-2 much less than expected"],
+];
+const gasText = (score) => (GAS.find(([s]) => s === score) || [0, String(score)])[1];
+const fmtDay = (t) => new Date(t * 1000).toLocaleDateString(undefined, { dateStyle: "medium" });
+
+async function showGoals(name) {
+  state.goalsClient = name;
+  let doc;
+  try {
+    const r = await fetch("/api/journal/goals?client=" + encodeURIComponent(name));
+    doc = await r.json();
+    if (!r.ok) throw new Error(doc.error || "The goals could not be read.");
+  } catch (e) {
+    say("Could not show " + name + "'s goals: " + e.message, true);
+    return;
+  }
+  if (state.goalsClient !== name) return; // another client was chosen meanwhile
+  $("#h-journal-goals").textContent = name + "'s goals";
+  $("#goals-empty").hidden = doc.goals.length > 0;
+  const list = $("#goals-list");
+  list.replaceChildren();
+  for (const g of doc.goals) list.append(goalItem(name, g));
+}
+
+function goalItem(name, goal) {
+  const sid = "goal-" + goal.id + "-score";
+  const hid = "goal-" + goal.id + "-text";
+  const history = goal.scores.length
+    ? el("ol", { class: "gas-history" }, ...goal.scores.map((s) => el("li", { text: fmtDay(s.t) + ": " + gasText(s.score) })))
+    : el("p", { class: "empty", text: "Not scored yet." });
+  const last = goal.scores.length ? goal.scores[goal.scores.length - 1].score : 0; // the select starts there
+  const select = el("select", { id: sid }, ...GAS.map(([score, text]) => el("option", { value: String(score), text, selected: score === last })));
+  const form = el(
+    "form",
+    { class: "row gas-form" },
+    el("label", { for: sid, text: "Score for today" }),
+    select,
+    el("button", { type: "submit", text: "Save score", "aria-describedby": hid }),
+  );
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      const r = await postJson("/api/journal/goal/score", { client: name, goal: goal.id, score: Number(select.value) });
+      say("Scored '" + goal.text + "': " + gasText(r.score) + ".");
+      await showGoals(name);
+      document.getElementById(sid)?.focus();
+    } catch (err) {
+      say("Could not keep the score: " + err.message, true);
+    }
+  });
+  return el("li", { class: "goal" }, el("p", { id: hid, class: "goal-text", text: goal.text }), history, form);
+}
+
+async function addGoal(ev) {
+  ev.preventDefault();
+  const input = $("#goal-text");
+  const text = input.value.trim();
+  const name = state.goalsClient;
+  if (!name) return;
+  if (!text) {
+    say("Type the goal first, in a few words.", true);
+    input.focus();
+    return;
+  }
+  try {
+    await postJson("/api/journal/goal", { client: name, text });
+    input.value = "";
+    say("Goal added for " + name + ".");
+    await showGoals(name);
+  } catch (e) {
+    say("Could not add the goal: " + e.message, true);
+  }
+}
+
+/** How long after a cue a press counts as the answer (GET/POST /api/journal/cue-window). */
+async function loadCueWindow() {
+  try {
+    const r = await fetch("/api/journal/cue-window");
+    if (r.ok) $("#cue-window").value = String((await r.json()).seconds);
+  } catch {
+    /* the field keeps its value */
+  }
+}
+
+async function setCueWindow(ev) {
+  ev.preventDefault();
+  const input = $("#cue-window");
+  const seconds = Number(input.value);
+  try {
+    const r = await postJson("/api/journal/cue-window", { seconds });
+    input.value = String(r.seconds);
+    say("An answer now counts within " + r.seconds + (r.seconds === 1 ? " second" : " seconds") + " of a cue.");
+  } catch (e) {
+    say(e.message, true);
+    input.focus();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1593,6 +1699,8 @@ function init() {
     $("#doctor-summary").textContent = "";
   });
   $("#save-form").addEventListener("submit", saveProfile);
+  $("#goal-form").addEventListener("submit", addGoal);
+  $("#cue-window-form").addEventListener("submit", setCueWindow);
   $("#import-button").addEventListener("click", () => $("#import-file").click());
   $("#import-file").addEventListener("change", (e) => {
     const f = e.target.files && e.target.files[0];
