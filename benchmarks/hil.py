@@ -1,7 +1,7 @@
 """Tick rate and switch latency on the emulated Pico (the real MicroPython firmware in rp2040js,
 /work/shared/hil/README.md), for instruments of 1 to 12 channels and the combo instrument.
 
-Usage: python -m benchmarks.hil [combo ch1 ch3 ch6 ch11 ch12]    (prints one JSON document)
+Usage: [ATTUNE_HIL_LIB=DIR] python -m benchmarks.hil [combo ch1 ch3 ch6 ch11 ch12]   (one JSON)
 
 The firmware is compiled with mpy-cross first, as `attune deploy` installs it. A local check,
 not part of `make test` or `make bench`: the emulator and its firmware image live
@@ -174,8 +174,11 @@ def run(name: str) -> dict:
         (flash / "board.json").write_text(json.dumps({"board": board, "instrument": inst}))
         scen = folder / "scenario.json"
         scen.write_text(json.dumps(scenario(inst, folder)))
+        # micropython-lib's usb-device-cdc is not in the HIL cache: a folder holding
+        # lib/usb/device/cdc.py (as benchmarks/hil_serial.py), else the built-in serial port
+        lib = [os.environ["ATTUNE_HIL_LIB"]] if os.environ.get("ATTUNE_HIL_LIB") else []
         proc = subprocess.run(
-            ["bash", str(RUN_SH), str(scen), str(firmware), str(flash)],
+            ["bash", str(RUN_SH), str(scen), str(firmware), str(flash), *lib],
             capture_output=True,
             text=True,
             env={**os.environ, "HIL_CACHE": str(CACHE)},
