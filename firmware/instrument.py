@@ -20,7 +20,6 @@ _RECONFIGURE_TICKS = const(256)  # refresh noise-based trigger points this often
 _RAIL_US = const(3000000)  # a reading pinned at its "most" end this long is a wiring fault
 _RETRY_US = const(1000000)  # after an internal error, try the channel again this much later
 _SWITCH_TRIGGER = const(8192)
-_SPAN_SHIFT = const(4)  # a distance sensor's press ends 1/16 of its scale under the trigger
 _FAULT_RAIL = const(1001)
 _FAULT_CRASH = const(1002)
 
@@ -69,6 +68,8 @@ class Channel:
         # "nothing in range" says nothing about where rest is: if the rest point (a lap, a
         # tray) leaves the view and comes back, that must not look like a press held for ever
         self._no_target = getattr(sensor, "NO_TARGET", -1)
+        if self.cond:
+            self.cond.rail = self._no_target
 
     # what monitors and plots read
     @property
@@ -99,11 +100,6 @@ class Channel:
             self.cond.presses = not self.mapper.continuous
             self.cond.configure()
             self.gesture.guard = self.chs.tremor_guard
-            if self._no_target >= 0:
-                # a distance sensor rests on "nothing in range" and measures no noise there:
-                # a press ends only well under its trigger (docs/sensing.md)
-                rng = self.full_scale * self.chs.range // 100
-                self.gesture.span = (self.full_scale >> _SPAN_SHIFT) * LEVEL_MAX // (rng or 1)
         self.enabled = self.chs.enabled
         if not self.enabled and self.pressed:
             self.pressed = 0

@@ -124,10 +124,6 @@ class Gesture:
         self._lift = 0  # what _cand and _twitched ask of a press, at most (level units)
         self.speed = 0  # learned approach speed of the client's deliberate presses
         self._xspd = 0  # approach speed of the press in this excursion
-        # the least hysteresis (level units) under the trigger a press ends at: for a sensor
-        # resting on a constant value (a distance sensor's "nothing in range"), whose noise at
-        # rest says nothing of the noise of a hand in range (set by the channel)
-        self.span = 0
 
     def reset(self, now_us):
         """Forget any press in progress and the tremor guard (after a fault, a restart, a
@@ -357,10 +353,11 @@ class Gesture:
         # a tap snaps from the release level to the trigger; a shake (a sinusoid) takes its time
         self._slow = ticks_diff(now_us, self._t_start) >= _TAP_RISE_US
         r = release * geff // trigger if trigger else release
-        if self.span:
+        c = self.cond
+        if c is not None and c.span:
             # a hand's own noise at the edge of a distance sensor's range must not end the
             # press and start it again (zone 0 played twice on a slow entry)
-            h = geff - self.span
+            h = geff - c.span
             if h < r:
                 r = h if h > 1 else 1
         self._release = r
