@@ -77,6 +77,8 @@ class Channel:
         # "nothing in range" says nothing about where rest is: if the rest point (a lap, a
         # tray) leaves the view and comes back, that must not look like a press held for ever
         self._no_target = getattr(sensor, "NO_TARGET", -1)
+        if self.cond:
+            self.cond.rail = self._no_target
 
     # what monitors and plots read
     @property

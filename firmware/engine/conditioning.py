@@ -33,6 +33,8 @@ _MOVE_RATE = const(2)  # the learned movement size follows each new movement by 
 _MOVE_FLOORS = const(3)  # a movement is learned only if it reached 3x the most sensitive trigger
 _SHAKE_RATE = const(3)  # a smaller shake lowers the learned tremor size by 1/8 of the gap
 _SHAKE_CAP = const(3)  # ... up to 3/8 of the learned movement
+_SPAN_SHIFT = const(4)  # resting on "nothing in range": a press ends 1/16 of the scale under
+_RAIL_NEAR = const(6)  # ... when rest is within 1/64 of the scale of that reading
 _AUTO_SHARE = const(3)  # auto-ranging: trigger at (100 - sensitivity) * 3/200 of the movement
 
 
@@ -99,6 +101,8 @@ class Conditioner:
         self.shake = 0  # learned size of the client's shakes (tremor), level units
         self.auto = 0  # 1 while the trigger comes from the learned movement
         self.presses = 1  # the channel plays presses (a continuous mode is not auto-ranged)
+        self.rail = -1  # the sensor's "nothing in range" reading (a distance sensor), or -1
+        self.span = 0  # the least hysteresis under the trigger a press ends at (level units)
         self._floor = 0  # the most sensitive trigger the noise allows, level units
         self._past = 0  # readings in a row past rest the other way
         self._range = full_scale  # raw units that make LEVEL_MAX
@@ -197,6 +201,15 @@ class Conditioner:
             lvl = LEVEL_MAX * 3 // 4
         self.trigger_level = lvl
         self.release_level = lvl * 3 // 5
+        # a distance sensor resting on "nothing in range" measures no noise there, but a hand
+        # in range has a few mm of its own: a press ends only well under the trigger, or the
+        # hand's noise at the edge of the range ends it and starts it again (zone 0 twice)
+        span = 0
+        if self.rail >= 0:
+            d = (self._acc >> 12) - self.rail
+            if -(fs >> _RAIL_NEAR) <= d <= fs >> _RAIL_NEAR:
+                span = (fs >> _SPAN_SHIFT) * LEVEL_MAX // self._range
+        self.span = span
         # adaptive smoothing (1-euro-filter behaviour): heavy at rest, none once the reading
         # moves by more than the knee, so a real movement is not delayed
         sm = chs.smoothing

@@ -352,5 +352,13 @@ class Gesture:
         self._xspd = self._speed
         # a tap snaps from the release level to the trigger; a shake (a sinusoid) takes its time
         self._slow = ticks_diff(now_us, self._t_start) >= _TAP_RISE_US
-        self._release = release * geff // trigger if trigger else release
+        r = release * geff // trigger if trigger else release
+        c = self.cond
+        if c is not None and c.span:
+            # a hand's own noise at the edge of a distance sensor's range must not end the
+            # press and start it again (zone 0 played twice on a slow entry)
+            h = geff - c.span
+            if h < r:
+                r = h if h > 1 else 1
+        self._release = r
         return PRESS
