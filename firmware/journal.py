@@ -45,6 +45,8 @@ _NAME = "journal"
 CUT_NONE = const(0)
 CUT_PART = const(1)  # the power went while saving a later summary: this is the one before it
 CUT_LOST = const(2)  # the power went while saving its first summary: nothing of it is left
+_SUM_MAX = const(1 << 29)  # running sums stay small ints (MicroPython's are 31-bit)
+_IOI_MAX_MS = const(10000)  # inter-onset gaps up to 10 s count for tempo (as the reports do)
 
 
 def isqrt(n):
@@ -89,7 +91,8 @@ def _valid_record(doc):
 
 
 class Session:
-    """Running integer sums of one session, per channel (slow path: may grow past small ints)."""
+    """Running integer sums of one session, per channel. They stay small ints (no heap growth
+    in a long session): a sum past _SUM_MAX is halved with its count, which keeps its mean."""
 
     def __init__(self, seq, boot, n, start_ms, uptime_ms):
         self.seq = seq
@@ -103,6 +106,7 @@ class Session:
         self.hold_sum = [0] * n
         self.hold_max = [0] * n
         self.peak_sum = [0] * n
+        self.peak_n = [0] * n  # presses in peak_sum (halved with it)
         self.peak_max = [0] * n  # the reading at the press of the highest level...
         self.level_max = [-1] * n  # ...which is this
         self.last_onset = [None] * n
@@ -116,16 +120,24 @@ class Session:
         if hold_ms > self.hold_max[i]:
             self.hold_max[i] = hold_ms
         self.peak_sum[i] += peak
+        self.peak_n[i] += 1
+        if self.peak_sum[i] > _SUM_MAX:
+            self.peak_sum[i] >>= 1
+            self.peak_n[i] >>= 1
         if level > self.level_max[i]:
             self.level_max[i] = level
             self.peak_max[i] = peak
         last = self.last_onset[i]
         if last is not None:
             d = ticks_diff(onset_ms, last)
-            if d >= 0:
+            if 0 <= d <= _IOI_MAX_MS:  # a longer gap is a pause, not a tempo
                 self.ioi_n[i] += 1
                 self.ioi_sum[i] += d
                 self.ioi_sq[i] += d * d
+                if self.ioi_sq[i] > _SUM_MAX:
+                    self.ioi_n[i] >>= 1
+                    self.ioi_sum[i] >>= 1
+                    self.ioi_sq[i] >>= 1
         self.last_onset[i] = onset_ms
         if ticks_diff(end_ms, self.last_ms) > 0:
             self.last_ms = end_ms
@@ -148,7 +160,7 @@ class Session:
                     n,
                     self.hold_sum[i] // n,
                     self.hold_max[i],
-                    self.peak_sum[i] // n,
+                    self.peak_sum[i] // self.peak_n[i] if self.peak_n[i] else 0,
                     self.peak_max[i],
                     mean,
                     sd,
