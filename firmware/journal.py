@@ -29,7 +29,7 @@ import os
 from time import ticks_diff
 
 from micropython import const
-from store import _crc32, file_exists
+from store import _crc32, file_exists, write_file
 
 LAYOUT = const(1)
 CAPACITY = const(4096)  # bytes of journal.log: one LittleFS block, so one erase per write
@@ -390,13 +390,7 @@ class Log:
         data = head + b"".join(e[1] for e in keep)
         seq = record[0] if record is not None else self.next
         tmp = self._tmp(seq)
-        f = open(tmp, "wb")
-        try:
-            n = f.write(data)
-        finally:
-            f.close()
-        if n is not None and n != len(data):
-            raise OSError(28)  # ENOSPC: the flash is full; the old log is untouched
+        write_file(tmp, data)  # ENOSPC on a full flash: the old log is untouched
         os.rename(tmp, self.path)
         # the write went through: a stale temporary file of another session is no news now
         if cut is not None:

@@ -65,6 +65,21 @@ def checksum(values):
     return _crc32(canonical(values).encode()) & 0xFFFFFFFF
 
 
+def write_file(path, data):
+    """Write bytes to a file whole, or raise OSError(28). Usage: write_file(tmp, data)
+
+    A short write means the flash is full: raise ENOSPC so the caller leaves its old copy
+    alone (it writes a temporary file and renames it over the old one only on success).
+    """
+    f = open(path, "wb")
+    try:
+        n = f.write(data)
+    finally:
+        f.close()
+    if n is not None and n != len(data):
+        raise OSError(28)  # ENOSPC
+
+
 def file_exists(path):
     """Whether a file is there (MicroPython has no os.path)."""
     try:
@@ -248,13 +263,7 @@ class Store:
             # overwrites base.tmp, or a second cut during that write would lose it
             os.rename(tmp, cur)
             good = True
-        f = open(tmp, "wb")
-        try:
-            n = f.write(data)
-        finally:
-            f.close()
-        if n is not None and n != len(data):
-            raise OSError(28)  # ENOSPC: the flash is full; the old copy is untouched
+        write_file(tmp, data)  # step 1
         if good:
             os.rename(cur, base + ".bak")
         elif file_exists(cur):

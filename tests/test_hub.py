@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hubkit import running_studio
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
@@ -30,16 +31,8 @@ SIM = "sim-combo-1"
 
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
-    data = tmp_path_factory.mktemp("studio")
-    s = Studio(data, sims=["combo"], discover=None).start_in_thread()
-    s.write_discovery()
-    try:
-        inst = s.hub.instruments[SIM]
-        assert wait_until(lambda: inst.connected, 30), inst.problem
+    with running_studio(tmp_path_factory, "combo", "studio") as s:
         yield s
-    finally:
-        s.stop()
-        s.remove_discovery()
 
 
 def http(

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from host_fake import attune
+from hubkit import running_studio
 
 from host_tools.hub import remote
 from host_tools.hub.instrument import wait_until
@@ -30,16 +31,8 @@ SIM = "sim-big-switch-1"
 
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
-    data = tmp_path_factory.mktemp("studio-journal")
-    s = Studio(data, sims=["big-switch"], discover=None).start_in_thread()
-    s.write_discovery()
-    try:
-        inst = s.hub.instruments[SIM]
-        assert wait_until(lambda: inst.connected, 30), inst.problem
+    with running_studio(tmp_path_factory, "big-switch", "studio-journal") as s:
         yield s
-    finally:
-        s.stop()
-        s.remove_discovery()
 
 
 def http(studio: Studio, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import journal as fw_journal
 import pytest
+import store as fw_store
 from host_fake import FakeAttune, FakeSerial
 from test_reliability import FlashCut, Movements, play
 
@@ -254,7 +255,8 @@ def cut_while_saving(monkeypatch, dev: FakeAttune, torn: bool) -> None:
         f = real_open(path, mode)
         return Cut(f) if "w" in mode else f
 
-    monkeypatch.setattr(fw_journal, "open", cutting_open, raising=False)
+    # the journal writes its file with store.write_file
+    monkeypatch.setattr(fw_store, "open", cutting_open, raising=False)
     with pytest.raises(PowerCut):
         dev.kit.play(fw_journal.SAVE_EVERY_MS)
     monkeypatch.undo()

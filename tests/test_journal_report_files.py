@@ -7,25 +7,15 @@ import base64
 import html
 import json
 import re
-import time
 
 import pytest
+from test_journal_report import utc  # noqa: F401  (autouse: the expected dates are UTC)
 
 from benchmarks import journal as bench
 from host_tools.journal import open_journal
 from host_tools.journal.analysis import client_report
 from host_tools.journal.report import CHARTS, render_html, write_report
 from tests.host_fake import attune
-
-
-@pytest.fixture(autouse=True)
-def utc(monkeypatch):
-    """Reports speak local time; the expected dates here are UTC ones."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 @pytest.fixture(scope="module")

@@ -158,15 +158,10 @@ class Hub:
         (called from the instrument's thread). Raises AttuneError/JournalError: plain words."""
         if not self.record:
             raise AttuneError("Studio was started with --no-record.")
-        from host_tools.journal import Recorder
+        from host_tools.journal.recorder import Recorder, settings_of
 
         channels = inst.to_json()["channels"]
-        settings: dict[str, str] = {}
-        for scope in ["global"] + [str(c["name"]) for c in channels]:
-            try:
-                settings.update(client.values(scope))
-            except AttuneError:
-                pass  # an older firmware: record what it tells
+        settings = settings_of(client, channels)
         self.collect_standalone(inst, client, profile)
         info = client.info
         return Recorder(

@@ -155,6 +155,8 @@ def _unknown_instrument(name: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from host_tools.journal.cli import add_cue_window_option
+
     p = argparse.ArgumentParser(
         prog="attune studio",
         description="Attune Studio: the therapist's app, in the browser, for one instrument "
@@ -190,13 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not record sessions in the journal (it records while a profile is active)",
     )
-    p.add_argument(
-        "--cue-window",
-        type=int,
-        default=5000,
-        metavar="MS",
-        help="a press this soon after a cue answers it (default 5000)",
-    )
+    add_cue_window_option(p)
     return p
 
 

@@ -153,16 +153,6 @@ class _Announcement:
                 pass
 
 
-def _settings_of(client: Any, channels: list[dict[str, Any]]) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for scope in ["global"] + [str(c["name"]) for c in channels]:
-        try:
-            values.update(client.values(scope))
-        except AttuneError:
-            pass  # an older firmware: record what it tells
-    return values
-
-
 def _live_text(name: str, instrument: str, stats: dict[str, Any], left: float | None) -> str:
     text = (
         "Recording "
@@ -192,7 +182,7 @@ def _live_text(name: str, instrument: str, stats: dict[str, Any], left: float | 
 
 def cmd_record(args: argparse.Namespace, ctx: Any) -> int:
     from host_tools.cli import session
-    from host_tools.journal.recorder import Recorder
+    from host_tools.journal.recorder import Recorder, settings_of
 
     folder = _folder(args)
     journal = _open(args)  # a damaged or newer journal stops here, before the instrument
@@ -226,7 +216,7 @@ def cmd_record(args: argparse.Namespace, ctx: Any) -> int:
                     + " session(s) played without a computer and cleared them on the "
                     "instrument."
                 )
-            settings = _settings_of(client, channels)
+            settings = settings_of(client, channels)
             rec = Recorder(
                 Path(args.data) if args.data else None,
                 name,
@@ -548,6 +538,17 @@ def _score(text: str) -> int:
     return value
 
 
+def add_cue_window_option(p: argparse.ArgumentParser) -> None:
+    """--cue-window, for `attune record` and `attune studio`. Usage: add_cue_window_option(p)"""
+    p.add_argument(
+        "--cue-window",
+        type=int,
+        default=5000,
+        metavar="MS",
+        help="a press this soon after a cue answers it (default 5000)",
+    )
+
+
 def add_commands(
     sub: argparse._SubParsersAction, dev: argparse.ArgumentParser, add: Adder
 ) -> None:
@@ -565,13 +566,7 @@ def add_commands(
         help="whose session it is (a pseudonym is fine; default: the profile in use)",
     )
     p.add_argument("--seconds", type=float, default=None, help="stop after this long")
-    p.add_argument(
-        "--cue-window",
-        type=int,
-        default=5000,
-        metavar="MS",
-        help="a press this soon after a cue answers it (default 5000)",
-    )
+    add_cue_window_option(p)
     p.add_argument(
         "--rate",
         type=int,

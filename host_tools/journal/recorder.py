@@ -35,6 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from host_tools.errors import AttuneError
 from host_tools.journal.db import Journal, JournalError, open_journal
 from host_tools.journal.units import real_peak
 
@@ -70,6 +71,18 @@ def _num(text: str | None, default: float = 0.0) -> float:
         return float(text)
     except ValueError:
         return default
+
+
+def settings_of(client: Any, channels: list[dict[str, Any]]) -> dict[str, str]:
+    """The settings in use on a device, global then each channel's, for a Recorder.
+    Usage: settings_of(client, inst.to_json()["channels"])"""
+    values: dict[str, str] = {}
+    for scope in ["global"] + [str(c["name"]) for c in channels]:
+        try:
+            values.update(client.values(scope))
+        except AttuneError:
+            pass  # an older firmware: record what it tells
+    return values
 
 
 class DeviceClock:
