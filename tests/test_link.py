@@ -169,9 +169,12 @@ def port(request):
     p.close()
 
 
-def pipe_only(port):
-    if port.kind != "pipe":
-        pytest.skip("the built-in port's byte-by-byte budgets (the usb port has its own)")
+@pytest.fixture
+def pipe_port():
+    """The built-in port only: its byte-by-byte budgets (the usb port has its own tests)."""
+    p = Port()
+    yield p
+    p.close()
 
 
 def echo(calls):
@@ -235,8 +238,8 @@ def test_a_line_of_exactly_200_bytes_is_handled(port):
     assert calls == [b"x" * 200]
 
 
-def test_each_call_reads_at_most_128_bytes_so_a_flood_cannot_hold_up_a_tick(port):
-    pipe_only(port)
+def test_each_call_reads_at_most_128_bytes_so_a_flood_cannot_hold_up_a_tick(pipe_port):
+    port = pipe_port
     calls = []
     lnk = port.link(lambda line: calls.append(line) or "OK")
     port.send(b"a\n" * 500)
@@ -246,8 +249,8 @@ def test_each_call_reads_at_most_128_bytes_so_a_flood_cannot_hold_up_a_tick(port
     assert len(calls) == 128
 
 
-def test_each_call_writes_at_most_128_reply_bytes_and_64_async_bytes(port):
-    pipe_only(port)
+def test_each_call_writes_at_most_128_reply_bytes_and_64_async_bytes(pipe_port):
+    port = pipe_port
     lnk = port.link(None)
     lnk.reply("x" * 300)
     lnk.pump(0)
@@ -382,8 +385,8 @@ def test_a_line_before_the_console_is_ready_is_answered_busy(port):
     assert pump_all(lnk, port, 20).startswith(b"ERR busy ")
 
 
-def test_a_closed_host_pipe_drops_the_output_instead_of_raising(port):
-    pipe_only(port)
+def test_a_closed_host_pipe_drops_the_output_instead_of_raising(pipe_port):
+    port = pipe_port
     lnk = port.link(None)
     os.close(port.host_r)
     port.host_r = os.open(os.devnull, os.O_RDONLY)
@@ -412,8 +415,8 @@ def test_service_stops_reading_once_its_time_budget_is_spent(port, monkeypatch):
     assert lnk.handler is not None
 
 
-def test_a_stream_that_cannot_be_polled_for_output_is_written_anyway(port):
-    pipe_only(port)
+def test_a_stream_that_cannot_be_polled_for_output_is_written_anyway(pipe_port):
+    port = pipe_port
 
     class Sink:
         def __init__(self):
