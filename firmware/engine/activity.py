@@ -45,9 +45,9 @@ class Activity:
         self.on[i] = 1
         self.onset[i] = now_us
         m = ch.mapper
-        # the velocity the mode played (the same pure function of the strength); 0 when the
-        # press started no note (cc, bend, pressure; a latch's second press; a full queue)
-        self.velocity[i] = m.velocity(ch.gesture.strength) if m.count else 0
+        # the velocity the mode played; 0 when the press started no note (cc, bend, pressure;
+        # a latch's second press; a full queue)
+        self.velocity[i] = m.vel if m.count else 0
         ch.peak_level = ch.level
         ch.peak_raw = ch.raw
         self.presses = (self.presses + 1) & 0xFFFF

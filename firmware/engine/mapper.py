@@ -31,6 +31,7 @@ class Mapper:
         self.midi = midi
         self.notes = bytearray(_MAX_NOTES)  # notes now sounding from this channel
         self.count = 0
+        self.vel = 0  # the velocity of the last note started
         self._out = 0  # MIDI channel those notes were started on
         # the last level() input fully acted on: most ticks repeat it, and the channel then
         # skips the call (a repeat would change nothing)
@@ -111,6 +112,7 @@ class Mapper:
         if n < _MAX_NOTES and self.midi.note_on(self._out, note, vel, self.index):
             self.notes[n] = note
             self.count = n + 1
+            self.vel = vel  # what the press played (the journal's activity reads it)
 
     def off(self):
         """End every note this channel started (release, fault, panic, settings change)."""

@@ -72,39 +72,6 @@ CREATE TABLE goal_scores(id INTEGER PRIMARY KEY,
   t REAL NOT NULL, score INTEGER NOT NULL CHECK(score BETWEEN -2 AND 2));
 """
 
-# Version 1 (the first shape, kept so the migration test can build one by hand): activations
-# had no `level` column and standalone sessions had no table.
-SCHEMA_V1 = """
-CREATE TABLE clients(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, created REAL NOT NULL);
-CREATE TABLE sessions(id INTEGER PRIMARY KEY,
-  client_id INTEGER NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
-  instrument TEXT NOT NULL, source TEXT NOT NULL CHECK(source IN ('live','standalone')),
-  started REAL NOT NULL, ended REAL,
-  approx INTEGER NOT NULL DEFAULT 0,
-  cue_window_ms INTEGER NOT NULL DEFAULT 5000);
-CREATE TABLE activations(id INTEGER PRIMARY KEY,
-  session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-  sensor TEXT NOT NULL, t REAL NOT NULL, velocity INTEGER NOT NULL, peak REAL NOT NULL,
-  unit TEXT NOT NULL, hold_ms INTEGER NOT NULL);
-CREATE INDEX activations_by_session ON activations(session_id, t);
-CREATE TABLE settings_changes(id INTEGER PRIMARY KEY,
-  session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-  t REAL NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL);
-CREATE TABLE notes(id INTEGER PRIMARY KEY,
-  session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-  t REAL NOT NULL, text TEXT NOT NULL);
-CREATE TABLE cues(id INTEGER PRIMARY KEY,
-  session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-  t REAL NOT NULL, window_ms INTEGER NOT NULL, response_ms REAL);
-CREATE TABLE goals(id INTEGER PRIMARY KEY,
-  client_id INTEGER NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
-  text TEXT NOT NULL, created REAL NOT NULL);
-CREATE TABLE goal_scores(id INTEGER PRIMARY KEY,
-  goal_id INTEGER NOT NULL REFERENCES goals(id) ON DELETE CASCADE,
-  session_id INTEGER REFERENCES sessions(id) ON DELETE CASCADE,
-  t REAL NOT NULL, score INTEGER NOT NULL CHECK(score BETWEEN -2 AND 2));
-"""
-
 # MIGRATIONS[v]: the statements that take a version-v file to version v+1 (one transaction).
 MIGRATIONS: dict[int, str] = {
     1: """
