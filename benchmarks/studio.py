@@ -31,8 +31,8 @@ GROUP = ["combo", "big-switch", "squeeze-pad", "two-switch-breath"]
 def running_studio(
     sims: list[str], seconds: float = 60.0, args: list[str] | None = None
 ) -> Iterator[dict[str, Any]]:
-    """`attune studio --sim ... [args]` in a child process; yields {url, token, pid, ids} once
-    every instrument is connected."""
+    """`attune studio --sim ... [args]` in a child process; yields {url, token, pid, ids, data}
+    once every instrument is connected (data: the hub's data folder, removed afterwards)."""
     data = Path(tempfile.mkdtemp(prefix="attune-studio-bench-"))
     cmd = [sys.executable, "-m", "host_tools.cli", "studio", "--no-browser", "--http-port", "0"]
     cmd += ["--data", str(data)] + list(args or [])
@@ -58,7 +58,7 @@ def running_studio(
             time.sleep(0.2)
         else:
             raise RuntimeError("the simulated instruments did not all connect: " + str(ids))
-        yield dict(doc, pid=proc.pid, ids=ids)
+        yield dict(doc, pid=proc.pid, ids=ids, data=str(data))
     finally:
         stop(proc)
         shutil.rmtree(data, ignore_errors=True)
@@ -204,18 +204,27 @@ def group_load(seconds: float = 20.0) -> dict[str, Any]:
 
 def long_run(minutes: float = 30.0, press_every_s: float = 2.0) -> dict[str, Any]:
     """The hub with 4 simulated instruments streaming to one page for `minutes`, each sensor
-    pressed and let go from the page every few seconds (notes too, not only meters): the hub's
-    RSS once a minute and its growth. Growth is the last minute's RSS minus the RSS after the
-    first minute (start-up and first allocations settle in it)."""
+    pressed and let go from the page every few seconds (notes too, not only meters), each
+    instrument with a profile so the hub records 4 sessions into its journal: the hub's RSS
+    and the journal's activation rows once a minute, its growth, its CPU. Growth is the last
+    minute's RSS minus the RSS after the first minute (start-up and first allocations settle
+    in it)."""
     samples: list[float] = []
+    sims_mb: list[float] = []
+    rows: list[int] = []
     frames = notes = 0
+    load0 = os.getloadavg()[0]
     with running_studio(GROUP) as doc, _page(doc) as ws:
         pid = doc["pid"]
-        sensors: list[tuple[str, str]] = []
+        sims = _children(pid)
+        sensors = _sensors(ws)
+        _record_all(doc)
         time.sleep(1.0)
         t0 = time.monotonic()
         cpu0 = _cpu_s(pid)
         samples.append(_rss_mb(pid))
+        sims_mb.append(round(sum(_rss_mb(c) for c in sims), 1))
+        rows.append(_journal_rows(doc))
         next_sample = t0 + 60.0
         next_press = t0
         pressed = False
@@ -229,6 +238,12 @@ def long_run(minutes: float = 30.0, press_every_s: float = 2.0) -> dict[str, Any
                 next_press = now + press_every_s / 2
             if now >= next_sample:
                 samples.append(_rss_mb(pid))
+                sims_mb.append(round(sum(_rss_mb(c) for c in sims), 1))
+                rows.append(_journal_rows(doc))
+                minute = {"minute": len(samples) - 1, "rss_mb": samples[-1], "rows": rows[-1]}
+                minute.update(sims_rss_mb=sims_mb[-1], load=os.getloadavg()[0])
+                minute.update(cpu_percent=round(100 * (_cpu_s(pid) - cpu0) / (now - t0), 1))
+                print(json.dumps(minute), file=sys.stderr, flush=True)
                 next_sample += 60.0
             try:
                 msg = json.loads(ws.recv(timeout=1))
@@ -241,6 +256,10 @@ def long_run(minutes: float = 30.0, press_every_s: float = 2.0) -> dict[str, Any
         wall = time.monotonic() - t0
         cpu = _cpu_s(pid) - cpu0
         samples.append(_rss_mb(pid))
+        live = _get(doc, "/api/journal/live")["instruments"]
+        recording = sum(bool(r["recording"]) for r in live)
+        time.sleep(COMMIT_WAIT_S)  # the recorders' last batch
+        rows.append(_journal_rows(doc))
     settled = samples[1] if len(samples) > 2 else samples[0]
     return {
         "studio_long_minutes": round(wall / 60, 1),
@@ -251,7 +270,45 @@ def long_run(minutes: float = 30.0, press_every_s: float = 2.0) -> dict[str, Any
         "studio_long_cpu_percent": round(100 * cpu / wall, 1),
         "studio_long_meter_fps": round(frames / wall / len(GROUP), 1),
         "studio_long_notes": notes,
+        "studio_long_sims_rss_mb": sims_mb,
+        "studio_long_recording": recording,
+        "studio_long_journal_rows": rows,
+        "studio_long_journal_rows_end": rows[-1],
+        "studio_long_load_start": round(load0, 2),
+        "studio_long_load_end": round(os.getloadavg()[0], 2),
     }
+
+
+COMMIT_WAIT_S = 2.0  # the recorders commit every second
+
+
+def _journal_rows(doc: dict[str, Any]) -> int:
+    """The activation rows in the hub's journal now (read-only, beside the hub's writers)."""
+    import sqlite3
+
+    path = Path(doc["data"]) / "journal.sqlite"
+    if not path.exists():
+        return 0
+    db = sqlite3.connect("file:" + str(path) + "?mode=ro", uri=True, timeout=5)
+    try:
+        return int(db.execute("SELECT COUNT(*) FROM activations").fetchone()[0])
+    finally:
+        db.close()
+
+
+def _record_all(doc: dict[str, Any], seconds: float = 20.0) -> None:
+    """A profile saved on each instrument, so the hub records each one's session; returns once
+    every instrument is recording."""
+    for k, device in enumerate(doc["ids"]):
+        _post(doc, "/api/request", {"device": device, "line": "profile save bench" + str(k + 1)})
+    deadline = time.monotonic() + seconds
+    live: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        live = _get(doc, "/api/journal/live")["instruments"]
+        if sum(r["recording"] for r in live) == len(doc["ids"]):
+            return
+        time.sleep(0.2)
+    raise RuntimeError("the hub did not record every instrument: " + str(live))
 
 
 def _sensors(ws: Any) -> list[tuple[str, str]]:
@@ -295,17 +352,7 @@ def _recording_run(record: bool, seconds: float, trials: int) -> dict[str, Any]:
         pid = doc["pid"]
         sensors = _sensors(ws)
         if record:
-            for k, device in enumerate(doc["ids"]):
-                line = "profile save bench" + str(k + 1)
-                _post(doc, "/api/request", {"device": device, "line": line})
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline:
-                live = _get(doc, "/api/journal/live")["instruments"]
-                if sum(r["recording"] for r in live) == len(GROUP):
-                    break
-                time.sleep(0.2)
-            else:
-                raise RuntimeError("the hub did not record every instrument: " + str(live))
+            _record_all(doc)
         time.sleep(1.0)
         cpu0, t0 = _cpu_s(pid), time.monotonic()
         pressed, next_press = False, t0
