@@ -384,13 +384,14 @@ def analyse(r: Report) -> None:
         )
     if not r.problems and r.state == "playing":
         title = f.get("title") or f.get("instrument") or "instrument"
+        if impl == "micropython":
+            runs = f"firmware {f.get('attune', '?')}, MicroPython {mp or '?'}"
+        else:  # the simulator: its "MicroPython" version would be this computer's Python's
+            runs = f"simulated instrument: firmware {f.get('attune', '?')} runs on this computer"
         r.add(
             "ok",
             "playing",
-            f"Attune {f.get('instrument', '')} on {f.get('board', '')} is playing (firmware "
-            f"{f.get('attune', '?')}, MicroPython {mp or '?'}"
-            + ("" if impl == "micropython" else ", simulated")
-            + ").",
+            f"Attune {f.get('instrument', '')} on {f.get('board', '')} is playing ({runs}).",
             f"To hear it, choose 'Attune {title}' as the MIDI input of a synth or DAW.",
         )
 

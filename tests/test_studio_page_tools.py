@@ -18,6 +18,7 @@ import serial
 from host_fake import FakeAttune, FakeSerial
 from test_studio_page import DESKTOP, axe_violations, open_view, shot
 
+from firmware.version import FIRMWARE
 from host_tools.client import Client
 from host_tools.device import PortInfo
 from host_tools.hub.instrument import wait_until
@@ -158,6 +159,10 @@ def test_the_check_up_view_shows_doctors_findings_in_plain_words(page: Any):
     first = doc["findings"][0]
     assert first["text"] in items.first.inner_text()
     assert summary.inner_text().startswith("Combo: ")
+    # a simulated instrument says so, with its firmware, not the simulator's Python version
+    shown = page.locator("#doctor-findings").inner_text()
+    assert "simulated instrument: firmware " + FIRMWARE + " runs on this computer" in shown
+    assert "MicroPython" not in shown and sys.version.split()[0] not in shown
     shot(page, "checkup", docs=True)
     violations = axe_violations(page)
     assert not violations, json.dumps(violations, indent=1)
