@@ -98,6 +98,8 @@ def test_a_session_is_recorded_for_the_active_profile(
     )
     assert status == 200 and body["client"] == "anna"
     assert wait_until(lambda: rec.stats()["activations"] >= 3, 5), rec.stats()
+    # the cue's answer is settled once the presses are over (the recorder's release grace)
+    assert wait_until(lambda: rec.stats()["responded"] >= 1, 5), rec.stats()
     status, live = http(studio, "/api/journal/live")
     (mine,) = [r for r in live["instruments"] if r["device"] == SIM]
     assert mine["recording"] and mine["client"] == "anna" and mine["activations"] == 3
