@@ -6,7 +6,9 @@ Usage: routes = api.routes(hub)   # added to the app by server.build_app
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -18,6 +20,7 @@ from host_tools.hub.hub import Hub
 from host_tools.hub.messages import BadMessage
 
 MAX_BODY = 4096
+Handler = Callable[[Request], Awaitable[Response]]
 
 
 def status_of(e: AttuneError) -> int:
@@ -33,6 +36,30 @@ def status_of(e: AttuneError) -> int:
 
 def error(status: int, text: str) -> JSONResponse:
     return JSONResponse({"error": text}, status_code=status)
+
+
+def refusals(
+    attune_error: Callable[[AttuneError], Response] | None = None,
+) -> Callable[[Handler], Handler]:
+    """A route's handler whose refusals become a JSON error in plain words: a malformed request
+    (BadMessage) is 400, an AttuneError is `attune_error(e)` (by default its status_of).
+    Usage: @refusals() above `async def handler(request)` in a routes() function."""
+
+    def wrap(fn: Handler) -> Handler:
+        @functools.wraps(fn)
+        async def handler(request: Request) -> Response:
+            try:
+                return await fn(request)
+            except BadMessage as e:
+                return error(400, str(e))
+            except AttuneError as e:
+                if attune_error is not None:
+                    return attune_error(e)
+                return error(status_of(e), e.message)
+
+        return handler
+
+    return wrap
 
 
 async def json_body(request: Request) -> dict[str, Any]:
@@ -58,41 +85,31 @@ def _device(data: dict[str, Any]) -> str | None:
 def routes(hub: Hub) -> list[Route]:
     """The routes, bound to `hub`."""
 
+    @refusals()
     async def release(request: Request) -> Response:
         """The command line's `attune deploy` asks for a Pico's port (docs/studio-api.md)."""
-        try:
-            data = await json_body(request)
-            why = data.get("for", "attune deploy")
-            seconds = data.get("seconds", 900)
-            if not isinstance(why, str) or len(why) > 80 or not why.isprintable():
-                raise BadMessage("'for' must be a few words saying what needs the port.")
-            if not isinstance(seconds, int | float) or isinstance(seconds, bool):
-                raise BadMessage("'seconds' must be a number.")
-            inst = hub.find(_device(data))
-            await hub.release(inst, why, float(seconds))
-        except BadMessage as e:
-            return error(400, str(e))
-        except AttuneError as e:
-            return error(status_of(e), e.message)
+        data = await json_body(request)
+        why = data.get("for", "attune deploy")
+        seconds = data.get("seconds", 900)
+        if not isinstance(why, str) or len(why) > 80 or not why.isprintable():
+            raise BadMessage("'for' must be a few words saying what needs the port.")
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+            raise BadMessage("'seconds' must be a number.")
+        inst = hub.find(_device(data))
+        await hub.release(inst, why, float(seconds))
         return JSONResponse({"released": inst.id})
 
+    @refusals()
     async def resume(request: Request) -> Response:
-        try:
-            inst = hub.find(_device(await json_body(request)))
-        except BadMessage as e:
-            return error(400, str(e))
-        except AttuneError as e:
-            return error(status_of(e), e.message)
+        inst = hub.find(_device(await json_body(request)))
         hub.resume(inst)
         return JSONResponse({"resumed": inst.id})
 
+    @refusals()
     async def doctor(request: Request) -> Response:
         """`attune doctor`'s findings for one instrument (the page's Check-up view)."""
-        try:
-            inst = hub.find(request.query_params.get("device"))
-            return JSONResponse(await hub.doctor(inst))
-        except AttuneError as e:
-            return error(status_of(e), e.message)
+        inst = hub.find(request.query_params.get("device"))
+        return JSONResponse(await hub.doctor(inst))
 
     return [
         Route("/api/release", release, methods=["POST"]),

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from host_tools.errors import AttuneError
-from host_tools.hub.api import error, json_body, status_of
+from host_tools.hub.api import error, json_body, refusals, status_of
 from host_tools.hub.hub import Hub
 from host_tools.hub.instrument import Instrument
 from host_tools.hub.messages import BadMessage
@@ -155,18 +155,14 @@ def _journal_error(e: AttuneError) -> JSONResponse:
 def routes(hub: Hub) -> list[Route]:
     """The routes, bound to `hub`."""
 
+    @refusals(_journal_error)
     async def cue(request: Request) -> Response:
         """`attune cue` and the page's Cue button: the therapist invites a response now."""
-        try:
-            data = await json_body(request)
-            t = data.get("t")
-            if t is not None and (not isinstance(t, int | float) or isinstance(t, bool)):
-                raise BadMessage("'t' must be the cue's time in seconds (unix time).")
-            inst = pick(hub, data.get("device"))
-        except BadMessage as e:
-            return error(400, str(e))
-        except AttuneError as e:
-            return _journal_error(e)
+        data = await json_body(request)
+        t = data.get("t")
+        if t is not None and (not isinstance(t, int | float) or isinstance(t, bool)):
+            raise BadMessage("'t' must be the cue's time in seconds (unix time).")
+        inst = pick(hub, data.get("device"))
         at_ms = float(t) * 1000.0 if t is not None else time.time() * 1000.0
         rec = inst.recorder
         if rec is None:  # it stopped recording this very moment
@@ -174,21 +170,17 @@ def routes(hub: Hub) -> list[Route]:
         rec.cue(at_ms)
         return JSONResponse({"cue": at_ms, "device": inst.id, "client": rec.client})
 
+    @refusals(_journal_error)
     async def note(request: Request) -> Response:
         """A note the therapist types, kept with the session."""
-        try:
-            data = await json_body(request)
-            text = data.get("text")
-            if not isinstance(text, str) or not text.strip():
-                raise BadMessage("'text' must be the note, as text.")
-            text = " ".join(text.split())
-            if len(text) > NOTE_MAX or not text.isprintable():
-                raise BadMessage("A note is at most 500 printable characters.")
-            inst = pick(hub, data.get("device"))
-        except BadMessage as e:
-            return error(400, str(e))
-        except AttuneError as e:
-            return _journal_error(e)
+        data = await json_body(request)
+        text = data.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise BadMessage("'text' must be the note, as text.")
+        text = " ".join(text.split())
+        if len(text) > NOTE_MAX or not text.isprintable():
+            raise BadMessage("A note is at most 500 printable characters.")
+        inst = pick(hub, data.get("device"))
         rec = inst.recorder
         if rec is None:
             return error(409, "Not recording on " + inst.id + " any more.")
@@ -210,35 +202,25 @@ def routes(hub: Hub) -> list[Route]:
             out.append(row)
         return JSONResponse({"instruments": out})
 
+    @refusals(_journal_error)
     async def clients(request: Request) -> Response:
-        try:
-            rows = await asyncio.to_thread(_with_journal, hub, lambda j: j.clients())
-        except AttuneError as e:
-            return _journal_error(e)
+        rows = await asyncio.to_thread(_with_journal, hub, lambda j: j.clients())
         return JSONResponse({"clients": rows})
 
+    @refusals(_journal_error)
     async def report(request: Request) -> Response:
         """The client's figures (host_tools/journal/analysis.client_report)."""
         from host_tools.journal.analysis import client_report
 
-        try:
-            name = _client_name(request)
-            doc = await asyncio.to_thread(_with_journal, hub, client_report, name)
-        except BadMessage as e:
-            return error(400, str(e))
-        except AttuneError as e:
-            return _journal_error(e)
+        name = _client_name(request)
+        doc = await asyncio.to_thread(_with_journal, hub, client_report, name)
         return JSONResponse(doc)
 
+    @refusals(_journal_error)
     async def report_html(request: Request) -> Response:
         """The client's report as a self-contained HTML file, to download."""
-        try:
-            name = _client_name(request)
-            html = await asyncio.to_thread(_with_journal, hub, _report_html, name)
-        except BadMessage as e:
-            return error(400, str(e))
-        except AttuneError as e:
-            return _journal_error(e)
+        name = _client_name(request)
+        html = await asyncio.to_thread(_with_journal, hub, _report_html, name)
         safe = re.sub(r"[^A-Za-z0-9_-]+", "_", name) or "client"
         return Response(
             html,
@@ -294,54 +276,40 @@ def _cue_window_s(secs: Any) -> float:
 def goal_routes(hub: Hub) -> list[Route]:
     """The goals (Goal Attainment Scaling) and the cue window, bound to `hub`."""
 
+    @refusals(_journal_error)
     async def goals(request: Request) -> Response:
         """The client's goals with their Goal Attainment Scaling scores, oldest first."""
-        try:
-            name = _client_name(request)
-            rows = await asyncio.to_thread(_with_journal, hub, _goals, name)
-        except BadMessage as e:
-            return error(400, str(e))
-        except AttuneError as e:
-            return _journal_error(e)
+        name = _client_name(request)
+        rows = await asyncio.to_thread(_with_journal, hub, _goals, name)
         return JSONResponse({"client": name, "goals": rows, "words": GAS_WORDS})
 
+    @refusals(_journal_error)
     async def add_goal(request: Request) -> Response:
         """A new goal for a client: {"client": NAME, "text": WHAT}."""
-        try:
-            data = await json_body(request)
-            name = _client_in(data)
-            text = _goal_text(data.get("text"))
-            gid = await asyncio.to_thread(_with_journal, hub, _add_goal, name, text)
-        except BadMessage as e:
-            return error(400, str(e))
-        except AttuneError as e:
-            return _journal_error(e)
+        data = await json_body(request)
+        name = _client_in(data)
+        text = _goal_text(data.get("text"))
+        gid = await asyncio.to_thread(_with_journal, hub, _add_goal, name, text)
         return JSONResponse({"client": name, "goal": gid, "text": text})
 
+    @refusals(_journal_error)
     async def score_goal(request: Request) -> Response:
         """Today's score of a goal: {"client": NAME, "goal": ID, "score": -2..2}."""
-        try:
-            data = await json_body(request)
-            name = _client_in(data)
-            goal, score = _goal_score(data)
-            await asyncio.to_thread(_with_journal, hub, _score_goal, name, goal, score)
-        except BadMessage as e:
-            return error(400, str(e))
-        except AttuneError as e:
-            return _journal_error(e)
+        data = await json_body(request)
+        name = _client_in(data)
+        goal, score = _goal_score(data)
+        await asyncio.to_thread(_with_journal, hub, _score_goal, name, goal, score)
         return JSONResponse(
             {"client": name, "goal": goal, "score": score, "words": GAS_WORDS[score]}
         )
 
+    @refusals(_journal_error)
     async def cue_window(request: Request) -> Response:
         """How long after a cue a press answers it: GET it, or POST {"seconds": 1..30} to set
         it for the sessions recording now (cues from now on) and for new ones."""
         if request.method == "POST":
-            try:
-                data = await json_body(request)
-                secs = _cue_window_s(data.get("seconds"))
-            except BadMessage as e:
-                return error(400, str(e))
+            data = await json_body(request)
+            secs = _cue_window_s(data.get("seconds"))
             hub.cue_window_ms = int(round(float(secs) * 1000))
             for inst in recording(hub):
                 rec = inst.recorder
