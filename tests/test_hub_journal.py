@@ -180,6 +180,7 @@ def test_goals_are_added_scored_and_listed_with_their_gas_words(studio: Studio) 
         studio, "/api/journal/goal/score", {"client": "gina", "goal": gid, "score": -1}
     )
     assert status == 200 and body["words"] == "somewhat less than expected", body
+    assert body["session"] is None and body["session_started"] is None  # gina has none
     assert (
         http(studio, "/api/journal/goal/score", {"client": "gina", "goal": gid, "score": 2})[0]
         == 200
@@ -192,6 +193,7 @@ def test_goals_are_added_scored_and_listed_with_their_gas_words(studio: Studio) 
         (-1, "somewhat less than expected"),
         (2, "much more than expected"),
     ]
+    assert [(s["session_id"], s["session_started"]) for s in goal["scores"]] == [(None, None)] * 2
     assert body["words"]["0"] == "the expected level"
     # checked, in plain words
     bad = [
@@ -218,7 +220,7 @@ def test_the_cue_window_is_set_for_running_and_new_recordings(studio: Studio) ->
     assert wait_until(lambda: inst.recorder is not None, 5), inst.not_recording
     assert http(studio, "/api/journal/cue-window")[1]["ms"] == 5000
     status, body = http(studio, "/api/journal/cue-window", {"seconds": 8})
-    assert status == 200 and body == {"ms": 8000, "seconds": 8.0}
+    assert status == 200 and body == {"ms": 8000, "seconds": 8.0, "kept": True}
     assert inst.recorder.cue_window_ms == 8000 and studio.hub.cue_window_ms == 8000
     for bad in (0, 31, "5", None, True):
         status, body = http(studio, "/api/journal/cue-window", {"seconds": bad})
@@ -226,6 +228,96 @@ def test_the_cue_window_is_set_for_running_and_new_recordings(studio: Studio) ->
     assert http(studio, "/api/journal/cue-window")[1]["ms"] == 8000
     status, body = http(studio, "/api/journal/cue-window", {"seconds": 5})
     assert status == 200 and inst.recorder.cue_window_ms == 5000
+
+
+def test_a_goal_score_is_kept_with_the_session_it_was_given_in(studio: Studio) -> None:
+    from host_tools.journal import open_journal
+
+    inst = studio.hub.instruments[SIM]
+    assert ask(studio, "profile save hana").startswith("OK")
+    assert wait_until(lambda: inst.recorder is not None and inst.recorder.client == "hana", 5)
+    assert wait_until(lambda: inst.recorder.session_id is not None, 5)
+    live = inst.recorder.session_id
+    status, body = http(studio, "/api/journal/goal", {"client": "hana", "text": "Waits for a cue"})
+    assert status == 200, body
+    gid = body["goal"]
+    score = {"client": "hana", "goal": gid}
+    # during the session: kept with it
+    status, body = http(studio, "/api/journal/goal/score", dict(score, score=1))
+    assert status == 200 and body["session"] == live, body
+    assert body["session_started"] == pytest.approx(inst.recorder.started)
+    # after it (another client's profile ends hana's session): still today's session of hers
+    assert ask(studio, "profile save ben").startswith("OK")
+    assert wait_until(lambda: inst.recorder is not None and inst.recorder.client == "ben", 5)
+    status, body = http(studio, "/api/journal/goal/score", dict(score, score=2))
+    assert status == 200 and body["session"] == live, body
+    # a session named, or none
+    status, body = http(studio, "/api/journal/goal/score", dict(score, score=0, session=None))
+    assert status == 200 and body["session"] is None, body
+    status, body = http(studio, "/api/journal/goal/score", dict(score, score=0, session=live))
+    assert status == 200 and body["session"] == live, body
+    ben = inst.recorder.session_id
+    for bad, words in ((99999, "no session number"), (ben, "no session number"), ("1", "null")):
+        status, body = http(studio, "/api/journal/goal/score", dict(score, score=0, session=bad))
+        assert status == 400 and words in body["error"], (bad, body)
+    journal = open_journal(studio.data_dir)
+    try:
+        (goal,) = journal.goals("hana")
+    finally:
+        journal.close()
+    assert [(s["score"], s["session_id"]) for s in goal["scores"]] == [
+        (1, live),
+        (2, live),
+        (0, None),
+        (0, live),
+    ]
+    status, body = http(studio, "/api/journal/goals?client=hana")
+    started = [s["session_started"] for s in body["goals"][0]["scores"]]
+    assert started[2] is None and started[0] == started[1] == started[3] is not None
+
+
+def test_the_cue_window_is_kept_for_studios_next_start(tmp_path: Any) -> None:
+    from host_tools.hub import journal
+
+    def start(**kwargs: Any) -> Studio:
+        return Studio(tmp_path, sims=[], discover=None, **kwargs).start_in_thread()
+
+    s = start()
+    try:
+        assert http(s, "/api/journal/cue-window")[1]["ms"] == 5000  # nothing kept yet
+        assert http(s, "/api/journal/cue-window", {"seconds": 8})[1]["kept"] is True
+    finally:
+        s.stop()
+    assert journal.saved_cue_window_ms(tmp_path) == 8000
+    s = start()
+    try:
+        assert s.hub.cue_window_ms == 8000
+        assert http(s, "/api/journal/cue-window")[1] == {"ms": 8000, "seconds": 8.0}
+    finally:
+        s.stop()
+    s = start(cue_window_ms=3000)  # `attune studio --cue-window 3000` wins over the kept one
+    try:
+        assert http(s, "/api/journal/cue-window")[1]["ms"] == 3000
+    finally:
+        s.stop()
+    # a damaged or strange file: the default, and Studio still starts
+    for text in ("{", "[]", '{"cue_window_ms": 999999}', '{"cue_window_ms": "8000"}'):
+        (tmp_path / journal.SETTINGS_FILE).write_text(text)
+        assert journal.saved_cue_window_ms(tmp_path) is None, text
+    s = start()
+    try:
+        assert s.hub.cue_window_ms == 5000
+    finally:
+        s.stop()
+    # a folder it cannot write: set for now, and the page is told it was not kept
+    (tmp_path / journal.SETTINGS_FILE).unlink()
+    (tmp_path / journal.SETTINGS_FILE).mkdir()
+    s = start()
+    try:
+        status, body = http(s, "/api/journal/cue-window", {"seconds": 7})
+        assert status == 200 and body["kept"] is False and s.hub.cue_window_ms == 7000
+    finally:
+        s.stop()
 
 
 def test_goal_and_cue_window_changes_need_the_token(studio: Studio) -> None:

@@ -91,6 +91,14 @@ def axe_violations(page) -> list[dict]:
     )
 
 
+def expect(target):
+    """Playwright's `expect` (retries until its condition holds or the timeout passes),
+    imported when a test runs, as the browser fixture imports Playwright."""
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(target)
+
+
 def wait_message(page, text: str) -> None:
     """Until the page's message line says `text`."""
     page.wait_for_function(

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from test_studio_page import DESKTOP, DOCS_IMG, axe_violations, open_view, shot
+from test_studio_page import DESKTOP, DOCS_IMG, axe_violations, expect, open_view, shot
 
 from benchmarks.studio_page import OUT
 from host_tools.hub.instrument import wait_until
@@ -172,6 +172,8 @@ def test_goals_are_added_scored_and_listed_and_the_answer_time_is_set(
     page.locator("#message").get_by_text(
         "Scored 'Starts a note when asked': +1 somewhat more than expected."
     ).wait_for()
+    # kept with anna's session of today (it ended when ben's profile was loaded)
+    page.locator("#message").get_by_text("Kept with the session of").wait_for()
     item = goals.get_by_role("listitem").filter(has_text="Starts a note when asked").first
     item.get_by_text("+1 somewhat more than expected", exact=False).first.wait_for()
     # keyboard only: a second score for today, the select and the button reached by Tab
@@ -190,9 +192,12 @@ def test_goals_are_added_scored_and_listed_and_the_answer_time_is_set(
     journal = open_journal(studio.data_dir)
     try:
         (goal,) = journal.goals("anna")
+        anna = journal.sessions("anna")[-1]["id"]
     finally:
         journal.close()
     assert [s["score"] for s in goal["scores"]] == [1, 2]
+    assert [s["session_id"] for s in goal["scores"]] == [anna, anna]
+    assert "(session of " in history.nth(0).inner_text()
     # targets a finger can hit
     for target in (field, select, goals.get_by_role("button", name="Add goal")):
         box = target.bounding_box()
@@ -205,3 +210,62 @@ def test_goals_are_added_scored_and_listed_and_the_answer_time_is_set(
     field.fill("5")
     page.get_by_role("button", name="Set answer time").click()
     page.locator("#message").get_by_text("within 5 seconds").wait_for()
+
+
+def test_a_goal_scored_during_a_session_is_kept_with_it(page: Any, studio: Studio) -> None:
+    inst = studio.hub.instruments[SIM]
+    assert ask(studio, "profile save cara").startswith("OK")
+    assert wait_until(lambda: inst.recorder is not None and inst.recorder.client == "cara", 5)
+    assert wait_until(lambda: inst.recorder.session_id is not None, 5)
+    live = inst.recorder.session_id
+    open_view(page, "Journal")
+    page.get_by_role("button", name="Show cara's figures").click()
+    goals = page.get_by_role("region", name="cara's goals")
+    goals.get_by_text("No goals yet").wait_for()
+    goals.get_by_label("New goal").fill("Plays along with the drum")
+    goals.get_by_role("button", name="Add goal").click()
+    item = goals.get_by_role("listitem").filter(has_text="Plays along with the drum")
+    item.get_by_label("Score for today").select_option(value="0")
+    item.get_by_role("button", name="Save score").click()
+    page.locator("#message").get_by_text("Kept with the session of").wait_for()
+    history = goals.locator(".gas-history li")
+    expect(history).to_have_count(1)
+    expect(history.first).to_contain_text("0 the expected level (session of ")
+    from host_tools.journal import open_journal
+
+    journal = open_journal(studio.data_dir)
+    try:
+        (goal,) = journal.goals("cara")
+    finally:
+        journal.close()
+    assert [(s["score"], s["session_id"]) for s in goal["scores"]] == [(0, live)]
+
+
+def test_the_answer_time_set_on_the_page_is_kept_when_studio_starts_again(
+    browser: Any, tmp_path: Any
+) -> None:
+    def journal_view(studio: Studio) -> tuple[Any, Any]:
+        context = browser.new_context(viewport=DESKTOP)
+        page = context.new_page()
+        page.goto(studio.url)
+        open_view(page, "Journal")
+        return context, page.get_by_label("An answer counts within")
+
+    studio = Studio(tmp_path, sims=[], discover=None).start_in_thread()
+    try:
+        context, field = journal_view(studio)
+        expect(field).to_have_value("5")
+        field.fill("12")
+        field.press("Enter")
+        field.page.locator("#message").get_by_text("within 12 seconds of a cue.").wait_for()
+        context.close()
+    finally:
+        studio.stop()
+    studio = Studio(tmp_path, sims=[], discover=None).start_in_thread()
+    try:
+        assert studio.hub.cue_window_ms == 12000
+        context, field = journal_view(studio)
+        expect(field).to_have_value("12")
+        context.close()
+    finally:
+        studio.stop()

@@ -3,11 +3,16 @@ for the sessions it records, what is recording now, and the clients' figures and
 from the journal (host_tools/journal; nothing of it is re-implemented here).
 
 Usage: routes = journal.routes(hub)   # added to the app by server.build_app
+       ms = journal.saved_cue_window_ms(data_dir)   # the page's last cue window, or None
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime
+import json
+import os
 import re
 import tempfile
 import time
@@ -27,6 +32,8 @@ from host_tools.hub.messages import BadMessage
 NOTE_MAX = 500  # characters in one note
 GOAL_MAX = 200  # characters in one goal
 CUE_WINDOW_S = (1, 30)  # the cue window the page may set, in whole seconds
+CUE_WINDOW_MS = 5000  # until the page sets one
+SETTINGS_FILE = "journal-settings.json"  # in the data folder: the page's cue window
 # Goal Attainment Scaling: what each score means, in the words the page shows
 GAS_WORDS = {
     -2: "much less than expected",
@@ -108,26 +115,97 @@ def _known(journal: Any, client: str) -> None:
         raise NoSuchClient(client, [c["name"] for c in journal.clients()])
 
 
-def _goals(journal: Any, client: str) -> list[dict[str, Any]]:
-    """The client's goals, each score with its GAS words."""
-    _known(journal, client)
-    goals = journal.goals(client)
-    for g in goals:
-        for sc in g["scores"]:
-            sc["words"] = GAS_WORDS.get(sc["score"], "")
-    return goals
-
-
 def _add_goal(journal: Any, client: str, text: str) -> int:
     _known(journal, client)
     return journal.add_goal(client, text)
 
 
-def _score_goal(journal: Any, client: str, goal: int, score: int) -> None:
+def _goals(journal: Any, client: str) -> list[dict[str, Any]]:
+    """The client's goals, each score with its GAS words and the start of its session."""
+    _known(journal, client)
+    started = {s["id"]: s["started"] for s in journal.sessions(client)}
+    goals = journal.goals(client)
+    for g in goals:
+        for sc in g["scores"]:
+            sc["words"] = GAS_WORDS.get(sc["score"], "")
+            sc["session_started"] = started.get(sc["session_id"])
+    return goals
+
+
+_ANY = object()  # no session named: the one recording now, else today's latest
+
+
+def _todays_session(sessions: list[dict[str, Any]], now: float) -> dict[str, Any] | None:
+    """The client's latest session that started today (this computer's day), else None."""
+    midnight = datetime.datetime.fromtimestamp(now).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    today = [s for s in sessions if s["started"] >= midnight.timestamp()]
+    return today[-1] if today else None
+
+
+def _score_goal(
+    journal: Any, client: str, goal: int, score: int, session: Any, live: int | None
+) -> dict[str, Any] | None:
+    """Scores the goal now, kept with a session of the client's: `session` (an id, or None
+    for none) when the page names one, else the session recording now (`live`), else their
+    latest session of today. Returns that session ({"id", "started", ...}) or None."""
     _known(journal, client)
     if goal not in {g["id"] for g in journal.goals(client)}:
         raise BadMessage(client + " has no goal number " + str(goal) + ".")
-    journal.score_goal(goal, time.time(), score)
+    sessions = journal.sessions(client)
+    if session is _ANY:
+        chosen = next((s for s in sessions if s["id"] == live), None)
+        chosen = chosen or _todays_session(sessions, time.time())
+    elif session is None:
+        chosen = None
+    else:
+        chosen = next((s for s in sessions if s["id"] == session), None)
+        if chosen is None:
+            raise BadMessage(client + " has no session number " + str(session) + ".")
+    journal.score_goal(goal, time.time(), score, chosen["id"] if chosen else None)
+    return chosen
+
+
+def _live_session(hub: Hub, client: str) -> int | None:
+    """The journal session recording `client` now in this Studio (the latest begun), or None."""
+    recs = [i.recorder for i in recording(hub)]
+    ids = [
+        (r.started, r.session_id)
+        for r in recs
+        if r is not None and r.client == client and r.session_id is not None
+    ]
+    return max(ids)[1] if ids else None
+
+
+def saved_cue_window_ms(data_dir: Path) -> int | None:
+    """The cue window the page last set, kept in the data folder (None when it never set one,
+    or the file is unreadable: Studio then starts with the default)."""
+    try:
+        ms = json.loads((Path(data_dir) / SETTINGS_FILE).read_text()).get("cue_window_ms")
+    except (OSError, ValueError, AttributeError):
+        return None
+    lo, hi = CUE_WINDOW_S
+    if isinstance(ms, int) and not isinstance(ms, bool) and lo * 1000 <= ms <= hi * 1000:
+        return ms
+    return None
+
+
+def save_cue_window(data_dir: Path, ms: int) -> bool:
+    """Keeps the cue window for Studio's next start; False when the file cannot be written."""
+    path = Path(data_dir) / SETTINGS_FILE
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps({"cue_window_ms": int(ms)}) + "\n")
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        return False
+    return True
 
 
 def _report_html(journal: Any, client: str) -> bytes:
@@ -260,6 +338,15 @@ def _goal_score(data: dict[str, Any]) -> tuple[int, int]:
     return goal, score
 
 
+def _session_in(data: dict[str, Any]) -> Any:
+    if "session" not in data:
+        return _ANY
+    session = data["session"]
+    if session is not None and (not isinstance(session, int) or isinstance(session, bool)):
+        raise BadMessage("'session' must be the number of one of the client's sessions, or null.")
+    return session
+
+
 def _cue_window_s(secs: Any) -> float:
     lo, hi = CUE_WINDOW_S
     if not isinstance(secs, int | float) or isinstance(secs, bool) or not lo <= secs <= hi:
@@ -294,19 +381,27 @@ def goal_routes(hub: Hub) -> list[Route]:
 
     @refusals(_journal_error)
     async def score_goal(request: Request) -> Response:
-        """Today's score of a goal: {"client": NAME, "goal": ID, "score": -2..2}."""
+        """Today's score of a goal: {"client": NAME, "goal": ID, "score": -2..2}, kept with
+        the client's session recording now, else their latest of today (or the "session":
+        ID named; null for none)."""
         data = await json_body(request)
         name = _client_in(data)
         goal, score = _goal_score(data)
-        await asyncio.to_thread(_with_journal, hub, _score_goal, name, goal, score)
-        return JSONResponse(
-            {"client": name, "goal": goal, "score": score, "words": GAS_WORDS[score]}
+        session = _session_in(data)
+        live = _live_session(hub, name)
+        chosen = await asyncio.to_thread(
+            _with_journal, hub, _score_goal, name, goal, score, session, live
         )
+        out = {"client": name, "goal": goal, "score": score, "words": GAS_WORDS[score]}
+        out["session"] = chosen["id"] if chosen else None
+        out["session_started"] = chosen["started"] if chosen else None
+        return JSONResponse(out)
 
     @refusals(_journal_error)
     async def cue_window(request: Request) -> Response:
         """How long after a cue a press answers it: GET it, or POST {"seconds": 1..30} to set
-        it for the sessions recording now (cues from now on) and for new ones."""
+        it for the sessions recording now (cues from now on) and for new ones, and keep it in
+        the data folder for Studio's next start ("kept": false when that failed)."""
         if request.method == "POST":
             data = await json_body(request)
             secs = _cue_window_s(data.get("seconds"))
@@ -315,6 +410,9 @@ def goal_routes(hub: Hub) -> list[Route]:
                 rec = inst.recorder
                 if rec is not None:
                     rec.set_cue_window(hub.cue_window_ms)
+            kept = await asyncio.to_thread(save_cue_window, hub.data_dir, hub.cue_window_ms)
+            ms = hub.cue_window_ms
+            return JSONResponse({"ms": ms, "seconds": ms / 1000.0, "kept": kept})
         ms = hub.cue_window_ms
         return JSONResponse({"ms": ms, "seconds": ms / 1000.0})
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import uvicorn
 
-from host_tools.hub import remote
+from host_tools.hub import journal, remote
 from host_tools.hub.hub import Hub
 from host_tools.hub.security import Security
 from host_tools.hub.server import build_app
@@ -45,10 +45,12 @@ class Studio:
         opener: Any = None,
         poll_s: float = 1.0,
         record: bool = True,
-        cue_window_ms: int = 5000,
+        cue_window_ms: int | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         kwargs: dict[str, Any] = {"opener": opener, "poll_s": poll_s, "record": record}
+        if cue_window_ms is None:  # the one the page last set, kept in the data folder
+            cue_window_ms = journal.saved_cue_window_ms(self.data_dir) or journal.CUE_WINDOW_MS
         kwargs["cue_window_ms"] = cue_window_ms
         if discover != "default":
             kwargs["discover"] = discover
@@ -192,7 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not record sessions in the journal (it records while a profile is active)",
     )
-    add_cue_window_option(p)
+    # without --cue-window: the one last set in the Journal view (kept in the data folder)
+    add_cue_window_option(p, None, "the one last set in the Journal view, else 5000")
     return p
 
 

@@ -538,14 +538,16 @@ def _score(text: str) -> int:
     return value
 
 
-def add_cue_window_option(p: argparse.ArgumentParser) -> None:
+def add_cue_window_option(
+    p: argparse.ArgumentParser, default: int | None = 5000, said: str = "5000"
+) -> None:
     """--cue-window, for `attune record` and `attune studio`. Usage: add_cue_window_option(p)"""
     p.add_argument(
         "--cue-window",
         type=int,
-        default=5000,
+        default=default,
         metavar="MS",
-        help="a press this soon after a cue answers it (default 5000)",
+        help="a press this soon after a cue answers it (default: " + said + ")",
     )
 
 

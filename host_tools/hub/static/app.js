@@ -1431,6 +1431,11 @@ const GAS = [
 ];
 const gasText = (score) => (GAS.find(([s]) => s === score) || [0, String(score)])[1];
 const fmtDay = (t) => new Date(t * 1000).toLocaleDateString(undefined, { dateStyle: "medium" });
+const fmtClock = (t) => new Date(t * 1000).toLocaleTimeString(undefined, { timeStyle: "short" });
+/** When a session began, as a score given at `t` names it: "15:20" that day, else the date too. */
+const sessionAt = (started, t) => (fmtDay(started) === fmtDay(t) ? fmtClock(started) : fmtDate(started));
+/** Which session a goal's score was given in, in words: " (session of 15:20)", or "". */
+const sessionWords = (started, t) => (started == null ? "" : " (session of " + sessionAt(started, t) + ")");
 
 async function showGoals(name) {
   state.goalsClient = name;
@@ -1455,7 +1460,7 @@ function goalItem(name, goal) {
   const sid = "goal-" + goal.id + "-score";
   const hid = "goal-" + goal.id + "-text";
   const history = goal.scores.length
-    ? el("ol", { class: "gas-history" }, ...goal.scores.map((s) => el("li", { text: fmtDay(s.t) + ": " + gasText(s.score) })))
+    ? el("ol", { class: "gas-history" }, ...goal.scores.map((s) => el("li", { text: fmtDay(s.t) + ": " + gasText(s.score) + sessionWords(s.session_started, s.t) })))
     : el("p", { class: "empty", text: "Not scored yet." });
   const last = goal.scores.length ? goal.scores[goal.scores.length - 1].score : 0; // the select starts there
   const select = el("select", { id: sid }, ...GAS.map(([score, text]) => el("option", { value: String(score), text, selected: score === last })));
@@ -1470,7 +1475,8 @@ function goalItem(name, goal) {
     e.preventDefault();
     try {
       const r = await postJson("/api/journal/goal/score", { client: name, goal: goal.id, score: Number(select.value) });
-      say("Scored '" + goal.text + "': " + gasText(r.score) + ".");
+      const kept = r.session == null ? " It is not kept with a session (none today)." : " Kept with the session of " + sessionAt(r.session_started, Date.now() / 1000) + ".";
+      say("Scored '" + goal.text + "': " + gasText(r.score) + "." + kept);
       await showGoals(name);
       document.getElementById(sid)?.focus();
     } catch (err) {
@@ -1518,7 +1524,8 @@ async function setCueWindow(ev) {
   try {
     const r = await postJson("/api/journal/cue-window", { seconds });
     input.value = String(r.seconds);
-    say("An answer now counts within " + r.seconds + (r.seconds === 1 ? " second" : " seconds") + " of a cue.");
+    const kept = r.kept === false ? " Studio could not keep it for next time: it goes back to the earlier answer time when Studio starts again." : "";
+    say("An answer now counts within " + r.seconds + (r.seconds === 1 ? " second" : " seconds") + " of a cue." + kept, r.kept === false);
   } catch (e) {
     say(e.message, true);
     input.focus();
