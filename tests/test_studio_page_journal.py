@@ -92,17 +92,21 @@ def test_cue_button_key_and_note_are_recorded_and_the_journal_view_shows_them(
     assert "C" in page.locator("#key-help").inner_text()
     page.locator("h2#h-instruments").click()  # focus on the page, not in a field
     page.keyboard.press("c")
-    assert wait_until(lambda: rec.stats()["cues"] == 2, 5), rec.stats()
+    assert wait_until(lambda: rec.stats()["cues"] == 2, 15), rec.stats()
     # the client answers: the virtual switch pressed twice
     button = card.get_by_role("button", name="Press switch")
     for _ in range(2):
         button.hover()
         page.mouse.down()
-        page.wait_for_timeout(250)
+        page.wait_for_function("() => window.attuneSound.held >= 1")  # the instrument plays it
         page.mouse.up()
-        page.wait_for_timeout(400)
-    assert wait_until(lambda: rec.stats()["activations"] == 2, 5), rec.stats()
-    assert rec.stats()["responded"] == 2  # each cue's next press came within its window
+        page.wait_for_function("() => window.attuneSound.held === 0")
+        # past the switch's lockout, by the instrument's clock: 4 more meter frames (8 a second)
+        frames = page.evaluate("window.attuneStudio.meterFrames")
+        page.wait_for_function("(n) => window.attuneStudio.meterFrames >= n + 4", arg=frames)
+    assert wait_until(lambda: rec.stats()["activations"] == 2, 15), rec.stats()
+    # each cue's next press came within its window (settled once the presses are over)
+    assert wait_until(lambda: rec.stats()["responded"] == 2, 15), rec.stats()
     card.get_by_text("2 presses, 2 of 2 cues answered.").wait_for()
     # typing a C in the note field is text, not a cue
     card.get_by_label("Note for this session").fill("Chose the bell herself.")
@@ -139,11 +143,12 @@ def test_goals_are_added_scored_and_listed_and_the_answer_time_is_set(
     inst = studio.hub.instruments[SIM]
     if inst.recorder is None:  # run alone: a client with a session
         assert ask(studio, "profile save anna").startswith("OK")
-        assert wait_until(lambda: inst.recorder is not None, 5), inst.not_recording
+        assert wait_until(lambda: inst.recorder is not None, 15), inst.not_recording
         assert ask(studio, "profile save ben").startswith("OK")
     open_view(page, "Journal")
     # the answer time: shown, set for the session recording now, refused in plain words
     field = page.get_by_label("An answer counts within")
+    page.wait_for_function("() => window.attuneStudio.cueWindowShown")  # Studio's, not the HTML's
     assert field.input_value() == "5"
     field.fill("8")
     page.get_by_role("button", name="Set answer time").click()
@@ -151,7 +156,7 @@ def test_goals_are_added_scored_and_listed_and_the_answer_time_is_set(
         "An answer now counts within 8 seconds of a cue."
     ).wait_for()
     assert studio.hub.cue_window_ms == 8000
-    assert wait_until(lambda: inst.recorder is not None, 5)
+    assert wait_until(lambda: inst.recorder is not None, 15)
     assert inst.recorder.cue_window_ms == 8000
     field.fill("45")
     field.press("Enter")  # the keyboard submits too
@@ -215,8 +220,8 @@ def test_goals_are_added_scored_and_listed_and_the_answer_time_is_set(
 def test_a_goal_scored_during_a_session_is_kept_with_it(page: Any, studio: Studio) -> None:
     inst = studio.hub.instruments[SIM]
     assert ask(studio, "profile save cara").startswith("OK")
-    assert wait_until(lambda: inst.recorder is not None and inst.recorder.client == "cara", 5)
-    assert wait_until(lambda: inst.recorder.session_id is not None, 5)
+    assert wait_until(lambda: inst.recorder is not None and inst.recorder.client == "cara", 15)
+    assert wait_until(lambda: inst.recorder.session_id is not None, 15)
     live = inst.recorder.session_id
     open_view(page, "Journal")
     page.get_by_role("button", name="Show cara's figures").click()
@@ -249,6 +254,7 @@ def test_the_answer_time_set_on_the_page_is_kept_when_studio_starts_again(
         page = context.new_page()
         page.goto(studio.url)
         open_view(page, "Journal")
+        page.wait_for_function("() => window.attuneStudio.cueWindowShown")
         return context, page.get_by_label("An answer counts within")
 
     studio = Studio(tmp_path, sims=[], discover=None).start_in_thread()

@@ -1509,12 +1509,17 @@ async function addGoal(ev) {
 
 /** How long after a cue a press counts as the answer (GET/POST /api/journal/cue-window). */
 async function loadCueWindow() {
+  const input = $("#cue-window");
+  const before = input.value;
   try {
     const r = await fetch("/api/journal/cue-window");
-    if (r.ok) $("#cue-window").value = String((await r.json()).seconds);
+    const seconds = r.ok ? String((await r.json()).seconds) : null;
+    // a number the therapist started typing meanwhile is theirs: not overwritten
+    if (seconds !== null && input.value === before && document.activeElement !== input) input.value = seconds;
   } catch {
     /* the field keeps its value */
   }
+  state.cueWindowShown = true;
 }
 
 async function setCueWindow(ev) {
