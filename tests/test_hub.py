@@ -334,3 +334,17 @@ def test_a_binary_frame_is_malformed_too(studio: Studio) -> None:
 def test_a_malformed_api_request_is_400(studio: Studio) -> None:
     assert http(studio, "/api/request", b"{nope")[0] == 400
     assert http(studio, "/api/request", {"line": "status\nreset"})[0] == 400
+
+
+def test_a_simulated_instrument_keeps_only_its_last_midi_events() -> None:
+    """The simulator lists every MIDI event it plays; in Studio's child process that list keeps
+    only the last ones, or it would grow for as long as Studio runs."""
+    from host_tools.hub.simchild import Recent
+    from simulator.outputs import midi_event
+
+    events = Recent(100)
+    for k in range(10_000):
+        events.append(midi_event(float(k), 0x90, 60, 100))
+        assert len(events) < 200
+    assert len(events) >= 100 and events[-1]["t_ms"] == 9999.0
+    assert [e["t_ms"] for e in events] == [float(k) for k in range(10_000 - len(events), 10_000)]

@@ -18,6 +18,23 @@ import threading
 from typing import Any
 
 FOREVER_S = 365 * 24 * 3600.0
+EVENTS_KEPT = (
+    1000  # MIDI events the simulator keeps (the hub reads the notes from the serial line)
+)
+
+
+class Recent(list[Any]):
+    """A list that keeps only about its last `n` items, for as long as Studio runs (dropped in
+    chunks, so an append stays cheap). Usage: sim.events = Recent(1000)"""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n = n
+
+    def append(self, item: Any) -> None:
+        super().append(item)
+        if len(self) >= 2 * self.n:
+            del self[: len(self) - self.n]
 
 
 def apply_input(world: Any, sensor: str, value: float) -> None:
@@ -72,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         console=sys.stderr,
     ) as sim:
         sim.world.make_live()
+        # the simulator lists every MIDI event for its files and summary; here nobody reads
+        # them, and the list would grow all day (about 20 KB a minute of play): keep the last
+        sim.events = Recent(EVENTS_KEPT)
         out.write("serial: " + str(sim.serial_path) + "\n")
         out.flush()
         threading.Thread(target=_read_inputs, args=(sim, 0), daemon=True).start()
