@@ -40,12 +40,10 @@ _TWITCH_SPEED = const(11)  # (in eighths: 1.375x)
 _TWITCH_DROP = const(3)  # a fall by 1/8 of the peak...
 _PLATEAU_US = const(7000)  # ... for this long (a press levels off, a twitch falls back)
 _TWITCH_WAIT_US = const(25000)  # ... or is still up this long after the crossing
-# the speed of the fastest press a hand makes, in gates (3/10 of the trigger) per 50 ms: before
-# the client's first press is learned, a crossing from the gate to the trigger in under ~4 ms
-# is checked (x1.375: ~8 triggers per 50 ms); once learned, one in under ~2 ms always is, however
-# fast the client's presses have been
+# before the client's first press is learned, a crossing from the gate (3/10 of the trigger) to
+# the trigger in under ~3 ms is checked: a hand's press takes longer (the prior speed is this many
+# gates per 50 ms; x1.375 is ~8 triggers per 50 ms)
 _PRIOR_SPEED = const(20)
-_CAP_SPEED = const(30)
 
 
 class Debouncer:
@@ -89,7 +87,7 @@ class Gesture:
     RULES = 7
     TWITCH = 1  # a fast crossing that falls back before levelling off plays nothing
     TAPS = 2  # a short press teaches the guard only when it comes as fast as a shake
-    TWITCH_PRIOR = 4  # a crossing faster than a hand presses is checked, learned or not
+    TWITCH_PRIOR = 4  # before a press is learned, a crossing faster than a hand is checked
 
     def __init__(self, chs, guard, cond=None):
         self.chs = chs
@@ -249,15 +247,12 @@ class Gesture:
         # (timed at the crossing: a wait after it, such as the twitch check's, is not the rise)
         self._slow = ticks_diff(now_us, self._t_start) >= _TAP_RISE_US
         sp = self.speed
-        if self._rules & 4:
-            # the fastest a hand presses (on a channel that plays presses; a continuous mode
-            # sends the level as it is, and its press must not wait)
+        if not sp and self._rules & 4:
+            # nothing learned yet: the fastest a hand presses (a channel that plays presses; a
+            # continuous mode sends the level as it is, and its press must not wait)
             c = self.cond
             if c is not None and c.presses:
-                if not sp:
-                    sp = gate * _PRIOR_SPEED
-                elif sp > gate * _CAP_SPEED:
-                    sp = gate * _CAP_SPEED
+                sp = gate * _PRIOR_SPEED
         if sp and self._rules & 1 and self._speed * 8 > sp * _TWITCH_SPEED:
             self._tw = 1
             self._t_tw = now_us
