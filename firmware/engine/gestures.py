@@ -41,9 +41,10 @@ _TWITCH_DROP = const(3)  # a fall by 1/8 of the peak...
 _PLATEAU_US = const(7000)  # ... for this long (a press levels off, a twitch falls back)
 _TWITCH_WAIT_US = const(25000)  # ... or is still up this long after the crossing
 # before the client's first press is learned, a crossing from the gate (3/10 of the trigger) to
-# the trigger in under ~3 ms is checked: a hand's press takes longer (the prior speed is this many
-# gates per 50 ms; x1.375 is ~8 triggers per 50 ms)
-_PRIOR_SPEED = const(20)
+# the trigger in under ~2 ms is checked: a hand's press takes longer (the prior speed is this many
+# gates per 50 ms; x1.375 is ~12 triggers per 50 ms). Lower, a first press 30x the trigger with
+# a 40 ms rise would wait too (tests/test_journal_cli.py)
+_PRIOR_SPEED = const(30)
 
 
 class Debouncer:
