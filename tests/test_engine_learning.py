@@ -95,6 +95,33 @@ def test_a_twitch_bigger_and_faster_than_the_clients_presses_plays_nothing():
     assert played_in(ev, [(end + 500, end + 700), (end + 1200, end + 1900)]) == [False, True]
 
 
+def test_a_twitch_before_the_first_press_plays_nothing_and_the_first_press_still_plays(
+    monkeypatch,
+):
+    # nothing learned yet: a crossing faster than a hand presses is checked against a prior
+    # (a rule still off by default: docs/sensing.md "Twitches")
+    from engine.gestures import Gesture
+
+    monkeypatch.setattr(Gesture, "RULES", Gesture.RULES | Gesture.TWITCH_PRIOR)
+    sig = mv.rest(6000, REST)
+    mv.add_twitch(sig, 2000, 0.06 * FS, dur_ms=20)
+    mv.add_press(sig, 2600, 0.03 * FS, rise_ms=20, hold_ms=400)  # a quick first press
+    ev = play({"pad": fsr(sig)})
+    assert played_in(ev, [(2000, 2200), (2600, 3100)]) == [False, True]
+    assert len(notes_on(ev)) == 1
+
+
+def test_the_first_press_of_a_level_mode_does_not_wait_for_the_twitch_check(monkeypatch):
+    from engine.gestures import Gesture
+
+    monkeypatch.setattr(Gesture, "RULES", Gesture.RULES | Gesture.TWITCH_PRIOR)
+    sig = mv.rest(3000, REST)
+    mv.add_press(sig, 2000, 0.5 * FS, rise_ms=1, hold_ms=800)  # a jump: faster than a hand
+    inst = build({"pad": fsr(sig)}, settings={"pad.mode": "bend"})
+    run(inst, 2004)
+    assert inst.channels[0].gesture.pressed
+
+
 def test_a_twitch_teaches_no_tremor_guard():
     sig = presses(3, 4, hold=400)
     end = 1500 + 4 * 2500
