@@ -25,6 +25,13 @@ _MONITOR_BYTES_S = const(2400)
 # built-in port's until that cost is cut; raise this once a 4-sensor 30 Hz run shows no late ticks
 _MONITOR_BYTES_S_USB = const(2400)
 _MONITOR_LINE = const(96)  # bytes in a long `* monitor` line (5-digit values, a 10-letter name)
+# `* monitor` lines (docs/protocol.md, Monitor); the last %s is "" or " early=1" (a line sent
+# between rounds because its sensor moved: a frame of its own)
+_LINE = "* monitor t=%d %s raw=%d level=%d trigger=%d pressed=%d release=%d noise=%d move=%d%s"
+_LINE_PLAIN = "* monitor t=%d %s raw=%d level=%d trigger=%d pressed=%d release=%d noise=0%s"
+_MIN_BAND = const(64)  # a level change smaller than this never sends an early line (of 16383)
+_EARLY_BURST = const(4)  # early lines the allowance may save up
+_BURST_MS = const(250)  # (a long gap between polls adds no more than this to the allowance)
 _EVENTS_PER_POLL = const(8)  # `* event` lines per poll at most
 _CHECK_MS = const(50)  # how often sensor faults are looked at
 
@@ -41,6 +48,13 @@ class Telemetry:
         self.mon_i = len(con.inst.channels)  # next sensor of the round under way (len: none)
         self.mon_t = 0  # when the round under way started (ms): its lines' t=
         self.faults = [0] * len(con.inst.channels)
+        n = len(con.inst.channels)
+        self.sent_level = [0] * n  # each sensor's level and press in its last line
+        self.sent_pressed = bytearray(n)
+        self.spare = 0  # monitor bytes a second the regular lines leave for early ones
+        self.tokens = 0  # early lines' allowance (bytes a second x ms)
+        self.early_ms = None  # the last poll early() saw
+        self.early_i = 0  # the sensor the last early line was for
         # a copy of the packets of the ticks since the last poll, for `* event` lines
         self._ev_buf = bytearray(_EVENTS_PER_POLL * 4)
         self._ev_src = bytearray(_EVENTS_PER_POLL)
@@ -88,30 +102,91 @@ class Telemetry:
 
     def monitor_lines(self, now_ms, only=None):
         """`* monitor` lines for every sensor, or only sensor number `only`."""
-        t = " t=" + str(now_ms)
-        write = self.con.write
         chans = self.inst.channels
-        for ch in chans if only is None else (chans[only],):
-            cond = ch.cond
-            write(
-                "* monitor"
-                + t
-                + " "
-                + ch.name
-                + " raw="
-                + str(ch.raw)
-                + " level="
-                + str(ch.level)
-                + " trigger="
-                + str(ch.trigger_level)
-                + " pressed="
-                + str(ch.pressed)
-                + " release="
-                + str(ch.release_level)
-                + " noise="
-                + str(cond.noise_level if cond else 0)
-                + (" move=" + str(cond.move) if cond else "")
+        if only is not None:
+            self._line(now_ms, only, chans[only])
+            return
+        for i in range(len(chans)):
+            self._line(now_ms, i, chans[i])
+
+    def _line(self, now_ms, i, ch, tail=""):
+        # one `%` format: a single string made in C (the old chain of `+` and str() made
+        # ~15 strings a line, a cost the Pico paid 120 times a second for a 4-sensor meter)
+        cond = ch.cond
+        lvl = ch.level
+        if cond:
+            text = _LINE % (
+                now_ms,
+                ch.name,
+                ch.raw,
+                lvl,
+                ch.trigger_level,
+                ch.pressed,
+                ch.release_level,
+                cond.noise_level,
+                cond.move,
+                tail,
             )
+        else:
+            text = _LINE_PLAIN % (
+                now_ms,
+                ch.name,
+                ch.raw,
+                lvl,
+                ch.trigger_level,
+                ch.pressed,
+                ch.release_level,
+                tail,
+            )
+        self.con.write(text)
+        self.sent_level[i] = lvl
+        self.sent_pressed[i] = 1 if ch.pressed else 0
+
+    def start(self, hz, bytes_s):
+        """Monitor at `hz` (0: off) on a link giving monitor lines `bytes_s` a second: what the
+        regular lines leave of it is the allowance for early lines (`early`)."""
+        self.monitor_hz = hz
+        self.next_monitor = None
+        n = len(self.inst.channels)
+        self.mon_i = n  # (a new round starts at once)
+        spare = bytes_s - hz * n * _MONITOR_LINE
+        self.spare = spare if spare > 0 else 0
+        self.tokens = 0
+        self.early_ms = None
+
+    def early(self, now_ms):
+        """Between rounds: the line of one sensor whose level moved past its noise band (or
+        whose press began or ended) since its last line, sent now rather than at the next
+        round, so a meter shows a move within a poll (~4 ms), not a frame period. Paid from
+        what the regular lines leave of the link's monitor bytes: never more than the cap."""
+        last = self.early_ms
+        self.early_ms = now_ms
+        if last is None or not self.spare:
+            return
+        dt = time.ticks_diff(now_ms, last)
+        tok = self.tokens + self.spare * (dt if dt < _BURST_MS else _BURST_MS)
+        top = _MONITOR_LINE * 1000 * _EARLY_BURST
+        self.tokens = tok = tok if tok < top else top
+        if tok < _MONITOR_LINE * 1000:
+            return  # (bytes a second x ms: a line costs _MONITOR_LINE x 1000)
+        chans = self.inst.channels
+        n = len(chans)
+        i = self.early_i
+        for _ in range(n):  # from where the last early line left off: no sensor starves
+            i = i + 1 if i + 1 < n else 0
+            ch = chans[i]
+            cond = ch.cond
+            d = ch.level - self.sent_level[i]
+            if d < 0:
+                d = -d
+            band = cond.noise_level if cond else 0
+            if d > (band if band > _MIN_BAND else _MIN_BAND) or (
+                (1 if ch.pressed else 0) != self.sent_pressed[i]
+            ):
+                self._line(now_ms, i, ch, " early=1")
+                self.tokens = tok - _MONITOR_LINE * 1000
+                self.early_i = i
+                return
 
     def events(self):
         if self._capturing:
@@ -180,7 +255,8 @@ def max_rate(channels, bytes_s=_MONITOR_BYTES_S):
 
 @command("monitor", "monitor <rate_hz> | monitor off")
 def monitor(con, rest):
-    cap = max_rate(len(con.inst.channels), link_bytes_s())
+    bytes_s = link_bytes_s()
+    cap = max_rate(len(con.inst.channels), bytes_s)
     if rest.lower() == "off":
         hz = 0
     else:
@@ -199,9 +275,7 @@ def monitor(con, rest):
             )
         if hz > cap:
             hz = cap  # clamped: the reply says so, and replies stay quick
-    con.telemetry.monitor_hz = hz
-    con.telemetry.next_monitor = None
-    con.telemetry.mon_i = len(con.inst.channels)  # (a new round starts at once)
+    con.telemetry.start(hz, bytes_s)
     return protocol.ok({"monitor": hz, "max": cap})
 
 
@@ -235,3 +309,5 @@ def _monitor(con, now_ms):
             t.mon_t = now_ms
             t.monitor_lines(now_ms, 0)
             t.mon_i = 1
+        else:
+            t.early(now_ms)
