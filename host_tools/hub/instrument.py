@@ -339,7 +339,14 @@ class Instrument:
         self.hub.emit_line(self.id, line)
         parsed = parse_async(line)
         kind = parsed.get("kind")
-        if kind == "monitor":
+        if kind == "monitor" and parsed.get("early"):
+            # a sensor that moved between rounds: a frame of its own, sent at once (the
+            # round being gathered goes on)
+            ch = messages.meter_channel(parsed)
+            self.hub.emit(
+                {"type": "meter", "device": self.id, "t": parsed.get("t"), "channels": [ch]}
+            )
+        elif kind == "monitor":
             t = parsed.get("t", self._frame_t)
             if self._frame and t != self._frame_t:
                 self._flush_frame()

@@ -71,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         strict=False,
         console=sys.stderr,
     ) as sim:
+        # the serial port a Pico with usb-device-cdc has (firmware/usbserial.py), so the
+        # monitor's cap and early lines are a real board's, not the built-in port's
+        sim.world.usb_cdc = True
         sim.world.make_live()
         out.write("serial: " + str(sim.serial_path) + "\n")
         out.flush()
