@@ -30,7 +30,9 @@ _MONITOR_LINE = const(96)  # bytes in a long `* monitor` line (5-digit values, a
 _LINE = "* monitor t=%d %s raw=%d level=%d trigger=%d pressed=%d release=%d noise=%d move=%d%s"
 _LINE_PLAIN = "* monitor t=%d %s raw=%d level=%d trigger=%d pressed=%d release=%d noise=0%s"
 _MIN_BAND = const(64)  # a level change smaller than this never sends an early line (of 16383)
-_EARLY_BURST = const(4)  # early lines the allowance may save up
+_EARLY_BURST = const(4)  # early lines the budget may save up
+_TOP = const(_MONITOR_LINE * 1000 * _EARLY_BURST)
+_EARLY_GAP_MS = const(20)  # a sensor's early lines come at least this far apart (50 Hz at most)
 _BURST_MS = const(250)  # (a long gap between polls adds no more than this to the allowance)
 _EVENTS_PER_POLL = const(8)  # `* event` lines per poll at most
 _CHECK_MS = const(50)  # how often sensor faults are looked at
@@ -51,9 +53,10 @@ class Telemetry:
         n = len(con.inst.channels)
         self.sent_level = [0] * n  # each sensor's level and press in its last line
         self.sent_pressed = bytearray(n)
-        self.spare = 0  # monitor bytes a second the regular lines leave for early ones
-        self.tokens = 0  # early lines' allowance (bytes a second x ms)
-        self.early_ms = None  # the last poll early() saw
+        self.sent_ms = [0] * n  # when each sensor's last line was made
+        self.bytes_s = 0  # what monitor lines may use of the link (link_bytes_s())
+        self.tokens = 0  # the budget left: bytes a second x ms (a line costs its bytes x 1000)
+        self.budget_ms = None  # the last poll budget() saw
         self.early_i = 0  # the sensor the last early line was for
         # a copy of the packets of the ticks since the last poll, for `* event` lines
         self._ev_buf = bytearray(_EVENTS_PER_POLL * 4)
@@ -141,39 +144,44 @@ class Telemetry:
         self.con.write(text)
         self.sent_level[i] = lvl
         self.sent_pressed[i] = 1 if ch.pressed else 0
+        self.sent_ms[i] = now_ms
+        tok = self.tokens - (len(text) + 1) * 1000  # (what the line used of the budget)
+        self.tokens = tok if tok > -_TOP else -_TOP
 
     def start(self, hz, bytes_s):
-        """Monitor at `hz` (0: off) on a link giving monitor lines `bytes_s` a second: what the
-        regular lines leave of it is the allowance for early lines (`early`)."""
+        """Monitor at `hz` (0: off) on a link giving monitor lines `bytes_s` a second."""
         self.monitor_hz = hz
         self.next_monitor = None
-        n = len(self.inst.channels)
-        self.mon_i = n  # (a new round starts at once)
-        spare = bytes_s - hz * n * _MONITOR_LINE
-        self.spare = spare if spare > 0 else 0
+        self.mon_i = len(self.inst.channels)  # (a new round starts at once)
+        self.bytes_s = bytes_s
         self.tokens = 0
-        self.early_ms = None
+        self.budget_ms = None
+
+    def budget(self, now_ms):
+        """Each poll: the link's monitor bytes since the last poll join the budget every line
+        is paid from (bytes a second x ms; at most _EARLY_BURST lines saved up)."""
+        last = self.budget_ms
+        self.budget_ms = now_ms
+        if last is not None:
+            dt = time.ticks_diff(now_ms, last)
+            tok = self.tokens + self.bytes_s * (dt if dt < _BURST_MS else _BURST_MS)
+            self.tokens = tok if tok < _TOP else _TOP
 
     def early(self, now_ms):
         """Between rounds: the line of one sensor whose level moved past its noise band (or
         whose press began or ended) since its last line, sent now rather than at the next
-        round, so a meter shows a move within a poll (~4 ms), not a frame period. Paid from
-        what the regular lines leave of the link's monitor bytes: never more than the cap."""
-        last = self.early_ms
-        self.early_ms = now_ms
-        if last is None or not self.spare:
+        round, so a meter shows a move within a poll (~4 ms), not a frame period. Only from
+        what the rounds leave of the budget (the link's monitor bytes: never more than the cap)
+        and at most one a sensor every _EARLY_GAP_MS."""
+        if self.tokens < _MONITOR_LINE * 1000:
             return
-        dt = time.ticks_diff(now_ms, last)
-        tok = self.tokens + self.spare * (dt if dt < _BURST_MS else _BURST_MS)
-        top = _MONITOR_LINE * 1000 * _EARLY_BURST
-        self.tokens = tok = tok if tok < top else top
-        if tok < _MONITOR_LINE * 1000:
-            return  # (bytes a second x ms: a line costs _MONITOR_LINE x 1000)
         chans = self.inst.channels
         n = len(chans)
         i = self.early_i
         for _ in range(n):  # from where the last early line left off: no sensor starves
             i = i + 1 if i + 1 < n else 0
+            if time.ticks_diff(now_ms, self.sent_ms[i]) < _EARLY_GAP_MS:
+                continue
             ch = chans[i]
             cond = ch.cond
             d = ch.level - self.sent_level[i]
@@ -184,7 +192,6 @@ class Telemetry:
                 (1 if ch.pressed else 0) != self.sent_pressed[i]
             ):
                 self._line(now_ms, i, ch, " early=1")
-                self.tokens = tok - _MONITOR_LINE * 1000
                 self.early_i = i
                 return
 
@@ -291,6 +298,7 @@ def _faults(con, now_ms):
 def _monitor(con, now_ms):
     t = con.telemetry
     if t.monitor_hz:
+        t.budget(now_ms)
         t.events()
         i = t.mon_i
         if i < len(t.inst.channels):
