@@ -3,7 +3,9 @@ played), `* fault` / `* info ... recovered` (sensor news).
 
 The monitor rate is capped to what the serial link carries for this instrument's sensors
 (`max_rate`: far more on usbserial's port than byte by byte on the built-in one), so a monitor
-can never crowd out replies; a faster request is clamped to the cap.
+can never crowd out replies; a faster request is clamped to the cap. Every line is paid from one
+byte budget; what the rounds leave of it goes to early lines (`Telemetry.early`): a sensor that
+moves is sent at the next poll, not at the next round.
 """
 
 import time
@@ -22,7 +24,9 @@ _MONITOR_BYTES_S = const(2400)
 # loop's time is. On the emulated Pico a 4-sensor monitor at 30 Hz (12,000 bytes a second) cost
 # so much per line (making it, and the usb.device transfers in Python) that the loop fell to
 # ~378 ticks a second (benchmarks/hil_serial.py, docs/reliability.md), so the cap stays at the
-# built-in port's until that cost is cut; raise this once a 4-sensor 30 Hz run shows no late ticks
+# built-in port's. Making a line now costs ~1/8 of the garbage and ~1/2.4 of the time (one `%`
+# format, MicroPython VM); the transfers are unchanged. Raise this once a 4-sensor 30 Hz run of
+# `python -m benchmarks.hil_monitor --cap 12000` shows no late ticks
 _MONITOR_BYTES_S_USB = const(2400)
 _MONITOR_LINE = const(96)  # bytes in a long `* monitor` line (5-digit values, a 10-letter name)
 # `* monitor` lines (docs/protocol.md, Monitor); the last %s is "" or " early=1" (a line sent
