@@ -58,6 +58,7 @@ class Telemetry:
         self.sent_level = [0] * n  # each sensor's level and press in its last line
         self.sent_pressed = bytearray(n)
         self.sent_ms = [0] * n  # when each sensor's last line was made
+        self.early_ok = bytearray(n)  # 1: its last line was a round's (an early one may follow)
         self.bytes_s = 0  # what monitor lines may use of the link (link_bytes_s())
         self.tokens = 0  # the budget left: bytes a second x ms (a line costs its bytes x 1000)
         self.budget_ms = None  # the last poll budget() saw
@@ -149,8 +150,11 @@ class Telemetry:
         self.sent_level[i] = lvl
         self.sent_pressed[i] = 1 if ch.pressed else 0
         self.sent_ms[i] = now_ms
-        tok = self.tokens - (len(text) + 1) * 1000  # (what the line used of the budget)
+        # every line costs the 96 bytes the cap assumes (not its own, shorter length): what
+        # that leaves is margin the link keeps for replies, `* event` and `* act` lines
+        tok = self.tokens - _MONITOR_LINE * 1000
         self.tokens = tok if tok > -_TOP else -_TOP
+        self.early_ok[i] = 0 if tail else 1  # (one early line a sensor between its rounds' lines)
 
     def start(self, hz, bytes_s):
         """Monitor at `hz` (0: off) on a link giving monitor lines `bytes_s` a second."""
@@ -175,8 +179,8 @@ class Telemetry:
         """Between rounds: the line of one sensor whose level moved past its noise band (or
         whose press began or ended) since its last line, sent now rather than at the next
         round, so a meter shows a move within a poll (~4 ms), not a frame period. Only from
-        what the rounds leave of the budget (the link's monitor bytes: never more than the cap)
-        and at most one a sensor every _EARLY_GAP_MS."""
+        what the rounds leave of the budget (the link's monitor bytes: never more than the cap),
+        one a sensor between two of its round lines, and _EARLY_GAP_MS after its last line."""
         if self.tokens < _MONITOR_LINE * 1000:
             return
         chans = self.inst.channels
@@ -184,7 +188,7 @@ class Telemetry:
         i = self.early_i
         for _ in range(n):  # from where the last early line left off: no sensor starves
             i = i + 1 if i + 1 < n else 0
-            if time.ticks_diff(now_ms, self.sent_ms[i]) < _EARLY_GAP_MS:
+            if not self.early_ok[i] or time.ticks_diff(now_ms, self.sent_ms[i]) < _EARLY_GAP_MS:
                 continue
             ch = chans[i]
             cond = ch.cond
