@@ -400,6 +400,39 @@ def test_monitor_lines_carry_the_release_point_and_the_top_of_the_noise_band(kit
     assert switch.endswith(" noise=0") and len(pad) < 100
 
 
+def test_a_sensor_that_moves_between_rounds_gets_an_early_line_within_the_cap(kit):
+    ok(kit.ask("monitor 2"))
+    kit.play(1100)  # rounds at 0, 500 and 1000 ms
+    assert not [x for x in kit.lines if "early=1" in x]  # still sensors: the rounds alone
+    last = int([x for x in kit.lines if x.startswith("* monitor t=")][-1].split()[2][2:])
+    kit.play(last + 200 - kit.t_ms)  # between two rounds (500 ms apart)
+    kit.lines.clear()
+    t0 = kit.t_ms
+    kit.sensors["pad"].value = 40000
+    for _ in range(30):
+        kit.tick()
+        if any(x.endswith(" early=1") for x in kit.lines):
+            break
+    early = [x for x in kit.lines if x.endswith(" early=1")]
+    assert early and " pad " in early[0] and kit.t_ms - t0 <= 20, (kit.t_ms - t0, kit.lines)
+    fields = dict(w.split("=") for w in early[0].split()[4:])
+    assert int(fields["level"]) > 300 and early[0].startswith("* monitor t=" + str(kit.t_ms - 1))
+    # a pad moving all the time: one early line between two of its rounds' lines, and all
+    # within the link's 2400 bytes a second (+ 4 lines saved up)
+    # (at the cap, 8 Hz, the rounds leave 96 bytes a second: an early line a second at most)
+    for rate, least, most in ((2, 1, 3), (8, 0, 2)):
+        ok(kit.ask("monitor " + str(rate)))
+        kit.play(50)
+        kit.lines.clear()
+        for k in range(1000):
+            kit.sensors["pad"].value = 2000 + (k * 37) % 38000
+            kit.tick()
+        early = [x for x in kit.lines if x.endswith(" early=1")]
+        assert least <= len(early) <= most, (rate, len(early))
+        mon = [x for x in kit.lines if x.startswith("* monitor ")]
+        assert len(mon) * 96 <= 2400 + 4 * 96
+
+
 def test_events_are_reported_while_monitoring(kit):
     ok(kit.ask("monitor 1"))
     press(kit, "pad", 40000)

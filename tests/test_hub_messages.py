@@ -69,3 +69,32 @@ def test_a_rebuilt_refusal_parses_as_the_original() -> None:
     with pytest.raises(Refused) as e:
         Client(_Port(line), timeout=1).request("set pad.range 0")
     assert (e.value.code, e.value.reason) == ("value", "range must be 1..100.")
+
+
+class _Hub:
+    def __init__(self) -> None:
+        self.sent: list[dict] = []
+
+    def emit(self, message: dict) -> None:
+        self.sent.append(message)
+
+    def emit_line(self, device: str, line: str) -> None:
+        pass
+
+
+def test_a_round_is_one_frame_and_an_early_line_is_a_frame_at_once() -> None:
+    from host_tools.hub.instrument import Instrument
+
+    hub = _Hub()
+    inst = Instrument(hub, "sim-combo-1", lambda: None)  # type: ignore[arg-type,return-value]
+    inst.status = {"channels": [{"name": "switch"}, {"name": "pad"}, {"name": "hand"}]}
+    tail = " raw=1 level=0 trigger=900 pressed=0 release=500 noise=10 move=0"
+    inst._on_line("* monitor t=100 switch" + tail)
+    inst._on_line("* monitor t=100 pad" + tail)
+    assert hub.sent == []  # the round is still being gathered
+    # the pad moved between two of the round's lines: its early line is shown at once
+    inst._on_line("* monitor t=103 pad raw=9 level=5000 trigger=900 pressed=1 early=1")
+    assert [(m["t"], [c["name"] for c in m["channels"]]) for m in hub.sent] == [(103, ["pad"])]
+    assert hub.sent[0]["channels"][0]["pressed"] == 1
+    inst._on_line("* monitor t=100 hand" + tail)
+    assert [(m["t"], len(m["channels"])) for m in hub.sent] == [(103, 1), (100, 3)]

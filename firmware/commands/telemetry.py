@@ -3,7 +3,9 @@ played), `* fault` / `* info ... recovered` (sensor news).
 
 The monitor rate is capped to what the serial link carries for this instrument's sensors
 (`max_rate`: far more on usbserial's port than byte by byte on the built-in one), so a monitor
-can never crowd out replies; a faster request is clamped to the cap.
+can never crowd out replies; a faster request is clamped to the cap. Every line is paid from one
+byte budget; what the rounds leave of it goes to early lines (`Telemetry.early`): a sensor that
+moves is sent at the next poll, not at the next round.
 """
 
 import time
@@ -22,9 +24,20 @@ _MONITOR_BYTES_S = const(2400)
 # loop's time is. On the emulated Pico a 4-sensor monitor at 30 Hz (12,000 bytes a second) cost
 # so much per line (making it, and the usb.device transfers in Python) that the loop fell to
 # ~378 ticks a second (benchmarks/hil_serial.py, docs/reliability.md), so the cap stays at the
-# built-in port's until that cost is cut; raise this once a 4-sensor 30 Hz run shows no late ticks
+# built-in port's. Making a line now costs ~1/8 of the garbage and ~1/2.4 of the time (one `%`
+# format, MicroPython VM); the transfers are unchanged. Raise this once a 4-sensor 30 Hz run of
+# `python -m benchmarks.hil_monitor --cap 12000` shows no late ticks
 _MONITOR_BYTES_S_USB = const(2400)
 _MONITOR_LINE = const(96)  # bytes in a long `* monitor` line (5-digit values, a 10-letter name)
+# `* monitor` lines (docs/protocol.md, Monitor); the last %s is "" or " early=1" (a line sent
+# between rounds because its sensor moved: a frame of its own)
+_LINE = "* monitor t=%d %s raw=%d level=%d trigger=%d pressed=%d release=%d noise=%d move=%d%s"
+_LINE_PLAIN = "* monitor t=%d %s raw=%d level=%d trigger=%d pressed=%d release=%d noise=0%s"
+_MIN_BAND = const(64)  # a level change smaller than this never sends an early line (of 16383)
+_EARLY_BURST = const(4)  # early lines the budget may save up
+_TOP = const(_MONITOR_LINE * 1000 * _EARLY_BURST)
+_EARLY_GAP_MS = const(20)  # a sensor's early lines come at least this far apart (50 Hz at most)
+_BURST_MS = const(250)  # (a long gap between polls adds no more than this to the allowance)
 _EVENTS_PER_POLL = const(8)  # `* event` lines per poll at most
 _CHECK_MS = const(50)  # how often sensor faults are looked at
 
@@ -41,6 +54,15 @@ class Telemetry:
         self.mon_i = len(con.inst.channels)  # next sensor of the round under way (len: none)
         self.mon_t = 0  # when the round under way started (ms): its lines' t=
         self.faults = [0] * len(con.inst.channels)
+        n = len(con.inst.channels)
+        self.sent_level = [0] * n  # each sensor's level and press in its last line
+        self.sent_pressed = bytearray(n)
+        self.sent_ms = [0] * n  # when each sensor's last line was made
+        self.early_ok = bytearray(n)  # 1: its last line was a round's (an early one may follow)
+        self.bytes_s = 0  # what monitor lines may use of the link (link_bytes_s())
+        self.tokens = 0  # the budget left: bytes a second x ms (a line costs its bytes x 1000)
+        self.budget_ms = None  # the last poll budget() saw
+        self.early_i = 0  # the sensor the last early line was for
         # a copy of the packets of the ticks since the last poll, for `* event` lines
         self._ev_buf = bytearray(_EVENTS_PER_POLL * 4)
         self._ev_src = bytearray(_EVENTS_PER_POLL)
@@ -88,30 +110,98 @@ class Telemetry:
 
     def monitor_lines(self, now_ms, only=None):
         """`* monitor` lines for every sensor, or only sensor number `only`."""
-        t = " t=" + str(now_ms)
-        write = self.con.write
         chans = self.inst.channels
-        for ch in chans if only is None else (chans[only],):
-            cond = ch.cond
-            write(
-                "* monitor"
-                + t
-                + " "
-                + ch.name
-                + " raw="
-                + str(ch.raw)
-                + " level="
-                + str(ch.level)
-                + " trigger="
-                + str(ch.trigger_level)
-                + " pressed="
-                + str(ch.pressed)
-                + " release="
-                + str(ch.release_level)
-                + " noise="
-                + str(cond.noise_level if cond else 0)
-                + (" move=" + str(cond.move) if cond else "")
+        if only is not None:
+            self._line(now_ms, only, chans[only])
+            return
+        for i in range(len(chans)):
+            self._line(now_ms, i, chans[i])
+
+    def _line(self, now_ms, i, ch, tail=""):
+        # one `%` format: a single string made in C (the old chain of `+` and str() made
+        # ~15 strings a line, a cost the Pico paid 120 times a second for a 4-sensor meter)
+        cond = ch.cond
+        lvl = ch.level
+        if cond:
+            text = _LINE % (
+                now_ms,
+                ch.name,
+                ch.raw,
+                lvl,
+                ch.trigger_level,
+                ch.pressed,
+                ch.release_level,
+                cond.noise_level,
+                cond.move,
+                tail,
             )
+        else:
+            text = _LINE_PLAIN % (
+                now_ms,
+                ch.name,
+                ch.raw,
+                lvl,
+                ch.trigger_level,
+                ch.pressed,
+                ch.release_level,
+                tail,
+            )
+        self.con.write(text)
+        self.sent_level[i] = lvl
+        self.sent_pressed[i] = 1 if ch.pressed else 0
+        self.sent_ms[i] = now_ms
+        # every line costs the 96 bytes the cap assumes (not its own, shorter length): what
+        # that leaves is margin the link keeps for replies, `* event` and `* act` lines
+        tok = self.tokens - _MONITOR_LINE * 1000
+        self.tokens = tok if tok > -_TOP else -_TOP
+        self.early_ok[i] = 0 if tail else 1  # (one early line a sensor between its rounds' lines)
+
+    def start(self, hz, bytes_s):
+        """Monitor at `hz` (0: off) on a link giving monitor lines `bytes_s` a second."""
+        self.monitor_hz = hz
+        self.next_monitor = None
+        self.mon_i = len(self.inst.channels)  # (a new round starts at once)
+        self.bytes_s = bytes_s
+        self.tokens = 0
+        self.budget_ms = None
+
+    def budget(self, now_ms):
+        """Each poll: the link's monitor bytes since the last poll join the budget every line
+        is paid from (bytes a second x ms; at most _EARLY_BURST lines saved up)."""
+        last = self.budget_ms
+        self.budget_ms = now_ms
+        if last is not None:
+            dt = time.ticks_diff(now_ms, last)
+            tok = self.tokens + self.bytes_s * (dt if dt < _BURST_MS else _BURST_MS)
+            self.tokens = tok if tok < _TOP else _TOP
+
+    def early(self, now_ms):
+        """Between rounds: the line of one sensor whose level moved past its noise band (or
+        whose press began or ended) since its last line, sent now rather than at the next
+        round, so a meter shows a move within a poll (~4 ms), not a frame period. Only from
+        what the rounds leave of the budget (the link's monitor bytes: never more than the cap),
+        one a sensor between two of its round lines, and _EARLY_GAP_MS after its last line."""
+        if self.tokens < _MONITOR_LINE * 1000:
+            return
+        chans = self.inst.channels
+        n = len(chans)
+        i = self.early_i
+        for _ in range(n):  # from where the last early line left off: no sensor starves
+            i = i + 1 if i + 1 < n else 0
+            if not self.early_ok[i] or time.ticks_diff(now_ms, self.sent_ms[i]) < _EARLY_GAP_MS:
+                continue
+            ch = chans[i]
+            cond = ch.cond
+            d = ch.level - self.sent_level[i]
+            if d < 0:
+                d = -d
+            band = cond.noise_level if cond else 0
+            if d > (band if band > _MIN_BAND else _MIN_BAND) or (
+                (1 if ch.pressed else 0) != self.sent_pressed[i]
+            ):
+                self._line(now_ms, i, ch, " early=1")
+                self.early_i = i
+                return
 
     def events(self):
         if self._capturing:
@@ -180,7 +270,8 @@ def max_rate(channels, bytes_s=_MONITOR_BYTES_S):
 
 @command("monitor", "monitor <rate_hz> | monitor off")
 def monitor(con, rest):
-    cap = max_rate(len(con.inst.channels), link_bytes_s())
+    bytes_s = link_bytes_s()
+    cap = max_rate(len(con.inst.channels), bytes_s)
     if rest.lower() == "off":
         hz = 0
     else:
@@ -199,9 +290,7 @@ def monitor(con, rest):
             )
         if hz > cap:
             hz = cap  # clamped: the reply says so, and replies stay quick
-    con.telemetry.monitor_hz = hz
-    con.telemetry.next_monitor = None
-    con.telemetry.mon_i = len(con.inst.channels)  # (a new round starts at once)
+    con.telemetry.start(hz, bytes_s)
     return protocol.ok({"monitor": hz, "max": cap})
 
 
@@ -217,6 +306,7 @@ def _faults(con, now_ms):
 def _monitor(con, now_ms):
     t = con.telemetry
     if t.monitor_hz:
+        t.budget(now_ms)
         t.events()
         i = t.mon_i
         if i < len(t.inst.channels):
@@ -235,3 +325,5 @@ def _monitor(con, now_ms):
             t.mon_t = now_ms
             t.monitor_lines(now_ms, 0)
             t.mon_i = 1
+        else:
+            t.early(now_ms)

@@ -216,10 +216,16 @@ class Instrument:
     def _prepare(self, client: Client) -> None:
         for hz in (MONITOR_HZ, 20, 10):  # a firmware with a lower cap refuses the higher rate
             try:
-                _in_step(client, "monitor " + str(hz), "monitor")
-                break
+                got = _in_step(client, "monitor " + str(hz), "monitor")
             except Refused:
                 continue
+            cap = got.get("max")
+            if isinstance(cap, int) and cap > 2 and got.get("monitor", 0) >= cap:
+                # clamped to what the link carries: a round a second less leaves the device
+                # room for early lines, so a sensor that moves shows within a poll, not a
+                # frame period later (docs/protocol.md, Monitor cap)
+                _in_step(client, "monitor " + str(cap - 1), "monitor")
+            break
         self.status = _in_step(client, "status", "channels")
         self.params = client.parameters()
         self._read_midi_channel(client)
@@ -339,7 +345,14 @@ class Instrument:
         self.hub.emit_line(self.id, line)
         parsed = parse_async(line)
         kind = parsed.get("kind")
-        if kind == "monitor":
+        if kind == "monitor" and parsed.get("early"):
+            # a sensor that moved between rounds: a frame of its own, sent at once (the
+            # round being gathered goes on)
+            ch = messages.meter_channel(parsed)
+            self.hub.emit(
+                {"type": "meter", "device": self.id, "t": parsed.get("t"), "channels": [ch]}
+            )
+        elif kind == "monitor":
             t = parsed.get("t", self._frame_t)
             if self._frame and t != self._frame_t:
                 self._flush_frame()

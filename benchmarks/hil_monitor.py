@@ -1,0 +1,220 @@
+"""A 4-sensor live meter at 30 Hz on the emulated Pico (the HIL: ../shared/hil/README.md): the
+`* monitor` lines a second it sent, the loop's ticks a second and late ticks meanwhile, how soon
+`status` and a short request are answered, and how soon a pad's move shows in a line. Prints JSON.
+
+Usage: ATTUNE_HIL_LIB=DIR python -m benchmarks.hil_monitor [--cap BYTES_S] [--rate 30]
+       python -m benchmarks.hil_monitor --from-raw RUN.jsonl   (a run kept with ATTUNE_HIL_RAW)
+(~2 min of CPU; not part of `make test`). DIR holds lib/usb/device/cdc.py (usb-device-cdc) so
+the firmware uses usbserial's port; `--cap` runs a copy of the firmware whose usb monitor cap
+(`_MONITOR_BYTES_S_USB`, commands/telemetry.py) is BYTES_S, to see what a higher cap costs.
+
+The instrument: three pads (GP26-28, the Pico's three ADC pins) and a switch. Each pad is
+pressed and released in turn while the monitor runs; `move_to_line_ms` is from the ADC change to
+the first `* monitor` line of that pad showing it (pressed flipped): the device's part of the
+meter's latency. Times are emulated (CPU cycles at 125 MHz): they repeat run to run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from benchmarks.hil_serial import _after, _status, hil_paths
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOT_MS = 5500  # the emulated Pico compiles at boot: playing by ~4.5 s
+SENSORS = [
+    {"name": "pad1", "sensor": "fsr", "pin": 26},
+    {"name": "pad2", "sensor": "fsr", "pin": 27},
+    {"name": "pad3", "sensor": "fsr", "pin": 28},
+    {"name": "sw", "sensor": "switch", "pin": 15, "pull": "up", "active_low": True},
+]
+PADS = 3
+REST, PRESS = 125, 2500  # 12-bit ADC codes: a pad at rest, squeezed
+WINDOW_MS = 4000  # the monitor's measured span
+MOVE_EVERY_MS = 330  # a pad moves this often (in turn), at odd times against the frame
+
+
+def scenario(rate: int) -> tuple[dict, dict]:
+    t = BOOT_MS
+    acts: list[dict] = [{"t_ms": 0, "gpio": 15, "value": 1}]
+    acts += [{"t_ms": 0, "adc": k, "value": REST} for k in range(PADS)]
+    marks: dict = {"reply": [], "moves": []}
+
+    def send(at: float, text: str) -> None:
+        acts.append({"t_ms": at, "serial": text})
+
+    send(t, "status\r\n")
+    marks["status0"] = t
+    t += 1500
+    send(t, "monitor " + str(rate) + "\r\n")
+    marks["monitor"] = t
+    start = t + 1000  # settled
+    send(start, "status\r\n")
+    marks["status_start"] = start
+    k = 0
+    at = start + 200
+    while at < start + WINDOW_MS - 200:
+        pad = k % PADS
+        value = PRESS if (k // PADS) % 2 == 0 else REST
+        acts.append({"t_ms": at, "adc": pad, "value": value})
+        marks["moves"].append((at, pad, value == PRESS))
+        k += 1
+        at += MOVE_EVERY_MS + 7 * (k % 5)
+    for j in range(6):
+        q = start + 300 + j * 600 + 101
+        send(q, "zzz\r\n")
+        marks["reply"].append(q)
+    end = start + WINDOW_MS
+    send(end, "status\r\n")
+    marks["status_end"] = end
+    send(end + 600, "monitor off\r\n")
+    return {"duration_ms": end + 1200, "actions": acts}, marks
+
+
+def staged(firmware: Path, tmp: Path, cap: int | None) -> Path:
+    """The files `attune deploy` puts on the board, for the 4-sensor instrument; with `cap`,
+    from a copy of the firmware whose usb monitor cap is `cap` bytes a second."""
+    from host_tools import deploy
+
+    if cap is not None:
+        fw = tmp / "firmware"
+        shutil.copytree(firmware, fw)
+        tel = fw / "commands" / "telemetry.py"
+        text, n = re.subn(
+            r"_MONITOR_BYTES_S_USB = const\(\d+\)",
+            "_MONITOR_BYTES_S_USB = const(" + str(cap) + ")",
+            tel.read_text(),
+        )
+        assert n == 1, "no _MONITOR_BYTES_S_USB in " + str(tel)
+        tel.write_text(text)
+        firmware = fw
+    boards = tmp / "boards"
+    shutil.copytree(ROOT / "boards", boards)
+    inst = {
+        "name": "four",
+        "title": "Four",
+        "description": "Three pads and a switch (the monitor benchmark).",
+        "channels": SENSORS,
+        "profile": {},
+    }
+    (boards / "instruments" / "four.json").write_text(json.dumps(inst))
+    plan = deploy.make_plan("pico", "four", tmp / "stage", firmware, boards)
+    deploy.build_stage(plan)
+    return tmp / "stage"
+
+
+def run(firmware: Path, rate: int, cap: int | None) -> dict:
+    found = hil_paths()
+    if isinstance(found, str):
+        return {"skipped": found}
+    cache, run_sh = found
+    sc, marks = scenario(rate)
+    with tempfile.TemporaryDirectory() as tmp:
+        stage = staged(firmware, Path(tmp), cap)
+        sc_file = Path(tmp) / "scenario.json"
+        sc_file.write_text(json.dumps(sc))
+        env = dict(os.environ, HIL_CACHE=str(cache))
+        dirs = [str(stage)]
+        lib = os.environ.get("ATTUNE_HIL_LIB")  # usb-device-cdc (see hil_serial.py)
+        if lib:
+            dirs.append(lib)
+        out = subprocess.run(
+            [str(run_sh), str(sc_file), *dirs], capture_output=True, text=True, env=env
+        ).stdout
+    raw = os.environ.get("ATTUNE_HIL_RAW")
+    if raw:
+        Path(raw).write_text(out)
+    events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    return measure(events, marks)
+
+
+def _fields(line: str) -> dict[str, str]:
+    return dict(w.split("=", 1) for w in line.split() if "=" in w)
+
+
+def measure(events: list[dict], marks: dict) -> dict:
+    lines = [(e["t_ms"], e["serial"]) for e in events if "serial" in e]
+    start, end = marks["status_start"], marks["status_end"]
+    res: dict = {"hil_lines": len(lines)}
+    cap = _after(lines, marks["monitor"], lambda s: s.startswith("OK {") and '"monitor":' in s)
+    res["monitor_reply"] = json.loads(cap[1][3:]) if cap else None
+    mon = [(at, s) for at, s in lines if s.startswith("* monitor") and start <= at < end]
+    secs = (end - start) / 1000.0
+    res["monitor_lines_s"] = round(len(mon) / secs, 1)
+    res["monitor_bytes_s"] = round(sum(len(s) + 2 for _, s in mon) / secs)
+    per = {}
+    for sensor in SENSORS:
+        name = sensor["name"]
+        n = sum(1 for _, s in mon if (" " + name + " ") in s)
+        per[name] = round(n / secs, 1)
+    res["monitor_lines_s_per_sensor"] = per
+    res["longest_monitor_line"] = max((len(s) for _, s in mon), default=0)
+    # a pad's move to its first line showing it (pressed flipped)
+    lat = []
+    for at, pad, down in marks["moves"]:
+        name = SENSORS[pad]["name"]
+        want = "1" if down else "0"
+        got = _after(
+            lines,
+            at,
+            lambda s, n=name, w=want: (
+                s.startswith("* monitor")
+                and (" " + n + " ") in s
+                and _fields(s).get("pressed") == w
+            ),
+        )
+        if got and got[0] < at + 1000:
+            lat.append(round(got[0] - at, 1))
+    if lat:
+        lat.sort()
+        res["move_to_line_ms_p50"] = statistics.median(lat)
+        res["move_to_line_ms_p95"] = lat[min(len(lat) - 1, int(0.95 * len(lat)))]
+        res["move_to_line_ms_max"] = lat[-1]
+    res["moves_seen"] = str(len(lat)) + "/" + str(len(marks["moves"]))
+    r = []
+    for q in marks["reply"]:
+        got = _after(lines, q, lambda s: s.startswith("ERR unknown"))
+        if got:
+            r.append(round(got[0] - q, 1))
+    res["reply_ms_monitoring_max"] = max(r) if r else None
+    res["reply_ms_monitoring_all"] = r
+    got = _after(lines, end, lambda s: s.startswith("OK {") and "late_ticks" in s)
+    res["status_reply_ms_monitoring"] = round(got[0] - end, 1) if got else None
+    s0, s1 = _status(lines, start), _status(lines, end)
+    if s0 and s1:
+        res["late_ticks_monitoring"] = s1["late_ticks"] - s0["late_ticks"]
+        res["tick_hz_monitoring"] = s1["tick_hz"]
+        res["tick_hz_before"] = s0["tick_hz"]
+    return res
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    ap.add_argument("--firmware", type=Path, default=ROOT / "firmware")
+    ap.add_argument("--rate", type=int, default=30, help="the monitor rate asked for (Hz)")
+    ap.add_argument("--cap", type=int, help="the usb monitor cap to run with (bytes a second)")
+    ap.add_argument("--from-raw", type=Path, help="measure a saved run ($ATTUNE_HIL_RAW) again")
+    args = ap.parse_args(argv)
+    if args.from_raw:
+        lines = args.from_raw.read_text().splitlines()
+        events = [json.loads(line) for line in lines if line.startswith("{")]
+        res = measure(events, scenario(args.rate)[1])
+    else:
+        res = run(args.firmware, args.rate, args.cap)
+    if "skipped" in res:
+        print("hil_monitor skipped: " + res["skipped"], file=sys.stderr)
+    print(json.dumps(res, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
