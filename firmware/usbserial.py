@@ -101,12 +101,25 @@ class SerialPort(CDCInterface):
             self._txm[w][k : k + n] = mv[i : i + n]
             tlen[w] = k + n
             i += n
-        self.pump()
+        self._kick()
         return i - start
 
     def pump(self):
-        """Start the next IN transfer (one packet) if one is waiting and the endpoint is free:
-        the slot being filled is closed and sent when nothing else is waiting."""
+        """Close the slot being filled (the link calls this once it has handed over what it
+        had), so it goes out right after the slots before it, and start the next IN transfer
+        (one packet) if one is waiting and the endpoint is free."""
+        w = self._tw
+        if self._tlen[w]:
+            nxt = (w + 1) % _TX_SLOTS
+            if not self._tlen[nxt] and nxt != self._tr:
+                # closed: the completion callback of the transfer before it sends it (a short
+                # reply no longer waits for the loop's next pump while a `* ` line goes out)
+                self._tw = nxt
+        self._kick()
+
+    def _kick(self):
+        # (a completion callback runs whole between two bytecodes: if none is pending here,
+        # the last one has run, so the slot cannot be submitted twice)
         ep = self.ep_d_in
         r = self._tr
         if self._tlen[r] and self.is_open() and not self.xfer_pending(ep):
@@ -125,7 +138,7 @@ class SerialPort(CDCInterface):
             self.submit_xfer(ep, self._txm[r][: self._tlen[r]], self._tdone)
 
     def _wr_xfer(self):  # CDCInterface.on_open() calls it
-        self.pump()
+        self._kick()
 
     def waiting(self):
         """Bytes only a pump() sends (in the slot being filled); 0: all sent or on their way
