@@ -7,7 +7,8 @@ Usage: link = Link(); console = Console(..., link.send); link.handler = console.
 Two ways to the host. The USB serial port of usbserial.py (boot.py starts it when micropython-lib's
 usb-device-cdc is installed, and not in maintenance mode): `send` takes as much of a line as
 its buffers have room for and `recv_into` returns what has arrived, neither ever waits, so
-lines go out and come in in chunks. Otherwise (an older install, tests on pipes) the built-in
+lines go out and come in in chunks (a chunk's line ends are found with bytearray.find and its
+pieces copied with one slice assignment each: no Python step per byte). Otherwise (an older install, tests on pipes) the built-in
 port's streams, one byte per readiness check (below).
 
 Replies before telemetry: replies and asynchronous `* ` lines wait in two queues. At every line

@@ -16,7 +16,8 @@ transfers came out of order on the emulated Pico).
 
 Completion callbacks run between any two bytecodes of the loop, so they touch only what the
 loop is not using: a send callback frees its slot and sends the next *closed* one (never the
-slot being filled: the loop's `pump` closes and sends that one when nothing else waits); a
+slot being filled: the loop's `pump`, called once the link has handed over what it had, closes
+it, so a short reply goes out right after the packet before it, not at the next pump); a
 receive callback records its slot's length and waits on the next free slot. Nothing here
 allocates per byte. Receiving: eight 64-byte slots; while all are full no OUT transfer waits,
 so USB flow control holds the host back (as the built-in port's 256-byte buffer does).
