@@ -8,8 +8,8 @@ Two ways to the host. The USB serial port of usbserial.py (boot.py starts it whe
 usb-device-cdc is installed, and not in maintenance mode): `send` takes as much of a line as
 its buffers have room for and `recv_into` returns what has arrived, neither ever waits, so
 lines go out and come in in chunks (a chunk's line ends are found with bytearray.find and its
-pieces copied with one slice assignment each: no Python step per byte). Otherwise (an older install, tests on pipes) the built-in
-port's streams, one byte per readiness check (below).
+pieces copied with one slice assignment each: no Python step per byte). Otherwise (an older
+install, tests on pipes) the built-in port's streams, one byte per readiness check (below).
 
 Replies before telemetry: replies and asynchronous `* ` lines wait in two queues. At every line
 boundary a waiting reply goes first, so a reply waits behind at most the one `* ` line already
@@ -82,8 +82,9 @@ class Link:
         if port is None and inp is None and out is None:
             port = _usb_port()
         self._port = port
-        self._chunk = bytearray(_CHUNK) if port is not None else None
-        self._cmv = memoryview(self._chunk) if port is not None else None
+        chunk = bytearray(_CHUNK) if port is not None else None
+        self._chunk = chunk
+        self._cmv = memoryview(chunk) if chunk is not None else None
         self._view = b""  # (without bytearray.find: the chunk as bytes, to search)
         self._cpos = 0  # bytes of _chunk handled
         self._cend = 0  # bytes in _chunk
@@ -392,11 +393,13 @@ class Link:
             self._n = 0
             self._long = 0
         chunk = self._chunk
-        if chunk is None:
+        cmv = self._cmv
+        port = self._port
+        if chunk is None or cmv is None or port is None:
             return 0
         pos = self._cpos
         end = self._cend
-        if pos >= end and not self._port.readable():
+        if pos >= end and not port.readable():
             return 0  # (most calls while output drains: nothing allocated, no clock read)
         buf = self._buf
         budget = _PORT_IN_BUDGET
@@ -416,7 +419,7 @@ class Link:
                 budget -= end
                 got = 1
                 if not _BA_FIND:  # (an older MicroPython: a bytes copy per chunk to search)
-                    src = self._view = bytes(self._cmv[:end])
+                    src = self._view = bytes(cmv[:end])
             k = src.find(b"\n", pos, end)
             j = src.find(b"\r", pos, end)
             if k < 0 or 0 <= j < k:
@@ -425,9 +428,9 @@ class Link:
             m = stop - pos
             if m:
                 if n + m <= _MAX_LINE:
-                    buf[n : n + m] = self._cmv[pos:stop]
+                    buf[n : n + m] = cmv[pos:stop]
                 elif n < _MAX_LINE:  # the line grows too long here: keep counting
-                    buf[n:_MAX_LINE] = self._cmv[pos : pos + _MAX_LINE - n]
+                    buf[n:_MAX_LINE] = cmv[pos : pos + _MAX_LINE - n]
                 n += m
             if k < 0:
                 pos = end

@@ -102,7 +102,7 @@ class SerialPort(CDCInterface):
             self._txm[w][k : k + n] = mv[i : i + n]
             tlen[w] = k + n
             i += n
-        self._kick()
+        self._wr_xfer()
         return i - start
 
     def pump(self):
@@ -116,11 +116,12 @@ class SerialPort(CDCInterface):
                 # closed: the completion callback of the transfer before it sends it (a short
                 # reply no longer waits for the loop's next pump while a `* ` line goes out)
                 self._tw = nxt
-        self._kick()
+        self._wr_xfer()
 
-    def _kick(self):
-        # (a completion callback runs whole between two bytecodes: if none is pending here,
-        # the last one has run, so the slot cannot be submitted twice)
+    def _wr_xfer(self):
+        # start the next IN transfer if one waits and the endpoint is free (CDCInterface's
+        # on_open() calls it too). A completion callback runs whole between two bytecodes: if
+        # none is pending here, the last one has run, so no slot is submitted twice
         ep = self.ep_d_in
         r = self._tr
         if self._tlen[r] and self.is_open() and not self.xfer_pending(ep):
@@ -137,9 +138,6 @@ class SerialPort(CDCInterface):
         self._tr = r
         if res == 0 and r != self._tw and self._tlen[r] and self.is_open():
             self.submit_xfer(ep, self._txm[r][: self._tlen[r]], self._tdone)
-
-    def _wr_xfer(self):  # CDCInterface.on_open() calls it
-        self._kick()
 
     def waiting(self):
         """Bytes only a pump() sends (in the slot being filled); 0: all sent or on their way
