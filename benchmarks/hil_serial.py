@@ -1,6 +1,8 @@
 """The serial link's speed on the emulated Pico (the HIL: ../shared/hil/README.md): how soon a
 short request is answered, how fast a long line is read and replies are written, and a 4-sensor
-monitor at 30 Hz (lines a second it reached, replies meanwhile, late ticks). Prints JSON.
+monitor at 30 Hz (lines a second it reached, replies meanwhile, late ticks). Prints JSON:
+`serial_reply_ms` (median; `_p95`), `serial_in_kbps`, `serial_out_kbps`, and the late ticks
+during each part (`late_ticks_replies`, `late_ticks_input`, `late_ticks_output`).
 
 Usage: ATTUNE_HIL_LIB=DIR python -m benchmarks.hil_serial [--firmware DIR] [--spread 1.5]
        python -m benchmarks.hil_serial --from-raw RUN.jsonl   (a run kept with ATTUNE_HIL_RAW)
@@ -67,9 +69,15 @@ def scenario(spread: float = 1.0) -> tuple[dict, dict]:
         send(t, "zzz\r\n")
         marks["reply"].append(t)
         t += 200 * spread
+    # (late ticks per part: a `status` between the parts, in gaps that leave the other
+    # requests' times as they were, so runs saved before these were added still measure)
+    send(t - 100 * spread, "status\r\n")
+    marks["status_replies"] = t - 100 * spread
     send(t, "x" * LONG_LINE + "\r\n")  # reading speed
     marks["long"] = t
     t += 7000 * spread
+    send(t - 1000 * spread, "status\r\n")
+    marks["status_long"] = t - 1000 * spread
     send(t, "".join("params " + str(o) + "\r\n" for o in range(0, 32, 8)))  # writing speed
     marks["params"] = t
     t += 4000 * spread
@@ -147,12 +155,21 @@ def _after(lines: list[tuple[float, str]], t: float, test) -> tuple[float, str] 
     return None
 
 
-def _status(lines: list[tuple[float, str]], t: float) -> dict | None:
+def _status(lines: list[tuple[float, str]], t: float, within: float = 0) -> dict | None:
     got = _after(lines, t, lambda s: s.startswith('OK {"state"') or '"late_ticks"' in s)
+    if got and within and got[0] - t > within:
+        return None  # (a run saved before this probe was sent: the reply is a later one's)
     try:
         return json.loads(got[1][3:]) if got else None
     except ValueError:  # garbled
         return None
+
+
+def _p95(xs: list[float]) -> float | None:
+    if not xs:
+        return None
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, round(0.95 * (len(xs) - 1)))]
 
 
 def measure(events: list[dict], marks: dict) -> dict:
@@ -172,6 +189,7 @@ def measure(events: list[dict], marks: dict) -> dict:
 
     r = replies(marks["reply"])
     res["serial_reply_ms"] = statistics.median(r) if r else None
+    res["serial_reply_ms_p95"] = _p95(r)
     res["serial_reply_ms_all"] = r
     long = _after(lines, marks["long"], lambda s: s.startswith("ERR toolong"))
     if long:
@@ -205,6 +223,15 @@ def measure(events: list[dict], marks: dict) -> dict:
     s2 = _status(lines, marks["status1"])
     if s0 and s1:
         res["late_ticks_requests"] = s1["late_ticks"] - s0["late_ticks"]
+    # the same span in parts: short requests, the long line, the `params` pages (each part's
+    # count includes its closing `status` reply)
+    parts = [s0]
+    for key in ("status_replies", "status_long"):
+        parts.append(_status(lines, marks[key], 1000) if key in marks else None)
+    parts.append(s1)
+    for name, a, b in zip(("replies", "input", "output"), parts[:-1], parts[1:], strict=True):
+        if a and b:
+            res["late_ticks_" + name] = b["late_ticks"] - a["late_ticks"]
     if s1 and s2:
         res["late_ticks_monitoring"] = s2["late_ticks"] - s1["late_ticks"]
         res["tick_hz_monitoring"] = s2["tick_hz"]

@@ -16,7 +16,8 @@ transfers came out of order on the emulated Pico).
 
 Completion callbacks run between any two bytecodes of the loop, so they touch only what the
 loop is not using: a send callback frees its slot and sends the next *closed* one (never the
-slot being filled: the loop's `pump` closes and sends that one when nothing else waits); a
+slot being filled: the loop's `pump`, called once the link has handed over what it had, closes
+it, so a short reply goes out right after the packet before it, not at the next pump); a
 receive callback records its slot's length and waits on the next free slot. Nothing here
 allocates per byte. Receiving: eight 64-byte slots; while all are full no OUT transfer waits,
 so USB flow control holds the host back (as the built-in port's 256-byte buffer does).
@@ -101,12 +102,26 @@ class SerialPort(CDCInterface):
             self._txm[w][k : k + n] = mv[i : i + n]
             tlen[w] = k + n
             i += n
-        self.pump()
+        self._wr_xfer()
         return i - start
 
     def pump(self):
-        """Start the next IN transfer (one packet) if one is waiting and the endpoint is free:
-        the slot being filled is closed and sent when nothing else is waiting."""
+        """Close the slot being filled (the link calls this once it has handed over what it
+        had), so it goes out right after the slots before it, and start the next IN transfer
+        (one packet) if one is waiting and the endpoint is free."""
+        w = self._tw
+        if self._tlen[w]:
+            nxt = (w + 1) % _TX_SLOTS
+            if not self._tlen[nxt] and nxt != self._tr:
+                # closed: the completion callback of the transfer before it sends it (a short
+                # reply no longer waits for the loop's next pump while a `* ` line goes out)
+                self._tw = nxt
+        self._wr_xfer()
+
+    def _wr_xfer(self):
+        # start the next IN transfer if one waits and the endpoint is free (CDCInterface's
+        # on_open() calls it too). A completion callback runs whole between two bytecodes: if
+        # none is pending here, the last one has run, so no slot is submitted twice
         ep = self.ep_d_in
         r = self._tr
         if self._tlen[r] and self.is_open() and not self.xfer_pending(ep):
@@ -123,9 +138,6 @@ class SerialPort(CDCInterface):
         self._tr = r
         if res == 0 and r != self._tw and self._tlen[r] and self.is_open():
             self.submit_xfer(ep, self._txm[r][: self._tlen[r]], self._tdone)
-
-    def _wr_xfer(self):  # CDCInterface.on_open() calls it
-        self.pump()
 
     def waiting(self):
         """Bytes only a pump() sends (in the slot being filled); 0: all sent or on their way

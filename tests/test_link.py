@@ -542,3 +542,78 @@ def test_the_link_is_busy_while_output_waits_and_drain_only_writes(port):
     assert calls == []  # drain never reads: requests are read by service, every 4th tick
     lnk.pump(0)
     assert calls == [b"hello"] and port.read() == b"OK hello\n" and not lnk.busy
+
+
+def split_lines(stream):
+    """A byte-by-byte reader's view of a stream: each complete non-empty line, or the length
+    of one over 200 bytes (which gets `ERR toolong`)."""
+    out = []
+    seg = b""
+    for b in stream:
+        if b in (10, 13):
+            if len(seg) > 200:
+                out.append(len(seg))
+            elif seg:
+                out.append(seg)
+            seg = b""
+        else:
+            seg += bytes([b])
+    return out
+
+
+STREAM = st.lists(
+    st.one_of(
+        st.binary(max_size=90),
+        st.sampled_from([b"\r\n", b"\n", b"\r", b"ok\n", b"x" * 199, b"y" * 200, b"z" * 201]),
+        st.integers(min_value=1, max_value=1500).map(lambda n: b"w" * n),
+    ),
+    max_size=30,
+)
+
+
+@hsettings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(STREAM, st.lists(st.integers(min_value=1, max_value=700), min_size=1), st.booleans())
+def test_usbserial_chunks_split_into_the_same_lines_as_byte_by_byte(
+    monkeypatch, parts, cuts, find
+):
+    # bytearray.find, or (an older MicroPython without it) a bytes copy of each chunk to search
+    monkeypatch.setattr(link_mod, "_BA_FIND", find)
+    stream = b"".join(parts)
+    port = UsbPort()
+    calls = []
+    lnk = port.link(lambda line: calls.append(line))
+    out = b""
+    i = 0
+    k = 0
+    while i < len(stream):
+        step = cuts[k % len(cuts)]
+        port.send(stream[i : i + step])
+        i += step
+        k += 1
+        for _ in range(3):
+            lnk.pump(0)
+            out += port.read()
+    out += pump_all(lnk, port, 40)
+    want = split_lines(stream)
+    assert calls == [x for x in want if isinstance(x, bytes)]
+    errs = [x for x in out.split(b"\n") if x]
+    assert errs == [
+        b"ERR toolong The line was %d bytes long; the most is 200. It was ignored." % n
+        for n in want
+        if isinstance(n, int)
+    ]
+    assert lnk.idle or not stream.endswith((b"\n", b"\r"))  # (a half line is kept)
+
+
+def test_a_5000_byte_line_is_read_in_at_most_512_bytes_a_call_on_usbserials_port():
+    port = UsbPort()
+    lnk, calls = echo_link(port)
+    port.send(b"q" * 5000 + b"\r\nhello\n")
+    rounds = 0
+    while not calls:
+        lnk.pump(0)
+        rounds += 1
+    assert rounds == 10  # 5009 bytes at 512 a call (the budget of one service)
+    assert port.read().startswith(b"ERR toolong The line was 5000 bytes long")
