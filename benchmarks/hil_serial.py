@@ -28,7 +28,15 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-HIL = ROOT.parent.parent / "shared" / "hil"  # /work/shared/hil next to the checkouts
+# ../shared/hil beside the project (a worktree one level deeper finds it one level up)
+HIL = next(
+    (
+        p
+        for p in (ROOT.parent / "shared" / "hil", ROOT.parent.parent / "shared" / "hil")
+        if (p / "run.sh").is_file()
+    ),
+    ROOT.parent / "shared" / "hil",
+)
 BOOT_MS = 5500  # the emulated Pico compiles the .py files at boot: playing by ~4.5 s
 SENSORS = [  # four sensors the emulator can drive: two switches, two pads
     {"name": "sw1", "sensor": "switch", "pin": 15, "pull": "up", "active_low": True},
