@@ -1,7 +1,7 @@
 """Tick rate and switch latency on the emulated Pico (the real MicroPython firmware in rp2040js,
 /work/shared/hil/README.md), for instruments of 1 to 12 channels and the combo instrument.
 
-Usage: [ATTUNE_HIL_LIB=DIR] python -m benchmarks.hil [combo ch1 ch3 ch6 ch11 ch12]   (one JSON)
+Usage: [ATTUNE_HIL_LIB=DIR] python -m benchmarks.hil [combo ch1 ch3 ch6 ch11 ch12] [agree]
 
 The firmware is compiled with mpy-cross first, as `attune deploy` installs it. A local check,
 not part of `make test` or `make bench`: the emulator and its firmware image live
@@ -16,6 +16,10 @@ the window), `switch_ms_mean`/`_max` (an edge on the pin to its note-on at the U
 Figures of one run (docs/benchmarks.md, "Channels on the emulated Pico").
 The instruments are in benchmarks/channels/ (`pico_bench.json` adds GP29 as a fourth ADC
 input, which exists only in emulation); combo is boards/instruments/combo.json.
+
+`agree` plays one trace (combo's switch and pad) in the simulator and on the emulated Pico and
+reports how far apart their note-ons came (`switch_ms_mean`, `pad_ms_max_abs`, ...: emulated
+minus simulated, ms).
 """
 
 from __future__ import annotations
@@ -146,10 +150,11 @@ def figures(lines: list[dict], combo: bool) -> dict:
     return out
 
 
-def compiled(folder: Path) -> Path:
+def compiled(folder: Path, native: bool = True) -> Path:
     """firmware/ compiled with mpy-cross as `attune deploy` installs it (main.py and boot.py
-    stay source): compiling from source on the Pico takes RAM a deployed Pico never needs."""
-    from host_tools.deploy import SOURCE_FILES, mpy_cross_command
+    stay source, the per-tick modules are native code): compiling from source on the Pico takes
+    RAM a deployed Pico never needs. `native=False` (ATTUNE_HIL_BYTECODE=1): all bytecode."""
+    from host_tools.deploy import HOT_MODULES, SOURCE_FILES, mpy_cross_command
 
     out = folder / "firmware"
     src = ROOT / "firmware"
@@ -160,6 +165,8 @@ def compiled(folder: Path) -> Path:
             (out / rel).write_bytes(py.read_bytes())
         else:
             cmd = [*mpy_cross_command(), "-march=armv6m", "-o", str(out / rel.with_suffix(".mpy"))]
+            if native and rel.with_suffix("").as_posix() in HOT_MODULES:
+                cmd += ["-X", "emit=native"]
             subprocess.run([*cmd, "-s", str(rel), str(py)], check=True)
     return out
 
@@ -168,7 +175,7 @@ def run(name: str) -> dict:
     board, inst = instrument(name)
     with tempfile.TemporaryDirectory(prefix="attune-hil-") as tmp:
         folder = Path(tmp)
-        firmware = compiled(folder)
+        firmware = compiled(folder, not os.environ.get("ATTUNE_HIL_BYTECODE"))
         flash = folder / "flash"
         flash.mkdir()
         (flash / "board.json").write_text(json.dumps({"board": board, "instrument": inst}))
@@ -196,6 +203,116 @@ def run(name: str) -> dict:
     return figures(lines, name == "combo")
 
 
+AGREE_START_MS = 7000  # both at rest until then (the emulated Pico plays from ~4.5 s)
+AGREE_MS = 6000
+
+
+def agree_trace(seed: int = 2) -> list[tuple[int, int, int]]:
+    """(time_ms, switch pressed 0/1, pad read_u16) every ms: combo's switch pressed every 300 ms
+    at varying phases, its pad squeezed (ramps of 20-80 ms) every 500 ms, noisy at rest."""
+    rnd = random.Random(seed)
+    end = AGREE_START_MS + AGREE_MS
+    switch = [0] * (end + 500)
+    pad = [0.0] * (end + 500)
+    t = AGREE_START_MS + 50
+    while t < end:
+        for ms in range(t, t + PRESS_MS):
+            switch[ms] = 1
+        t += 300 + rnd.randrange(0, 40)
+    t = AGREE_START_MS + 200
+    while t < end:
+        rise = rnd.randrange(20, 80)
+        size = rnd.uniform(0.3, 1.0)
+        for k in range(300):
+            level = min(1.0, k / rise, (300 - k) / rise)
+            pad[t + k] = size * level
+        t += 500 + rnd.randrange(0, 60)
+    rows = []
+    for ms in range(end + 500):
+        v = PAD_REST + pad[ms] * (PAD_PRESS - PAD_REST) + rnd.gauss(0, PAD_NOISE)
+        rows.append((ms, switch[ms], max(0, min(65535, int(v)))))
+    return rows
+
+
+def agree() -> dict:
+    """The simulator and the emulated Pico on the same trace (combo: its switch and its pad):
+    each note-on paired in order, and how far apart in time they came (emulated ms)."""
+    from simulator.run import Simulation
+
+    rows = agree_trace()
+    board, inst = instrument("combo")
+    with tempfile.TemporaryDirectory(prefix="attune-agree-") as tmp:
+        folder = Path(tmp)
+        sim_csv = folder / "sim.csv"
+        sim_csv.write_text("time_ms,switch,pad\n" + "".join(f"{t},{s},{p}\n" for t, s, p in rows))
+        with (
+            open(os.devnull, "w") as quiet,
+            Simulation(
+                "combo",
+                folder / "simflash",
+                trace=sim_csv,
+                duration_s=len(rows) / 1000,
+                console=quiet,
+            ) as sim,
+        ):
+            events = sim.run()
+        sim_notes = [
+            (e["t_ms"], e["note"])
+            for e in events
+            if e["type"] == "note_on" and e["velocity"] and e["t_ms"] >= AGREE_START_MS
+        ]
+        # the emulated Pico: the switch's pin is pulled up (pressed = 0), the ADC keeps 12 bits
+        hil_csv = folder / "hil.csv"
+        hil_csv.write_text("time_ms,pin,pad\n" + "".join(f"{t},{1 - s},{p}\n" for t, s, p in rows))
+        firmware = compiled(folder, not os.environ.get("ATTUNE_HIL_BYTECODE"))
+        flash = folder / "flash"
+        flash.mkdir()
+        (flash / "board.json").write_text(json.dumps({"board": board, "instrument": inst}))
+        scen = folder / "scenario.json"
+        traces = [
+            {"gpio": 15, "csv": str(hil_csv), "column": "pin"},
+            {"adc": 0, "csv": str(hil_csv), "column": "pad"},
+        ]
+        scen.write_text(json.dumps({"duration_ms": len(rows), "actions": [], "traces": traces}))
+        lib = [os.environ["ATTUNE_HIL_LIB"]] if os.environ.get("ATTUNE_HIL_LIB") else []
+        proc = subprocess.run(
+            ["bash", str(RUN_SH), str(scen), str(firmware), str(flash), *lib],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "HIL_CACHE": str(CACHE)},
+        )
+    hil_notes = []
+    for line in proc.stdout.splitlines():
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue
+        m = e.get("midi")
+        if m and (m[1] & 0xF0) == 0x90 and m[3] and e["t_ms"] >= AGREE_START_MS:
+            hil_notes.append((e["t_ms"], m[2]))
+    out: dict = {"notes_simulator": len(sim_notes), "notes_emulated": len(hil_notes)}
+    # pair each note of one with the same note of the other within 50 ms
+    diffs = {"switch": [], "pad": []}
+    used = set()
+    switch_notes = {72, 74, 76, 79, 81}  # combo's melody, C5 D5 E5 G5 A5
+    for t, note in sim_notes:
+        best = None
+        for k, (u, n2) in enumerate(hil_notes):
+            if k not in used and n2 == note and abs(u - t) < 50:
+                if best is None or abs(u - t) < abs(hil_notes[best][0] - t):
+                    best = k
+        if best is not None:
+            used.add(best)
+            kind = "switch" if note in switch_notes else "pad"
+            diffs[kind].append(hil_notes[best][0] - t)
+    out["paired"] = sum(len(d) for d in diffs.values())
+    for kind, d in diffs.items():
+        if d:
+            out[kind + "_ms_mean"] = round(sum(d) / len(d), 2)
+            out[kind + "_ms_max_abs"] = round(max(abs(x) for x in d), 2)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     names = (argv if argv is not None else sys.argv[1:]) or list(CONFIGS)
     why = missing()
@@ -204,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     results = {}
     for name in names:
-        results[name] = run(name)
+        results[name] = agree() if name == "agree" else run(name)
         print(name, json.dumps(results[name]), file=sys.stderr, flush=True)
     print(json.dumps(results, indent=1))
     return 0

@@ -281,6 +281,7 @@ class Instrument:
             else:
                 self._analog.append(ch)
         self._banked = tuple(self._banked)
+        self.banked = len(self._banked)  # switches read through the bank
         self._bits = tuple(self._bits)
         self._switches = tuple(self._switches)
         self._analog = tuple(self._analog)
@@ -341,6 +342,15 @@ class Instrument:
                 self.errors += 1
                 self._crashed(ch, now_us)
         self._t_last = now_us
+
+    def switches_moved(self):
+        """Whether a banked switch's contact differs from the last tick's reading (one register
+        load): between ticks, the loop then runs the switch half again, so a press made while
+        the tick waits is played at once rather than at the next tick."""
+        bank = self._bank
+        if bank is None:
+            return False
+        return (bank.mem[bank.addr] ^ bank.flip) & bank.mask != self._sw_last
 
     def tick_analog(self, now_us):
         """The second half of a tick: every channel that is not a switch."""

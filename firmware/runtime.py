@@ -36,6 +36,9 @@ _SERVICE_BUDGET_US = const(400)  # serial/console work allowed after every 4th t
 _IDLE_MARGIN_US = const(300)  # ...and while output waits, writing in a tick's idle time less
 # this (a byte's I/O can take a few hundred us on a Pico when USB work lands in it)...
 _IDLE_MIN_US = const(200)  # ...when that leaves at least this much
+# while a tick waits for the next, the switches are looked at this often (one register load):
+# a press made then is played at once, not up to a tick later (switch press to USB <= 2 ms)
+_SWITCH_POLL_US = const(300)
 
 BOARD_FILE = "board.json"
 LOG_FILE = "errors.log"
@@ -185,6 +188,9 @@ class Player:
         ticks_add = time.ticks_add
         sleep_us = time.sleep_us
         ticks_ms = time.ticks_ms
+        moved = inst.switches_moved
+        # (no banked switch: nothing to look at between ticks, one sleep)
+        poll_us = _SWITCH_POLL_US if inst.banked else 2 * _PERIOD_US
         # start-up leaves ~75 KB of garbage (imports, board.json, settings): collect it now,
         # silent, rather than let it fill the heap into an automatic collection mid-note
         gc.collect()
@@ -263,12 +269,28 @@ class Player:
                 # monitor stream move faster without making the tick late
                 link.drain(wait - _IDLE_MARGIN_US)
                 wait = ticks_diff(nxt, ticks_us())
-            if wait > 0:
-                sleep_us(wait)
-            else:
+            if wait <= 0:
                 stats.late_ticks += 1
                 if wait < -4 * _PERIOD_US:
                     nxt = ticks_us()  # far behind: start afresh rather than rush to catch up
+                continue
+            # while the tick waits, the switches are looked at every _SWITCH_POLL_US (a register
+            # load): one that moved gets its half of a tick and its note sent now, not at the
+            # next tick (which reads it again)
+            if wait > poll_us:
+                while wait > poll_us:
+                    if moved():
+                        inst.tick_switches(ticks_us())
+                        if midi.count:
+                            console.capture()
+                            outputs.send(midi)
+                        wait = ticks_diff(nxt, ticks_us())
+                        continue
+                    sleep_us(poll_us)
+                    wait -= poll_us  # (the loop's own time: the last sleep makes up for it)
+                wait = ticks_diff(nxt, ticks_us())
+            if wait > 0:
+                sleep_us(wait)
 
     def hand_over(self):
         """Ctrl-C: the REPL takes over. A started watchdog cannot be stopped, so a timer keeps

@@ -82,3 +82,15 @@ def test_maintenance_over_serial_restarts_into_maintenance_mode_once(tmp_path):
     assert len(sim.resets) == 1
     assert b"maintenance mode" in sim.serial_log
     assert not (tmp_path / "flash" / "maintenance").exists()  # one-shot
+
+
+def test_a_switch_pressed_while_the_tick_waits_is_played_before_the_next_tick(tmp_path):
+    # the loop looks at the switches in each tick's idle time: a press made there is sent at
+    # once, not at the next tick (the simulator's ticks start just after each millisecond, a
+    # transfer costs 0.5 ms and the USB host takes it at its next 1 ms frame: 2001.0, not 2002)
+    with Simulation("big-switch", tmp_path / "flash", duration_s=3.0) as sim:
+        switch = sim.world.inputs["switch"]
+        sim.clock.call_at(2_000_150, lambda: switch.hold(1))
+        events = sim.run()
+    ons = [e["t_ms"] for e in events if e["type"] == "note_on"]
+    assert ons == [2001.0]

@@ -223,3 +223,20 @@ def test_beyond_two_analog_channels_one_is_read_a_tick_in_turn(pads, stride):
         inst.tick(k * 1000)
     for i, n in enumerate(names):  # every channel at the same rate, staggered
         assert reads[n] == list(range(1 + i % stride, 13, stride))
+
+
+def test_switches_moved_says_whether_a_contact_changed_since_the_last_tick_read_it():
+    # the loop's look at the switches between ticks: one register load, no state changed
+    pins = (6, 7)
+    wires = Wires({6: [0, 0, 1, 1, 1], 7: [0, 0, 0, 0, 1]}, {6: True, 7: False})
+    inst = instrument(wires, pins, True)
+    seen = []
+    for k in range(5):
+        wires.k = k
+        seen.append(inst.switches_moved())
+        inst.tick(5_000_000 + k * 1000)
+        assert not inst.switches_moved()  # the tick read it
+    assert seen == [False, False, True, False, True]
+    unbanked = instrument(Wires({6: [1]}, {6: True}), (6,), False)
+    assert unbanked.banked == 0 and not unbanked.switches_moved()
+    assert inst.banked == 2
