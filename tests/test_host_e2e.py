@@ -164,15 +164,19 @@ def test_a_sensitivity_change_is_heard_while_playing(tmp_path):
 
 
 def test_a_saved_profile_survives_a_power_cut(tmp_path):
-    proc, path = start_pico(tmp_path, power_cut_at_s=5.0)
+    cut_s = 8
+    proc, path = start_pico(tmp_path, power_cut_at_s=cut_s)
     try:
         client = wait_for_attune(path)
         client.set("pad.sensitivity", 91)
         client.set("scale", "blues")
         client.profile_save("anna")
         saved = client.profile_show("anna")["values"]
+        saved_at_s = client.status()["uptime_s"]
+        assert saved_at_s < cut_s, "the machine was too slow: the save came after the power cut"
         client.port.close()
-        client, status = after_next_boot(path)
+        # the board may already have booted again when we first look: count from the save
+        client, status = after_next_boot(path, since_uptime_s=saved_at_s)
         assert status["profile"] == "anna" and status["config"] == "saved"
         assert client.get("pad.sensitivity") == "91" and client.get("scale") == "blues"
         assert client.profile_show("anna")["values"] == saved
@@ -182,10 +186,13 @@ def test_a_saved_profile_survives_a_power_cut(tmp_path):
         proc.wait()
 
 
-def after_next_boot(path: str, seconds: float = 20.0) -> tuple[Client, dict]:
-    """A client and its status once the board has booted again (its uptime went down)."""
+def after_next_boot(
+    path: str, since_uptime_s: int = -1, seconds: float = 20.0
+) -> tuple[Client, dict]:
+    """A client and its status once the board has booted again: its uptime went below one seen
+    before (`since_uptime_s`, or any later reading)."""
     deadline = time.monotonic() + seconds
-    last = -1
+    last = since_uptime_s
     while time.monotonic() < deadline:
         try:
             client = open_client(path, 1.0)
