@@ -171,6 +171,33 @@ def compiled(folder: Path, native: bool = True) -> Path:
     return out
 
 
+def as_installed(folder: Path) -> tuple[Path, list[str]]:
+    """The HIL cache with its USB libraries compiled by mpy-cross, as `mpremote mip install`
+    puts them on a Pico, and ATTUNE_HIL_LIB's likewise (compiling their source on the Pico
+    takes RAM a deployed one never spends, and leaves its heap in other shape): (the cache to
+    run with, extra folders for the filesystem)."""
+    from host_tools.deploy import mpy_cross_command
+
+    def compile_tree(src: Path, out: Path) -> None:
+        for py in src.rglob("*.py"):
+            rel = py.relative_to(src)
+            (out / rel.parent).mkdir(parents=True, exist_ok=True)
+            cmd = [*mpy_cross_command(), "-march=armv6m", "-o", str(out / rel.with_suffix(".mpy"))]
+            subprocess.run([*cmd, "-s", rel.name, str(py)], check=True)
+
+    cache = folder / "cache"
+    cache.mkdir()
+    for entry in CACHE.iterdir():
+        if entry.name != "usblib":
+            (cache / entry.name).symlink_to(entry)
+    compile_tree(CACHE / "usblib", cache / "usblib")
+    extra = []
+    if os.environ.get("ATTUNE_HIL_LIB"):
+        compile_tree(Path(os.environ["ATTUNE_HIL_LIB"]), folder / "lib")
+        extra.append(str(folder / "lib"))
+    return cache, extra
+
+
 def run(name: str) -> dict:
     board, inst = instrument(name)
     with tempfile.TemporaryDirectory(prefix="attune-hil-") as tmp:
@@ -183,12 +210,12 @@ def run(name: str) -> dict:
         scen.write_text(json.dumps(scenario(inst, folder)))
         # micropython-lib's usb-device-cdc is not in the HIL cache: a folder holding
         # lib/usb/device/cdc.py (as benchmarks/hil_serial.py), else the built-in serial port
-        lib = [os.environ["ATTUNE_HIL_LIB"]] if os.environ.get("ATTUNE_HIL_LIB") else []
+        cache, lib = as_installed(folder)
         proc = subprocess.run(
             ["bash", str(RUN_SH), str(scen), str(firmware), str(flash), *lib],
             capture_output=True,
             text=True,
-            env={**os.environ, "HIL_CACHE": str(CACHE)},
+            env={**os.environ, "HIL_CACHE": str(cache)},
         )
     if os.environ.get("HIL_KEEP"):  # a folder for the raw output, to look at by hand
         Path(os.environ["HIL_KEEP"], name + ".jsonl").write_text(proc.stdout)
@@ -274,12 +301,12 @@ def agree() -> dict:
             {"adc": 0, "csv": str(hil_csv), "column": "pad"},
         ]
         scen.write_text(json.dumps({"duration_ms": len(rows), "actions": [], "traces": traces}))
-        lib = [os.environ["ATTUNE_HIL_LIB"]] if os.environ.get("ATTUNE_HIL_LIB") else []
+        cache, lib = as_installed(folder)
         proc = subprocess.run(
             ["bash", str(RUN_SH), str(scen), str(firmware), str(flash), *lib],
             capture_output=True,
             text=True,
-            env={**os.environ, "HIL_CACHE": str(CACHE)},
+            env={**os.environ, "HIL_CACHE": str(cache)},
         )
     hil_notes = []
     for line in proc.stdout.splitlines():

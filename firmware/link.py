@@ -103,6 +103,9 @@ class Link:
         self.busy = False  # output is waiting: worth a tick's idle time (`drain`)
         self.dropped = 0  # asynchronous lines dropped because the host was not reading
         self.lines = 0  # complete request lines received
+        # bytes queued to go out since the runtime last collected garbage (it resets this): each
+        # left 2-3 times its size of garbage (text, encoded line)
+        self.queued = 0
         if port is not None:
             self._send = port.send
             self._recv = port.recv_into
@@ -147,6 +150,7 @@ class Link:
             self.dropped += 1
         q.append(data)
         self._abytes += len(data)
+        self.queued += len(data)
         self.busy = True
         return True
 
@@ -155,6 +159,7 @@ class Link:
         data = text.encode() + b"\n"
         self._replies.append(data)
         self._rbytes += len(data)
+        self.queued += len(data)
         self.busy = True
 
     @property

@@ -31,6 +31,13 @@ from system import System, maintenance_requested
 _PERIOD_US = const(1000)  # 1 kHz tick
 _WDT_MS = const(2000)
 _IDLE_GC_US = const(5000000)  # collect garbage at most this often, and only with no note held
+# ...unless the serial link made garbage (replies, monitor lines) while notes are held: then at
+# most this often, at a tick with no event, once this many bytes went out. Garbage left to pile
+# up makes every tick slower: a bytecode function with more than ~11 words of locals and stack
+# gets its frame from the heap on each call, and the search for room walks past the garbage
+# (the emulated Pico's combo, `status` once a second, a switch held: 990 -> 390 ticks/s in 17 s)
+_BUSY_GC_US = const(1000000)
+_BUSY_GC_BYTES = const(2048)
 _LOG_MAX = const(4096)
 _SERVICE_BUDGET_US = const(400)  # serial/console work allowed after every 4th tick...
 _IDLE_MARGIN_US = const(300)  # ...and while output waits, writing in a tick's idle time less
@@ -56,6 +63,7 @@ class Stats:
         self.uptime_ms = 0
         self.mem_free = 0
         self.restarts = 0
+        self.gc_us = 0  # how long the last garbage collection in the loop took
 
 
 def log_error(exc, where):
@@ -235,16 +243,23 @@ class Player:
                 # the once-a-second check: someone pressing in time with that second (once a
                 # second, say) is never silent there, and the heap then fills until an
                 # automatic collection (~20 ms on an RP2040) lands in the middle of a note
-                if (
-                    midi.active == 0
-                    and midi.count == 0
-                    and ticks_diff(now, last_gc) >= _IDLE_GC_US
-                ):
-                    gc.collect()  # only when silent: a collection is an audible hiccup
-                    # (mem_free walks the whole heap: ~6 ms on an RP2040, so here, in the
-                    # same silence, not once a second in the middle of play)
-                    stats.mem_free = gc.mem_free()
-                    last_gc = now
+                if midi.count == 0:
+                    since = ticks_diff(now, last_gc)
+                    if midi.active == 0 and since >= _IDLE_GC_US:
+                        t0 = ticks_us()
+                        gc.collect()  # best when silent: a collection holds up the next tick
+                        stats.gc_us = ticks_diff(ticks_us(), t0)
+                        # (mem_free walks the whole heap: ~6 ms on an RP2040, so here, in the
+                        # same silence, not once a second in the middle of play)
+                        stats.mem_free = gc.mem_free()
+                        last_gc = now
+                        link.queued = 0
+                    elif link.queued >= _BUSY_GC_BYTES and since >= _BUSY_GC_US:
+                        t0 = ticks_us()
+                        gc.collect()  # notes held: a short, regular pause beats slow ticks
+                        stats.gc_us = ticks_diff(ticks_us(), t0)
+                        last_gc = now
+                        link.queued = 0
             elif chore == 3:
                 outputs.check_host()
                 self._led(ticks_ms())

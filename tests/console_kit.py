@@ -26,6 +26,7 @@ class Stats:
         self.late_ticks = 0
         self.uptime_ms = 0
         self.mem_free = 150000
+        self.gc_us = 0
         self.restarts = 0
 
 

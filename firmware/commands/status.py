@@ -48,6 +48,7 @@ def status(con, rest):
             "midi_dropped": inst.midi.dropped,
             "errors": inst.errors,
             "mem_free": stats.mem_free,
+            "gc_us": stats.gc_us,
             "restarts": stats.restarts,
             "monitor": con.telemetry.monitor_hz,
         }

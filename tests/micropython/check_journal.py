@@ -28,6 +28,7 @@ class Stats:
         self.late_ticks = 0
         self.uptime_ms = 0
         self.mem_free = 0
+        self.gc_us = 0
         self.restarts = 0
 
 
