@@ -94,3 +94,23 @@ def test_a_switch_pressed_while_the_tick_waits_is_played_before_the_next_tick(tm
         events = sim.run()
     ons = [e["t_ms"] for e in events if e["type"] == "note_on"]
     assert ons == [2001.0]
+
+
+def test_garbage_from_replies_is_collected_while_a_note_is_held(tmp_path):
+    # a held note blocks the idle collection; replies' garbage left to pile up makes every tick
+    # slower on a Pico (heap-allocated frames search past it), so the loop collects anyway
+    # once ~2 KB went out, at most once a second (the idle rule needs 5 s: not before 5 s)
+    held = [0] * 500 + [1] * 4500 + [0] * 500
+    requests = [SerialInput(at_s=1.0 + 0.25 * k, data=b"status\r\n") for k in range(12)]
+    with Simulation(
+        "big-switch",
+        tmp_path / "flash",
+        trace={"switch": held},
+        duration_s=4.8,
+        faults=[*requests, SerialInput(at_s=4.2, data=b"status\r\n")],
+    ) as sim:
+        events = sim.run()
+    replies = [x for x in sim.serial_log.split(b"\n") if x.startswith(b'OK {"state"')]
+    assert len(replies) == 13
+    assert b'"gc_us": 0,' in replies[0] and b'"gc_us": 0,' not in replies[-1]
+    assert [e["type"] for e in events if e["type"] in ("note_on", "note_off")] == ["note_on"]
