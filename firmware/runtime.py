@@ -64,6 +64,7 @@ class Stats:
         self.mem_free = 0
         self.restarts = 0
         self.gc_us = 0  # how long the last garbage collection in the loop took
+        self.collections = 0  # garbage collections in the loop since it started
 
 
 def log_error(exc, where):
@@ -249,6 +250,7 @@ class Player:
                         t0 = ticks_us()
                         gc.collect()  # best when silent: a collection holds up the next tick
                         stats.gc_us = ticks_diff(ticks_us(), t0)
+                        stats.collections += 1
                         # (mem_free walks the whole heap: ~6 ms on an RP2040, so here, in the
                         # same silence, not once a second in the middle of play)
                         stats.mem_free = gc.mem_free()
@@ -258,6 +260,7 @@ class Player:
                         t0 = ticks_us()
                         gc.collect()  # notes held: a short, regular pause beats slow ticks
                         stats.gc_us = ticks_diff(ticks_us(), t0)
+                        stats.collections += 1
                         last_gc = now
                         link.queued = 0
             elif chore == 3:

@@ -28,10 +28,8 @@ from host_tools.firmware import BOARDS_DIR, BUILD_DIR, FIRMWARE_DIR
 from host_tools.hub import remote
 
 # Modules on the per-tick path: compiled to native Thumb code (about 1.6x faster per channel).
-# Native code sits in RAM, about 3.5x the size of its bytecode: with instrument.py native too
-# (16 KB of code) the combo instrument ran out of memory at start-up on the emulated Pico
-# ("Attune cannot start: memory allocation failed"), so it stays bytecode.
 HOT_MODULES = (
+    "instrument",
     "engine/conditioning",
     "engine/gestures",
     "engine/mapper",

@@ -27,6 +27,7 @@ class Stats:
         self.uptime_ms = 0
         self.mem_free = 150000
         self.gc_us = 0
+        self.collections = 0
         self.restarts = 0
 
 

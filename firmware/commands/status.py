@@ -49,6 +49,7 @@ def status(con, rest):
             "errors": inst.errors,
             "mem_free": stats.mem_free,
             "gc_us": stats.gc_us,
+            "collections": stats.collections,
             "restarts": stats.restarts,
             "monitor": con.telemetry.monitor_hz,
         }

@@ -72,7 +72,7 @@ class Troubled(FakeSensor):
 class Stats:
     # runtime.Stats as `status` reads it; no play loop runs here to fill it in
     tick_hz = 1000
-    late_ticks = uptime_ms = mem_free = restarts = gc_us = 0
+    late_ticks = uptime_ms = mem_free = restarts = gc_us = collections = 0
 
 
 class Out:
