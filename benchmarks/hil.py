@@ -171,7 +171,7 @@ def compiled(folder: Path, native: bool = True) -> Path:
     return out
 
 
-def as_installed(folder: Path) -> tuple[Path, list[str]]:
+def as_installed(folder: Path, cache_dir: Path = CACHE) -> tuple[Path, list[str]]:
     """The HIL cache with its USB libraries compiled by mpy-cross, as `mpremote mip install`
     puts them on a Pico, and ATTUNE_HIL_LIB's likewise (compiling their source on the Pico
     takes RAM a deployed one never spends, and leaves its heap in other shape): (the cache to
@@ -187,10 +187,10 @@ def as_installed(folder: Path) -> tuple[Path, list[str]]:
 
     cache = folder / "cache"
     cache.mkdir()
-    for entry in CACHE.iterdir():
+    for entry in cache_dir.iterdir():
         if entry.name != "usblib":
             (cache / entry.name).symlink_to(entry)
-    compile_tree(CACHE / "usblib", cache / "usblib")
+    compile_tree(cache_dir / "usblib", cache / "usblib")
     extra = []
     if os.environ.get("ATTUNE_HIL_LIB"):
         compile_tree(Path(os.environ["ATTUNE_HIL_LIB"]), folder / "lib")

@@ -27,6 +27,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks.hil import as_installed
 from benchmarks.hil_serial import _after, _status, hil_paths
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,11 +123,10 @@ def run(firmware: Path, rate: int, cap: int | None) -> dict:
         stage = staged(firmware, Path(tmp), cap)
         sc_file = Path(tmp) / "scenario.json"
         sc_file.write_text(json.dumps(sc))
-        env = dict(os.environ, HIL_CACHE=str(cache))
-        dirs = [str(stage)]
-        lib = os.environ.get("ATTUNE_HIL_LIB")  # usb-device-cdc (see hil_serial.py)
-        if lib:
-            dirs.append(lib)
+        # usb-device-cdc (see hil_serial.py), compiled as mip installs it
+        installed, lib = as_installed(Path(tmp), cache)
+        env = dict(os.environ, HIL_CACHE=str(installed))
+        dirs = [str(stage), *lib]
         out = subprocess.run(
             [str(run_sh), str(sc_file), *dirs], capture_output=True, text=True, env=env
         ).stdout

@@ -27,6 +27,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks.hil import as_installed
+
 ROOT = Path(__file__).resolve().parent.parent
 # ../shared/hil beside the project (a worktree one level deeper finds it one level up)
 HIL = next(
@@ -135,13 +137,12 @@ def run(firmware: Path, spread: float = 1.0) -> dict:
         stage = staged(firmware, Path(tmp))
         sc_file = Path(tmp) / "scenario.json"
         sc_file.write_text(json.dumps(sc))
-        env = dict(os.environ, HIL_CACHE=str(cache))
-        dirs = [str(stage)]
         # micropython-lib's usb-device-cdc is not in the HIL cache (prepare.sh copies only
-        # usb-device and usb-device-midi): a folder holding lib/usb/device/cdc.py, if given
-        lib = os.environ.get("ATTUNE_HIL_LIB")
-        if lib:
-            dirs.append(lib)
+        # usb-device and usb-device-midi): a folder holding lib/usb/device/cdc.py, if given;
+        # all of them compiled, as mip installs them
+        installed, lib = as_installed(Path(tmp), cache)
+        env = dict(os.environ, HIL_CACHE=str(installed))
+        dirs = [str(stage), *lib]
         out = subprocess.run(
             [str(run_sh), str(sc_file), *dirs],
             capture_output=True,
