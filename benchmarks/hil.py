@@ -1,7 +1,7 @@
 """Tick rate and switch latency on the emulated Pico (the real MicroPython firmware in rp2040js,
 /work/shared/hil/README.md), for instruments of 1 to 12 channels and the combo instrument.
 
-Usage: [ATTUNE_HIL_LIB=DIR] python -m benchmarks.hil [combo ch1 ch3 ch6 ch11 ch12] [agree]
+Usage: [ATTUNE_HIL_LIB=DIR] python -m benchmarks.hil [combo ch1 ch3 ch6 ch11 ch12] [agree] [held]
 
 The firmware is compiled with mpy-cross first, as `attune deploy` installs it. A local check,
 not part of `make test` or `make bench`: the emulator and its firmware image live
@@ -16,6 +16,9 @@ the window), `switch_ms_mean`/`_max` (an edge on the pin to its note-on at the U
 Figures of one run (docs/benchmarks.md, "Channels on the emulated Pico").
 The instruments are in benchmarks/channels/ (`pico_bench.json` adds GP29 as a fourth ADC
 input, which exists only in emulation); combo is boards/instruments/combo.json.
+
+`held` (or `held:ch12`) runs 30 emulated seconds with a note held and `status` asked once a
+second: the tick rate each second, and the loop's garbage collections (see held()).
 
 `agree` plays one trace (combo's switch and pad) in the simulator and on the emulated Pico and
 reports how far apart their note-ons came (`switch_ms_mean`, `pad_ms_max_abs`, ...: emulated
@@ -340,6 +343,51 @@ def agree() -> dict:
     return out
 
 
+HELD_S = 30  # the `held` run: emulated seconds
+
+
+def held(name: str = "combo") -> dict:
+    """The loop over HELD_S emulated seconds with a note held all along (the emulated Pico has
+    no pull-ups: a switch no scenario drives reads pressed) and `status` asked once a second
+    from 5 s, the garbage a host's polling leaves: the tick rate each second, late ticks, and
+    how long the loop's garbage collections took (`gc_us`) and how many it made."""
+    board, inst = instrument(name)
+    with tempfile.TemporaryDirectory(prefix="attune-held-") as tmp:
+        folder = Path(tmp)
+        firmware = compiled(folder, not os.environ.get("ATTUNE_HIL_BYTECODE"))
+        flash = folder / "flash"
+        flash.mkdir()
+        (flash / "board.json").write_text(json.dumps({"board": board, "instrument": inst}))
+        asks = [{"t_ms": t, "serial": "status\r\n"} for t in range(5000, HELD_S * 1000, 1000)]
+        scen = folder / "scenario.json"
+        scen.write_text(json.dumps({"duration_ms": HELD_S * 1000, "actions": asks}))
+        cache, lib = as_installed(folder)
+        proc = subprocess.run(
+            ["bash", str(RUN_SH), str(scen), str(firmware), str(flash), *lib],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "HIL_CACHE": str(cache)},
+        )
+    rows = []
+    for line in proc.stdout.splitlines():
+        try:
+            text = json.loads(line).get("serial", "")
+        except ValueError:
+            continue
+        if text.startswith("OK {") and '"tick_hz"' in text:
+            rows.append(json.loads(text[3:]))
+    if not rows:
+        return {"error": "no status reply: " + proc.stdout[-300:] + proc.stderr[-300:]}
+    return {
+        "tick_hz": [r["tick_hz"] for r in rows],
+        "late_ticks": rows[-1]["late_ticks"] - rows[0]["late_ticks"],
+        "seconds": len(rows) - 1,
+        "collections": rows[-1].get("collections", 0) - rows[0].get("collections", 0),
+        "gc_us": max(r.get("gc_us", 0) for r in rows),
+        "notes_held": rows[-1]["channels"][0]["pressed"],
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     names = (argv if argv is not None else sys.argv[1:]) or list(CONFIGS)
     why = missing()
@@ -348,7 +396,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     results = {}
     for name in names:
-        results[name] = agree() if name == "agree" else run(name)
+        if name == "agree":
+            results[name] = agree()
+        elif name.startswith("held"):  # held (combo) or held:ch12
+            results[name] = held(name.partition(":")[2] or "combo")
+        else:
+            results[name] = run(name)
         print(name, json.dumps(results[name]), file=sys.stderr, flush=True)
     print(json.dumps(results, indent=1))
     return 0
