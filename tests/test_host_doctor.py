@@ -100,7 +100,11 @@ def test_other_firmware_is_stopped_read_and_named(capsys, tmp_path):
     (other / "main.py").write_text(
         "import time\nprint('Blink!')\nwhile True:\n    time.sleep(0.5)\n"
     )
-    code, report = doctor_json(capsys, "--sim", "combo", "--sim-firmware", str(other))
+    # (a longer wait: on a busy machine the simulated board's prompt came after the 4 s default,
+    # and doctor then said no MicroPython answered at all)
+    code, report = doctor_json(
+        capsys, "--sim", "combo", "--sim-firmware", str(other), "--timeout", "10"
+    )
     found = causes(report)
     assert code == errors.FAILED and list(found) == ["attune_missing"]
     assert "Attune is not installed" in found["attune_missing"]["text"]
