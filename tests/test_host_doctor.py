@@ -106,7 +106,7 @@ def test_other_firmware_is_stopped_read_and_named(capsys, tmp_path):
         capsys, "--sim", "combo", "--sim-firmware", str(other), "--timeout", "10"
     )
     found = causes(report)
-    assert code == errors.FAILED and list(found) == ["attune_missing"]
+    assert code == errors.FAILED and list(found) == ["attune_missing"], report
     assert "Attune is not installed" in found["attune_missing"]["text"]
     assert "attune deploy --board pico --instrument" in found["attune_missing"]["fix"]
 
