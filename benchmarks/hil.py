@@ -201,7 +201,11 @@ def as_installed(folder: Path, cache_dir: Path = CACHE) -> tuple[Path, list[str]
     return cache, extra
 
 
-def run(name: str) -> dict:
+def emulate(name: str, scenario_of) -> subprocess.CompletedProcess:
+    """Boot instrument `name` on the emulated Pico, its firmware staged as deployed, and play
+    the scenario `scenario_of(inst, folder)` returns (folder: a scratch folder for its traces).
+    micropython-lib's usb-device-cdc is not in the HIL cache: ATTUNE_HIL_LIB, a folder holding
+    lib/usb/device/cdc.py (as benchmarks/hil_serial.py), else the built-in serial port."""
     board, inst = instrument(name)
     with tempfile.TemporaryDirectory(prefix="attune-hil-") as tmp:
         folder = Path(tmp)
@@ -210,16 +214,18 @@ def run(name: str) -> dict:
         flash.mkdir()
         (flash / "board.json").write_text(json.dumps({"board": board, "instrument": inst}))
         scen = folder / "scenario.json"
-        scen.write_text(json.dumps(scenario(inst, folder)))
-        # micropython-lib's usb-device-cdc is not in the HIL cache: a folder holding
-        # lib/usb/device/cdc.py (as benchmarks/hil_serial.py), else the built-in serial port
+        scen.write_text(json.dumps(scenario_of(inst, folder)))
         cache, lib = as_installed(folder)
-        proc = subprocess.run(
+        return subprocess.run(
             ["bash", str(RUN_SH), str(scen), str(firmware), str(flash), *lib],
             capture_output=True,
             text=True,
             env={**os.environ, "HIL_CACHE": str(cache)},
         )
+
+
+def run(name: str) -> dict:
+    proc = emulate(name, scenario)
     if os.environ.get("HIL_KEEP"):  # a folder for the raw output, to look at by hand
         Path(os.environ["HIL_KEEP"], name + ".jsonl").write_text(proc.stdout)
     lines = []
@@ -270,7 +276,6 @@ def agree() -> dict:
     from simulator.run import Simulation
 
     rows = agree_trace()
-    board, inst = instrument("combo")
     with tempfile.TemporaryDirectory(prefix="attune-agree-") as tmp:
         folder = Path(tmp)
         sim_csv = folder / "sim.csv"
@@ -291,26 +296,18 @@ def agree() -> dict:
             for e in events
             if e["type"] == "note_on" and e["velocity"] and e["t_ms"] >= AGREE_START_MS
         ]
-        # the emulated Pico: the switch's pin is pulled up (pressed = 0), the ADC keeps 12 bits
+    # the emulated Pico: the switch's pin is pulled up (pressed = 0), the ADC keeps 12 bits
+
+    def played(inst: dict, folder: Path) -> dict:
         hil_csv = folder / "hil.csv"
         hil_csv.write_text("time_ms,pin,pad\n" + "".join(f"{t},{1 - s},{p}\n" for t, s, p in rows))
-        firmware = compiled(folder, not os.environ.get("ATTUNE_HIL_BYTECODE"))
-        flash = folder / "flash"
-        flash.mkdir()
-        (flash / "board.json").write_text(json.dumps({"board": board, "instrument": inst}))
-        scen = folder / "scenario.json"
         traces = [
             {"gpio": 15, "csv": str(hil_csv), "column": "pin"},
             {"adc": 0, "csv": str(hil_csv), "column": "pad"},
         ]
-        scen.write_text(json.dumps({"duration_ms": len(rows), "actions": [], "traces": traces}))
-        cache, lib = as_installed(folder)
-        proc = subprocess.run(
-            ["bash", str(RUN_SH), str(scen), str(firmware), str(flash), *lib],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "HIL_CACHE": str(cache)},
-        )
+        return {"duration_ms": len(rows), "actions": [], "traces": traces}
+
+    proc = emulate("combo", played)
     hil_notes = []
     for line in proc.stdout.splitlines():
         try:
@@ -351,23 +348,8 @@ def held(name: str = "combo") -> dict:
     no pull-ups: a switch no scenario drives reads pressed) and `status` asked once a second
     from 5 s, the garbage a host's polling leaves: the tick rate each second, late ticks, and
     how long the loop's garbage collections took (`gc_us`) and how many it made."""
-    board, inst = instrument(name)
-    with tempfile.TemporaryDirectory(prefix="attune-held-") as tmp:
-        folder = Path(tmp)
-        firmware = compiled(folder, not os.environ.get("ATTUNE_HIL_BYTECODE"))
-        flash = folder / "flash"
-        flash.mkdir()
-        (flash / "board.json").write_text(json.dumps({"board": board, "instrument": inst}))
-        asks = [{"t_ms": t, "serial": "status\r\n"} for t in range(5000, HELD_S * 1000, 1000)]
-        scen = folder / "scenario.json"
-        scen.write_text(json.dumps({"duration_ms": HELD_S * 1000, "actions": asks}))
-        cache, lib = as_installed(folder)
-        proc = subprocess.run(
-            ["bash", str(RUN_SH), str(scen), str(firmware), str(flash), *lib],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "HIL_CACHE": str(cache)},
-        )
+    asks = [{"t_ms": t, "serial": "status\r\n"} for t in range(5000, HELD_S * 1000, 1000)]
+    proc = emulate(name, lambda inst, folder: {"duration_ms": HELD_S * 1000, "actions": asks})
     rows = []
     for line in proc.stdout.splitlines():
         try:
