@@ -25,6 +25,13 @@ _TEMP_U16 = (876 << 4) | (876 >> 8)
 _FLOATING_U16 = (2048 << 4) | (2048 >> 8)
 
 _pins = {}
+# bumped by every change mem32's GPIO_IN depends on besides time (a pin's mode, pull or level,
+# a switch held or released), so the register is worked out once per virtual ms and change
+_gen = [0]
+
+
+def _bump() -> None:
+    _gen[0] += 1
 
 
 def _err(code):
@@ -74,6 +81,9 @@ class Pin:
             # An I2C bus's pins, driven as GPIOs for bus recovery.
             pin._sda_bus, pin._scl_bus = _world.bus_of_pin(gpio)
             _pins[gpio] = pin
+            if pin._switch is not None:
+                pin._switch.listeners.append(_bump)
+            _bump()
         return pin
 
     def __init__(self, id, mode=_UNSET, pull=_UNSET, *, value=None, drive=None, alt=None):
@@ -95,10 +105,12 @@ class Pin:
             self._released_level = 0
         else:
             self._released_level = 1 - self._pressed_level
+        _gen[0] += 1
 
     def value(self, x=_UNSET):
         if x is not _UNSET:
             self._out = 1 if x else 0
+            _gen[0] += 1
             if self._scl_bus is not None:
                 _world.scl_driven(self._scl_bus, self._out)
             return None
@@ -131,6 +143,7 @@ class Pin:
         if mode is _UNSET:
             return self._mode
         self._mode = mode
+        _gen[0] += 1
 
     def pull(self, pull=_UNSET):
         if pull is _UNSET:
@@ -589,10 +602,16 @@ class _Mem32:
     other address, or a write, raises: the firmware must not rely on a register the simulator
     does not model."""
 
+    _ms = -1
+    _gen_seen = -1
+    _value = 0
+
     def __getitem__(self, addr):
         if addr != _GPIO_IN:
             raise ValueError(f"the simulator models no register at {addr:#x} but GPIO_IN")
         ms = _clock.now // 1000
+        if ms == self._ms and _gen[0] == self._gen_seen:
+            return self._value  # (the loop looks several times a tick between its ticks)
         v = 0
         for gpio, pin in _pins.items():  # (inlined Pin.value: this runs every tick)
             inp = pin._switch
@@ -602,6 +621,9 @@ class _Mem32:
                     v |= 1 << gpio
             elif pin._mode == 1 and pin._out:
                 v |= 1 << gpio
+        self._ms = ms
+        self._gen_seen = _gen[0]
+        self._value = v
         return v
 
     def __setitem__(self, addr, value):
