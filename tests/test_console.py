@@ -727,6 +727,7 @@ LINES = st.one_of(
 )
 @given(st.lists(LINES, max_size=12))
 @example([b"\t", b" \t ", b"@A"])  # found by hypothesis: blank lines, no reply
+@example([b"@0\r\x00"])  # found by hypothesis: a tagged line with a control character
 def test_any_lines_while_playing_never_raise_and_each_gets_one_reply(flash, lines):
     kit = Kit()
     kit.play(250)
@@ -737,12 +738,16 @@ def test_any_lines_while_playing_never_raise_and_each_gets_one_reply(flash, line
         # TAB counts as a space (docs/protocol.md), so a line of spaces and tabs is blank, and
         # so is one with only a request tag (`@A`): the console answers neither
         printable = all(32 <= b <= 126 or b == 9 for b in line)
-        _, rest, bad = protocol.split_tag(line)
+        tag, rest, bad = protocol.split_tag(line)
         blank = len(line) <= 200 and printable and bad is None and not rest.strip(b" \t")
         if blank:
             assert reply is None
         else:
-            assert reply is not None and (reply.startswith(("OK ", "ERR ")))
+            assert reply is not None
+            if tag is not None and bad is None:  # a tagged request's reply carries its tag
+                assert reply.startswith("@" + tag + " "), reply
+                reply = reply.split(" ", 1)[1]
+            assert reply.startswith(("OK ", "ERR ")), reply
             assert "\n" not in reply
             assert not reply.startswith("ERR internal"), reply
             if reply.startswith("OK "):
