@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -153,25 +154,24 @@ def figures(lines: list[dict], combo: bool) -> dict:
     return out
 
 
-def compiled(folder: Path, native: bool = True) -> Path:
-    """firmware/ compiled with mpy-cross as `attune deploy` installs it (main.py and boot.py
-    stay source, the per-tick modules are native code): compiling from source on the Pico takes
-    RAM a deployed Pico never needs. `native=False` (ATTUNE_HIL_BYTECODE=1): all bytecode."""
-    from host_tools.deploy import HOT_MODULES, SOURCE_FILES, mpy_cross_command
+def staged(
+    board: dict, inst: dict, folder: Path, firmware: Path = ROOT / "firmware", native: bool = True
+) -> Path:
+    """folder/stage: the files `attune deploy` puts on a Pico for this board and instrument
+    (host_tools.deploy: mpy-cross, the per-tick modules native, main.py and boot.py as source,
+    board.json). `native=False` (ATTUNE_HIL_BYTECODE=1): all bytecode."""
+    from host_tools import deploy
 
-    out = folder / "firmware"
-    src = ROOT / "firmware"
-    for py in src.rglob("*.py"):
-        rel = py.relative_to(src)
-        (out / rel.parent).mkdir(parents=True, exist_ok=True)
-        if str(rel) in SOURCE_FILES:
-            (out / rel).write_bytes(py.read_bytes())
-        else:
-            cmd = [*mpy_cross_command(), "-march=armv6m", "-o", str(out / rel.with_suffix(".mpy"))]
-            if native and rel.with_suffix("").as_posix() in HOT_MODULES:
-                cmd += ["-X", "emit=native"]
-            subprocess.run([*cmd, "-s", str(rel), str(py)], check=True)
-    return out
+    boards = folder / "boards"
+    shutil.copytree(ROOT / "boards", boards)
+    (boards / "pico.json").write_text(json.dumps(board))
+    (boards / "instruments" / (inst["name"] + ".json")).write_text(json.dumps(inst))
+    plan = deploy.make_plan("pico", inst["name"], folder / "stage", firmware, boards)
+    if not native:
+        for f in plan.files:
+            f.native = False
+    deploy.build_stage(plan)
+    return folder / "stage"
 
 
 def as_installed(folder: Path, cache_dir: Path = CACHE) -> tuple[Path, list[str]]:
@@ -209,15 +209,12 @@ def emulate(name: str, scenario_of) -> subprocess.CompletedProcess:
     board, inst = instrument(name)
     with tempfile.TemporaryDirectory(prefix="attune-hil-") as tmp:
         folder = Path(tmp)
-        firmware = compiled(folder, not os.environ.get("ATTUNE_HIL_BYTECODE"))
-        flash = folder / "flash"
-        flash.mkdir()
-        (flash / "board.json").write_text(json.dumps({"board": board, "instrument": inst}))
+        stage = staged(board, inst, folder, native=not os.environ.get("ATTUNE_HIL_BYTECODE"))
         scen = folder / "scenario.json"
         scen.write_text(json.dumps(scenario_of(inst, folder)))
         cache, lib = as_installed(folder)
         return subprocess.run(
-            ["bash", str(RUN_SH), str(scen), str(firmware), str(flash), *lib],
+            ["bash", str(RUN_SH), str(scen), str(stage), *lib],
             capture_output=True,
             text=True,
             env={**os.environ, "HIL_CACHE": str(cache)},

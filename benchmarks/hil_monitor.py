@@ -27,6 +27,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks import hil
 from benchmarks.hil import as_installed
 from benchmarks.hil_serial import _after, _status, hil_paths
 
@@ -84,8 +85,6 @@ def scenario(rate: int) -> tuple[dict, dict]:
 def staged(firmware: Path, tmp: Path, cap: int | None) -> Path:
     """The files `attune deploy` puts on the board, for the 4-sensor instrument; with `cap`,
     from a copy of the firmware whose usb monitor cap is `cap` bytes a second."""
-    from host_tools import deploy
-
     if cap is not None:
         fw = tmp / "firmware"
         shutil.copytree(firmware, fw)
@@ -98,8 +97,6 @@ def staged(firmware: Path, tmp: Path, cap: int | None) -> Path:
         assert n == 1, "no _MONITOR_BYTES_S_USB in " + str(tel)
         tel.write_text(text)
         firmware = fw
-    boards = tmp / "boards"
-    shutil.copytree(ROOT / "boards", boards)
     inst = {
         "name": "four",
         "title": "Four",
@@ -107,10 +104,8 @@ def staged(firmware: Path, tmp: Path, cap: int | None) -> Path:
         "channels": SENSORS,
         "profile": {},
     }
-    (boards / "instruments" / "four.json").write_text(json.dumps(inst))
-    plan = deploy.make_plan("pico", "four", tmp / "stage", firmware, boards)
-    deploy.build_stage(plan)
-    return tmp / "stage"
+    board = json.loads((ROOT / "boards" / "pico.json").read_text())
+    return hil.staged(board, inst, tmp, firmware)
 
 
 def run(firmware: Path, rate: int, cap: int | None) -> dict:

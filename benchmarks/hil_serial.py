@@ -27,6 +27,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks import hil
 from benchmarks.hil import as_installed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,10 +111,6 @@ def scenario(spread: float = 1.0) -> tuple[dict, dict]:
 def staged(firmware: Path, tmp: Path) -> Path:
     """The files `attune deploy` would put on the board (mpy-cross, native hot modules), for
     the 4-sensor instrument: the emulated Pico runs out of memory compiling all the .py."""
-    from host_tools import deploy
-
-    boards = tmp / "boards"
-    shutil.copytree(ROOT / "boards", boards)
     inst = {
         "name": "four",
         "title": "Four",
@@ -121,10 +118,8 @@ def staged(firmware: Path, tmp: Path) -> Path:
         "channels": SENSORS,
         "profile": {},
     }
-    (boards / "instruments" / "four.json").write_text(json.dumps(inst))
-    plan = deploy.make_plan("pico", "four", tmp / "stage", firmware, boards)
-    deploy.build_stage(plan)
-    return tmp / "stage"
+    board = json.loads((ROOT / "boards" / "pico.json").read_text())
+    return hil.staged(board, inst, tmp, firmware)
 
 
 def run(firmware: Path, spread: float = 1.0) -> dict:

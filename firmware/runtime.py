@@ -246,23 +246,20 @@ class Player:
                 # automatic collection (~20 ms on an RP2040) lands in the middle of a note
                 if midi.count == 0:
                     since = ticks_diff(now, last_gc)
-                    if midi.active == 0 and since >= _IDLE_GC_US:
+                    # best when silent (a collection holds up the next tick); with notes held,
+                    # a short, regular pause beats slow ticks
+                    idle = midi.active == 0 and since >= _IDLE_GC_US
+                    if idle or (link.queued >= _BUSY_GC_BYTES and since >= _BUSY_GC_US):
                         t0 = ticks_us()
-                        gc.collect()  # best when silent: a collection holds up the next tick
-                        stats.gc_us = ticks_diff(ticks_us(), t0)
-                        stats.collections += 1
-                        # (mem_free walks the whole heap: ~6 ms on an RP2040, so here, in the
-                        # same silence, not once a second in the middle of play)
-                        stats.mem_free = gc.mem_free()
-                        last_gc = now
-                        link.queued = 0
-                    elif link.queued >= _BUSY_GC_BYTES and since >= _BUSY_GC_US:
-                        t0 = ticks_us()
-                        gc.collect()  # notes held: a short, regular pause beats slow ticks
+                        gc.collect()
                         stats.gc_us = ticks_diff(ticks_us(), t0)
                         stats.collections += 1
                         last_gc = now
                         link.queued = 0
+                        if idle:
+                            # (mem_free walks the whole heap: ~6 ms on an RP2040, so here, in
+                            # the same silence, not once a second in the middle of play)
+                            stats.mem_free = gc.mem_free()
             elif chore == 3:
                 outputs.check_host()
                 self._led(ticks_ms())

@@ -18,9 +18,8 @@ import threading
 from typing import Any
 
 FOREVER_S = 365 * 24 * 3600.0
-EVENTS_KEPT = (
-    1000  # MIDI events the simulator keeps (the hub reads the notes from the serial line)
-)
+# MIDI events the simulator keeps (the hub reads the notes from the serial line)
+EVENTS_KEPT = 1000
 
 
 class Recent(list[Any]):
