@@ -35,21 +35,28 @@ class Console:
 
     Collaborators: `inst` (the Instrument), `settings`, `profiles` (Profiles: the one in use),
     `system` (System: who we are, reboot, maintenance), `stats` (loop figures), `write` (sends
-    one asynchronous line). Command modules keep their own state on the console (see `start`).
+    one asynchronous line; `write_line`, if given, one made as bytes with its newline). Command
+    modules keep their own state on the console (see `start`).
     """
 
-    def __init__(self, instrument, profiles, system, stats, write):
+    def __init__(self, instrument, profiles, system, stats, write, write_line=None):
         self.inst = instrument
         self.settings = instrument.settings
         self.profiles = profiles
         self.system = system
         self.stats = stats
         self.write = write
+        # the same for a line made as bytes with its newline (link.send_line): monitor lines
+        self.write_line = write_line if write_line is not None else self._write_line
         self.now = 0  # ticks_ms of the last poll
         self.cal = None  # the calibration run (running or finished), if any: commands/calibrate
         for fn in commands.STARTS:
             fn(self)
         self._polls = tuple(p[1] for p in commands.POLLS)  # (looked up once, not every poll)
+
+    def _write_line(self, data):
+        # (a `write` that takes text only: tests' line lists)
+        self.write(data[:-1].decode())
 
     def capture(self):
         """Right after a tick, before its MIDI is sent (commands/telemetry.py replaces it)."""

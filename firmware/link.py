@@ -140,7 +140,11 @@ class Link:
 
     def send(self, text):
         """Queue an asynchronous `* ` line; dropped (oldest first) when the host is not reading."""
-        data = text.encode() + b"\n"
+        return self.send_line(text.encode() + b"\n")
+
+    def send_line(self, data):
+        """`send` for a line already made as bytes, its newline included (a `* monitor` line:
+        one object made instead of three)."""
         q = self._asyncs
         while self._abytes + len(data) > _OUT_CAP:
             if not q:

@@ -151,7 +151,12 @@ class Player:
         )
         self.link = Link()
         self.console = Console(
-            self.instrument, self.profiles, self.system, self.stats, self.link.send_async
+            self.instrument,
+            self.profiles,
+            self.system,
+            self.stats,
+            self.link.send_async,
+            self.link.send_line,
         )
         self.wdt = None
 
@@ -198,6 +203,7 @@ class Player:
         sleep_us = time.sleep_us
         ticks_ms = time.ticks_ms
         moved = inst.switches_moved
+        banked = inst.banked
         # (no banked switch: nothing to look at between ticks, one sleep)
         poll_us = _SWITCH_POLL_US if inst.banked else 2 * _PERIOD_US
         # start-up leaves ~75 KB of garbage (imports, board.json, settings): collect it now,
@@ -230,6 +236,10 @@ class Player:
                 # tick, as a transfer costs a few hundred us on a Pico)
                 console.capture()
                 outputs.send(midi)
+            elif banked and moved():
+                # a press made during the analog half (a few hundred us on a Pico with pads)
+                # is played now, not after the chore below
+                self._switch_now()
             # between ticks, one chore per tick in turn, so no tick carries them all: serial
             # and console every 4 ms is quick enough for people and cheap for the loop
             ticks += 1
@@ -279,6 +289,11 @@ class Player:
             if chore == 0:
                 link.service(handle, _SERVICE_BUDGET_US)
                 wait = ticks_diff(nxt, ticks_us())
+            if banked and moved():
+                # (the console's poll and the serial service take up to ~2 ms on a Pico while
+                # a monitor runs: a press made meanwhile goes out as soon as they end)
+                self._switch_now()
+                wait = ticks_diff(nxt, ticks_us())
             elif link.busy and wait - _IDLE_MARGIN_US >= _IDLE_MIN_US:
                 # output waiting: the idle rest of this tick writes it too, so replies and a
                 # monitor stream move faster without making the tick late
@@ -295,10 +310,7 @@ class Player:
             if wait > poll_us:
                 while wait > poll_us:
                     if moved():
-                        inst.tick_switches(ticks_us())
-                        if midi.count:
-                            console.capture()
-                            outputs.send(midi)
+                        self._switch_now()
                         wait = ticks_diff(nxt, ticks_us())
                         continue
                     sleep_us(poll_us)
@@ -306,6 +318,15 @@ class Player:
                 wait = ticks_diff(nxt, ticks_us())
             if wait > 0:
                 sleep_us(wait)
+
+    def _switch_now(self):
+        # a banked switch moved between two steps of the loop: the switch half of a tick
+        # again, its note sent at once (the next tick reads the bank again: nothing is lost)
+        midi = self.instrument.midi
+        self.instrument.tick_switches(time.ticks_us())
+        if midi.count:
+            self.console.capture()
+            self.outputs.send(midi)
 
     def hand_over(self):
         """Ctrl-C: the REPL takes over. A started watchdog cannot be stopped, so a timer keeps

@@ -72,6 +72,10 @@ class SerialPort(CDCInterface):
         self._rdone = self._received  # bound once: a bound method made per transfer allocates
         self._tdone = self._sent
         self.on_data = _nothing  # called from the receive callback when bytes arrive
+        # a send transfer of ours may be in flight (set before each submit, cleared by its
+        # completion): when clear, usb.device's xfer_pending() (~0.1 ms of Python calls on an
+        # RP2040, at every pump) need not be asked
+        self._inflight = False
 
     # ---- sending ----
 
@@ -122,21 +126,32 @@ class SerialPort(CDCInterface):
         # start the next IN transfer if one waits and the endpoint is free (CDCInterface's
         # on_open() calls it too). A completion callback runs whole between two bytecodes: if
         # none is pending here, the last one has run, so no slot is submitted twice
-        ep = self.ep_d_in
         r = self._tr
-        if self._tlen[r] and self.is_open() and not self.xfer_pending(ep):
+        if not self._tlen[r]:
+            return  # nothing to send (most pumps at rest: no call at all)
+        ep = self.ep_d_in
+        if self._inflight and (not self.is_open() or self.xfer_pending(ep)):
+            return  # (set but not pending: cancelled by a bus reset, which calls no completion)
+        if self.is_open():
             if r == self._tw:
                 self._tw = (r + 1) % _TX_SLOTS  # close it: later bytes go to the next slot
-            self.submit_xfer(ep, self._txm[r][: self._tlen[r]], self._tdone)
+            self._inflight = True  # (before: the completion may run within submit_xfer)
+            try:
+                self.submit_xfer(ep, self._txm[r][: self._tlen[r]], self._tdone)
+            except Exception:
+                self._inflight = False
+                raise
 
     def _sent(self, ep, res, num_bytes):
         # a completion callback: free the slot, and send the next one if it is closed (the
         # loop is not filling it); the slot being filled waits for the loop's pump()
+        self._inflight = False
         r = self._tr
         self._tlen[r] = 0
         r = (r + 1) % _TX_SLOTS
         self._tr = r
         if res == 0 and r != self._tw and self._tlen[r] and self.is_open():
+            self._inflight = True
             self.submit_xfer(ep, self._txm[r][: self._tlen[r]], self._tdone)
 
     def waiting(self):
@@ -196,6 +211,7 @@ class SerialPort(CDCInterface):
     def on_reset(self):
         # the host reset the bus: transfers are cancelled without callbacks
         super().on_reset()
+        self._inflight = False
         for i in range(_TX_SLOTS):
             self._tlen[i] = 0
         self._tw = self._tr = 0

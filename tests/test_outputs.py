@@ -196,3 +196,43 @@ def test_a_board_with_din_and_a_speaker_plays_through_both(tmp_path):
     assert [e["type"] for e in events if e["type"].startswith("note")] == ["note_on", "note_off"]
     assert [e["type"] for e in din if e["type"].startswith("note")] == ["note_on", "note_off"]
     assert any(t[3] > 0 for t in tones) and tones[-1][3] == 0
+
+
+def test_a_transfer_a_bus_reset_cancelled_does_not_stop_usb_midi(sim):
+    # the port remembers its own transfer in flight (so a send after a quiet spell skips
+    # usb.device's xfer_pending); a bus reset cancels that transfer with no completion, and
+    # the port must not wait for it for ever
+    import usb.device
+
+    port = open_port(sim, host_reading=False)
+    m = MidiOut()
+    m.note_on(0, 60, 90)
+    Outputs(port).send(m)
+    assert port.transfers == 1 and port._inflight
+    dev = usb.device.get()
+    dev.active(False)  # the host resets the bus: the transfer is cancelled, no completion
+    assert not port._inflight
+    dev.active(True)
+    sim.clock.run_until(sim.clock.now + 50_000)
+    assert port.is_open()
+    sim.world.usb_host_reading = True
+    sim.clock.run_until(sim.clock.now + 5_000)
+    m.note_on(0, 64, 90)
+    Outputs(port).send(m)
+    sim.clock.run_until(sim.clock.now + 5_000)
+    assert (9, 0x90, 64, 90) in sim.heard
+    assert not port._inflight  # its completion ran
+
+
+def test_a_write_while_a_transfer_is_in_flight_waits_for_its_completion(sim):
+    port = open_port(sim, host_reading=False)
+    m = MidiOut()
+    out = Outputs(port)
+    m.note_on(0, 60, 90)
+    out.send(m)
+    m.note_on(0, 64, 90)
+    out.send(m)  # queued behind the first: no second transfer on the busy endpoint
+    assert port.transfers == 1
+    sim.world.usb_host_reading = True
+    sim.clock.run_until(sim.clock.now + 5_000)
+    assert sim.heard == [(9, 0x90, 60, 90), (9, 0x90, 64, 90)]

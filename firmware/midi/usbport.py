@@ -30,6 +30,10 @@ class UsbMidiPort(MIDIInterface):
         super().__init__(txlen=0)
         self._out = Buffer(txlen)
         self._done = self._sent  # bound once: a bound method made per transfer allocates
+        # a transfer of ours may be in flight (set before each submit, cleared by its
+        # completion): when clear, none is, and usb.device's xfer_pending() (a chain of Python
+        # calls, ~0.1 ms on an RP2040, on the way of every switch press) is not asked
+        self._inflight = False
 
     def write(self, buf, start, n):
         """Queue packets start..start+n-1 of buf (4 bytes each); returns how many were taken.
@@ -60,13 +64,26 @@ class UsbMidiPort(MIDIInterface):
     def _send(self):
         # one IN transfer at a time carries everything waiting; its completion starts the next
         ep = self.ep_in
-        if self.is_open() and self._out.readable() and not self.xfer_pending(ep):
-            self.submit_xfer(ep, self._out.pend_read(), self._done)
+        if self._inflight and (not self.is_open() or self.xfer_pending(ep)):
+            return  # (set but not pending: cancelled by a bus reset, which calls no completion)
+        if self.is_open() and self._out.readable():
+            self._inflight = True  # (before: the completion may run within submit_xfer)
+            try:
+                self.submit_xfer(ep, self._out.pend_read(), self._done)
+            except Exception:
+                self._inflight = False
+                raise
 
     def _sent(self, ep, result, nbytes):
+        self._inflight = False
         if result == _OK:
             self._out.finish_read(nbytes)
         self._send()
+
+    def on_reset(self):
+        # the host reset the bus: transfers are cancelled without completions
+        super().on_reset()
+        self._inflight = False
 
     def on_open(self):
         super().on_open()
