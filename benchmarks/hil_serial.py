@@ -201,7 +201,7 @@ def measure(events: list[dict], marks: dict) -> dict:
     pages = [
         (at, s)
         for at, s in lines
-        if at >= marks["params"] and s.startswith("OK {") and '"params": [' in s
+        if at >= marks["params"] and s.startswith("OK {") and '"params":[' in s.replace(": ", ":")
     ][:4]
     if len(pages) >= 2:  # (the pages' bytes after the first, over the time they took)
         nbytes = sum(len(s) + 1 for _, s in pages[1:])

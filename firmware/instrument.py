@@ -294,7 +294,7 @@ class Instrument:
         self._all_bits = 0
         for bit in self._bits:
             self._all_bits |= bit
-        self._sw_last = 0  # the bank's last reading
+        self.sw_last = 0  # the bank's last reading (the loop compares the register with it)
         self._sw_busy = self._all_bits  # banked switches to update on the next tick anyway
         self._t_last = 0  # the last tick's time
 
@@ -324,9 +324,9 @@ class Instrument:
             # one load for every switch; only a changed or busy one costs more than that
             v = (bank.mem[bank.addr] ^ bank.flip) & bank.mask
             bank.value = v
-            todo = (v ^ self._sw_last) | self._sw_busy
+            todo = (v ^ self.sw_last) | self._sw_busy
             if todo:
-                self._sw_last = v
+                self.sw_last = v
                 self._banked_switches(v, todo, now_us)
         # (the same loop as tick_analog's: a shared method would cost a call per channel)
         for ch in self._switches:
@@ -343,6 +343,12 @@ class Instrument:
                 self._crashed(ch, now_us)
         self._t_last = now_us
 
+    def switch_bank(self):
+        """The SwitchBank its banked switches are read through, or None: the loop reads
+        (bank.mem[bank.addr] ^ bank.flip) & bank.mask itself between its steps, with those four
+        held in locals (a method call per look cost ~50 us on the emulated Pico)."""
+        return self._bank
+
     def switches_moved(self):
         """Whether a banked switch's contact differs from the last tick's reading (one register
         load): between ticks, the loop then runs the switch half again, so a press made while
@@ -350,7 +356,7 @@ class Instrument:
         bank = self._bank
         if bank is None:
             return False
-        return (bank.mem[bank.addr] ^ bank.flip) & bank.mask != self._sw_last
+        return (bank.mem[bank.addr] ^ bank.flip) & bank.mask != self.sw_last
 
     def tick_analog(self, now_us):
         """The second half of a tick: every channel that is not a switch."""

@@ -127,9 +127,14 @@ def _control_reason(i, b):
     )
 
 
+# replies' JSON without the spaces after `,` and `:` (json.dumps' default): a 12-channel
+# `status` is ~1/6 shorter, and each 64 bytes cost the USB serial port ~0.9 ms on an RP2040
+_COMPACT = (",", ":")
+
+
 def ok(payload):
-    """An OK reply line (without its newline) carrying a JSON object."""
-    return "OK " + json.dumps(payload)
+    """An OK reply line (without its newline) carrying a JSON object (compact JSON)."""
+    return "OK " + json.dumps(payload, separators=_COMPACT)
 
 
 def err(code, reason):

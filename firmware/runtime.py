@@ -202,8 +202,14 @@ class Player:
         ticks_add = time.ticks_add
         sleep_us = time.sleep_us
         ticks_ms = time.ticks_ms
-        moved = inst.switches_moved
-        banked = inst.banked
+        # the banked switches' register, looked at between the loop's steps: one load and a
+        # compare with the bank's last reading (inst.switches_moved without a call's cost)
+        bank = inst.switch_bank()
+        banked = bank is not None and inst.banked > 0
+        mem = bank.mem if bank is not None else [0]  # (never read without a bank)
+        addr = bank.addr if bank is not None else 0
+        flip = bank.flip if bank is not None else 0
+        mask = bank.mask if bank is not None else 0
         # (no banked switch: nothing to look at between ticks, one sleep)
         poll_us = _SWITCH_POLL_US if inst.banked else 2 * _PERIOD_US
         # start-up leaves ~75 KB of garbage (imports, board.json, settings): collect it now,
@@ -236,7 +242,7 @@ class Player:
                 # tick, as a transfer costs a few hundred us on a Pico)
                 console.capture()
                 outputs.send(midi)
-            elif banked and moved():
+            elif banked and (mem[addr] ^ flip) & mask != inst.sw_last:
                 # a press made during the analog half (a few hundred us on a Pico with pads)
                 # is played now, not after the chore below
                 self._switch_now()
@@ -289,7 +295,7 @@ class Player:
             if chore == 0:
                 link.service(handle, _SERVICE_BUDGET_US)
                 wait = ticks_diff(nxt, ticks_us())
-            if banked and moved():
+            if banked and (mem[addr] ^ flip) & mask != inst.sw_last:
                 # (the console's poll and the serial service take up to ~2 ms on a Pico while
                 # a monitor runs: a press made meanwhile goes out as soon as they end)
                 self._switch_now()
@@ -309,7 +315,7 @@ class Player:
             # next tick (which reads it again)
             if wait > poll_us:
                 while wait > poll_us:
-                    if moved():
+                    if (mem[addr] ^ flip) & mask != inst.sw_last:
                         self._switch_now()
                         wait = ticks_diff(nxt, ticks_us())
                         continue

@@ -16,7 +16,7 @@ def pad_trace(ms: int) -> list[int]:
 def test_a_pad_move_reaches_the_host_within_a_poll_or_two_not_a_frame_later():
     # 7 Hz: what Studio's hub asks when the cap is 8 (a round a second left for early lines)
     rec = run(5.5, [(1.2, b"monitor 7\r\n")], trace={"pad": pad_trace(5500)})
-    assert rec.first(1200, 'OK {"monitor"')[1] == 'OK {"monitor": 7, "max": 8}'
+    assert rec.first(1200, 'OK {"monitor"')[1] == 'OK {"monitor":7,"max":8}'
     mon = [(t, x) for t, x in rec.lines if x.startswith("* monitor ")]
     delays = []
     for at in PRESS_AT:

@@ -26,7 +26,7 @@ def test_ctrl_c_ctrl_a_and_ctrl_d_bytes_while_playing_are_data_never_control(tmp
     assert b"OKpwned" not in log and b"raw REPL" not in log and b"Traceback" not in log
     assert b"Attune stopped" not in log and sim.resets == []
     assert log.count(b"ERR control Byte 6 of the line is a control character (0x3, Ctrl-C)") == 1
-    assert b'OK {"state": "playing"' in log  # the next request is answered as usual
+    assert b'OK {"state":"playing"' in log  # the next request is answered as usual
     assert b"ERR control Byte 1 of the line is a control character (0x3, Ctrl-C)" in log
     ons = [e["t_ms"] for e in events if e["type"] == "note_on"]
     assert len(ons) == 8 and ons[-1] > 5000  # every press, before and after, still played
@@ -78,7 +78,7 @@ def test_maintenance_over_serial_restarts_into_maintenance_mode_once(tmp_path):
         faults=[SerialInput(at_s=1.5, data=b"maintenance\n")],
     ) as sim:
         sim.run()
-    assert b'OK {"maintenance": true}' in sim.serial_log
+    assert b'OK {"maintenance":true}' in sim.serial_log
     assert len(sim.resets) == 1
     assert b"maintenance mode" in sim.serial_log
     assert not (tmp_path / "flash" / "maintenance").exists()  # one-shot

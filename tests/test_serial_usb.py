@@ -90,7 +90,7 @@ def test_a_monitor_at_its_cap_leaves_replies_quick_and_ticks_on_time():
     inputs += [(at, b"panic\r\n") for at in asks] + [(5.0, b"status\r\n")]
     rec = run(5.5, inputs)
     # (the cap: 8 Hz for three sensors, as on the built-in port; see commands/telemetry.py)
-    assert rec.first(1200, 'OK {"monitor"')[1] == 'OK {"monitor": 8, "max": 8}'
+    assert rec.first(1200, 'OK {"monitor"')[1] == 'OK {"monitor":8,"max":8}'
     waits = [rec.first(at * 1000, 'OK {"panic"')[0] - at * 1000 for at in asks]
     assert max(waits) <= 10.0, waits
     mon = [t for t, x in rec.lines if x.startswith("* monitor ") and 2000 <= t < 5000]
@@ -120,6 +120,6 @@ def test_maintenance_mode_boots_on_the_built_in_port_for_mpremote(tmp_path):
         rec = Recorder(sim)
         sim.run()
         # the reply left on the CDC port; the maintenance boot kept the built-in one
-        assert rec.first(1000, "OK ")[1] == 'OK {"maintenance": true}'
+        assert rec.first(1000, "OK ")[1] == 'OK {"maintenance":true}'
         assert [type(i).__name__ for i in sim.world.usb_interfaces] == ["UsbMidiPort"]
         assert b"Attune: maintenance mode" in sim.serial_log
