@@ -291,6 +291,11 @@ class Instrument:
         n = len(self._analog)
         self.stride = 1 if n <= ANALOG_PER_TICK else n
         self._phase = 0
+        # one analog channel's refresh (trigger points, tremor guard) every this many ticks,
+        # in turn, so each is refreshed every _RECONFIGURE_TICKS: all of them in one tick took
+        # ~2 ms on the emulated Pico with four pads (a late tick, and a switch heard late)
+        self._cfg_every = _RECONFIGURE_TICKS // n if n else _RECONFIGURE_TICKS
+        self._cfg_i = 0
         self._all_bits = 0
         for bit in self._bits:
             self._all_bits |= bit
@@ -361,19 +366,20 @@ class Instrument:
     def tick_analog(self, now_us):
         """The second half of a tick: every channel that is not a switch."""
         self._ticks += 1
-        if self._ticks >= _RECONFIGURE_TICKS:
-            # follow the measured noise floor: trigger points move with it; and let an old
-            # tremor guard expire while it is within reach of ticks_diff (an idle channel's
-            # gesture is not called at all)
-            self._ticks = 0
-            for ch in self.channels:
-                if ch.cond is not None:
-                    ch.cond.configure()
-                    ch.gesture.chore(now_us)
-        # with more analog channels than fit in a tick, each tick reads every `stride`-th one,
-        # starting one further on each tick (staggered: the same work every tick)
         analog = self._analog
         n = len(analog)
+        if self._ticks >= self._cfg_every and n:
+            # follow the measured noise floor: trigger points move with it; and let an old
+            # tremor guard expire while it is within reach of ticks_diff (an idle channel's
+            # gesture is not called at all). One channel at a time, in turn
+            self._ticks = 0
+            k = self._cfg_i
+            ch = analog[k]
+            ch.cond.configure()
+            ch.gesture.chore(now_us)
+            self._cfg_i = k + 1 if k + 1 < n else 0
+        # with more analog channels than fit in a tick, each tick reads every `stride`-th one,
+        # starting one further on each tick (staggered: the same work every tick)
         stride = self.stride
         i = self._phase
         self._phase = i + 1 if i + 1 < stride else 0

@@ -112,5 +112,5 @@ def test_garbage_from_replies_is_collected_while_a_note_is_held(tmp_path):
         events = sim.run()
     replies = [x for x in sim.serial_log.split(b"\n") if x.startswith(b'OK {"state"')]
     assert len(replies) == 13
-    assert b'"gc_us": 0,' in replies[0] and b'"gc_us": 0,' not in replies[-1]
+    assert b'"gc_us":0,' in replies[0] and b'"gc_us":0,' not in replies[-1]
     assert [e["type"] for e in events if e["type"] in ("note_on", "note_off")] == ["note_on"]

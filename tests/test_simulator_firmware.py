@@ -71,4 +71,4 @@ def test_a_profile_given_to_the_simulation_is_the_one_the_firmware_plays(tmp_pat
         "squeeze-pad", tmp_path / "flash", duration_s=1.0, profile=profile, faults=asks
     ) as sim:
         sim.run()
-    assert b'"value": "85"' in sim.serial_log and b'"active": "anna"' in sim.serial_log
+    assert b'"value":"85"' in sim.serial_log and b'"active":"anna"' in sim.serial_log

@@ -54,5 +54,5 @@ def test_a_mode_appended_to_the_registry_plays_on_the_simulated_pico(tmp_path):
     notes = [(e["type"], e["note"]) for e in events if e["type"] in ("note_on", "note_off")]
     assert notes == [("note_on", 72), ("note_off", 72)] * 2  # C5, not the degree's C4
     # the settings took its name and help from the class
-    assert b'"value": "octave_up"' in sim.serial_log
+    assert b'"value":"octave_up"' in sim.serial_log
     assert b"octave_up (the note an octave higher)" in sim.serial_log
