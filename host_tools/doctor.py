@@ -391,9 +391,20 @@ def analyse(r: Report) -> None:
         r.add(
             "ok",
             "playing",
-            f"Attune {f.get('instrument', '')} on {f.get('board', '')} is playing ({runs}).",
+            f"Attune {title} on {_board_name(f.get('board', ''))} is playing ({runs}).",
             f"To hear it, choose 'Attune {title}' as the MIDI input of a synth or DAW.",
         )
+
+
+def _board_name(board_id: str) -> str:
+    """A board as people know it ("a Raspberry Pi Pico"), from boards/<id>.json; "board <id>"
+    for one this computer does not know."""
+    try:
+        doc = json.loads((BOARDS_DIR / (str(board_id) + ".json")).read_text())
+    except (OSError, ValueError):
+        return "board " + str(board_id) if board_id else "an unknown board"
+    name = doc.get("name") if isinstance(doc, dict) else None
+    return "a " + name if isinstance(name, str) and name else "board " + str(board_id)
 
 
 def _last_crash(log: str) -> str:

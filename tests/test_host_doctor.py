@@ -55,7 +55,7 @@ def only_cause(capsys, fault: str, kind: str) -> dict:
 def test_a_healthy_instrument_is_playing_and_says_how_to_hear_it(capsys):
     code, out, _ = attune(capsys, "doctor", "--sim", "combo")
     assert code == 0
-    assert "OK: Attune combo on pico is playing" in out
+    assert "OK: Attune Combo on a Raspberry Pi Pico is playing" in out
     assert "choose 'Attune Combo' as the MIDI input" in out
 
 

@@ -123,6 +123,8 @@ def test_cue_button_key_and_note_are_recorded_and_the_journal_view_shows_them(
     report.wait_for()
     row = report.get_by_role("row").nth(1)
     assert "2 of 2 (consistent)" in row.inner_text()
+    # a session shorter than a minute says so, not "0" minutes
+    assert row.get_by_role("cell").nth(0).inner_text() == "under 1"
     assert page.locator("#journal-captions li").count() >= 1
     live = page.locator("#journal-live")
     live.get_by_text("recording ben's session").wait_for()

@@ -1336,6 +1336,8 @@ async function refreshLive() {
 
 const fmtDate = (t) => new Date(t * 1000).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
 const num = (x, unit = "") => (x == null ? "–" : String(x) + unit);
+// a session's length: "under 1" rather than "0" or "0.3" for one shorter than a minute
+const minutesText = (x) => (x == null ? "–" : x < 1 ? "under 1" : String(Math.round(x)));
 
 async function refreshJournal() {
   refreshLive();
@@ -1404,7 +1406,7 @@ async function showReport(name) {
         "tr",
         {},
         el("th", { scope: "row", text: fmtDate(s.started) + (s.source === "standalone" ? " (without a computer)" : "") }),
-        el("td", { text: num(s.minutes) }),
+        el("td", { text: minutesText(s.minutes) }),
         el("td", { text: num(s.per_minute) }),
         el("td", { text: cues }),
         el("td", { text: s.reaction_ms_median == null ? "–" : (s.reaction_ms_median / 1000).toFixed(1) + " s" }),
