@@ -295,15 +295,15 @@ class Player:
             if chore == 0:
                 link.service(handle, _SERVICE_BUDGET_US)
                 wait = ticks_diff(nxt, ticks_us())
-            if banked and (mem[addr] ^ flip) & mask != inst.sw_last:
-                # (the console's poll and the serial service take up to ~2 ms on a Pico while
-                # a monitor runs: a press made meanwhile goes out as soon as they end)
-                self._switch_now()
-                wait = ticks_diff(nxt, ticks_us())
             elif link.busy and wait - _IDLE_MARGIN_US >= _IDLE_MIN_US:
                 # output waiting: the idle rest of this tick writes it too, so replies and a
                 # monitor stream move faster without making the tick late
                 link.drain(wait - _IDLE_MARGIN_US)
+                wait = ticks_diff(nxt, ticks_us())
+            if banked and (mem[addr] ^ flip) & mask != inst.sw_last:
+                # (the console's poll and the serial service take up to ~2 ms on a Pico while
+                # a monitor runs: a press made meanwhile goes out as soon as they end)
+                self._switch_now()
                 wait = ticks_diff(nxt, ticks_us())
             if wait <= 0:
                 stats.late_ticks += 1
