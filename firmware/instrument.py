@@ -368,16 +368,19 @@ class Instrument:
         self._ticks += 1
         analog = self._analog
         n = len(analog)
-        if self._ticks >= self._cfg_every and n:
+        if self._ticks >= self._cfg_every:
             # follow the measured noise floor: trigger points move with it; and let an old
             # tremor guard expire while it is within reach of ticks_diff (an idle channel's
-            # gesture is not called at all). One channel at a time, in turn
+            # gesture is not called at all). One channel at a time, in turn. (The count
+            # restarts with no analog channel too: left to grow, after ~12 days at 1 kHz it
+            # would pass MicroPython's small-int range and allocate on every tick)
             self._ticks = 0
-            k = self._cfg_i
-            ch = analog[k]
-            ch.cond.configure()
-            ch.gesture.chore(now_us)
-            self._cfg_i = k + 1 if k + 1 < n else 0
+            if n:
+                k = self._cfg_i
+                ch = analog[k]
+                ch.cond.configure()
+                ch.gesture.chore(now_us)
+                self._cfg_i = k + 1 if k + 1 < n else 0
         # with more analog channels than fit in a tick, each tick reads every `stride`-th one,
         # starting one further on each tick (staggered: the same work every tick)
         stride = self.stride

@@ -211,7 +211,7 @@ class Player:
         flip = bank.flip if bank is not None else 0
         mask = bank.mask if bank is not None else 0
         # (no banked switch: nothing to look at between ticks, one sleep)
-        poll_us = _SWITCH_POLL_US if inst.banked else 2 * _PERIOD_US
+        poll_us = _SWITCH_POLL_US if banked else 2 * _PERIOD_US
         # start-up leaves ~75 KB of garbage (imports, board.json, settings): collect it now,
         # silent, rather than let it fill the heap into an automatic collection mid-note
         gc.collect()

@@ -9,6 +9,7 @@ switch is held: the MIDI must be the same packet for packet.
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
@@ -223,6 +224,37 @@ def test_beyond_two_analog_channels_one_is_read_a_tick_in_turn(pads, stride):
         inst.tick(k * 1000)
     for i, n in enumerate(names):  # every channel at the same rate, staggered
         assert reads[n] == list(range(1 + i % stride, 13, stride))
+
+
+@pytest.mark.parametrize("pads", [0, 1, 4])
+def test_trigger_points_are_refreshed_one_channel_at_a_time_every_256_ticks(pads):
+    # all of them in one tick took ~2 ms with four pads on the emulated Pico
+    names = [f"pad{i}" for i in range(pads)]
+    st = Settings(["sw", *names])
+    assert st.apply(kind_defaults([("sw", "switch")] + [(n, "analog") for n in names])) == []
+    sensors = [("sw", FakeSensor("switch", values=[0]), "switch")]
+    sensors += [(n, FakeSensor("analog", values=[2000]), "fsr") for n in names]
+    inst = Instrument(st, sensors)
+    inst.begin(0)
+    refreshed: list[tuple[int, str]] = []
+    for ch in inst.channels[1:]:
+        real = ch.cond.configure
+
+        def counted(real=real, name=ch.name) -> None:
+            refreshed.append((tick, name))
+            real()
+
+        ch.cond.configure = counted
+    for tick in range(1, 1325):
+        inst.tick(tick * 1000)
+        assert inst._ticks < 256  # bounded, with or without analog channels
+    # (past the settings taken in at the first tick and the rest learned by ~200 ms)
+    refreshed = [(k, name) for k, name in refreshed if k > 300]
+    ticks = [k for k, _ in refreshed]
+    assert len(ticks) == len(set(ticks))  # never two in one tick
+    for n in names:  # each every 256 ticks
+        mine = [k for k, name in refreshed if name == n]
+        assert len(mine) == 4 and all(b - a == 256 for a, b in itertools.pairwise(mine))
 
 
 def test_switches_moved_says_whether_a_contact_changed_since_the_last_tick_read_it():
