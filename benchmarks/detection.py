@@ -603,6 +603,7 @@ RULES = (
     ("quick_start", "engine.conditioning", "Conditioner", "QUICK_START", 0),
     ("twitch_check", "engine.gestures", "Gesture", "RULES", 1),
     ("taps_not_shakes", "engine.gestures", "Gesture", "RULES", 2),
+    ("twitch_prior", "engine.gestures", "Gesture", "RULES", 4),
 )
 
 

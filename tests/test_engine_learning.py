@@ -95,14 +95,9 @@ def test_a_twitch_bigger_and_faster_than_the_clients_presses_plays_nothing():
     assert played_in(ev, [(end + 500, end + 700), (end + 1200, end + 1900)]) == [False, True]
 
 
-def test_a_twitch_before_the_first_press_plays_nothing_and_the_first_press_still_plays(
-    monkeypatch,
-):
+def test_a_twitch_before_the_first_press_plays_nothing_and_the_first_press_still_plays():
     # nothing learned yet: a crossing faster than a hand presses is checked against a prior
-    # (a rule still off by default: docs/sensing.md "Twitches")
-    from engine.gestures import Gesture
-
-    monkeypatch.setattr(Gesture, "RULES", Gesture.RULES | Gesture.TWITCH_PRIOR)
+    # (docs/sensing.md "Twitches")
     sig = mv.rest(6000, REST)
     mv.add_twitch(sig, 2000, 0.06 * FS, dur_ms=20)
     mv.add_press(sig, 2600, 0.03 * FS, rise_ms=20, hold_ms=400)  # a quick first press
@@ -111,10 +106,7 @@ def test_a_twitch_before_the_first_press_plays_nothing_and_the_first_press_still
     assert len(notes_on(ev)) == 1
 
 
-def test_the_first_press_of_a_level_mode_does_not_wait_for_the_twitch_check(monkeypatch):
-    from engine.gestures import Gesture
-
-    monkeypatch.setattr(Gesture, "RULES", Gesture.RULES | Gesture.TWITCH_PRIOR)
+def test_the_first_press_of_a_level_mode_does_not_wait_for_the_twitch_check():
     sig = mv.rest(3000, REST)
     mv.add_press(sig, 2000, 0.5 * FS, rise_ms=1, hold_ms=800)  # a jump: faster than a hand
     inst = build({"pad": fsr(sig)}, settings={"pad.mode": "bend"})

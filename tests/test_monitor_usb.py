@@ -24,7 +24,10 @@ def test_a_pad_move_reaches_the_host_within_a_poll_or_two_not_a_frame_later():
             t = next(t for t, x in mon if t >= edge and " pad " in x and want in x)
             delays.append(t - edge)
     # the pad's level crosses its trigger a few ms after the trace's step (smoothing), then the
-    # next 4 ms poll sends its early line; a round would have come up to 143 ms later
-    assert max(delays) <= 12, delays
+    # next 4 ms poll sends its early line; a round would have come up to 143 ms later. The first
+    # press, a jump from rest before any press is learned, waits for the twitch check (up to
+    # 25 ms: docs/sensing.md "Twitches"); its early line follows at once
+    assert max(delays[1:]) <= 12, delays
+    assert delays[0] <= 12 + 25, delays
     early = [x for t, x in mon if x.endswith(" early=1")]
     assert early and all(" pad " in x for x in early)  # the switch and the hand stayed still

@@ -159,7 +159,9 @@ class Telemetry:
         # that leaves is margin the link keeps for replies, `* event` and `* act` lines
         tok = self.tokens - _MONITOR_LINE * 1000
         self.tokens = tok if tok > -_TOP else -_TOP
-        self.early_ok[i] = 0 if tail else 1  # (one early line a sensor between its rounds' lines)
+        # (one early line for a moved level between a sensor's round lines; a press or release
+        # has one whenever it comes: early())
+        self.early_ok[i] = 0 if tail else 1
 
     def start(self, hz, bytes_s):
         """Monitor at `hz` (0: off) on a link giving monitor lines `bytes_s` a second."""
@@ -193,20 +195,25 @@ class Telemetry:
         i = self.early_i
         for _ in range(n):  # from where the last early line left off: no sensor starves
             i = i + 1 if i + 1 < n else 0
-            if not self.early_ok[i] or time.ticks_diff(now_ms, self.sent_ms[i]) < _EARLY_GAP_MS:
+            if time.ticks_diff(now_ms, self.sent_ms[i]) < _EARLY_GAP_MS:
                 continue
             ch = chans[i]
-            cond = ch.cond
-            d = ch.level - self.sent_level[i]
-            if d < 0:
-                d = -d
-            band = cond.noise_level if cond else 0
-            if d > (band if band > _MIN_BAND else _MIN_BAND) or (
-                (1 if ch.pressed else 0) != self.sent_pressed[i]
-            ):
-                self._line(now_ms, i, ch, _EARLY)
-                self.early_i = i
-                return
+            # a press that began or ended is always worth an early line; a level that moved,
+            # once between two round lines (a press can come a little after its move: the
+            # twitch check may hold it until the level levels off)
+            if (1 if ch.pressed else 0) == self.sent_pressed[i]:
+                if not self.early_ok[i]:
+                    continue
+                cond = ch.cond
+                d = ch.level - self.sent_level[i]
+                if d < 0:
+                    d = -d
+                band = cond.noise_level if cond else 0
+                if d <= (band if band > _MIN_BAND else _MIN_BAND):
+                    continue
+            self._line(now_ms, i, ch, _EARLY)
+            self.early_i = i
+            return
 
     def events(self):
         if self._capturing:

@@ -38,7 +38,8 @@ _TAP_RISE_US = const(12000)  # ...and a tap rises from release to trigger level 
 # stops rising...
 _TWITCH_SPEED = const(11)  # (in eighths: 1.375x)
 _TWITCH_DROP = const(3)  # a fall by 1/8 of the peak...
-_PLATEAU_US = const(7000)  # ... for this long (a press levels off, a twitch falls back)
+_PLATEAU_US = const(7000)  # ... for this long (a press levels off, a twitch falls back);
+_PLATEAU_STEP = const(5)  # a rise by under 1/32 since the last one counted is levelling off
 _TWITCH_WAIT_US = const(25000)  # ... or is still up this long after the crossing
 # before the client's first press is learned, a crossing from the gate (3/10 of the trigger) to
 # the trigger in under ~2 ms is checked: a hand's press takes longer (the prior speed is this many
@@ -85,12 +86,11 @@ class Gesture:
 
     # the rules of issue 14, each one bit a benchmark can clear on CPython to measure what it
     # costs (benchmarks/detection.py); read once, when a gesture is made
-    RULES = 3
+    RULES = 7
     TWITCH = 1  # a fast crossing that falls back before levelling off plays nothing
     TAPS = 2  # a short press teaches the guard only when it comes as fast as a shake
-    # before a press is learned, a crossing faster than a hand is checked: OFF for now (it holds
-    # back a first press that jumps from rest in one reading, as the journal tests' fakes do, by
-    # up to 25 ms; docs/sensing.md "Twitches")
+    # before a press is learned, a crossing faster than a hand is checked (a first press that
+    # jumps from rest in a reading or two waits until it levels off: ~20 ms, once a session)
     TWITCH_PRIOR = 4
 
     def __init__(self, chs, guard, cond=None):
@@ -128,6 +128,7 @@ class Gesture:
         self._tw = 0  # 1 while a fast crossing waits to level off (twitch check)
         self._t_tw = 0
         self._tw_peak = 0
+        self._tw_ref = 0  # the peak when the plateau's clock last restarted
         self._t_twpk = 0
         self._twitched = 0  # peak of the twitch seen in this excursion: it must be cleared
         self._lift = 0  # what _cand and _twitched ask of a press, at most (level units)
@@ -261,6 +262,7 @@ class Gesture:
             self._tw = 1
             self._t_tw = now_us
             self._tw_peak = level
+            self._tw_ref = level
             self._t_twpk = now_us
 
     def _twitch(self, level, now_us):
@@ -268,7 +270,12 @@ class Gesture:
         p = self._tw_peak
         if level > p:
             self._tw_peak = level
-            self._t_twpk = now_us
+            # (a step smoothed by the conditioner creeps up by a few units for tens of ms: that
+            # is a level that has levelled off, not one still rising)
+            r = self._tw_ref
+            if level - r > r >> _PLATEAU_STEP:
+                self._tw_ref = level
+                self._t_twpk = now_us
         elif level < p - (p >> _TWITCH_DROP):
             # fell back before levelling off: a twitch; it plays nothing, teaches nothing
             self._tw = 0
