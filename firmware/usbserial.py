@@ -30,6 +30,7 @@ does not use this port at all (boot.py keeps the built-in one there, for mpremot
 import time
 
 from micropython import const
+from usb.device import core
 from usb.device.cdc import CDCInterface
 
 _TXS = const(64)  # bytes a send slot holds: one transfer of one bulk packet (transfers of
@@ -148,12 +149,27 @@ class SerialPort(CDCInterface):
         # loop is not filling it); the slot being filled waits for the loop's pump()
         self._inflight = False
         r = self._tr
-        self._tlen[r] = 0
+        tlen = self._tlen
+        tlen[r] = 0
         r = (r + 1) % _TX_SLOTS
         self._tr = r
-        if res == 0 and r != self._tw and self._tlen[r] and self.is_open():
+        k = tlen[r]
+        if res == 0 and k and r != self._tw:
             self._inflight = True
-            self.submit_xfer(ep, self._txm[r][: self._tlen[r]], self._tdone)
+            # (a full slot is sent whole: no slice of it made per packet)
+            buf = self._txm[r] if k == _TXS else self._txm[r][:k]
+            d = core._dev  # pyright: ignore[reportAttributeAccessIssue]  (not in the stubs)
+            usbd = getattr(d, "_usbd", None)
+            if usbd is None:
+                self.submit_xfer(ep, buf, self._tdone)  # (a usb-device without those names)
+            else:
+                # from a completion the endpoint is open and free (usb.device's own _xfer_cb
+                # has just cleared it): what Interface.submit_xfer does after its checks,
+                # without their Python calls (~70 us a packet on the emulated Pico)
+                d._ep_cbs[ep] = self._tdone
+                if not usbd.submit_xfer(ep, buf):
+                    d._ep_cbs[ep] = None
+                    self._inflight = False
 
     def waiting(self):
         """Bytes only a pump() sends (in the slot being filled); 0: all sent or on their way

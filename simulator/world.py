@@ -297,6 +297,9 @@ class World:
         # per note_on, which is one send_event() plus one transfer start).
         self.usb_send_cost_us = 400
         self.usb_xfer_cost_us = 500
+        # usb.device's `_dev._usbd` (machine.USBDevice), which the firmware's ports call
+        # directly; False models a usb-device release without it (they fall back)
+        self.usb_low_level = True
         self.gc_collect_us = 2000  # a full gc.collect() with a small live heap
         self.bootsel_pressed = False
         self.console = sys.stderr  # where the fakes' own notices go

@@ -38,13 +38,15 @@ def open_port(sim, txlen=128, host_reading=True):
     assert port.is_open()
     sim.world.usb_host_reading = host_reading
     port.transfers = 0
-    submit = port.submit_xfer
+    low = usb.device.get()._usbd  # the port starts its transfers there (midi/usbport.py)
+    submit = low.submit_xfer
 
-    def counted(ep, data, done_cb=None):
-        port.transfers += 1
-        submit(ep, data, done_cb)
+    def counted(ep, data):
+        if ep == port.ep_in:
+            port.transfers += 1
+        return submit(ep, data)
 
-    port.submit_xfer = counted
+    low.submit_xfer = counted
     return port
 
 
@@ -208,10 +210,10 @@ def test_a_transfer_a_bus_reset_cancelled_does_not_stop_usb_midi(sim):
     m = MidiOut()
     m.note_on(0, 60, 90)
     Outputs(port).send(m)
-    assert port.transfers == 1 and port._inflight
+    assert port.transfers == 1 and port._flight is not None
     dev = usb.device.get()
     dev.active(False)  # the host resets the bus: the transfer is cancelled, no completion
-    assert not port._inflight
+    assert port._flight is None
     dev.active(True)
     sim.clock.run_until(sim.clock.now + 50_000)
     assert port.is_open()
@@ -221,7 +223,7 @@ def test_a_transfer_a_bus_reset_cancelled_does_not_stop_usb_midi(sim):
     Outputs(port).send(m)
     sim.clock.run_until(sim.clock.now + 5_000)
     assert (9, 0x90, 64, 90) in sim.heard
-    assert not port._inflight  # its completion ran
+    assert port._flight is None  # its completion ran
 
 
 def test_a_write_while_a_transfer_is_in_flight_waits_for_its_completion(sim):
@@ -236,3 +238,27 @@ def test_a_write_while_a_transfer_is_in_flight_waits_for_its_completion(sim):
     sim.world.usb_host_reading = True
     sim.clock.run_until(sim.clock.now + 5_000)
     assert sim.heard == [(9, 0x90, 60, 90), (9, 0x90, 64, 90)]
+
+
+def test_without_usb_devices_low_level_names_the_port_uses_the_public_submit(sim):
+    # midi/usbport.py and usbserial.py start transfers through usb.device's `_dev._usbd`; a
+    # usb-device release without it must still play, through Interface.submit_xfer
+    import usb.device
+    from midi.usbport import UsbMidiPort
+
+    sim.world.usb_low_level = False
+    usb.device.core._dev = None  # made again, as that release would make it
+    port = UsbMidiPort()
+    usb.device.get().init(port, builtin_driver=True, product_str="Test")
+    sim.clock.run_until(50_000)
+    assert not hasattr(usb.device.get(), "_usbd")
+    sim.world.usb_host_reading = False
+    m = MidiOut()
+    out = Outputs(port)
+    m.note_on(0, 60, 90)
+    out.send(m)
+    m.note_off(0, 60)
+    out.send(m)
+    sim.world.usb_host_reading = True
+    sim.clock.run_until(sim.clock.now + 5_000)
+    assert sim.heard == [(9, 0x90, 60, 90), (8, 0x80, 60, 0)]

@@ -9,6 +9,8 @@ here too, faster: replies within 10 ms, a 30 Hz monitor, long lines read at USB 
 
 import json
 
+import pytest
+
 from simulator.run import Simulation
 from simulator.world import SerialInput
 
@@ -39,11 +41,13 @@ class Recorder:
         return None, None
 
 
-def run(duration_s, inputs, instrument="combo", **kw):
-    """Run with usb-device-cdc installed; inputs: [(at_s, bytes)]. Returns the Recorder."""
+def run(duration_s, inputs, instrument="combo", low_level=True, **kw):
+    """Run with usb-device-cdc installed; inputs: [(at_s, bytes)]. Returns the Recorder.
+    low_level=False: a usb-device release without `_dev._usbd` (usbserial falls back)."""
     faults = [SerialInput(at_s=at, data=data) for at, data in inputs]
     with Simulation(instrument, None, duration_s=duration_s, faults=faults, **kw) as sim:
         sim.world.usb_cdc = True
+        sim.world.usb_low_level = low_level
         rec = Recorder(sim)
         sim.run()
         assert type(sim.world.usb_interfaces[0]).__name__ == "SerialPort"
@@ -75,9 +79,10 @@ def test_a_5000_byte_line_is_read_at_more_than_20_kb_a_second():
     assert rec.first(2000, 'OK {"firmware"')[1] is not None
 
 
-def test_replies_are_written_at_more_than_20_kb_a_second():
+@pytest.mark.parametrize("low_level", [True, False])
+def test_replies_are_written_at_more_than_20_kb_a_second(low_level):
     pages = b"".join(b"params " + str(o).encode() + b"\r\n" for o in range(0, 32, 8))
-    rec = run(3.0, [(1.0, pages)])
+    rec = run(3.0, [(1.0, pages)], low_level=low_level)
     got = [(t, x) for t, x in rec.lines if x.startswith('OK {"total"')]
     assert len(got) == 4
     nbytes = sum(len(x) + 1 for _, x in got[1:])

@@ -10,13 +10,13 @@ midi/outputs.py still imports on a computer without it. The built-in serial port
 playing, firmware/usbserial.py's CDC port takes its place (same one serial port for the host).
 
 Why not the base class's send_event(): it starts one transfer per packet, ~0.9 ms each on an
-RP2040 (a chord would cost 3 ms of a 1 ms tick). This port keeps its own TX Buffer and sends it
-with Interface's public xfer_pending()/submit_xfer(); the base class's TX buffer is left empty
-(txlen 0: send_event() and note_on() refuse everything, so nothing can overtake the queue).
+RP2040 (a chord would cost 3 ms of a 1 ms tick). This port keeps its own two TX buffers and one
+transfer at a time; the base class's TX buffer is left empty (txlen 0: send_event() and
+note_on() refuse everything, so nothing can overtake the queue).
 """
 
 from micropython import const
-from usb.device.core import Buffer
+from usb.device import core
 from usb.device.midi import MIDIInterface
 
 _TXLEN = const(128)  # bytes: 32 packets waiting for the host; midi/packets.py queues the rest
@@ -24,70 +24,104 @@ _OK = const(0)  # machine.USBDevice XFER result: the transfer completed
 
 
 class UsbMidiPort(MIDIInterface):
-    """USB MIDI in and out; out is written a tick at a time with `write`."""
+    """USB MIDI in and out; out is written a tick at a time with `write`.
+
+    Two buffers: packets are copied into one while the other is in flight, and at most `txlen`
+    bytes wait in both together. On the emulated Pico usb.device's Buffer (five Python calls to
+    queue and take a packet) and Interface.submit_xfer's checks cost ~0.3 ms of the ~0.65 ms
+    from a switch's note to its transfer: here a transfer starts with one call into
+    machine.USBDevice, as Interface.submit_xfer ends (its checks hold by construction: only
+    this port sends on its endpoint, one transfer at a time, and only while the host has it
+    open)."""
 
     def __init__(self, txlen=_TXLEN):
         super().__init__(txlen=0)
-        self._out = Buffer(txlen)
+        self._txlen = txlen
+        self._mv = (memoryview(bytearray(txlen)), memoryview(bytearray(txlen)))
+        self._fill = 0  # the buffer packets are copied into
+        self._n = 0  # bytes in it
+        self._flight = None  # the bytes of our transfer in flight (a memoryview), or None
+        self._owed = None  # ... or that a bus reset cancelled: sent first when the host is back
+        self._up = False  # the host has configured the port (on_open) and not reset it since
         self._done = self._sent  # bound once: a bound method made per transfer allocates
-        # a transfer of ours may be in flight (set before each submit, cleared by its
-        # completion): when clear, none is, and usb.device's xfer_pending() (a chain of Python
-        # calls, ~0.1 ms on an RP2040, on the way of every switch press) is not asked
-        self._inflight = False
 
     def write(self, buf, start, n):
         """Queue packets start..start+n-1 of buf (4 bytes each); returns how many were taken.
 
         With no host listening they are all "taken" (nobody would hear them; the queue must not
-        fill up with stale notes). Otherwise as many as fit, and one transfer starts for all.
+        fill up with stale notes). Otherwise as many as fit, and a transfer starts for all of
+        them unless one is in flight (its completion sends them).
         """
-        if not self.is_open():
+        if not self._up:
             return n
-        out = self._out
-        room = out.writable() >> 2
+        k = self._n
+        f = self._flight
+        room = (self._txlen - k - (len(f) if f is not None else 0)) >> 2
         if room < n:
             n = room
         if n <= 0:
             return 0
-        w = out.pend_write()
-        i = 0
+        b = self._mv[self._fill]
         j = start * 4
-        end = n * 4
-        while i < end:
-            w[i] = buf[j]
-            i += 1
+        end = k + n * 4
+        while k < end:
+            b[k] = buf[j]
+            k += 1
             j += 1
-        out.finish_write(end)
-        self._send()
+        self._n = k
+        if f is None:
+            self._go()
         return n
 
-    def _send(self):
-        # one IN transfer at a time carries everything waiting; its completion starts the next
+    def _go(self):
+        # send the buffer being filled, and fill the other one from now on
+        i = self._fill
+        data = self._mv[i][: self._n]
+        self._fill = 1 - i
+        self._n = 0
+        self._submit(data)
+
+    def _submit(self, data):
+        self._flight = data  # (before: the completion may run within the submit)
+        d = core._dev  # pyright: ignore[reportAttributeAccessIssue]  (not in the stubs)
+        usbd = getattr(d, "_usbd", None)
         ep = self.ep_in
-        if self._inflight and (not self.is_open() or self.xfer_pending(ep)):
-            return  # (set but not pending: cancelled by a bus reset, which calls no completion)
-        if self.is_open() and self._out.readable():
-            self._inflight = True  # (before: the completion may run within submit_xfer)
-            try:
-                self.submit_xfer(ep, self._out.pend_read(), self._done)
-            except Exception:
-                self._inflight = False
-                raise
+        if usbd is None:
+            self.submit_xfer(ep, data, self._done)  # (a usb-device without those names)
+            return
+        d._ep_cbs[ep] = self._done
+        if not usbd.submit_xfer(ep, data):
+            d._ep_cbs[ep] = None
+            self._flight = None
+            raise OSError("USB MIDI transfer refused")
 
     def _sent(self, ep, result, nbytes):
-        self._inflight = False
-        if result == _OK:
-            self._out.finish_read(nbytes)
-        self._send()
+        data = self._flight
+        self._flight = None
+        if not self._up:
+            return
+        if result != _OK and data is not None:
+            self._submit(data)  # (never dropped: a lost note-off would hold a note)
+        elif self._n:
+            self._go()
 
     def on_reset(self):
-        # the host reset the bus: transfers are cancelled without completions
+        # the host reset the bus: transfers are cancelled without completions; what was in
+        # flight goes out again first once the host has the port open again
         super().on_reset()
-        self._inflight = False
+        self._up = False
+        self._owed = self._flight
+        self._flight = None
 
     def on_open(self):
         super().on_open()
-        self._send()  # anything left from before a USB reset goes out first
+        self._up = True
+        owed = self._owed
+        self._owed = None
+        if owed is not None:
+            self._submit(owed)
+        elif self._n:
+            self._go()
 
 
 def start(product, serial=None):

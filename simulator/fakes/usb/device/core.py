@@ -36,6 +36,13 @@ _MP_EINVAL = const(22)
 _dev = None
 
 
+class _USBDevice:
+    """What micropython-lib's core reaches as `_dev._usbd`: here only submit_xfer."""
+
+    def __init__(self, dev):
+        self.submit_xfer = dev._low_submit
+
+
 def get():
     global _dev
     if _dev is None:
@@ -56,6 +63,8 @@ class _Device:
         self._warned = False
         self._list = ()
         self.strings = {}
+        if _world.usb_low_level:
+            self._usbd = _USBDevice(self)  # the low-level device (machine.USBDevice on a Pico)
 
     def init(self, *itfs, **kwargs):
         self.active(False)
@@ -154,6 +163,11 @@ class _Device:
         if self._xfer_pending(ep_addr):
             raise RuntimeError("xfer_pending")
         self._ep_cbs[ep_addr] = done_cb or True
+        return self._low_submit(ep_addr, data)
+
+    def _low_submit(self, ep_addr, data):
+        # machine.USBDevice.submit_xfer: queue the transfer, no checks (the Python layer above
+        # made them; a driver may call this itself from a completion, as usbserial does)
         if self._cb_ep is None:
             cost = _world.usb_xfer_cost_us
             if cost:
