@@ -37,7 +37,11 @@ class UsbMidiPort(MIDIInterface):
     def __init__(self, txlen=_TXLEN):
         super().__init__(txlen=0)
         self._txlen = txlen
-        self._mv = (memoryview(bytearray(txlen)), memoryview(bytearray(txlen)))
+        bufs = (memoryview(bytearray(txlen)), memoryview(bytearray(txlen)))
+        self._mv = bufs
+        # each buffer's first 4k bytes as a view, made once: a slice made per transfer would
+        # allocate (16 bytes on the heap each time a tick sends)
+        self._views = tuple(tuple(b[: 4 * k] for k in range(txlen // 4 + 1)) for b in bufs)
         self._fill = 0  # the buffer packets are copied into
         self._n = 0  # bytes in it
         self._flight = None  # the bytes of our transfer in flight (a memoryview), or None
@@ -76,7 +80,7 @@ class UsbMidiPort(MIDIInterface):
     def _go(self):
         # send the buffer being filled, and fill the other one from now on
         i = self._fill
-        data = self._mv[i][: self._n]
+        data = self._views[i][self._n >> 2]
         self._fill = 1 - i
         self._n = 0
         self._submit(data)

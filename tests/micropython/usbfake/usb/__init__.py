@@ -1,0 +1,1 @@
+"""The VM's stand-in for micropython-lib's usb package (see usb/device/core.py)."""
