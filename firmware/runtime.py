@@ -38,6 +38,12 @@ _IDLE_GC_US = const(5000000)  # collect garbage at most this often, and only wit
 # (the emulated Pico's combo, `status` once a second, a switch held: 990 -> 390 ticks/s in 17 s)
 _BUSY_GC_US = const(1000000)
 _BUSY_GC_BYTES = const(2048)
+# A collection holds up the loop (~23 ms on an RP2040), and a press made during it waits that
+# long. Once one is due it comes just after a note began or ended (seen within 4 ticks): the
+# client has just moved, and their next press rarely comes within 23 ms. With no such moment
+# it comes anyway this long after the last collection (a client at rest, a note held still).
+_IDLE_GC_LATE_US = const(10000000)
+_BUSY_GC_LATE_US = const(2000000)
 _LOG_MAX = const(4096)
 _SERVICE_BUDGET_US = const(400)  # serial/console work allowed after every 4th tick...
 _IDLE_MARGIN_US = const(300)  # ...and while output waits, writing in a tick's idle time less
@@ -51,6 +57,16 @@ BOARD_FILE = "board.json"
 LOG_FILE = "errors.log"
 
 INSTRUMENT = None  # the running instrument, for the simulator's probes and the REPL
+
+
+def _collect_now(idle, since, just, queued):
+    # best when silent (a collection holds up the next tick); with notes held, a short, regular
+    # pause beats slow ticks; either way just after a note began or ended if one does in time
+    if idle:
+        return just or since >= _IDLE_GC_LATE_US
+    return (
+        queued >= _BUSY_GC_BYTES and since >= _BUSY_GC_US and (just or since >= _BUSY_GC_LATE_US)
+    )
 
 
 class Stats:
@@ -226,6 +242,7 @@ class Player:
         t_sec = nxt
         ticks = 3  # ticks this second, plus 3 (so it restarts at 3, in the same chore phase)
         last_gc = nxt
+        gc_active = 0  # notes sounding at the last collection check (a change: one began or ended)
         self._faulted = False
         while True:
             now = ticks_us()
@@ -262,10 +279,11 @@ class Player:
                 # automatic collection (~20 ms on an RP2040) lands in the middle of a note
                 if midi.count == 0:
                     since = ticks_diff(now, last_gc)
-                    # best when silent (a collection holds up the next tick); with notes held,
-                    # a short, regular pause beats slow ticks
-                    idle = midi.active == 0 and since >= _IDLE_GC_US
-                    if idle or (link.queued >= _BUSY_GC_BYTES and since >= _BUSY_GC_US):
+                    active = midi.active
+                    just = active != gc_active  # a note began or ended in the last 4 ticks
+                    gc_active = active
+                    idle = active == 0 and since >= _IDLE_GC_US
+                    if _collect_now(idle, since, just, link.queued):
                         t0 = ticks_us()
                         gc.collect()
                         stats.gc_us = ticks_diff(ticks_us(), t0)

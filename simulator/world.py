@@ -301,6 +301,7 @@ class World:
         # directly; False models a usb-device release without it (they fall back)
         self.usb_low_level = True
         self.gc_collect_us = 2000  # a full gc.collect() with a small live heap
+        self.gc_times: list[float] = []  # virtual ms at which each gc.collect() began
         self.bootsel_pressed = False
         self.console = sys.stderr  # where the fakes' own notices go
         self.usb_interfaces: list[Any] = []
