@@ -41,9 +41,11 @@ _BUSY_GC_BYTES = const(2048)
 # A collection holds up the loop (~23 ms on an RP2040), and a press made during it waits that
 # long. Once one is due it comes just after a note began or ended (seen within 4 ticks): the
 # client has just moved, and their next press rarely comes within 23 ms. With no such moment
-# it comes anyway this long after the last collection (a client at rest, a note held still).
-_IDLE_GC_LATE_US = const(10000000)
+# it comes anyway this long after the last collection (a client at rest, a note held still),
+# or once the link has queued this much (heavy output: garbage must not pile up meanwhile)
+_IDLE_GC_LATE_US = const(6000000)
 _BUSY_GC_LATE_US = const(2000000)
+_BUSY_GC_LATE_BYTES = const(3072)
 _LOG_MAX = const(4096)
 _SERVICE_BUDGET_US = const(400)  # serial/console work allowed after every 4th tick...
 _IDLE_MARGIN_US = const(300)  # ...and while output waits, writing in a tick's idle time less
@@ -62,11 +64,11 @@ INSTRUMENT = None  # the running instrument, for the simulator's probes and the 
 def _collect_now(idle, since, just, queued):
     # best when silent (a collection holds up the next tick); with notes held, a short, regular
     # pause beats slow ticks; either way just after a note began or ended if one does in time
-    if idle:
-        return just or since >= _IDLE_GC_LATE_US
-    return (
-        queued >= _BUSY_GC_BYTES and since >= _BUSY_GC_US and (just or since >= _BUSY_GC_LATE_US)
-    )
+    if idle and (just or since >= _IDLE_GC_LATE_US):
+        return True
+    if queued < _BUSY_GC_BYTES or since < _BUSY_GC_US:
+        return False
+    return just or queued >= _BUSY_GC_LATE_BYTES or since >= _BUSY_GC_LATE_US
 
 
 class Stats:
