@@ -34,6 +34,7 @@ def _sections(quick: bool):
     yield "switch latency", latency.switch_latency
     yield "analog latency", latency.analog_latency
     yield "idle", lambda: latency.idle_messages(60 if quick else 600)
+    yield "collections", lambda: latency.presses_in_collections(60 if quick else 300)
     yield "detection", lambda: {"detection": detection.run(minutes=5 if quick else 30)}
     yield "zones", lambda: zones.figures(quick)
     yield "journal device", journaldevice.figures

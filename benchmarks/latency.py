@@ -3,6 +3,8 @@
 switch_latency_ms: a switch edge to its USB-MIDI packet reaching the host.
 analog_latency_ms: a pressure step crossing the trigger point to its note-on reaching the host.
 idle_messages_10min: MIDI messages from untouched, noisy sensors in 10 simulated minutes.
+gc_presses_delayed: switch presses a garbage collection held up by more than 5 ms, with the
+collection charged what it takes on an RP2040.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ def _notes(events: list) -> list[float]:
     return [e["t_ms"] for e in events if e["type"] == "note_on"]
 
 
-def _run(instrument: str, trace: dict, seconds: float) -> list:
+def _run(instrument: str, trace: dict, seconds: float, gc_us: int = 0) -> list:
     with open("/dev/null", "w") as quiet, tempfile.TemporaryDirectory() as flash:
         sim = Simulation(instrument, flash, trace=trace, duration_s=seconds, console=quiet)
         with sim:
+            if gc_us:
+                sim.world.gc_collect_us = gc_us
             return sim.run()
 
 
@@ -78,4 +82,47 @@ def idle_messages(seconds: int = 600, seed: int = 5) -> dict:
         "idle_messages_10min": idle * 600 // seconds,
         "idle_seconds": seconds,
         "startup_all_notes_off": len(startup),
+    }
+
+
+_RP2040_GC_US = 23000  # a collection on the emulated Pico (docs/benchmarks.md, session 6-8)
+
+
+def presses_in_collections(seconds: int = 300, seeds: tuple[int, ...] = (1, 2, 3)) -> dict:
+    """How many switch presses a garbage collection held up by more than 5 ms.
+
+    The combo instrument played on its own (no host asking anything), `seconds` per seed: the
+    switch pressed for 80-400 ms every 0.4-1.9 s and the pad for 150-800 ms every 0.55-2.8 s,
+    each at random. Collections cost what they take on an RP2040 (~23 ms, against the
+    simulator's usual 2 ms). The loop collects just after a note begins or ends, when the next
+    press is least likely (runtime.py), so few should wait."""
+    presses = delayed = 0
+    worst = 0.0
+    for seed in seeds:
+        rng = random.Random(seed)
+        ms = seconds * 1000
+        switch: list[tuple[int, int]] = []
+        t = 1500
+        while t < ms - 1000:
+            hold = rng.randint(80, 400)
+            switch.append((t, hold))
+            t += hold + rng.randint(300, 1500)
+        pad = mv.rest(ms, 1600.0)
+        t = 1700
+        while t < ms - 1000:
+            hold = rng.randint(150, 800)
+            for i in range(t, min(ms, t + hold)):
+                pad[i] = 30000.0
+            t += hold + rng.randint(400, 2000)
+        trace = {"switch": mv.switch_presses(ms, switch), "pad": mv.adc_read_u16(pad, rng)}
+        notes = _notes(_run("combo", trace, seconds, _RP2040_GC_US))
+        for start, _ in switch:
+            wait = min(n for n in notes if n >= start) - start
+            presses += 1
+            delayed += wait > 5
+            worst = max(worst, wait)
+    return {
+        "gc_presses_delayed": delayed,
+        "gc_presses": presses,
+        "gc_press_wait_ms_max": round(worst, 3),
     }
