@@ -16,8 +16,8 @@ note_on() refuse everything, so nothing can overtake the queue).
 """
 
 from micropython import const
-from usb.device import core
 from usb.device.midi import MIDIInterface
+from usbxfer import start_transfer
 
 _TXLEN = const(128)  # bytes: 32 packets waiting for the host; midi/packets.py queues the rest
 _OK = const(0)  # machine.USBDevice XFER result: the transfer completed
@@ -30,9 +30,7 @@ class UsbMidiPort(MIDIInterface):
     bytes wait in both together. On the emulated Pico usb.device's Buffer (five Python calls to
     queue and take a packet) and Interface.submit_xfer's checks cost ~0.3 ms of the ~0.65 ms
     from a switch's note to its transfer: here a transfer starts with one call into
-    machine.USBDevice, as Interface.submit_xfer ends (its checks hold by construction: only
-    this port sends on its endpoint, one transfer at a time, and only while the host has it
-    open)."""
+    machine.USBDevice (usbxfer.py)."""
 
     def __init__(self, txlen=_TXLEN):
         super().__init__(txlen=0)
@@ -74,28 +72,19 @@ class UsbMidiPort(MIDIInterface):
             j += 1
         self._n = k
         if f is None:
-            self._go()
+            self._submit()
         return n
 
-    def _go(self):
-        # send the buffer being filled, and fill the other one from now on
-        i = self._fill
-        data = self._views[i][self._n >> 2]
-        self._fill = 1 - i
-        self._n = 0
-        self._submit(data)
-
-    def _submit(self, data):
+    def _submit(self, data=None):
+        # start our one transfer: of `data` (a failed transfer again, or one a bus reset
+        # cancelled), else of the buffer being filled, which is swapped for the other one
+        if data is None:
+            i = self._fill
+            data = self._views[i][self._n >> 2]
+            self._fill = 1 - i
+            self._n = 0
         self._flight = data  # (before: the completion may run within the submit)
-        d = core._dev  # pyright: ignore[reportAttributeAccessIssue]  (not in the stubs)
-        usbd = getattr(d, "_usbd", None)
-        ep = self.ep_in
-        if usbd is None:
-            self.submit_xfer(ep, data, self._done)  # (a usb-device without those names)
-            return
-        d._ep_cbs[ep] = self._done
-        if not usbd.submit_xfer(ep, data):
-            d._ep_cbs[ep] = None
+        if not start_transfer(self, self.ep_in, data, self._done):
             self._flight = None
             raise OSError("USB MIDI transfer refused")
 
@@ -107,7 +96,7 @@ class UsbMidiPort(MIDIInterface):
         if result != _OK and data is not None:
             self._submit(data)  # (never dropped: a lost note-off would hold a note)
         elif self._n:
-            self._go()
+            self._submit()
 
     def on_reset(self):
         # the host reset the bus: transfers are cancelled without completions; what was in
@@ -125,7 +114,7 @@ class UsbMidiPort(MIDIInterface):
         if owed is not None:
             self._submit(owed)
         elif self._n:
-            self._go()
+            self._submit()
 
 
 def start(product, serial=None):

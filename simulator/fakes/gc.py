@@ -12,9 +12,7 @@ _enabled = [True]
 
 
 def collect():
-    times = getattr(_world, "gc_times", None)
-    if times is not None:
-        times.append(_clock.now / 1000)
+    _world.gc_times.append(_clock.now / 1000)
     _clock.advance(getattr(_world, "gc_collect_us", COLLECT_US))
     return 0
 
