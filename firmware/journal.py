@@ -61,6 +61,17 @@ def isqrt(n):
     return x
 
 
+def _variance(sq, total, k, mean):
+    """The variance of `k` values from their sum and sum of squares, in integers (`mean` is
+    total // k). Squaring the floored mean instead (sq // k - mean * mean) is off by up to
+    2 * mean: a spread of 0.4 ms read as 41 ms with onsets a second apart. Every term stays a
+    small int.
+
+    Usage: sd = isqrt(_variance(sq, total, k, total // k))"""
+    r = total - mean * k  # 0 <= r < k: total = mean * k + r
+    return (sq - mean * mean * k - 2 * mean * r - r * r // k) // k
+
+
 def _line(doc):
     text = json.dumps(doc)
     h = hex(_crc32(text.encode()) & 0xFFFFFFFF)[2:]
@@ -152,7 +163,7 @@ class Session:
                 continue
             k = self.ioi_n[i]
             mean = self.ioi_sum[i] // k if k else 0
-            sd = isqrt(self.ioi_sq[i] // k - mean * mean) if k else 0
+            sd = isqrt(_variance(self.ioi_sq[i], self.ioi_sum[i], k, mean)) if k else 0
             rows.append(
                 [
                     names[i],
