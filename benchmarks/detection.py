@@ -140,7 +140,7 @@ def make_trace(rng: random.Random, ms: int, client_pct: float) -> Trace:
             if t + dur + GAP_MS[0] > ms:
                 break
             a = rng.uniform(*TREMOR_SHARE) * amp_client
-            mv.add_tremor(sig, t, dur, rng.uniform(*TREMOR_HZ), a, rng)
+            mv.add_tremor(sig, t, dur, rng.uniform(*TREMOR_HZ), a, rng, from_rest=True)
             tr.tremors.append((t, t + dur))
             t += dur
             last_disturbance = t

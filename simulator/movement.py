@@ -68,10 +68,16 @@ def add_tremor(
     freq_hz: float,
     amplitude: float,
     rng: random.Random | None = None,
+    from_rest: bool = False,
 ) -> None:
-    """Add a tremor: a sinusoid of peak `amplitude` whose frequency and size wander a little."""
+    """Add a tremor: a sinusoid of peak `amplitude` whose frequency and size wander a little.
+
+    With `from_rest` it starts on the rest side of its swing, as a tremor that begins does;
+    otherwise at a random phase (one already under way when a press starts)."""
     rng = rng or random.Random(0)
     phase = rng.uniform(0, 2 * math.pi)
+    if from_rest:
+        phase = -math.pi / 2  # (the draw above still happens: the traces after it are the same)
     f = freq_hz
     for i in range(start_ms, min(start_ms + dur_ms, len(sig))):
         if (i - start_ms) % 250 == 0:
