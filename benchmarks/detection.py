@@ -604,6 +604,7 @@ RULES = (
     ("twitch_check", "engine.gestures", "Gesture", "RULES", 1),
     ("taps_not_shakes", "engine.gestures", "Gesture", "RULES", 2),
     ("twitch_prior", "engine.gestures", "Gesture", "RULES", 4),
+    ("size_check", "engine.gestures", "Gesture", "RULES", 8),
 )
 
 

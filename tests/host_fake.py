@@ -11,7 +11,8 @@ test cannot get from the real firmware in a moment:
   `hello` and then nothing ("mute"); `proto`: announce another protocol version in `hello`;
   `page`: another `params` page size (commands/params.py's PAGE, set while a request runs).
 - `faults`: sensor name -> fault text, applied to the simulated sensors before each request.
-- while monitoring, a short performance: the pad is pressed once a second (C4 at velocity 96)
+- while monitoring, a short performance: the pad is pressed once a second (C4 at velocity 96,
+  then 109: see PRESS_VELOCITY)
   and the hand sensor stops answering after 0.6 s, until `monitor off`.
 - `calibration_outcome`: "result" (the simulated person follows the steps on a noisy pad; the
   firmware's calibration suggests range 58, sensitivity 82), "hang" (the instrument's clock
@@ -56,8 +57,12 @@ REPL_ERROR = (
 )
 
 IDLE_STEP_MS = 25  # virtual time that passes each time the host finds nothing to read
-PRESS_TOP = 39000  # the pad pressed from rest to here over PRESS_MS plays C4 at velocity 96
+PRESS_TOP = 39000  # the pad pressed from rest to here over PRESS_MS plays C4 at velocity...
 PRESS_MS = 16
+# ...96 the first time, before anything is learned, and 109 once auto-ranging has raised the
+# trigger to 3/8 of that press (docs/sensing.md): crossing higher up the same ramp, the press's
+# approach speed (hence velocity) is measured over more readings
+PRESS_VELOCITY_FIRST, PRESS_VELOCITY = 96, 109
 CAL_WOBBLE = 1044  # the pad's noise (alternating +-) while calibrating, and the press above
 CAL_PRESS = 32656  # rest: the firmware then suggests range 58 and sensitivity 82
 HAND_FAULT = "not answering (I2C error)"

@@ -124,6 +124,74 @@ def test_a_twitch_teaches_no_tremor_guard():
     assert inst.channels[0].gesture._guard_peak < 0.03 * FS / 4  # (level = raw / 4)
 
 
+def test_a_jump_from_rest_that_stays_plays_within_3_ms_and_a_10_ms_twitch_does_not():
+    # nothing learned: both are checked against the prior. A twitch falls about as fast as it
+    # rose, so a level that jumped in one reading and stays has levelled off after 2 ms
+    sig = mv.rest(5000, REST)
+    mv.add_twitch(sig, 2000, 0.10 * FS, dur_ms=10)
+    mv.add_press(sig, 3000, 0.10 * FS, rise_ms=1, hold_ms=400)
+    ev = play({"pad": fsr(sig)})
+    on = [e[0] for e in notes_on(ev)]
+    assert len(on) == 1 and 3000 < on[0] <= 3004, on
+
+
+# --- auto-ranging up, and a bout's first shake (session 9) ----------------------------------
+
+
+def test_a_big_movers_trigger_rises_to_their_presses():
+    sig = presses(6, 4, hold=400)
+    inst = build({"pad": fsr(sig)})
+    run(inst, 1400)
+    curve = inst.channels[0].cond.trigger_level  # nothing learned: the sensitivity curve's
+    run(inst, len(sig) - 1400, start_ms=1400)
+    cond = inst.channels[0].cond
+    assert cond.auto and curve < cond.trigger_level <= 8 * curve
+    assert abs(cond.trigger_level - cond.move * 3 // 8) <= 2  # 3/8 of the presses at 75
+
+
+def test_one_lean_on_the_pad_moves_the_learned_size_by_a_quarter_at_most():
+    sig = presses(3, 4, hold=400)
+    end = 1500 + 4 * 2500
+    sig += mv.rest(6000, REST)
+    mv.add_press(sig, end + 500, 0.40 * FS, rise_ms=120, hold_ms=400)  # 13x the presses
+    mv.add_press(sig, end + 3500, 0.03 * FS, rise_ms=120, hold_ms=400)  # and one as before
+    inst = build({"pad": fsr(sig)})
+    run(inst, end)
+    before = inst.channels[0].cond.move
+    ev = run(inst, 3400, start_ms=end)
+    assert inst.channels[0].cond.move <= before * 5 // 4 + 1
+    ev += run(inst, len(sig) - end - 3400, start_ms=end + 3400)
+    assert played_in(ev, [(end + 500, end + 1200), (end + 3500, end + 4200)]) == [True, True]
+
+
+def bout_after_quiet(shake_share, rise=200):
+    """A client's presses of 5 %, 6 s of quiet (the tremor guard gone), a 5 Hz tremor bout of
+    `shake_share` of the press from rest, then one of the client's presses."""
+    sig = presses(5, 4, hold=400)
+    end = 1500 + 4 * 2500
+    sig += mv.rest(10000, REST)
+    mv.add_tremor(
+        sig, end + 6000, 1500, 5.0, shake_share * 0.05 * FS, random.Random(3), from_rest=True
+    )
+    mv.add_press(sig, end + 8500, 0.05 * FS, rise_ms=rise, hold_ms=400)
+    return sig, end
+
+
+def test_the_first_shake_of_a_bout_after_a_quiet_spell_plays_nothing():
+    # shakes of 45 % of the press top out over the trigger (3/8) but under 1.25x it
+    sig, end = bout_after_quiet(0.45)
+    ev = play({"pad": fsr(sig)})
+    assert played_in(ev, [(end + 6000, end + 7600), (end + 8500, end + 9200)]) == [False, True]
+
+
+def test_a_press_in_the_size_checks_band_plays_by_its_half_way_point():
+    # a 200 ms rise crosses the trigger ~40 ms after leaving rest: checked, and let through as
+    # it goes on rising (raised-cosine: half-way at 100 ms)
+    sig, end = bout_after_quiet(0.0)
+    on = [e[0] for e in notes_on(play({"pad": fsr(sig)})) if e[0] > end + 8000]
+    assert on and end + 8500 < on[0] <= end + 8600, on
+
+
 # --- rhythm and tremor ---------------------------------------------------------------------
 
 

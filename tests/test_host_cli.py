@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from host_fake import FakeAttune, attune, plug_in, profile_doc
+from host_fake import PRESS_VELOCITY, FakeAttune, attune, plug_in, profile_doc
 from rich.console import Console
 
 from host_tools import cli, errors
@@ -132,7 +132,7 @@ def test_monitor_meter_shows_levels_notes_and_faults(combo, capsys):
     code, out, _ = attune(capsys, "monitor", "--seconds", "0.4")
     assert code == 0
     assert "pad" in out and "FAULT: not answering (I2C error)" in out
-    assert "note on C4 (60) velocity 96" in out
+    assert f"note on C4 (60) velocity {PRESS_VELOCITY}" in out
     assert combo.requests[-1] == "monitor off"
 
 

@@ -167,20 +167,23 @@ def _cue_each_next_press(data: Path, done: threading.Event, sent: list[float]) -
     while not done.is_set() and not list(data.glob("recording-*.cues")):
         time.sleep(0.05)
     cues = next(iter(data.glob("recording-*.cues")), None)
-    first = None
-    while not done.is_set() and cues is not None and first is None:
+    second = None
+    while not done.is_set() and cues is not None and second is None:
         time.sleep(0.05)
         try:
             con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-            first = con.execute("SELECT MIN(t) FROM activations").fetchone()[0]
+            n, last = con.execute("SELECT COUNT(*), MAX(t) FROM activations").fetchone()
             con.close()
         except sqlite3.Error:
             continue
-    if first is None:
+        if n >= 2:
+            second = last
+    if second is None:
         return
-    # every later press, at the simulator's pace (real time) from the first one
-    for k in range(1, len(press_times())):
-        at = first * 1000 + k * PRESS_EVERY_MS - CUE_LEAD_MS
+    # every later press, at the simulator's pace (real time) from the second one (the first
+    # plays sooner in its rise: the trigger is learned from it, docs/sensing.md "Auto-ranging")
+    for k in range(2, len(press_times())):
+        at = second * 1000 + (k - 1) * PRESS_EVERY_MS - CUE_LEAD_MS
         wait = (at - 150) / 1000 - time.time()
         if wait < 0:
             continue  # too late to announce it before the press

@@ -35,7 +35,10 @@ def test_a_standalone_session_survives_the_power_cut_and_is_collected(tmp_path):
         assert [(s.seq, s.boot) for s in got.sessions] == [(1, 1)]
         (pad,) = got.sessions[0].sensors
         assert (pad.name, pad.unit, pad.count) == ("pad", "read_u16", len(PRESSES_MS))
-        assert abs(pad.ioi_mean_ms - 500) <= 5 and pad.ioi_sd_ms <= 5
+        # the first press plays sooner in its rise than the rest (the trigger is learned from
+        # it and sits higher after: docs/sensing.md "Auto-ranging"), so the first interval is
+        # up to ~30 ms longer than the others, which are 500 to the ms
+        assert 500 <= pad.ioi_mean_ms <= 508 and pad.ioi_sd_ms <= 13
         assert 150 <= pad.hold_ms_mean <= 300
         devicejournal.clear(client, 1)
         assert devicejournal.collect(client).sessions == []

@@ -36,6 +36,7 @@ _SHAKE_CAP = const(3)  # ... up to 3/8 of the learned movement
 _SPAN_SHIFT = const(4)  # resting on "nothing in range": a press ends 1/16 of the scale under
 _RAIL_NEAR = const(6)  # ... when rest is within 1/64 of the scale of that reading
 _AUTO_SHARE = const(3)  # auto-ranging: trigger at (100 - sensitivity) * 3/200 of the movement
+_AUTO_RAISE = const(8)  # ... and at most this many times the sensitivity curve's trigger
 
 
 def floor_for(noise_q12, full_scale):
@@ -103,7 +104,7 @@ class Conditioner:
         self.presses = 1  # the channel plays presses (a continuous mode is not auto-ranged)
         self.rail = -1  # the sensor's "nothing in range" reading (a distance sensor), or -1
         self.span = 0  # the least hysteresis under the trigger a press ends at (level units)
-        self._floor = 0  # the most sensitive trigger the noise allows, level units
+        self.floor = 0  # the most sensitive trigger the noise allows, level units
         self._past = 0  # readings in a row past rest the other way
         self._range = full_scale  # raw units that make LEVEL_MAX
         self._amin = 256  # smoother's weight at rest, Q8 (256 = no smoothing)
@@ -157,9 +158,11 @@ class Conditioner:
         """A deliberate movement (from the gesture, once it is back at rest) reached `peak`
         (level units): learn the client's movement size (the trigger follows at the next
         configure, within 256 ms)."""
-        if peak < self._floor * _MOVE_FLOORS:
+        if peak < self.floor * _MOVE_FLOORS:
             return  # not clearly above the noise: a ripple, drift not yet followed
         m = self.move
+        if m and peak > m * 2:
+            peak = m * 2  # one lean on the pad moves the learned size by a quarter at most
         self.move = peak if not m else m + ((peak - m) >> _MOVE_RATE)
 
     def configure(self):
@@ -176,13 +179,18 @@ class Conditioner:
         lvl = trig * LEVEL_MAX // self._range
         self.auto = 0
         f = floor_for(noise, fs) * LEVEL_MAX // self._range
-        self._floor = f
+        self.floor = f
         if self.move and self.AUTO and self.presses and chs.range == 100:
             # auto-ranging (a calibration sets a range, and then wins)
             a = self.move * (100 - chs.sensitivity) * _AUTO_SHARE // 200
             if a < f:
                 a = f
-            if a < lvl:
+            # up as well as down, but at most twice the curve's own trigger: a client whose
+            # presses are big is not woken by a shake a quarter their size, and one whose
+            # presses grow lighter is still heard while the learned size catches up
+            if a > lvl * _AUTO_RAISE:
+                a = lvl * _AUTO_RAISE
+            if a != lvl:
                 lvl = a
                 self.auto = 1
             # above the client's tremor, as the tremor guard would ask, but never so far up

@@ -7,7 +7,8 @@ Latency each option adds: debounce none (leading edge: the first contact plays a
 exactly its setting; lockout none (it only refuses presses soon after a release); velocity from
 pressure 10 ms (the peak is awaited); the tremor guard none; the twitch check only on a crossing
 over 1.375x as fast as the client's learned presses, until the level stops rising (at most
-25 ms; docs/sensing.md).
+25 ms); the size check only on a crossing of a learned trigger that rose like a 4-8 Hz shake,
+until the level reaches 1.25x the trigger or shows it is still rising (docs/sensing.md).
 """
 
 from time import ticks_diff
@@ -38,14 +39,25 @@ _TAP_RISE_US = const(12000)  # ...and a tap rises from release to trigger level 
 # stops rising...
 _TWITCH_SPEED = const(11)  # (in eighths: 1.375x)
 _TWITCH_DROP = const(3)  # a fall by 1/8 of the peak...
-_PLATEAU_US = const(7000)  # ... for this long (a press levels off, a twitch falls back);
+_PLATEAU_US = const(7000)  # ... for as long as the rise took, at most this (a twitch falls
+_PLATEAU_MIN_US = const(2000)  # back about as fast as it rose) and at least this;
 _PLATEAU_STEP = const(5)  # a rise by under 1/32 since the last one counted is levelling off
 _TWITCH_WAIT_US = const(25000)  # ... or is still up this long after the crossing
+_TWITCH_RISE_US = const(25000)  # ... or is still rising this long after leaving rest
 # before the client's first press is learned, a crossing from the gate (3/10 of the trigger) to
 # the trigger in under ~2 ms is checked: a hand's press takes longer (the prior speed is this many
 # gates per 50 ms; x1.375 is ~12 triggers per 50 ms). Lower, a first press 30x the trigger with
 # a 40 ms rise would wait too (tests/test_journal_cli.py)
 _PRIOR_SPEED = const(30)
+# size check: once the trigger comes from the client's learned movement, a crossing that stays
+# under 1.25x the trigger (the client's presses go on to twice it and more; a shake tops out
+# near it) waits until it rises that far, levels off, or falls back (a shake: refused, and it
+# teaches the tremor guard as any shake does)
+_SIZE_GOAL = const(2)  # the goal is the trigger plus a quarter (>> 2)
+_SIZE_PLATEAU_US = const(40000)  # levelled off for as long as the rise took, at most this
+_SIZE_WAIT_US = const(60000)  # ... or still up this long after the crossing
+_SIZE_RISE_MS = const(24)  # checked only this long or more after leaving the rest band
+_SIZE_RATE_MS = const(2)  # plays once, over this long or more, it rose as fast as before
 
 
 class Debouncer:
@@ -86,12 +98,13 @@ class Gesture:
 
     # the rules of issue 14, each one bit a benchmark can clear on CPython to measure what it
     # costs (benchmarks/detection.py); read once, when a gesture is made
-    RULES = 7
+    RULES = 15
     TWITCH = 1  # a fast crossing that falls back before levelling off plays nothing
     TAPS = 2  # a short press teaches the guard only when it comes as fast as a shake
     # before a press is learned, a crossing faster than a hand is checked (a first press that
     # jumps from rest in a reading or two waits until it levels off: ~20 ms, once a session)
     TWITCH_PRIOR = 4
+    SIZE_CHECK = 8  # a crossing that barely clears the learned trigger waits to grow (shakes)
 
     def __init__(self, chs, guard, cond=None):
         self.chs = chs
@@ -125,7 +138,10 @@ class Gesture:
         self._cand = 0  # peak of a short press that played: the guard if a shake follows
         self._slow = 0  # the press rose from release to trigger level slowly, as a shake does
         self._cand_own = 0  # 1 until the excursion that set _cand has ended
-        self._tw = 0  # 1 while a fast crossing waits to level off (twitch check)
+        self._tw = 0  # 1 while a fast crossing waits to level off (twitch check), 2 size check
+        self._tw_goal = 0  # the size check's goal (level units)
+        self._tw_lvl = 0  # ... and the level at the crossing
+        self._tw_min = 0  # ... and a rise that is more than noise
         self._t_tw = 0
         self._tw_peak = 0
         self._tw_ref = 0  # the peak when the plateau's clock last restarted
@@ -243,7 +259,7 @@ class Gesture:
                 if c > self._lift:
                     self._lift = c
 
-    def _cross(self, level, gate, now_us):
+    def _cross(self, level, gate, trigger, geff, now_us):
         # the level crossed the trigger: approach speed from leaving rest, in level units per
         # ms; one much faster than the client's presses waits to see whether it is a twitch
         ms = ticks_diff(now_us, self.t_rest) // 1000 + 1
@@ -258,17 +274,58 @@ class Gesture:
             c = self.cond
             if c is not None and c.presses:
                 sp = gate * _PRIOR_SPEED
+        # the size check's goal, when it applies: a trigger learned from the client's presses
+        # (not while the tremor guard is up: it already holds shakes back)
+        c = self.cond
+        g = 0
+        if self._rules & 8 and c is not None and c.auto and geff == trigger:
+            g = trigger + (trigger >> _SIZE_GOAL)
+            self._tw_min = c.floor >> 2  # more than noise: a quarter of the most sensitive trigger
+        self._tw_goal = g
         if sp and self._rules & 1 and self._speed * 8 > sp * _TWITCH_SPEED:
             self._tw = 1
+        elif level < g and ms >= _SIZE_RISE_MS and self._speed * 5 >= trigger * 2:
+            # (not a rise from the rest band in under _SIZE_RISE_MS, nor slower than 2/5 of
+            # the trigger per 50 ms: a 4-8 Hz shake that tops out near the trigger is neither)
+            self._tw = 2
+            self._tw_lvl = level
+        if self._tw:
             self._t_tw = now_us
             self._tw_peak = level
             self._tw_ref = level
             self._t_twpk = now_us
 
     def _twitch(self, level, now_us):
-        # a fast crossing: whether to wait on (until the level levels off) or refuse it
+        # a fast crossing (or a small one): whether to wait on (until the level levels off)
+        # or refuse it
+        size = self._tw == 2
+        if size:
+            if level >= self._tw_goal:
+                self._tw = 0
+                return 0
+            # still rising at least as fast as it came up to the trigger: a press (a shake
+            # that barely clears the trigger is past its steepest there, and slowing)
+            # (by more than the noise: two noise floors)
+            ms = ticks_diff(now_us, self._t_tw) // 1000
+            d = level - self._tw_lvl
+            if ms >= _SIZE_RATE_MS and d > self._tw_min and d * _FULL_SPEED_MS >= self._speed * ms:
+                self._tw = 0
+                return 0
         p = self._tw_peak
         if level > p:
+            if not size and ticks_diff(now_us, self.t_rest) >= _TWITCH_RISE_US:
+                # still rising this long after leaving rest: a twitch's rise is over by now,
+                # but it may be a shake (the size check, if it applies)
+                if level < self._tw_goal:
+                    self._tw = 2
+                    self._tw_lvl = level
+                    self._t_tw = now_us
+                    self._tw_peak = level
+                    self._tw_ref = level
+                    self._t_twpk = now_us
+                    return 1
+                self._tw = 0
+                return 0
             self._tw_peak = level
             # (a step smoothed by the conditioner creeps up by a few units for tens of ms: that
             # is a level that has levelled off, not one still rising)
@@ -277,15 +334,24 @@ class Gesture:
                 self._tw_ref = level
                 self._t_twpk = now_us
         elif level < p - (p >> _TWITCH_DROP):
-            # fell back before levelling off: a twitch; it plays nothing, teaches nothing
+            # fell back before levelling off: a twitch plays nothing and teaches nothing; a
+            # shake plays nothing and teaches the tremor guard (when back at rest)
             self._tw = 0
-            self._twitched = p
-            if p > self._lift:
-                self._lift = p
+            if not size:
+                self._twitched = p
+                if p > self._lift:
+                    self._lift = p
             return 1
-        if (
-            ticks_diff(now_us, self._t_twpk) < _PLATEAU_US
-            and ticks_diff(now_us, self._t_tw) < _TWITCH_WAIT_US
+        # a twitch (or a shake) is about as quick down as up: a level that jumped from rest in
+        # a reading or two and stays there has levelled off sooner than one that took 20 ms
+        w = ticks_diff(self._t_twpk, self.t_rest)
+        top = _SIZE_PLATEAU_US if size else _PLATEAU_US
+        if w > top:
+            w = top
+        elif w < _PLATEAU_MIN_US:
+            w = _PLATEAU_MIN_US
+        if ticks_diff(now_us, self._t_twpk) < w and ticks_diff(now_us, self._t_tw) < (
+            _SIZE_WAIT_US if size else _TWITCH_WAIT_US
         ):
             return 1
         self._tw = 0
@@ -351,7 +417,7 @@ class Gesture:
             return NONE
         chs = self.chs
         if not self._pending and not self._tw:
-            self._cross(level, gate, now_us)
+            self._cross(level, gate, trigger, geff, now_us)
         if self._tw and self._twitch(level, now_us):
             return NONE
         wait = chs.dwell * 1000
