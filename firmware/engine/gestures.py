@@ -269,7 +269,8 @@ class Gesture:
 
     def _cross(self, level, gate, trigger, geff, now_us):
         # the level crossed the trigger: approach speed from leaving rest, in level units per
-        # ms; one much faster than the client's presses waits to see whether it is a twitch
+        # 50 ms; one as fast as the client's presses or faster waits to see whether it is a
+        # twitch, and one that rose like a shake to barely over a learned trigger, a shake
         ms = ticks_diff(now_us, self.t_rest) // 1000 + 1
         self._speed = (level - gate) * _FULL_SPEED_MS // ms
         # a tap snaps from the release level to the trigger; a shake (a sinusoid) takes its time
@@ -293,29 +294,32 @@ class Gesture:
         # (in a phrase of taps, a tap as quick as the last ones is the beat, not a twitch)
         f = _TWITCH_SPEED_PHRASE if self._phrase else _TWITCH_SPEED
         if sp and self._rules & 1 and self._speed * 8 >= sp * f:
-            self._tw = 1
+            self._wait(1, level, now_us)
         elif level < g and ms >= _SIZE_RISE_MS and self._speed * 5 >= trigger * 2:
             # (not a rise from the rest band in under _SIZE_RISE_MS, nor slower than 2/5 of
             # the trigger per 50 ms: a 4-8 Hz shake that tops out near the trigger is neither)
-            self._tw = 2
-            self._tw_lvl = level
-        if self._tw:
-            self._t_tw = now_us
-            self._tw_peak = level
-            self._tw_ref = level
-            self._t_twpk = now_us
+            self._wait(2, level, now_us)
+
+    def _wait(self, check, level, now_us):
+        # a crossing waits from now: the twitch check (1) or the size check (2)
+        self._tw = check
+        self._tw_lvl = level
+        self._t_tw = now_us
+        self._tw_peak = level
+        self._tw_ref = level
+        self._t_twpk = now_us
 
     def _twitch(self, level, now_us):
-        # a fast crossing (or a small one): whether to wait on (until the level levels off)
-        # or refuse it
+        # a crossing that waits (twitch or size check): wait on, refuse it (returns 1), or
+        # let it play (0)
         size = self._tw == 2
         if size:
             if level >= self._tw_goal:
                 self._tw = 0
                 return 0
-            # still rising at least as fast as it came up to the trigger: a press (a shake
-            # that barely clears the trigger is past its steepest there, and slowing)
-            # (by more than the noise: two noise floors)
+            # still rising at least as fast as it came up to the trigger, by more than the
+            # noise: a press (a shake that barely clears the trigger is past its steepest
+            # there, and slowing)
             ms = ticks_diff(now_us, self._t_tw) // 1000
             d = level - self._tw_lvl
             if ms >= _SIZE_RATE_MS and d > self._tw_min and d * _FULL_SPEED_MS >= self._speed * ms:
@@ -327,12 +331,7 @@ class Gesture:
                 # still rising this long after leaving rest: a twitch's rise is over by now,
                 # but it may be a shake (the size check, if it applies)
                 if level < self._tw_goal:
-                    self._tw = 2
-                    self._tw_lvl = level
-                    self._t_tw = now_us
-                    self._tw_peak = level
-                    self._tw_ref = level
-                    self._t_twpk = now_us
+                    self._wait(2, level, now_us)
                     return 1
                 self._tw = 0
                 return 0
