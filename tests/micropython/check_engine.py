@@ -296,6 +296,38 @@ def check_bend_pressure_zones_and_latch_ticks_allocate_nothing():
         assert inst.channels[0].mapper.mode.name == mode
 
 
+def check_twitch_and_size_check_waits_allocate_nothing():
+    # three held presses (learned: the trigger comes from them), then, again and again, a
+    # shake that slows as it clears the trigger and falls back (the size check refuses it),
+    # a twitch (the twitch check) and a press: every wait runs, and allocates nothing
+    data = noisy(9000, 2000, 60)
+    for at in (500, 2000, 3500):
+        with_press(data, at, 900, 8000, rise=60)
+    shake = [0] * 200
+    for k in range(200):
+        # up to 40 % of the press in 60 ms, on to 45 % in 40 more (slowing), then back
+        shake[k] = 3200 * k // 60 if k < 60 else 3200 + 400 * (k - 60) // 40 if k < 100 else 0
+    for k in range(100, 200):
+        shake[k] = 3600 * (200 - k) // 100
+    for k in range(200):
+        data[5000 + k] += shake[k]
+    with_press(data, 6500, 30, 16000, rise=15)  # a twitch: twice the press, 30 ms
+    with_press(data, 7500, 900, 8000, rise=60)
+    inst = one("analog", data)
+    g = inst.channels[0].gesture
+    state = [0, 0]
+
+    def step():
+        state[0] += 1000
+        inst.tick(state[0])
+        inst.midi.count = 0
+        if g._tw > state[1]:
+            state[1] = g._tw
+
+    assert alloc_bytes(step, 9000, warmup=4500) == 0
+    assert state[1] == 2, state  # the size check ran (and so did the twitch check: 2 > 1)
+
+
 def _tof(seed=5):
     """A VL6180X-like hand (mm, 255 = nothing in range), a fresh reading every 30 ms held
     between, +-6 mm of noise: comes in fast, holds on a zone edge, moves out slowly, holds,
