@@ -6,9 +6,10 @@ Usage: g = Gesture(chs, guard=True); event = g.update(level, trigger, release, n
 Latency each option adds: debounce none (leading edge: the first contact plays at once); dwell
 exactly its setting; lockout none (it only refuses presses soon after a release); velocity from
 pressure 10 ms (the peak is awaited); the tremor guard none; the twitch check only on a crossing
-at least as fast as the client's learned presses, until the level stops rising (at most
-25 ms); the size check only on a crossing of a learned trigger that rose like a 4-8 Hz shake,
-until the level reaches 1.25x the trigger or shows it is still rising (docs/sensing.md).
+at least as fast as the client's learned presses (1.375x in a phrase of taps), until the
+level stops rising (as long as the rise took, at most 25 ms); the size check only on a
+crossing of a learned trigger that rose like a 4-8 Hz shake, until the level reaches 1.25x the
+trigger or shows it is still rising (docs/sensing.md).
 """
 
 from time import ticks_diff
