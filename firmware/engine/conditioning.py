@@ -185,9 +185,9 @@ class Conditioner:
             a = self.move * (100 - chs.sensitivity) * _AUTO_SHARE // 200
             if a < f:
                 a = f
-            # up as well as down, but at most twice the curve's own trigger: a client whose
-            # presses are big is not woken by a shake a quarter their size, and one whose
-            # presses grow lighter is still heard while the learned size catches up
+            # up as well as down, but at most _AUTO_RAISE times the curve's own trigger: a
+            # client whose presses are big is not woken by a shake a quarter their size, and
+            # one whose presses grow lighter is still heard while the learned size catches up
             if a > lvl * _AUTO_RAISE:
                 a = lvl * _AUTO_RAISE
             if a != lvl:

@@ -36,8 +36,8 @@ _GUARD_CURVE = b"\x80\x75\x6c\x63\x5b\x53\x4c\x46\x40"  # 128 * 2**(-i/8), i = 0
 # tremor of 4.5 Hz and faster); a beat of up to 4 taps a second leaves >= 238 ms between taps
 _TREMOR_US = const(220000)
 _TAP_RISE_US = const(12000)  # ...and a tap rises from release to trigger level faster than this
-# twitch check: a crossing faster than the client's presses by this much waits until the level
-# stops rising...
+# twitch check: a crossing at least this fast, against the client's presses, waits until the
+# level stops rising...
 _TWITCH_SPEED = const(8)  # (in eighths: as fast as the client's usual presses, or faster)
 _TWITCH_SPEED_PHRASE = const(11)  # ... 1.375x in a phrase: a movement under _PHRASE_US after
 _PHRASE_US = const(550000)  # the last one began (a beat of taps, 2 a second or faster)
