@@ -113,7 +113,7 @@ class Channel:
         if not self.enabled and self.pressed:
             self.activity.end(self, -1)
             self.pressed = 0
-            self.gesture.pressed = 0
+            self.gesture.hush()
 
     def restart(self, now_us, relearn=True):
         """Start afresh: forget any press (notes are ended) and, with `relearn`, learn the rest
@@ -466,6 +466,6 @@ class Instrument:
             ch.activity.end(ch, -1)
             ch.mapper.off()
             ch.pressed = 0
-            ch.gesture.pressed = 0
+            ch.gesture.hush()
         self._sw_busy = self._all_bits  # a switch still held plays again, as it always did
         return self.midi.panic()

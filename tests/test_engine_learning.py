@@ -192,6 +192,23 @@ def test_a_press_in_the_size_checks_band_plays_by_its_half_way_point():
     assert on and end + 8500 < on[0] <= end + 8600, on
 
 
+def test_a_press_cut_short_by_a_panic_teaches_nothing_and_the_next_press_plays():
+    # "Stop all sound" while the pad is held: the rest of that press is not the client's (it
+    # read as a short, slow press, a shake, and the guard then refused their presses ~30 s)
+    sig = mv.rest(3500, REST)
+    mv.add_press(sig, 1500, 0.5 * FS, rise_ms=1, hold_ms=150, fall_ms=1)
+    mv.add_press(sig, 1800, 0.5 * FS, rise_ms=1, hold_ms=400, fall_ms=1)
+    inst = build({"pad": fsr(sig)})
+
+    def panic_once(inst, t):
+        if t == 1560:
+            inst.panic()
+
+    ev = run(inst, len(sig), on_tick=panic_once)
+    assert played_in(ev, [(1800, 1900)]) == [True]
+    assert inst.channels[0].gesture.tremor(3000 * 1000) == 0
+
+
 # --- rhythm and tremor ---------------------------------------------------------------------
 
 

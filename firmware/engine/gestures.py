@@ -212,6 +212,14 @@ class Gesture:
             self._guard_peak = peak
             self._guard_t = now_us
 
+    def hush(self):
+        """A panic ended the press from outside (Instrument.panic): a level still up plays
+        again, but what is left of this movement is not the client's to learn from (it would
+        read as a short press, and a shake, and raise the guard over their next presses)."""
+        self.pressed = 0
+        self.taint = 1
+        self.idle = 0
+
     def not_a_shake(self):
         """The level now comes from a wiring fault (a reading pinned at a rail), not from the
         client: this excursion teaches no tremor guard, and update() must see it."""
@@ -257,7 +265,7 @@ class Gesture:
         if self._exc > self._xpk:
             self._xpk = self._exc
         self._exc = 0
-        if 0 <= ticks_diff(now_us, self._t_press) < _SHORT_US:
+        if not self.taint and 0 <= ticks_diff(now_us, self._t_press) < _SHORT_US:
             if self._periodic or self._slow or not self._rules & 2:
                 self._learn(pk, now_us)
             else:
