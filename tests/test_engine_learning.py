@@ -230,6 +230,30 @@ def test_a_steady_beat_of_taps_plays_every_tap():
         assert len(notes_on(ev)) == 16
 
 
+def test_taps_in_a_phrase_play_as_they_cross_with_no_wait_for_the_twitch_check():
+    # held presses teach the client's speed; then taps as quick, 3 a second: the beat, not
+    # twitches, so each plays as it crosses (docs/sensing.md "Twitches")
+    sig = presses(3, 3, rise=25, hold=400)
+    start = len(sig)
+    tapped, windows = taps(12, 3.0, 3, start=1000)
+    sig += tapped
+    ons = [e[0] - start for e in notes_on(play({"pad": fsr(sig)})) if e[0] >= start]
+    delays = [t - a for t, (a, _) in zip(ons, windows, strict=True)]
+    assert max(delays[1:]) <= min(delays[1:]) + 2, delays
+
+
+def test_a_twitch_as_quick_as_the_clients_presses_plays_nothing():
+    # a client whose presses rise in 40 ms, and a twitch of half their size rising in 20 ms:
+    # it crosses the trigger at about their speed
+    sig = presses(3, 4, rise=40, hold=400)
+    end = 1500 + 4 * 2500
+    sig += mv.rest(4000, REST)
+    mv.add_twitch(sig, end + 1500, 0.015 * FS, dur_ms=40)
+    mv.add_press(sig, end + 2500, 0.03 * FS, rise_ms=40, hold_ms=400)
+    ev = play({"pad": fsr(sig)})
+    assert played_in(ev, [(end + 1500, end + 1700), (end + 2500, end + 3100)]) == [False, True]
+
+
 def test_taps_by_a_client_with_a_tremor_play_and_the_tremor_does_not():
     sig, windows = taps(16, 3.0, 4, tremor=(6.0, 0.8))
     ev = play({"pad": fsr(sig)})

@@ -137,7 +137,10 @@ def test_a_standalone_session_is_collected_on_the_next_connection_and_cleared():
     (pad,) = s.sensors
     assert isinstance(pad, SensorSummary)
     assert (pad.name, pad.unit, pad.count) == ("pad", "read_u16", 6)
-    assert abs(pad.hold_ms_mean - 400) <= 30 and pad.hold_ms_max >= pad.hold_ms_mean
+    # (a note begins up to ~35 ms into its 150 ms squeeze: the trigger is learned from the first
+    # one, and a rise as fast as the client's usual ones is let through by the twitch check once
+    # it has gone on for 25 ms)
+    assert abs(pad.hold_ms_mean - 400) <= 40 and pad.hold_ms_max >= pad.hold_ms_mean
     assert pad.peak_mean == pad.peak_max == PAD_SQUEEZE
     assert len(ioi) == 5 and max(ioi) - min(ioi) <= 30, ioi
     assert pad.ioi_mean_ms == sum(ioi) // 5

@@ -6,10 +6,10 @@ Usage: g = Gesture(chs, guard=True); event = g.update(level, trigger, release, n
 Latency each option adds: debounce none (leading edge: the first contact plays at once); dwell
 exactly its setting; lockout none (it only refuses presses soon after a release); velocity from
 pressure 10 ms (the peak is awaited); the tremor guard none; the twitch check only on a crossing
-over 1.375x as fast as the client's learned presses, until the level stops rising (as long
-as the rise took, at most 25 ms); the size check only on a crossing of a learned trigger
-that rose like a 4-8 Hz shake, until the level reaches 1.25x the trigger or shows it is
-still rising (docs/sensing.md).
+at least as fast as the client's learned presses (1.375x in a phrase of taps), until the
+level stops rising (as long as the rise took, at most 25 ms); the size check only on a
+crossing of a learned trigger that rose like a 4-8 Hz shake, until the level reaches 1.25x the
+trigger or shows it is still rising (docs/sensing.md).
 """
 
 from time import ticks_diff
@@ -36,9 +36,11 @@ _GUARD_CURVE = b"\x80\x75\x6c\x63\x5b\x53\x4c\x46\x40"  # 128 * 2**(-i/8), i = 0
 # tremor of 4.5 Hz and faster); a beat of up to 4 taps a second leaves >= 238 ms between taps
 _TREMOR_US = const(220000)
 _TAP_RISE_US = const(12000)  # ...and a tap rises from release to trigger level faster than this
-# twitch check: a crossing faster than the client's presses by this much waits until the level
-# stops rising...
-_TWITCH_SPEED = const(11)  # (in eighths: 1.375x)
+# twitch check: a crossing at least this fast, against the client's presses, waits until the
+# level stops rising...
+_TWITCH_SPEED = const(8)  # (in eighths: as fast as the client's usual presses, or faster)
+_TWITCH_SPEED_PHRASE = const(11)  # ... 1.375x in a phrase: a movement under _PHRASE_US after
+_PHRASE_US = const(550000)  # the last one began (a beat of taps, 2 a second or faster)
 _TWITCH_DROP = const(3)  # a fall by 1/8 of the peak...
 _PLATEAU_US = const(7000)  # ... for as long as the rise took, at most this (a twitch falls
 _PLATEAU_MIN_US = const(2000)  # back about as fast as it rose) and at least this;
@@ -46,9 +48,9 @@ _PLATEAU_STEP = const(5)  # a rise by under 1/32 since the last one counted is l
 _TWITCH_WAIT_US = const(25000)  # ... or is still up this long after the crossing
 _TWITCH_RISE_US = const(25000)  # ... or is still rising this long after leaving rest
 # before the client's first press is learned, a crossing from the gate (3/10 of the trigger) to
-# the trigger in under ~2 ms is checked: a hand's press takes longer (the prior speed is this many
-# gates per 50 ms; x1.375 is ~12 triggers per 50 ms). Lower, a first press 30x the trigger with
-# a 40 ms rise would wait too (tests/test_journal_cli.py)
+# the trigger in under ~3 ms is checked: a hand's press takes longer (the prior speed is this
+# many gates per 50 ms: 9 triggers per 50 ms). Lower, a first press 30x the trigger with a 40 ms
+# rise would wait too (tests/test_journal_cli.py)
 _PRIOR_SPEED = const(30)
 # size check: once the trigger comes from the client's learned movement, a crossing that stays
 # under 1.25x the trigger (the client's presses go on to twice it and more; a shake tops out
@@ -134,6 +136,8 @@ class Gesture:
         self._mark = 0  # 1 once this excursion reached the release level: a movement
         self._t_start = 0  # when the current (or last) excursion left rest
         self._fresh = 0  # 1 while _t_start may be under _TREMOR_US old (chore() clears it)
+        self._recent = 0  # ... and under _PHRASE_US old
+        self._phrase = 0  # this excursion started under _PHRASE_US after the last one
         self._periodic = 0  # this excursion started under _TREMOR_US after the last one
         self._xpk = 0  # highest level of the whole excursion, press included
         self._cand = 0  # peak of a short press that played: the guard if a shake follows
@@ -164,6 +168,7 @@ class Gesture:
         self._out = 0
         self._mark = 0
         self._fresh = 0
+        self._recent = 0
         self._cand = 0
         self._tw = 0
         self._twitched = 0
@@ -173,7 +178,10 @@ class Gesture:
     def chore(self, now_us):
         """Called at least every 256 ms (the instrument's chore), even while idle: times that
         are stale are dropped before ticks_diff could wrap around."""
-        if self._fresh and ticks_diff(now_us, self._t_start) >= _TREMOR_US:
+        if self._recent and ticks_diff(now_us, self._t_start) >= _PHRASE_US:
+            self._fresh = 0
+            self._recent = 0
+        elif self._fresh and ticks_diff(now_us, self._t_start) >= _TREMOR_US:
             self._fresh = 0
         if self._guard_peak:
             self.tremor(now_us)
@@ -270,7 +278,7 @@ class Gesture:
 
     def _cross(self, level, gate, trigger, geff, now_us):
         # the level crossed the trigger: approach speed from leaving rest, in level units per
-        # 50 ms; one much faster than the client's presses waits to see whether it is a
+        # 50 ms; one as fast as the client's presses or faster waits to see whether it is a
         # twitch, and one that rose like a shake to barely over a learned trigger, a shake
         ms = ticks_diff(now_us, self.t_rest) // 1000 + 1
         self._speed = (level - gate) * _FULL_SPEED_MS // ms
@@ -292,7 +300,9 @@ class Gesture:
             g = trigger + (trigger >> _SIZE_GOAL)
             self._tw_min = c.floor >> 2  # more than noise: a quarter of the most sensitive trigger
         self._tw_goal = g
-        if sp and self._rules & 1 and self._speed * 8 > sp * _TWITCH_SPEED:
+        # (in a phrase of taps, a tap as quick as the last ones is the beat, not a twitch)
+        f = _TWITCH_SPEED_PHRASE if self._phrase else _TWITCH_SPEED
+        if sp and self._rules & 1 and self._speed * 8 >= sp * f:
             self._wait(1, level, now_us)
         elif level < g and ms >= _SIZE_RISE_MS and self._speed * 5 >= trigger * 2:
             # (not a rise from the rest band in under _SIZE_RISE_MS, nor slower than 2/5 of
@@ -369,12 +379,15 @@ class Gesture:
         # a movement (not a ripple at the gate) begins: as soon after the last one as a
         # shake would?
         self._mark = 1
-        self._periodic = self._fresh and ticks_diff(now_us, self._t_start) < _TREMOR_US
+        d = ticks_diff(now_us, self._t_start)
+        self._periodic = self._fresh and d < _TREMOR_US
+        self._phrase = self._recent and d < _PHRASE_US
         if not self._periodic:
             self._cand = 0
             self._lift = 0
         self._t_start = now_us
         self._fresh = 1
+        self._recent = 1
 
     def update(self, level, trigger, release, now_us):
         """Returns NONE, PRESS (see `strength`) or RELEASE.
