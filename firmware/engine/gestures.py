@@ -217,8 +217,7 @@ class Gesture:
         again, but what is left of this movement is not the client's to learn from (it would
         read as a short press, and a shake, and raise the guard over their next presses)."""
         self.pressed = 0
-        self.taint = 1
-        self.idle = 0
+        self.not_a_shake()
 
     def not_a_shake(self):
         """The level now comes from a wiring fault (a reading pinned at a rail), not from the
@@ -286,15 +285,14 @@ class Gesture:
         # (timed at the crossing: a wait after it, such as the twitch check's, is not the rise)
         self._slow = ticks_diff(now_us, self._t_start) >= _TAP_RISE_US
         sp = self.speed
+        c = self.cond
         if not sp and self._rules & 4:
             # nothing learned yet: the fastest a hand presses (a channel that plays presses; a
             # continuous mode sends the level as it is, and its press must not wait)
-            c = self.cond
             if c is not None and c.presses:
                 sp = gate * _PRIOR_SPEED
         # the size check's goal, when it applies: a trigger learned from the client's presses
         # (not while the tremor guard is up: it already holds shakes back)
-        c = self.cond
         g = 0
         if self._rules & 8 and c is not None and c.auto and geff == trigger:
             g = trigger + (trigger >> _SIZE_GOAL)
