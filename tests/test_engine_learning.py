@@ -287,3 +287,19 @@ def test_rest_learned_during_a_tremor_does_not_take_the_tremor_for_noise():
     finally:
         Conditioner.QUICK_START = 1
     assert old.channels[0].cond.noise > 200
+
+
+def test_a_tap_that_rises_slowly_does_not_raise_the_guard_over_the_beat():
+    # a client's presses teach their size; then a beat of 3 % taps at 3 a second whose fourth
+    # tap rises in 150 ms (a tremor slowing it): a slow short press, but it keeps the beat's
+    # time, not a shake's, so the taps after it still play
+    sig = presses(3, 3, rise=25, hold=400)
+    start = len(sig)
+    tapped, windows = taps(12, 3.0, 3, start=1000)
+    a = windows[3][0]
+    tapped[a : a + 145] = mv.rest(145, REST)  # (the fourth tap drawn again, slower)
+    mv.add_press(tapped, a, 0.03 * FS, rise_ms=150, hold_ms=0)
+    sig += tapped
+    ev = play({"pad": fsr(sig)})
+    windows = [(a + start, b + start) for a, b in windows]
+    assert all(played_in(ev, windows[4:])), played_in(ev, windows)

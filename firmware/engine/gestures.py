@@ -265,7 +265,9 @@ class Gesture:
             self._xpk = self._exc
         self._exc = 0
         if not self.taint and 0 <= ticks_diff(now_us, self._t_press) < _SHORT_US:
-            if self._periodic or self._slow or not self._rules & 2:
+            # (a slow rise in a phrase is a tap that a tremor slowed: it keeps the beat's time,
+            # and the guard it taught at the taps' own size refused the rest of the phrase)
+            if self._periodic or (self._slow and not self._phrase) or not self._rules & 2:
                 self._learn(pk, now_us)
             else:
                 # a tap: it teaches the guard only if a shake follows as fast
