@@ -9,7 +9,7 @@ pressure 10 ms (the peak is awaited); the tremor guard none; the twitch check on
 at least as fast as the client's learned presses (1.375x in a phrase of taps), until the
 level stops rising (as long as the rise took, at most 25 ms); the size check only on a
 crossing of a learned trigger that rose like a 4-8 Hz shake, until the level reaches 1.25x the
-trigger or shows it is still rising (docs/sensing.md).
+trigger or shows, over 6 ms or more, that it is still rising (docs/sensing.md).
 """
 
 from time import ticks_diff
@@ -60,7 +60,9 @@ _SIZE_GOAL = const(2)  # the goal is the trigger plus a quarter (>> 2)
 _SIZE_PLATEAU_US = const(40000)  # levelled off for as long as the rise took, at most this
 _SIZE_WAIT_US = const(60000)  # ... or still up this long after the crossing
 _SIZE_RISE_MS = const(24)  # checked only this long or more after leaving the rest band
-_SIZE_RATE_MS = const(2)  # plays once, over this long or more, it rose as fast as before
+# plays once, over this long or more, it rose as fast as before: a shake past its steepest is
+# seen slowing over a quarter of its 24+ ms rise; over 2 ms a step or two of ADC noise passed it
+_SIZE_RATE_MS = const(6)
 
 
 class Debouncer:
