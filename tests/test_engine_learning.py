@@ -199,6 +199,28 @@ def test_first_shakes_a_little_under_half_a_press_rarely_play_whatever_the_noise
     assert played <= 3, played
 
 
+def test_first_shakes_of_slow_bouts_rarely_play():
+    # 4 and 4.5 Hz bouts of 43 and 46 % of the press, 3 noise draws each: their first shake
+    # rises at ~2/5 of the trigger per 50 ms, so the size check looks at rises from 1/3 of it
+    # (from 2/5, 9 of these 12 played); the press after each bout plays
+    played = 0
+    for hz in (4.0, 4.5):
+        for share in (0.43, 0.46):
+            for seed in (1, 2, 3):
+                sig = presses(5, 4, hold=400)
+                end = 1500 + 4 * 2500
+                sig += mv.rest(10000, REST)
+                mv.add_tremor(
+                    sig, end + 6000, 1500, hz, share * 0.05 * FS, random.Random(3), from_rest=True
+                )
+                mv.add_press(sig, end + 8500, 0.05 * FS, rise_ms=200, hold_ms=400)
+                ev = play({"pad": fsr(sig, seed=seed)})
+                hit = played_in(ev, [(end + 6000, end + 7600), (end + 8500, end + 9200)])
+                assert hit[1], (hz, share, seed)
+                played += hit[0]
+    assert played <= 4, played
+
+
 def test_a_press_in_the_size_checks_band_plays_by_its_half_way_point():
     # a 200 ms rise crosses the trigger ~40 ms after leaving rest: checked, and let through as
     # it goes on rising (raised-cosine: half-way at 100 ms)

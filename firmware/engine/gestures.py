@@ -306,9 +306,10 @@ class Gesture:
         f = _TWITCH_SPEED_PHRASE if self._phrase else _TWITCH_SPEED
         if sp and self._rules & 1 and self._speed * 8 >= sp * f:
             self._wait(1, level, now_us)
-        elif level < g and ms >= _SIZE_RISE_MS and self._speed * 5 >= trigger * 2:
-            # (not a rise from the rest band in under _SIZE_RISE_MS, nor slower than 2/5 of
-            # the trigger per 50 ms: a 4-8 Hz shake that tops out near the trigger is neither)
+        elif level < g and ms >= _SIZE_RISE_MS and self._speed * 3 >= trigger:
+            # (not a rise from the rest band in under _SIZE_RISE_MS, nor slower than 1/3 of
+            # the trigger per 50 ms: a 4-8 Hz shake that tops out near the trigger is neither;
+            # at 2/5, the first shakes of 4-4.5 Hz bouts were often just slower)
             self._wait(2, level, now_us)
 
     def _wait(self, check, level, now_us):
