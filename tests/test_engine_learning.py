@@ -221,6 +221,21 @@ def test_first_shakes_of_slow_bouts_rarely_play():
     assert played <= 4, played
 
 
+def test_first_shakes_of_up_to_half_a_press_rarely_play():
+    # bouts of 47-51 % of the press, 5 noise draws each: their shakes top out at 1.25-1.36x the
+    # trigger (3/8 of the press), so the size check's goal is 1.375x (at 1.25x, 13 of these 15
+    # played); the press after each bout plays
+    played = 0
+    for share in (0.47, 0.49, 0.51):
+        for seed in range(1, 6):
+            sig, end = bout_after_quiet(share)
+            ev = play({"pad": fsr(sig, seed=seed)})
+            first, press = played_in(ev, [(end + 6000, end + 7600), (end + 8500, end + 9200)])
+            assert press, (share, seed)
+            played += first
+    assert played <= 4, played
+
+
 def test_a_press_in_the_size_checks_band_plays_by_its_half_way_point():
     # a 200 ms rise crosses the trigger ~40 ms after leaving rest: checked, and let through as
     # it goes on rising (raised-cosine: half-way at 100 ms)

@@ -8,7 +8,7 @@ exactly its setting; lockout none (it only refuses presses soon after a release)
 pressure 10 ms (the peak is awaited); the tremor guard none; the twitch check only on a crossing
 at least as fast as the client's learned presses (1.375x in a phrase of taps), until the
 level stops rising (as long as the rise took, at most 25 ms); the size check only on a
-crossing of a learned trigger that rose like a 4-8 Hz shake, until the level reaches 1.25x the
+crossing of a learned trigger that rose like a 4-8 Hz shake, until the level reaches 1.375x the
 trigger or shows, over 6 ms or more, that it is still rising (docs/sensing.md).
 """
 
@@ -53,10 +53,10 @@ _TWITCH_RISE_US = const(25000)  # ... or is still rising this long after leaving
 # rise would wait too (tests/test_journal_cli.py)
 _PRIOR_SPEED = const(30)
 # size check: once the trigger comes from the client's learned movement, a crossing that stays
-# under 1.25x the trigger (the client's presses go on to twice it and more; a shake tops out
-# near it) waits until it rises that far, levels off, or falls back (a shake: refused, and it
-# teaches the tremor guard as any shake does)
-_SIZE_GOAL = const(2)  # the goal is the trigger plus a quarter (>> 2)
+# under 1.375x the trigger (the client's presses go on to 2.7x it; a shake of up to half a press
+# tops out under 1.33x) waits until it rises that far, levels off, or falls back (a shake:
+# refused, and it teaches the tremor guard as any shake does)
+_SIZE_GOAL = const(3)  # the goal is the trigger plus 3/8 of it (in eighths)
 _SIZE_PLATEAU_US = const(40000)  # levelled off for as long as the rise took, at most this
 _SIZE_WAIT_US = const(60000)  # ... or still up this long after the crossing
 _SIZE_RISE_MS = const(24)  # checked only this long or more after leaving the rest band
@@ -299,7 +299,7 @@ class Gesture:
         # (not while the tremor guard is up: it already holds shakes back)
         g = 0
         if self._rules & 8 and c is not None and c.auto and geff == trigger:
-            g = trigger + (trigger >> _SIZE_GOAL)
+            g = trigger + (trigger * _SIZE_GOAL >> 3)
             self._tw_min = c.floor >> 2  # more than noise: a quarter of the most sensitive trigger
         self._tw_goal = g
         # (in a phrase of taps, a tap as quick as the last ones is the beat, not a twitch)
