@@ -295,11 +295,12 @@ class Gesture:
             # continuous mode sends the level as it is, and its press must not wait)
             if c is not None and c.presses:
                 sp = gate * _PRIOR_SPEED
-        # the size check's goal, when it applies: a trigger learned from the client's presses
-        # (not while the tremor guard is up: it already holds shakes back)
+        # the size check's goal, when it applies: a trigger learned from the client's presses;
+        # with the tremor guard up, 1.375x the guard's level (a guard fading after one bout
+        # lets the next bout's first shake, a little bigger, over it)
         g = 0
-        if self._rules & 8 and c is not None and c.auto and geff == trigger:
-            g = trigger + (trigger * _SIZE_GOAL >> 3)
+        if self._rules & 8 and c is not None and c.auto:
+            g = geff + (geff * _SIZE_GOAL >> 3)
             self._tw_min = c.floor >> 2  # more than noise: a quarter of the most sensitive trigger
         self._tw_goal = g
         # (in a phrase of taps, a tap as quick as the last ones is the beat, not a twitch)
