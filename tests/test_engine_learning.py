@@ -164,14 +164,14 @@ def test_one_lean_on_the_pad_moves_the_learned_size_by_a_quarter_at_most():
     assert played_in(ev, [(end + 500, end + 1200), (end + 3500, end + 4200)]) == [True, True]
 
 
-def bout_after_quiet(shake_share, rise=200):
-    """A client's presses of 5 %, 6 s of quiet (the tremor guard gone), a 5 Hz tremor bout of
+def bout_after_quiet(shake_share, rise=200, hz=5.0):
+    """A client's presses of 5 %, 6 s of quiet (the tremor guard gone), a tremor bout (5 Hz) of
     `shake_share` of the press from rest, then one of the client's presses."""
     sig = presses(5, 4, hold=400)
     end = 1500 + 4 * 2500
     sig += mv.rest(10000, REST)
     mv.add_tremor(
-        sig, end + 6000, 1500, 5.0, shake_share * 0.05 * FS, random.Random(3), from_rest=True
+        sig, end + 6000, 1500, hz, shake_share * 0.05 * FS, random.Random(3), from_rest=True
     )
     mv.add_press(sig, end + 8500, 0.05 * FS, rise_ms=rise, hold_ms=400)
     return sig, end
@@ -184,56 +184,40 @@ def test_the_first_shake_of_a_bout_after_a_quiet_spell_plays_nothing():
     assert played_in(ev, [(end + 6000, end + 7600), (end + 8500, end + 9200)]) == [False, True]
 
 
+def first_shakes_played(shares, seeds, hz=5.0):
+    """How many first shakes of `bout_after_quiet` bouts played, over these sizes and draws of
+    ADC noise (the press after each bout must play)."""
+    played = 0
+    for share in shares:
+        for seed in seeds:
+            sig, end = bout_after_quiet(share, hz=hz)
+            ev = play({"pad": fsr(sig, seed=seed)})
+            first, press = played_in(ev, [(end + 6000, end + 7600), (end + 8500, end + 9200)])
+            assert press, (share, seed, hz)
+            played += first
+    return played
+
+
 def test_first_shakes_a_little_under_half_a_press_rarely_play_whatever_the_noise():
     # 4 sizes x 5 draws of ADC noise: the size check's rate test looks over 6 ms, where a shake
     # past its steepest shows it is slowing (over 2 ms, 8 of these 20 played: a step or two of
-    # noise looked like a press still rising); the press after each bout plays
-    played = 0
-    for share in (0.40, 0.43, 0.45, 0.46):
-        for seed in range(1, 6):
-            sig, end = bout_after_quiet(share)
-            ev = play({"pad": fsr(sig, seed=seed)})
-            first, press = played_in(ev, [(end + 6000, end + 7600), (end + 8500, end + 9200)])
-            assert press, (share, seed)
-            played += first
-    assert played <= 3, played
+    # noise looked like a press still rising)
+    assert first_shakes_played((0.40, 0.43, 0.45, 0.46), range(1, 6)) <= 3
 
 
 def test_first_shakes_of_slow_bouts_rarely_play():
     # 4 and 4.5 Hz bouts of 43 and 46 % of the press, 3 noise draws each: their first shake
     # rises at ~2/5 of the trigger per 50 ms, so the size check looks at rises from 1/3 of it
-    # (from 2/5, 9 of these 12 played); the press after each bout plays
-    played = 0
-    for hz in (4.0, 4.5):
-        for share in (0.43, 0.46):
-            for seed in (1, 2, 3):
-                sig = presses(5, 4, hold=400)
-                end = 1500 + 4 * 2500
-                sig += mv.rest(10000, REST)
-                mv.add_tremor(
-                    sig, end + 6000, 1500, hz, share * 0.05 * FS, random.Random(3), from_rest=True
-                )
-                mv.add_press(sig, end + 8500, 0.05 * FS, rise_ms=200, hold_ms=400)
-                ev = play({"pad": fsr(sig, seed=seed)})
-                hit = played_in(ev, [(end + 6000, end + 7600), (end + 8500, end + 9200)])
-                assert hit[1], (hz, share, seed)
-                played += hit[0]
+    # (from 2/5, 9 of these 12 played)
+    played = sum(first_shakes_played((0.43, 0.46), (1, 2, 3), hz) for hz in (4.0, 4.5))
     assert played <= 4, played
 
 
 def test_first_shakes_of_up_to_half_a_press_rarely_play():
     # bouts of 47-51 % of the press, 5 noise draws each: their shakes top out at 1.25-1.36x the
     # trigger (3/8 of the press), so the size check's goal is 1.375x (at 1.25x, 13 of these 15
-    # played); the press after each bout plays
-    played = 0
-    for share in (0.47, 0.49, 0.51):
-        for seed in range(1, 6):
-            sig, end = bout_after_quiet(share)
-            ev = play({"pad": fsr(sig, seed=seed)})
-            first, press = played_in(ev, [(end + 6000, end + 7600), (end + 8500, end + 9200)])
-            assert press, (share, seed)
-            played += first
-    assert played <= 4, played
+    # played)
+    assert first_shakes_played((0.47, 0.49, 0.51), range(1, 6)) <= 4
 
 
 def test_the_first_shake_of_a_bout_soon_after_another_plays_nothing():
