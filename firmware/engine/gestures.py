@@ -137,8 +137,7 @@ class Gesture:
         self._out = 0  # 1 from leaving rest (the gate) until back
         self._mark = 0  # 1 once this excursion reached the release level: a movement
         self._t_start = 0  # when the current (or last) excursion left rest
-        self._fresh = 0  # 1 while _t_start may be under _TREMOR_US old (chore() clears it)
-        self._recent = 0  # ... and under _PHRASE_US old
+        self._recent = 0  # 1 while _t_start may be under _PHRASE_US old (chore() clears it)
         self._phrase = 0  # this excursion started under _PHRASE_US after the last one
         self._periodic = 0  # this excursion started under _TREMOR_US after the last one
         self._xpk = 0  # highest level of the whole excursion, press included
@@ -169,7 +168,6 @@ class Gesture:
         self.t_rest = now_us
         self._out = 0
         self._mark = 0
-        self._fresh = 0
         self._recent = 0
         self._cand = 0
         self._tw = 0
@@ -181,10 +179,7 @@ class Gesture:
         """Called at least every 256 ms (the instrument's chore), even while idle: times that
         are stale are dropped before ticks_diff could wrap around."""
         if self._recent and ticks_diff(now_us, self._t_start) >= _PHRASE_US:
-            self._fresh = 0
             self._recent = 0
-        elif self._fresh and ticks_diff(now_us, self._t_start) >= _TREMOR_US:
-            self._fresh = 0
         if self._guard_peak:
             self.tremor(now_us)
 
@@ -384,13 +379,13 @@ class Gesture:
         # shake would?
         self._mark = 1
         d = ticks_diff(now_us, self._t_start)
-        self._periodic = self._fresh and d < _TREMOR_US
+        # (_recent: _t_start is close enough for ticks_diff; _TREMOR_US < _PHRASE_US)
+        self._periodic = self._recent and d < _TREMOR_US
         self._phrase = self._recent and d < _PHRASE_US
         if not self._periodic:
             self._cand = 0
             self._lift = 0
         self._t_start = now_us
-        self._fresh = 1
         self._recent = 1
 
     def update(self, level, trigger, release, now_us):
