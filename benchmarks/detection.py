@@ -605,6 +605,7 @@ RULES = (
     ("taps_not_shakes", "engine.gestures", "Gesture", "RULES", 2),
     ("twitch_prior", "engine.gestures", "Gesture", "RULES", 4),
     ("size_check", "engine.gestures", "Gesture", "RULES", 8),
+    ("release_dips", "engine.gestures", "Gesture", "RULES", 16),
 )
 
 

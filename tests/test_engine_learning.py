@@ -1,6 +1,7 @@
 """What the engine learns of a client (issue 14): auto-ranging to their movement size, twitches
 refused, taps told from tremor, and rest learned right during a tremor."""
 
+import math
 import random
 
 from enginekit import build, notes_on, play, run
@@ -362,3 +363,48 @@ def test_a_tap_that_rises_slowly_does_not_raise_the_guard_over_the_beat():
     ev = play({"pad": fsr(sig)})
     windows = [(a + start, b + start) for a, b in windows]
     assert all(played_in(ev, windows[4:])), played_in(ev, windows)
+
+
+# --- tremor on a held press -----------------------------------------------------------------
+
+
+def held_with_tremor(hz, depth=1.2):
+    """A client's presses of 5 % (learned), then a press held at 2.2 % of full scale for 2 s
+    with a tremor of +-`depth` % about it: its troughs dip under the release level, not to rest."""
+    sig = presses(5, 4, hold=400)
+    end = 1500 + 4 * 2500
+    sig += mv.rest(5000, REST)
+    mv.add_press(sig, end + 1000, 0.022 * FS, rise_ms=150, hold_ms=2000)
+    for i in range(end + 1300, end + 2900):
+        sig[i] += depth / 100 * FS * math.sin(2 * math.pi * hz * (i - end - 1300) / 1000)
+    return sig, end
+
+
+def test_a_tremor_dipping_under_the_release_does_not_end_a_held_press():
+    # (before: the first trough ended the note, the next swing played it again, and the guard
+    # that second short note taught refused the rest of the hold)
+    for hz in (5.0, 7.0):
+        sig, end = held_with_tremor(hz)
+        ev = [e for e in play({"pad": fsr(sig)}) if e[0] > end]
+        offs = [e[0] for e in ev if e[1] == "note_off"]
+        assert len(notes_on(ev)) == 1, hz
+        assert offs and offs[0] >= end + 3150, (hz, offs)  # held until the press's fall
+
+
+def test_a_level_that_stays_under_the_release_ends_the_press_within_50_ms():
+    # a client who lets go to a light touch (between the rest band and the release level): no
+    # trough comes back up, so the note ends 50 ms after the level went under the release
+    sig = presses(5, 4, hold=400)
+    end = 1500 + 4 * 2500
+    sig += mv.rest(4000, REST)
+    light = 0.0085  # of full scale
+    mv.add_press(sig, end + 1000, light * FS, rise_ms=100, hold_ms=2500)
+    mv.add_press(sig, end + 1000, (0.05 - light) * FS, rise_ms=100, hold_ms=400, fall_ms=20)
+    inst = build({"pad": fsr(sig)})
+    ev = [e for e in run(inst, len(sig)) if e[0] > end]
+    cond = inst.channels[0].cond
+    assert cond.release_level >> 1 < light * 16383 < cond.release_level
+    offs = [e[0] for e in ev if e[1] == "note_off"]
+    assert len(notes_on(ev)) == 1
+    # (the fall crosses the release level in its last few ms, end + 1515-1520)
+    assert offs and end + 1500 + 60 <= offs[0] <= end + 1500 + 72, offs

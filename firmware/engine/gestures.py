@@ -9,7 +9,9 @@ pressure 10 ms (the peak is awaited); the tremor guard none; the twitch check on
 at least as fast as the client's learned presses (1.375x in a phrase of taps), until the
 level stops rising (as long as the rise took, at most 25 ms); the size check only on a
 crossing of a learned trigger that rose like a 4-8 Hz shake, until the level reaches 1.375x the
-trigger or shows, over 6 ms or more, that it is still rising (docs/sensing.md).
+trigger or shows, over 6 ms or more, that it is still rising (docs/sensing.md). A release
+above the rest band comes up to 50 ms late (a dip under the release level that comes back up is
+a tremor's trough, not the end of the press).
 """
 
 from time import ticks_diff
@@ -63,6 +65,13 @@ _SIZE_RISE_MS = const(24)  # checked only this long or more after leaving the re
 # plays once, over this long or more, it rose as fast as before: a shake past its steepest is
 # seen slowing over a quarter of its 24+ ms rise; over 2 ms a step or two of ADC noise passed it
 _SIZE_RATE_MS = const(6)
+# a press ends when its level falls to the rest band, or under its release level for this long:
+# a tremor riding on a held or slowly made press dips under the release in its troughs and comes
+# back (the press ended there, and the next swing played it again: a second note). 30 ms held
+# every such dip of the detection benchmark (15 ms let 3 of seed 2's 4 through); 50 holds a
+# 5-8 Hz tremor's troughs with room. Longer would hold 4 Hz ones too, but would let a tremor on
+# a light hold (under the release, swinging over the trigger) sustain one note for seconds
+_DIP_US = const(50000)
 
 
 class Debouncer:
@@ -103,13 +112,14 @@ class Gesture:
 
     # the rules of issue 14, each one bit a benchmark can clear on CPython to measure what it
     # costs (benchmarks/detection.py); read once, when a gesture is made
-    RULES = 15
+    RULES = 31
     TWITCH = 1  # a fast crossing that falls back before levelling off plays nothing
     TAPS = 2  # a short press teaches the guard only when it comes as fast as a shake
     # before a press is learned, a crossing faster than a hand is checked (a first press that
     # jumps from rest in a reading or two waits until it levels off: ~20 ms, once a session)
     TWITCH_PRIOR = 4
     SIZE_CHECK = 8  # a crossing that barely clears the learned trigger waits to grow (shakes)
+    DIPS = 16  # a press's level dipping under its release level ends it only after _DIP_US
 
     def __init__(self, chs, guard, cond=None):
         self.chs = chs
@@ -156,6 +166,8 @@ class Gesture:
         self._lift = 0  # what _cand and _twitched ask of a press, at most (level units)
         self.speed = 0  # learned approach speed of the client's deliberate presses
         self._xspd = 0  # approach speed of the press in this excursion
+        self._dip = 0  # 1 while a press's level is under its release level but above rest
+        self._t_dip = 0  # ... since then
 
     def reset(self, now_us):
         """Forget any press in progress and the tremor guard (after a fault, a restart, a
@@ -273,6 +285,26 @@ class Gesture:
                 c = pk + (pk >> 2)
                 if c > self._lift:
                     self._lift = c
+
+    def _held(self, level, release, now_us):
+        # a press in progress: RELEASE once it ends, else NONE
+        if level > self._peak:
+            self._peak = level
+        if level >= self._release:
+            self._dip = 0
+            return NONE
+        # under the release level: the press ends at the rest band, or once it has stayed under
+        # for _DIP_US (the trough of a tremor on the press comes back up sooner)
+        if level >= release >> 1 and self._rules & 16:
+            if not self._dip:
+                self._dip = 1
+                self._t_dip = now_us
+                return NONE
+            if ticks_diff(now_us, self._t_dip) < _DIP_US:
+                return NONE
+        self._dip = 0
+        self._released(now_us)
+        return RELEASE
 
     def _cross(self, level, gate, trigger, geff, now_us):
         # the level crossed the trigger: approach speed from leaving rest, in level units per
@@ -393,12 +425,7 @@ class Gesture:
         While `idle`, a level under release >> 1 may skip this call and only set t_rest."""
         self.idle = 0
         if self.pressed:
-            if level > self._peak:
-                self._peak = level
-            if level < self._release:
-                self._released(now_us)
-                return RELEASE
-            return NONE
+            return self._held(level, release, now_us)
         if self._locked and ticks_diff(now_us, self._t_release) >= self.chs.lockout * 1000:
             self._locked = 0  # checked every tick while locked, so it cannot wrap around
         gate = release >> 1
@@ -458,6 +485,7 @@ class Gesture:
         s = self._peak if chs.velocity == _VEL_PRESSURE else self._speed
         self.strength = s if s < _STRENGTH_MAX else _STRENGTH_MAX
         self.pressed = 1
+        self._dip = 0
         self._peak = level
         self._t_press = now_us
         self._xspd = self._speed
