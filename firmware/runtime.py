@@ -46,6 +46,10 @@ _BUSY_GC_BYTES = const(2048)
 _IDLE_GC_LATE_US = const(6000000)
 _BUSY_GC_LATE_US = const(2000000)
 _BUSY_GC_LATE_BYTES = const(3072)
+# Nor while output is going out (`link.busy`): the collection would hold up the rest of a reply
+# (a 12-channel `status` on the emulated Pico: 30 ms, 55 with a collection in it). It comes when
+# the link is idle again, unless output has run on past this much or the last one is 2 s old
+_SENDING_GC_BYTES = const(6144)
 _LOG_MAX = const(4096)
 _SERVICE_BUDGET_US = const(400)  # serial/console work allowed after every 4th tick...
 _IDLE_MARGIN_US = const(300)  # ...and while output waits, writing in a tick's idle time less
@@ -61,9 +65,12 @@ LOG_FILE = "errors.log"
 INSTRUMENT = None  # the running instrument, for the simulator's probes and the REPL
 
 
-def _collect_now(idle, since, just, queued):
+def _collect_now(idle, since, just, queued, sending):
     # best when silent (a collection holds up the next tick); with notes held, a short, regular
-    # pause beats slow ticks; either way just after a note began or ended if one does in time
+    # pause beats slow ticks; either way just after a note began or ended if one does in time,
+    # and not in the middle of a reply
+    if sending and queued < _SENDING_GC_BYTES and since < _BUSY_GC_LATE_US:
+        return False
     if idle and (just or since >= _IDLE_GC_LATE_US):
         return True
     if queued < _BUSY_GC_BYTES or since < _BUSY_GC_US:
@@ -285,7 +292,7 @@ class Player:
                     just = active != gc_active  # a note began or ended in the last 4 ticks
                     gc_active = active
                     idle = active == 0 and since >= _IDLE_GC_US
-                    if _collect_now(idle, since, just, link.queued):
+                    if _collect_now(idle, since, just, link.queued, link.busy):
                         t0 = ticks_us()
                         gc.collect()
                         stats.gc_us = ticks_diff(ticks_us(), t0)

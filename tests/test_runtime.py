@@ -139,3 +139,41 @@ def test_a_collection_due_while_a_note_is_held_comes_just_after_a_note_begins(tm
     assert ons[0] < 600 and 2000 <= ons[-1] < 2010, ons  # (the pad plays a chord)
     # the replies' garbage was due for collection from ~1.6 s; it came after the switch's note
     assert times and ons[-1] <= times[0] <= ons[-1] + 6, (times, ons)
+
+
+def test_no_reply_waits_for_a_garbage_collection(tmp_path):
+    # a collection due while a reply goes out waits until the link is idle: one in the middle
+    # of a reply held the rest of it up by the whole pause (~23 ms on an RP2040, charged here)
+    pad = [30000 if 500 <= t < 5500 else 1600 for t in range(6000)]
+    asks = [1.0 + 0.15 * k for k in range(25)]
+    with Simulation(
+        "combo",
+        tmp_path / "flash",
+        trace={"pad": pad},
+        duration_s=6.0,
+        faults=[SerialInput(at_s=a, data=b"status\r\n") for a in asks],
+    ) as sim:
+        sim.world.gc_collect_us = 23000
+        got: list[tuple[float, bytes]] = []  # (virtual ms, bytes the host received)
+        port = sim.serial
+        for name in ("write", "host_receive"):  # (the built-in port's path, and usbserial's)
+            old = getattr(port, name)
+
+            def spy(data, _old=old):
+                n = _old(data)
+                got.append((sim.clock.now / 1000, bytes(data[:n] if n is not None else data)))
+                return n
+
+            setattr(port, name, spy)
+        sim.run()
+        collections = [t for t in sim.world.gc_times if t > 600]
+    ends, buf = [], b""
+    for t, data in got:
+        buf += data
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            if line.startswith(b'OK {"state"'):
+                ends.append(t)
+    assert len(ends) == len(asks) and len(collections) >= 3  # (one a second: the replies)
+    waits = [end - at * 1000 for at, end in zip(asks, ends, strict=True)]
+    assert max(waits) < 15, waits  # 5.5-7.8 ms each; 28.7 with a collection in it
