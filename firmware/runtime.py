@@ -46,10 +46,13 @@ _BUSY_GC_BYTES = const(2048)
 _IDLE_GC_LATE_US = const(6000000)
 _BUSY_GC_LATE_US = const(2000000)
 _BUSY_GC_LATE_BYTES = const(3072)
-# Nor while output is going out (`link.busy`): the collection would hold up the rest of a reply
-# (a 12-channel `status` on the emulated Pico: 30 ms, 55 with a collection in it). It comes when
-# the link is idle again, unless output has run on past this much or the last one is 2 s old
+# Whatever made it due, it waits while output is going out (`link.busy`): in the middle of a
+# reply it would hold the rest up (a 12-channel `status` on the emulated Pico: 31 ms, 57 with a
+# collection in it). It comes when the link is idle again, unless output has run on past this
+# much, or the last one is this old (a host that keeps the port open without reading keeps the
+# link busy for as long as it does)
 _SENDING_GC_BYTES = const(6144)
+_SENDING_GC_US = const(30000000)
 _LOG_MAX = const(4096)
 _SERVICE_BUDGET_US = const(400)  # serial/console work allowed after every 4th tick...
 _IDLE_MARGIN_US = const(300)  # ...and while output waits, writing in a tick's idle time less
@@ -69,7 +72,7 @@ def _collect_now(idle, since, just, queued, sending):
     # best when silent (a collection holds up the next tick); with notes held, a short, regular
     # pause beats slow ticks; either way just after a note began or ended if one does in time,
     # and not in the middle of a reply
-    if sending and queued < _SENDING_GC_BYTES and since < _BUSY_GC_LATE_US:
+    if sending and queued < _SENDING_GC_BYTES and since < _SENDING_GC_US:
         return False
     if idle and (just or since >= _IDLE_GC_LATE_US):
         return True
