@@ -101,6 +101,9 @@ class Link:
         self._rbytes = 0  # reply bytes waiting (with _cur's rest when it is a reply)
         self._abytes = 0  # asynchronous bytes waiting (with _cur's rest when it is one)
         self.busy = False  # output is waiting: worth a tick's idle time (`drain`)
+        # output is queued or still in the port's buffers (the runtime holds a collection back
+        # until it has gone: one in the middle of a reply holds the rest of it up)
+        self.sending = False
         self.dropped = 0  # asynchronous lines dropped because the host was not reading
         self.lines = 0  # complete request lines received
         # bytes queued to go out since the runtime last collected garbage (it resets this): each
@@ -156,6 +159,7 @@ class Link:
         self._abytes += len(data)
         self.queued += len(data)
         self.busy = True
+        self.sending = True
         return True
 
     def reply(self, text):
@@ -165,6 +169,7 @@ class Link:
         self._rbytes += len(data)
         self.queued += len(data)
         self.busy = True
+        self.sending = True
 
     @property
     def idle(self):
@@ -254,7 +259,7 @@ class Link:
             line = self._next_line()
             pos = 0
         self._pos = pos
-        self.busy = line is not None
+        self.busy = self.sending = line is not None
 
     def _write_port(self, t0, budget_us):
         # usbserial's port: each call hands over as much of a line as its buffers take
@@ -294,9 +299,9 @@ class Link:
         if port is None:
             return
         port.pump()  # (what the buffers hold goes out as soon as the endpoint is free)
-        self.busy = (
-            line is not None or port.waiting() > 0 or self._cpos < self._cend or port.readable()
-        )
+        out = line is not None or port.waiting() > 0
+        self.sending = out
+        self.busy = out or self._cpos < self._cend or port.readable()
 
     def _gone(self):
         # the port is gone (CPython: pipe closed); what was waiting cannot arrive
@@ -308,6 +313,7 @@ class Link:
         self._rbytes = 0
         self._abytes = 0
         self.busy = False
+        self.sending = False
 
     # ---- input ----
 

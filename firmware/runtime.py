@@ -46,11 +46,11 @@ _BUSY_GC_BYTES = const(2048)
 _IDLE_GC_LATE_US = const(6000000)
 _BUSY_GC_LATE_US = const(2000000)
 _BUSY_GC_LATE_BYTES = const(3072)
-# Whatever made it due, it waits while output is going out (`link.busy`): in the middle of a
+# Whatever made it due, it waits while output is going out (`link.sending`): in the middle of a
 # reply it would hold the rest up (a 12-channel `status` on the emulated Pico: 31 ms, 57 with a
 # collection in it). It comes when the link is idle again, unless output has run on past this
 # much, or the last one is this old (a host that keeps the port open without reading keeps the
-# link busy for as long as it does)
+# link sending for as long as it does)
 _SENDING_GC_BYTES = const(6144)
 _SENDING_GC_US = const(30000000)
 _LOG_MAX = const(4096)
@@ -295,7 +295,7 @@ class Player:
                     just = active != gc_active  # a note began or ended in the last 4 ticks
                     gc_active = active
                     idle = active == 0 and since >= _IDLE_GC_US
-                    if _collect_now(idle, since, just, link.queued, link.busy):
+                    if _collect_now(idle, since, just, link.queued, link.sending):
                         t0 = ticks_us()
                         gc.collect()
                         stats.gc_us = ticks_diff(ticks_us(), t0)
