@@ -343,9 +343,10 @@ def test_stop_all_sound_silences_a_held_note(page):
     page.keyboard.press("Escape")
     page.wait_for_function("() => window.attuneSound.held === 0")
     page.keyboard.up(" ")
-    # the device reports the release before the next movement, as a hand lets go before it
-    # presses again (a dip under the release level that comes back within 50 ms is the same
-    # press: it would stay silent, as a press held through "Stop all sound" does)
+    # the device reports the release (a meter frame, or the end of the note it played again
+    # and the page kept silent) before the next movement, as a hand lets go before it presses
+    # again: a dip under the release level that comes back within 50 ms is the same press,
+    # and would stay silent, as a press held through "Stop all sound" does
     pad = device_id(page, "Combo") + "/pad"
     page.wait_for_function("(k) => !window.attuneStudio.hushed.has(k)", arg=pad)
     # held by the movement slider (nobody holding a key), stopped with the button

@@ -88,6 +88,7 @@ const state = {
   levels: new Map(), // "id/sensor" -> the last level shown
   pressed: new Set(), // "id/sensor" pressed in the last meter frame
   hushed: new Set(), // "id/sensor" held through "Stop all sound": silent until released
+  hushedNotes: new Set(), // "id/sensor" whose note the device played again, kept silent
   input: (device, sensor, value) => send({ type: "input", device, sensor, value }),
   lastExport: null,
   cal: null, // {device, sensor, phase, ends, result}
@@ -233,6 +234,7 @@ function onMeter(m) {
     else {
       state.pressed.delete(key);
       state.hushed.delete(key);
+      state.hushedNotes.delete(key);
     }
     const list = state.meters.get(key);
     if (list) for (const meter of list) meter.update(ch);
@@ -253,7 +255,9 @@ function onNote(m) {
   }
   if (!state.midiBound.has(m.device)) {
     if (on && state.hushed.has(key)) {
-      // the device plays a sensor still held after a panic again; it stays silent here
+      // the device plays a sensor still held after a panic again; it stays silent here, and
+      // the end of that note ends the hush (a release too brief for any meter frame to show)
+      state.hushedNotes.add(key);
     } else if (on) {
       const start = synth.noteOn(m.device, m.note, m.velocity);
       if (start && typeof m.hub_ms === "number") {
@@ -266,7 +270,10 @@ function onNote(m) {
         });
         if (state.soundLatencies.length > 1000) state.soundLatencies.shift();
       }
-    } else synth.noteOff(m.device, m.note);
+    } else {
+      synth.noteOff(m.device, m.note);
+      if (state.hushedNotes.delete(key)) state.hushed.delete(key);
+    }
   }
   markNote(key, m.note, on);
 }
@@ -1625,7 +1632,10 @@ async function bindMidi() {
 
 function stopAll() {
   synth.panic();
-  for (const key of state.pressed) state.hushed.add(key);
+  for (const key of state.pressed) {
+    state.hushed.add(key);
+    state.hushedNotes.delete(key); // (the panic's own note-offs must not end the new hush)
+  }
   if (state.connected) {
     call({ type: "group", action: "panic" }).catch(() => {});
   }
