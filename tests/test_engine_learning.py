@@ -165,12 +165,19 @@ def test_one_lean_on_the_pad_moves_the_learned_size_by_a_quarter_at_most():
     assert played_in(ev, [(end + 500, end + 1200), (end + 3500, end + 4200)]) == [True, True]
 
 
+def learned_then_rest(rest_ms):
+    """A client's four presses of 5 % (their size and speed learned), then `rest_ms` at rest:
+    (the signal, the ms the rest begins)."""
+    sig = presses(5, 4, hold=400)
+    end = 1500 + 4 * 2500
+    sig += mv.rest(rest_ms, REST)
+    return sig, end
+
+
 def bout_after_quiet(shake_share, rise=200, hz=5.0):
     """A client's presses of 5 %, 6 s of quiet (the tremor guard gone), a tremor bout (5 Hz) of
     `shake_share` of the press from rest, then one of the client's presses."""
-    sig = presses(5, 4, hold=400)
-    end = 1500 + 4 * 2500
-    sig += mv.rest(10000, REST)
+    sig, end = learned_then_rest(10000)
     mv.add_tremor(
         sig, end + 6000, 1500, hz, shake_share * 0.05 * FS, random.Random(3), from_rest=True
     )
@@ -228,8 +235,7 @@ def test_the_first_shake_of_a_bout_soon_after_another_plays_nothing():
     played = 0
     for second in (0.48, 0.52):
         for seed in (1, 2, 3):
-            sig, end = presses(5, 4, hold=400), 1500 + 4 * 2500
-            sig += mv.rest(14000, REST)
+            sig, end = learned_then_rest(14000)
             a = end + 6000
             mv.add_tremor(sig, a, 1500, 5.0, 0.42 * 0.05 * FS, random.Random(3), from_rest=True)
             b = a + 2100
@@ -371,9 +377,7 @@ def test_a_tap_that_rises_slowly_does_not_raise_the_guard_over_the_beat():
 def held_with_tremor(hz, depth=1.2):
     """A client's presses of 5 % (learned), then a press held at 2.2 % of full scale for 2 s
     with a tremor of +-`depth` % about it: its troughs dip under the release level, not to rest."""
-    sig = presses(5, 4, hold=400)
-    end = 1500 + 4 * 2500
-    sig += mv.rest(5000, REST)
+    sig, end = learned_then_rest(5000)
     mv.add_press(sig, end + 1000, 0.022 * FS, rise_ms=150, hold_ms=2000)
     for i in range(end + 1300, end + 2900):
         sig[i] += depth / 100 * FS * math.sin(2 * math.pi * hz * (i - end - 1300) / 1000)
@@ -394,9 +398,7 @@ def test_a_tremor_dipping_under_the_release_does_not_end_a_held_press():
 def test_a_level_that_stays_under_the_release_ends_the_press_within_50_ms():
     # a client who lets go to a light touch (between the rest band and the release level): no
     # trough comes back up, so the note ends 50 ms after the level went under the release
-    sig = presses(5, 4, hold=400)
-    end = 1500 + 4 * 2500
-    sig += mv.rest(4000, REST)
+    sig, end = learned_then_rest(4000)
     light = 0.0085  # of full scale
     mv.add_press(sig, end + 1000, light * FS, rise_ms=100, hold_ms=2500)
     mv.add_press(sig, end + 1000, (0.05 - light) * FS, rise_ms=100, hold_ms=400, fall_ms=20)

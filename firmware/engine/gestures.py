@@ -286,26 +286,6 @@ class Gesture:
                 if c > self._lift:
                     self._lift = c
 
-    def _held(self, level, release, now_us):
-        # a press in progress: RELEASE once it ends, else NONE
-        if level > self._peak:
-            self._peak = level
-        if level >= self._release:
-            self._dip = 0
-            return NONE
-        # under the release level: the press ends at the rest band, or once it has stayed under
-        # for _DIP_US (the trough of a tremor on the press comes back up sooner)
-        if level >= release >> 1 and self._rules & 16:
-            if not self._dip:
-                self._dip = 1
-                self._t_dip = now_us
-                return NONE
-            if ticks_diff(now_us, self._t_dip) < _DIP_US:
-                return NONE
-        self._dip = 0
-        self._released(now_us)
-        return RELEASE
-
     def _cross(self, level, gate, trigger, geff, now_us):
         # the level crossed the trigger: approach speed from leaving rest, in level units per
         # 50 ms; one as fast as the client's presses or faster waits to see whether it is a
@@ -425,7 +405,22 @@ class Gesture:
         While `idle`, a level under release >> 1 may skip this call and only set t_rest."""
         self.idle = 0
         if self.pressed:
-            return self._held(level, release, now_us)
+            if level > self._peak:
+                self._peak = level
+            if level >= self._release:
+                self._dip = 0
+                return NONE
+            # under the release level: the press ends at the rest band, or once it has stayed
+            # under for _DIP_US (the trough of a tremor on the press comes back up sooner)
+            if level >= release >> 1 and self._rules & 16:
+                if not self._dip:
+                    self._dip = 1
+                    self._t_dip = now_us
+                    return NONE
+                if ticks_diff(now_us, self._t_dip) < _DIP_US:
+                    return NONE
+            self._released(now_us)
+            return RELEASE
         if self._locked and ticks_diff(now_us, self._t_release) >= self.chs.lockout * 1000:
             self._locked = 0  # checked every tick while locked, so it cannot wrap around
         gate = release >> 1
@@ -470,22 +465,32 @@ class Gesture:
         wait = chs.dwell * 1000
         if chs.velocity == _VEL_PRESSURE:
             wait += _PEAK_US
-        if wait:
-            if not self._pending:
-                self._pending = 1
-                self._t_pending = now_us
-                self._peak = level
-                return NONE
-            if level > self._peak:
-                self._peak = level
-            if ticks_diff(now_us, self._t_pending) < wait:
-                return NONE
-            self._pending = 0
-        # a press
-        s = self._peak if chs.velocity == _VEL_PRESSURE else self._speed
+        if wait and self._waiting(level, wait, now_us):
+            return NONE
+        self._press(level, trigger, release, geff, now_us)
+        return PRESS
+
+    def _waiting(self, level, wait, now_us):
+        # a dwell or a wait for the peak (velocity from pressure), only between a crossing and
+        # its press: True until it has run `wait` us
+        if not self._pending:
+            self._pending = 1
+            self._t_pending = now_us
+            self._peak = level
+            return True
+        if level > self._peak:
+            self._peak = level
+        if ticks_diff(now_us, self._t_pending) < wait:
+            return True
+        self._pending = 0
+        return False
+
+    def _press(self, level, trigger, release, geff, now_us):
+        # a press begins (once a press, not every tick): its strength and its release level
+        s = self._peak if self.chs.velocity == _VEL_PRESSURE else self._speed
         self.strength = s if s < _STRENGTH_MAX else _STRENGTH_MAX
         self.pressed = 1
-        self._dip = 0
+        self._dip = 0  # (a press ended from outside, hush() or reset(), may have left it set)
         self._peak = level
         self._t_press = now_us
         self._xspd = self._speed
@@ -498,4 +503,3 @@ class Gesture:
             if h < r:
                 r = h if h > 1 else 1
         self._release = r
-        return PRESS
