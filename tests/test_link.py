@@ -415,6 +415,25 @@ def test_service_stops_reading_once_its_time_budget_is_spent(port, monkeypatch):
     assert lnk.handler is not None
 
 
+def test_a_service_whose_time_is_spent_before_it_reads_still_takes_a_request(port, monkeypatch):
+    # a loop near full: every look at the clock says the service's 400 us are gone
+    clock = [0]
+
+    def ticks_us():
+        clock[0] += 500
+        return clock[0]
+
+    monkeypatch.setattr(link_mod.time, "ticks_us", ticks_us, raising=False)
+    monkeypatch.setattr(link_mod.time, "ticks_ms", lambda: clock[0] // 1000, raising=False)
+    monkeypatch.setattr(link_mod.time, "ticks_diff", lambda a, b: a - b, raising=False)
+    calls = []
+    lnk = port.link(None)
+    port.send(b"zzz\r\n")
+    for _ in range(5):  # (the built-in port takes a byte a call)
+        lnk.service(lambda line: calls.append(line) or "OK", 400)
+    assert calls == [b"zzz"]
+
+
 def test_a_stream_that_cannot_be_polled_for_output_is_written_anyway(pipe_port):
     port = pipe_port
 
