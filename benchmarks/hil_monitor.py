@@ -10,8 +10,9 @@ the firmware uses usbserial's port; `--cap` runs a copy of the firmware whose us
 
 The instrument: three pads (GP26-28, the Pico's three ADC pins) and a switch. Each pad is
 pressed and released in turn while the monitor runs; `move_to_line_ms` is from the ADC change to
-the first `* monitor` line of that pad showing it (pressed flipped): the device's part of the
-meter's latency. Times are emulated (CPU cycles at 125 MHz): they repeat run to run.
+the first `* levels` frame (or `* monitor` line) showing that pad's press flipped: the device's
+part of the meter's latency. `monitor_lines_s` counts both kinds; `frames_s` the frames alone.
+Times are emulated (CPU cycles at 125 MHz): they repeat run to run.
 """
 
 from __future__ import annotations
@@ -136,20 +137,33 @@ def _fields(line: str) -> dict[str, str]:
     return dict(w.split("=", 1) for w in line.split() if "=" in w)
 
 
+def _is_monitor(line: str) -> bool:
+    return line.startswith(("* monitor", "* levels"))
+
+
+def _pressed(line: str, name: str) -> str | None:
+    """Sensor `name`'s press ("1"/"0") in a `* levels` frame or its own `* monitor` line."""
+    f = _fields(line)
+    if line.startswith("* levels"):
+        return f[name].split(",")[1] if name in f else None
+    return f.get("pressed") if (" " + name + " ") in line else None
+
+
 def measure(events: list[dict], marks: dict) -> dict:
     lines = [(e["t_ms"], e["serial"]) for e in events if "serial" in e]
     start, end = marks["status_start"], marks["status_end"]
     res: dict = {"hil_lines": len(lines)}
     cap = _after(lines, marks["monitor"], lambda s: s.startswith("OK {") and '"monitor":' in s)
     res["monitor_reply"] = json.loads(cap[1][3:]) if cap else None
-    mon = [(at, s) for at, s in lines if s.startswith("* monitor") and start <= at < end]
+    mon = [(at, s) for at, s in lines if _is_monitor(s) and start <= at < end]
     secs = (end - start) / 1000.0
     res["monitor_lines_s"] = round(len(mon) / secs, 1)
+    res["frames_s"] = round(sum(1 for _, s in mon if s.startswith("* levels")) / secs, 1)
     res["monitor_bytes_s"] = round(sum(len(s) + 2 for _, s in mon) / secs)
     per = {}
     for sensor in SENSORS:
         name = sensor["name"]
-        n = sum(1 for _, s in mon if (" " + name + " ") in s)
+        n = sum(1 for _, s in mon if _pressed(s, name) is not None)
         per[name] = round(n / secs, 1)
     res["monitor_lines_s_per_sensor"] = per
     res["longest_monitor_line"] = max((len(s) for _, s in mon), default=0)
@@ -161,11 +175,7 @@ def measure(events: list[dict], marks: dict) -> dict:
         got = _after(
             lines,
             at,
-            lambda s, n=name, w=want: (
-                s.startswith("* monitor")
-                and (" " + n + " ") in s
-                and _fields(s).get("pressed") == w
-            ),
+            lambda s, n=name, w=want: _is_monitor(s) and _pressed(s, n) == w,
         )
         if got and got[0] < at + 1000:
             lat.append(round(got[0] - at, 1))

@@ -1,6 +1,7 @@
 """The serial link's speed on the emulated Pico (the HIL: ../shared/hil/README.md): how soon a
 short request is answered, how fast a long line is read and replies are written, and a 4-sensor
-monitor at 30 Hz (lines a second it reached, replies meanwhile, late ticks). Prints JSON:
+monitor at 30 Hz (`* levels` frames a second it reached, replies meanwhile, late ticks). Prints
+JSON:
 `serial_reply_ms` (median; `_p95`), `serial_in_kbps`, `serial_out_kbps`, and the late ticks
 during each part (`late_ticks_replies`, `late_ticks_input`, `late_ticks_output`).
 
@@ -211,12 +212,12 @@ def measure(events: list[dict], marks: dict) -> dict:
     got = _after(lines, marks["status0"], lambda s: s.startswith("OK {") and "late_ticks" in s)
     if got:
         res["serial_out_kbps"] = round((len(got[1]) + 1) / (got[0] - marks["status0"]), 2)
-    mon = [
+    frames = [
         (at, s)
         for at, s in lines
-        if s.startswith("* monitor") and marks["monitor"] + 1000 <= at < marks["monitor"] + 3000
+        if s.startswith("* levels") and marks["monitor"] + 1000 <= at < marks["monitor"] + 3000
     ]
-    res["monitor_hz_per_sensor"] = round(len(mon) / 2.0 / len(SENSORS), 1)
+    res["monitor_frames_s"] = round(len(frames) / 2.0, 1)  # (every sensor in each)
     cap = _after(lines, marks["monitor"], lambda s: s.startswith("OK {") and '"monitor":' in s)
     res["monitor_reply"] = json.loads(cap[1][3:]) if cap else None
     mr = replies(marks["monitor_reply"])
@@ -239,6 +240,7 @@ def measure(events: list[dict], marks: dict) -> dict:
     if s1 and s2:
         res["late_ticks_monitoring"] = s2["late_ticks"] - s1["late_ticks"]
         res["tick_hz_monitoring"] = s2["tick_hz"]
+    mon = [(at, s) for at, s in lines if s.startswith(("* monitor", "* levels"))]
     res["longest_monitor_line"] = max((len(s) for _, s in mon), default=0)
     return res
 

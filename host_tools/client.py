@@ -717,8 +717,9 @@ _INT = re.compile(r"^-?\d+$")
 
 
 def parse_async(line: str) -> dict[str, Any]:
-    """A `* ...` line as a dict with `kind` (monitor, event, act, fault, info, calibrate, other)
-    and the raw `line`; numbers become ints. Never raises."""
+    """A `* ...` line as a dict with `kind` (monitor, levels, event, act, fault, info,
+    calibrate, other) and the raw `line`; numbers become ints (a `levels` frame's sensors are
+    `sensors`: [{"sensor", "level", "pressed"}]). Never raises."""
     out: dict[str, Any] = {"kind": "other", "line": line}
     body = line[1:].strip() if line.startswith("*") else line.strip()
     words = body.split()
@@ -736,6 +737,18 @@ def parse_async(line: str) -> dict[str, Any]:
                     out["sensor"] = w
             if "pressed" in out:
                 out["pressed"] = bool(out["pressed"])
+        elif kind == "levels":  # a meter frame: every sensor's level and press
+            out["kind"] = "levels"
+            sensors = []
+            for w in rest:
+                k, eq, v = w.partition("=")
+                if k == "t":
+                    out["t"] = int(v) if _INT.match(v) else v
+                    continue
+                level, comma, pressed = v.partition(",")
+                if eq and comma and _INT.match(level) and _INT.match(pressed):
+                    sensors.append({"sensor": k, "level": int(level), "pressed": pressed != "0"})
+            out["sensors"] = sensors
         elif kind == "event" and len(rest) >= 2:
             out.update(kind="event", sensor=rest[0], type=rest[1])
             args = [int(a) if _INT.match(a) else a for a in rest[2:]]

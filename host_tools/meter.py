@@ -112,6 +112,11 @@ class Meter:
             if isinstance(msg.get("trigger"), int):
                 view.trigger = msg["trigger"]
             view.pressed = bool(msg.get("pressed"))
+        elif kind == "levels":  # a frame: every sensor's level and press
+            for s in msg.get("sensors") or ():
+                view = self._view(str(s["sensor"]))
+                view.level = s["level"]
+                view.pressed = bool(s["pressed"])
         elif kind == "event":
             self.events.append(describe_event(msg))
         elif kind == "fault" and sensor:

@@ -352,14 +352,28 @@ def test_status_reports_the_loop_the_channels_and_the_configuration(kit):
     assert s["midi_dropped"] == 0 and s["errors"] == 0 and s["monitor"] == 0
 
 
-def test_monitor_sends_one_line_per_sensor_at_the_chosen_rate(kit):
-    assert ok(kit.ask("monitor 5")) == {"monitor": 5, "max": 8}
+def frames(lines):
+    return [x for x in lines if x.startswith("* levels ")]
+
+
+def details(lines, name=""):
+    return [x for x in lines if x.startswith("* monitor ") and " " + name in x]
+
+
+def test_monitor_sends_a_frame_of_every_sensor_at_the_chosen_rate(kit):
+    assert ok(kit.ask("monitor 5")) == {"monitor": 5, "max": 32}
     kit.lines.clear()
     kit.play(1000)
-    mon = [x for x in kit.lines if x.startswith("* monitor ")]
-    assert 15 <= len(mon) <= 18  # 5 a second, 3 sensors
-    assert mon[1].split()[3] == "pad" and "raw=2000" in mon[1] and "pressed=0" in mon[1]
-    assert ok(kit.ask("monitor off")) == {"monitor": 0, "max": 8}
+    frame = frames(kit.lines)
+    assert 5 <= len(frame) <= 6  # 5 a second, one line for all 3 sensors
+    assert frame[1] == "* levels t=" + frame[1].split("=")[1].split()[0] + (
+        " switch=0,0 pad=0,0 hand=0,0"
+    )
+    # each sensor's whole state: at once when the monitor starts, then in turn every 250 ms
+    mon = details(kit.lines)
+    assert [x.split()[3] for x in mon[:3]] == ["switch", "pad", "hand"]
+    assert 6 <= len(mon) <= 7 and "raw=2000" in mon[1] and "pressed=0" in mon[1]
+    assert ok(kit.ask("monitor off")) == {"monitor": 0, "max": 32}
     kit.lines.clear()
     kit.play(500)
     assert kit.lines == []
@@ -371,66 +385,108 @@ def test_monitor_refuses_a_rate_outside_1_to_50(kit, rate):
 
 
 def test_a_monitor_rate_above_what_the_link_carries_is_clamped_to_the_cap(kit):
-    # 3 sensors: the link carries 8 lines a second of each (commands/telemetry.max_rate)
-    assert ok(kit.ask("monitor 50")) == {"monitor": 8, "max": 8}
-    assert ok(kit.ask("status"))["monitor"] == 8
+    # 3 sensors: frames of 62 bytes; the link carries 32 a second beside the `* monitor` lines
+    # (commands/telemetry.max_rate)
+    assert ok(kit.ask("monitor 50")) == {"monitor": 32, "max": 32}
+    assert ok(kit.ask("status"))["monitor"] == 32
     kit.lines.clear()
     kit.play(1000)
-    assert len([x for x in kit.lines if x.startswith("* monitor ")]) <= 27
+    assert 31 <= len(frames(kit.lines)) <= 33
+    assert sum(len(x) + 1 for x in kit.lines) <= 2400
 
 
 def test_the_monitor_cap_falls_with_more_sensors_and_stays_within_1_to_50():
-    from commands.telemetry import max_rate
+    from commands.telemetry import frame_bytes, max_rate
 
-    assert [max_rate(n) for n in (1, 2, 3, 4, 8)] == [25, 12, 8, 6, 3]
-    assert max_rate(0) == 25 and max_rate(1000) == 1
+    def pads(n):
+        return [b"pad" + str(k + 1).encode() for k in range(n)]
+
+    # a frame: "* levels t=<10 digits>" and " padN=16383,1" a sensor
+    assert frame_bytes(pads(4)) == len("* levels t=1234567890" + " pad1=16383,1" * 4 + "\n")
+    assert [max_rate(pads(n)) for n in (1, 2, 4, 8, 12)] == [50, 42, 27, 16, 11]
+    assert max_rate([]) == 50 and max_rate(pads(1000)) == 1
+    assert max_rate(pads(12), 4800) == 24  # usbserial's port
 
 
 def test_monitor_lines_carry_the_release_point_and_the_top_of_the_noise_band(kit):
     ok(kit.ask("monitor 10"))
     kit.lines.clear()
     kit.play(200)
-    pad = [x for x in kit.lines if x.startswith("* monitor ") and " pad " in x][-1]
+    pad = details(kit.lines, "pad ")[-1]
     fields = dict(w.split("=") for w in pad.split()[4:])
     assert set(fields) == {"raw", "level", "trigger", "pressed", "release", "noise", "move"}
     cond = kit.inst.channels[1].cond
     assert int(fields["release"]) == cond.release_level < int(fields["trigger"])
     assert 0 < int(fields["noise"]) == cond.noise_level < int(fields["release"])
-    switch = [x for x in kit.lines if x.startswith("* monitor ") and " switch " in x][-1]
+    switch = details(kit.lines, "switch ")[-1]
     assert switch.endswith(" noise=0") and len(pad) < 100
 
 
-def test_a_sensor_that_moves_between_rounds_gets_an_early_line_within_the_cap(kit):
+def test_a_trigger_point_that_moves_is_sent_at_once(kit):
+    # a therapist dragging the sensitivity slider sees the trigger line follow
+    ok(kit.ask("monitor 5"))
+    kit.play(1100)
+    kit.lines.clear()
+    old = kit.inst.channels[1].cond.trigger_level
+    assert ok(kit.ask("set pad.sensitivity 20"))
+    t0 = kit.t_ms
+    kit.tick()  # (settings are taken in at the next tick)
+    new = kit.inst.channels[1].cond.trigger_level
+    assert new != old
+    while not details(kit.lines, "pad ") and kit.t_ms - t0 < 100:
+        kit.tick()
+    assert kit.t_ms - t0 <= 25 and "trigger=" + str(new) + " " in details(kit.lines, "pad ")[0]
+
+
+def test_a_sensor_that_moves_between_rounds_brings_the_next_frame_early(kit):
     ok(kit.ask("monitor 2"))
     kit.play(1100)  # rounds at 0, 500 and 1000 ms
-    assert not [x for x in kit.lines if "early=1" in x]  # still sensors: the rounds alone
-    last = int([x for x in kit.lines if x.startswith("* monitor t=")][-1].split()[2][2:])
+    assert len(frames(kit.lines)) == 3  # still sensors: the rounds alone
+    last = int(frames(kit.lines)[-1].split()[2][2:])
     kit.play(last + 200 - kit.t_ms)  # between two rounds (500 ms apart)
     kit.lines.clear()
     t0 = kit.t_ms
     kit.sensors["pad"].value = 40000
     for _ in range(30):
         kit.tick()
-        if any(x.endswith(" early=1") for x in kit.lines):
+        if frames(kit.lines):
             break
-    early = [x for x in kit.lines if x.endswith(" early=1")]
-    assert early and " pad " in early[0] and kit.t_ms - t0 <= 20, (kit.t_ms - t0, kit.lines)
-    fields = dict(w.split("=") for w in early[0].split()[4:])
-    assert int(fields["level"]) > 300 and early[0].startswith("* monitor t=" + str(kit.t_ms - 1))
-    # a pad moving all the time: one early line between two of its rounds' lines, and all
-    # within the link's 2400 bytes a second (+ 4 lines saved up)
-    # (at the cap, 8 Hz, the rounds leave 96 bytes a second: an early line a second at most)
-    for rate, least, most in ((2, 1, 3), (8, 0, 2)):
+    early = frames(kit.lines)
+    assert early and kit.t_ms - t0 <= 20, (kit.t_ms - t0, kit.lines)
+    fields = dict(w.split("=") for w in early[0].split()[2:])
+    assert int(fields["pad"].split(",")[0]) > 300
+    assert early[0].startswith("* levels t=" + str(kit.t_ms - 1))
+    # the next round comes a period after it, not at its old time
+    kit.lines.clear()
+    kit.play(480)
+    assert not frames(kit.lines) or int(frames(kit.lines)[0].split()[2][2:]) >= kit.t_ms - 480
+    # a pad moving all the time: at most one early frame between two rounds, and all within
+    # the link's 2400 bytes a second (+ 4 long lines saved up)
+    for rate, most in ((2, 4), (32, 33)):
         ok(kit.ask("monitor " + str(rate)))
         kit.play(50)
         kit.lines.clear()
         for k in range(1000):
             kit.sensors["pad"].value = 2000 + (k * 37) % 38000
             kit.tick()
-        early = [x for x in kit.lines if x.endswith(" early=1")]
-        assert least <= len(early) <= most, (rate, len(early))
-        mon = [x for x in kit.lines if x.startswith("* monitor ")]
-        assert len(mon) * 96 <= 2400 + 4 * 96
+        assert rate <= len(frames(kit.lines)) <= most, (rate, len(frames(kit.lines)))
+        mon = [x for x in kit.lines if x.startswith(("* monitor ", "* levels "))]
+        assert sum(len(x) + 1 for x in mon) <= 2400 + 4 * 96
+
+
+def test_a_press_that_ends_with_no_midi_of_its_own_still_brings_a_frame_early(kit):
+    # two sensors holding one note: the first to let go sends no note-off, yet its meter
+    # must show the release within a few polls, not at the next round
+    ok(kit.ask("monitor 1"))
+    kit.play(1100)
+    pad = kit.inst.channels[1]
+    pad.pressed = 1  # (as the gesture leaves it; no MIDI this time)
+    kit.lines.clear()
+    for k in range(4 * 3):  # three sensors, one looked at a poll (every 4 ms)
+        kit.console.poll(kit.t_ms + 4 * k)
+        if frames(kit.lines):
+            break
+    assert frames(kit.lines) and " pad=0,1 " in frames(kit.lines)[0], kit.lines
 
 
 def test_events_are_reported_while_monitoring(kit):

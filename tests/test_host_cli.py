@@ -121,9 +121,10 @@ def test_monitor_json_streams_parsed_lines_then_turns_monitor_off(combo, capsys)
     assert code == 0
     lines = [json.loads(x) for x in out.splitlines()]
     kinds = {x["kind"] for x in lines}
-    assert {"monitor", "event", "fault"} <= kinds
-    first = lines[0]
-    assert first["sensor"] == "switch" and isinstance(first["level"], int)
+    assert {"levels", "monitor", "event", "fault"} <= kinds
+    first = lines[0]  # a meter frame: every sensor's level and press
+    assert first["kind"] == "levels" and first["sensors"][0]["sensor"] == "switch"
+    assert isinstance(first["sensors"][0]["level"], int)
     assert combo.requests[-2:] == ["monitor 10", "monitor off"]
     assert combo.monitor_rate == 0
 

@@ -146,12 +146,11 @@ def watch_pad(client: Client, seconds: float) -> dict:
         if line is None:
             continue
         msg = parse_async(line)
-        if msg.get("sensor") != "pad":
-            continue
-        if msg["kind"] == "monitor" and msg.get("pressed"):
-            seen["pressed"] += 1
-        if msg["kind"] == "event" and msg.get("type") == "note_on":
-            seen["note_on"] += 1
+        if msg["kind"] == "levels":  # a meter frame: every sensor's level and press
+            if any(s["sensor"] == "pad" and s["pressed"] for s in msg["sensors"]):
+                seen["pressed"] += 1
+        elif msg.get("sensor") == "pad" and msg["kind"] == "event":
+            seen["note_on"] += msg.get("type") == "note_on"
     return seen
 
 

@@ -222,11 +222,8 @@ def test_attune_monitor_through_the_hub_shows_the_sensors(
     monkeypatch.setenv("ATTUNE_DATA", str(studio.data_dir))
     assert cli.main(["monitor", "--json", "--seconds", "0.5"]) == 0
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.strip()]
-    assert {x.get("sensor") for x in lines if x.get("kind") == "monitor"} == {
-        "switch",
-        "pad",
-        "hand",
-    }
+    frames = [x for x in lines if x.get("kind") == "levels"]
+    assert frames and {s["sensor"] for s in frames[-1]["sensors"]} == {"switch", "pad", "hand"}
     # the hub's own stream is untouched by the tool's `monitor off`
     inst = studio.hub.instruments[SIM]
     assert inst.connected

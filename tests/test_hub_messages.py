@@ -82,19 +82,36 @@ class _Hub:
         pass
 
 
-def test_a_round_is_one_frame_and_an_early_line_is_a_frame_at_once() -> None:
+def test_a_levels_frame_is_one_meter_message_with_what_the_monitor_lines_said() -> None:
     from host_tools.hub.instrument import Instrument
 
     hub = _Hub()
     inst = Instrument(hub, "sim-combo-1", lambda: None)  # type: ignore[arg-type,return-value]
-    inst.status = {"channels": [{"name": "switch"}, {"name": "pad"}, {"name": "hand"}]}
     tail = " raw=1 level=0 trigger=900 pressed=0 release=500 noise=10 move=0"
-    inst._on_line("* monitor t=100 switch" + tail)
-    inst._on_line("* monitor t=100 pad" + tail)
-    assert hub.sent == []  # the round is still being gathered
-    # the pad moved between two of the round's lines: its early line is shown at once
-    inst._on_line("* monitor t=103 pad raw=9 level=5000 trigger=900 pressed=1 early=1")
-    assert [(m["t"], [c["name"] for c in m["channels"]]) for m in hub.sent] == [(103, ["pad"])]
-    assert hub.sent[0]["channels"][0]["pressed"] == 1
-    inst._on_line("* monitor t=100 hand" + tail)
-    assert [(m["t"], len(m["channels"])) for m in hub.sent] == [(103, 1), (100, 3)]
+    inst._on_line("* monitor t=100 pad" + tail)  # one sensor's whole state: shown at once
+    assert [(m["t"], [c["name"] for c in m["channels"]]) for m in hub.sent] == [(100, ["pad"])]
+    inst._on_line("* levels t=133 switch=0,0 pad=5000,1 hand=80,0")
+    frame = hub.sent[-1]
+    assert frame["t"] == 133 and [c["name"] for c in frame["channels"]] == [
+        "switch",
+        "pad",
+        "hand",
+    ]
+    pad = frame["channels"][1]
+    assert (pad["level"], pad["pressed"], pad["trigger"], pad["release"]) == (5000, 1, 900, 500)
+    # a sensor whose `* monitor` line has not come yet: its points are not drawn
+    assert frame["channels"][2]["trigger"] is None and frame["channels"][2]["level"] == 80
+    # the next `* monitor` line keeps the frame's level until a frame says otherwise
+    inst._on_line("* monitor t=140 pad raw=9 level=5100 trigger=950 pressed=1 release=570")
+    inst._on_line("* levels t=166 switch=0,0 pad=4000,1 hand=80,0")
+    pad = hub.sent[-1]["channels"][1]
+    assert (pad["level"], pad["trigger"], pad["release"]) == (4000, 950, 570)
+
+
+@pytest.mark.parametrize(
+    "line", ["* levels", "* levels t=5 pad", "* levels t=x pad=1", "* levels pad=a,b sw=1,0"]
+)
+def test_a_damaged_frame_parses_to_what_it_holds(line: str) -> None:
+    msg = parse_async(line)
+    assert msg["kind"] == "levels"
+    assert all(s["sensor"] in ("sw",) for s in msg.get("sensors", []))

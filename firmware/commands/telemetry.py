@@ -1,11 +1,16 @@
-"""`monitor`, and the lines sent between ticks: `* monitor` (each sensor), `* event` (the MIDI
-played), `* fault` / `* info ... recovered` (sensor news).
+"""`monitor`, and the lines sent between ticks: `* levels` (every sensor's level and press, one
+line a frame), `* monitor` (one sensor's whole state), `* event` (the MIDI played), `* fault` /
+`* info ... recovered` (sensor news).
 
-The monitor rate is capped to what the serial link carries for this instrument's sensors
-(`max_rate`: far more on usbserial's port than byte by byte on the built-in one), so a monitor
-can never crowd out replies; a faster request is clamped to the cap. Every line is paid from one
-byte budget; what the rounds leave of it goes to early lines (`Telemetry.early`): a sensor that
-moves is sent at the next poll, not at the next round.
+A meter frame is one `* levels` line for all sensors: on the emulated Pico a line costs about
+the same to make and send whatever it carries, and four `* monitor` lines a frame (one per
+sensor, every field) made a 4-sensor 30 Hz meter cost the loop ~100 ticks a second. What moves
+slowly (the trigger and release points, the noise band, the learned movement, the raw reading)
+comes in `* monitor` lines: one sensor's at once when its trigger or release point moves (a
+sensitivity slider dragged), else each in turn every _DETAIL_MS. The rate is capped to what the
+serial link carries for this instrument (`max_rate`); every line is paid from one byte budget,
+and what the frames leave of it goes to early frames (`Telemetry.early`): a press that begins or
+ends, or a level that moves, is shown at the next poll, not at the next frame.
 """
 
 import time
@@ -16,33 +21,42 @@ from micropython import const
 from commands import between_ticks, command, start
 
 _MONITOR_MAX_HZ = const(50)
-# What `* monitor` lines may use of the serial link, in bytes a second (docs/protocol.md, Monitor
+# What monitor lines may use of the serial link, in bytes a second (docs/protocol.md, Monitor
 # cap). The built-in port, written a byte per readiness check: about 3/4 of the ~3.2 KB/s it
 # wrote on the emulated Pico, the rest kept for replies and events.
 _MONITOR_BYTES_S = const(2400)
-# usbserial's port (chunks, 20+ KB/s out): the link is no longer what limits a monitor, the
-# loop's time is. On the emulated Pico a 4-sensor monitor at 30 Hz (12,000 bytes a second) cost
-# so much per line (making it, and the usb.device transfers in Python) that the loop fell to
-# ~378 ticks a second (benchmarks/hil_serial.py, docs/reliability.md), so the cap stays at the
-# built-in port's. Making a line now costs ~1/8 of the garbage and ~1/2.4 of the time (one `%`
-# format, MicroPython VM); the transfers are unchanged. Raise this once a 4-sensor 30 Hz run of
-# `python -m benchmarks.hil_monitor --cap 12000` shows no late ticks
-_MONITOR_BYTES_S_USB = const(2400)
+# usbserial's port (chunks, 20+ KB/s out): the loop's time, not the link, limits a monitor. On
+# the emulated Pico a 4-sensor meter at 30 Hz as `* levels` frames (~2.6 KB/s with its
+# `* monitor` lines) costs the loop no more than a 1 Hz one did (benchmarks/hil_monitor.py,
+# docs/benchmarks.md, session 13); this leaves room for early frames and a sensitivity drag
+_MONITOR_BYTES_S_USB = const(4800)
 _MONITOR_LINE = const(96)  # bytes in a long `* monitor` line (5-digit values, a 10-letter name)
-# `* monitor` lines (docs/protocol.md, Monitor); the last %s is "" or " early=1" (a line sent
-# between rounds because its sensor moved: a frame of its own). Made as bytes with the newline:
-# one object a line goes out as (a str, its encoding and the newline added were three, each
-# found room for on the heap: ~0.2 ms of a 1.7 ms line on the emulated Pico)
-_LINE = b"* monitor t=%d %s raw=%d level=%d trigger=%d pressed=%d release=%d noise=%d move=%d%s\n"
-_LINE_PLAIN = b"* monitor t=%d %s raw=%d level=%d trigger=%d pressed=%d release=%d noise=0%s\n"
-_EARLY = b" early=1"
-_MIN_BAND = const(64)  # a level change smaller than this never sends an early line (of 16383)
-_EARLY_BURST = const(4)  # early lines the budget may save up
+_DETAIL_MS = const(250)  # one sensor's `* monitor` line this often (in turn), at least
+_DETAIL_BYTES_S = const(_MONITOR_LINE * 1000 // _DETAIL_MS)  # what that takes of the cap
+# `* monitor` lines (docs/protocol.md, Monitor). Made as bytes with the newline: one object a
+# line goes out as (a str, its encoding and the newline added were three, each found room for
+# on the heap: ~0.2 ms of a 1.7 ms line on the emulated Pico)
+_LINE = b"* monitor t=%d %s raw=%d level=%d trigger=%d pressed=%d release=%d noise=%d move=%d\n"
+_LINE_PLAIN = b"* monitor t=%d %s raw=%d level=%d trigger=%d pressed=%d release=%d noise=0\n"
+_FRAME_HEAD = b"* levels t=%d"
+_FRAME_ONE = b" %s=%%d,%%d"  # a sensor's part of the frame's format: name=level,pressed
+_FRAME_FIXED = const(22)  # a frame's bytes besides its sensors' (10-digit t, the newline)
+_FRAME_PER = const(9)  # a sensor's bytes in a frame besides its name (" =16383,1")
+_MIN_BAND = const(64)  # a level change smaller than this never sends an early frame (of 16383)
+_EARLY_BURST = const(4)  # long lines' worth of budget that may be saved up
 _TOP = const(_MONITOR_LINE * 1000 * _EARLY_BURST)
-_EARLY_GAP_MS = const(20)  # a sensor's early lines come at least this far apart (50 Hz at most)
+_EARLY_GAP_MS = const(20)  # an early frame comes at least this long after the last frame
 _BURST_MS = const(250)  # (a long gap between polls adds no more than this to the allowance)
 _EVENTS_PER_POLL = const(8)  # `* event` lines per poll at most
 _CHECK_MS = const(50)  # how often sensor faults are looked at
+
+
+def frame_bytes(names):
+    """The most bytes a `* levels` frame for sensors called `names` takes."""
+    n = _FRAME_FIXED
+    for name in names:
+        n += len(name) + _FRAME_PER
+    return n
 
 
 class Telemetry:
@@ -53,20 +67,32 @@ class Telemetry:
         self.inst = con.inst
         self.monitor_hz = 0
         self.next_check = None  # None: due now
-        self.next_monitor = None
-        self.mon_i = len(con.inst.channels)  # next sensor of the round under way (len: none)
-        self.mon_t = 0  # when the round under way started (ms): its lines' t=
+        self.next_monitor = None  # when the next frame is due (None: at once)
         self.faults = [0] * len(con.inst.channels)
         n = len(con.inst.channels)
         self.names = [ch.name.encode() for ch in con.inst.channels]  # (for the bytes lines)
-        self.sent_level = [0] * n  # each sensor's level and press in its last line
+        fmt = _FRAME_HEAD
+        for name in self.names:
+            fmt += _FRAME_ONE % name
+        self.frame_fmt = fmt + b"\n"  # (made once: a frame is one `%` with every value)
+        self.frame_args = [0] * (1 + 2 * n)
+        self.frame_cost = frame_bytes(self.names) * 1000  # (budget units: bytes x ms)
+        self.frame_ms = 0  # when the last frame was made
+        self.early_ok = False  # a level's move may bring a frame early (once between rounds)
+        self.sent_level = [0] * n  # each sensor's level and press in the last frame
         self.sent_pressed = bytearray(n)
-        self.sent_ms = [0] * n  # when each sensor's last line was made
-        self.early_ok = bytearray(n)  # 1: its last line was a round's (an early one may follow)
+        self.detail_trigger = [0] * n  # each sensor's trigger and release in its last
+        self.detail_release = [0] * n  # `* monitor` line (-1: none sent yet)
+        self.detail_ms = None  # when the last `* monitor` line was made (None: none yet)
+        self.detail_i = 0  # the sensor whose `* monitor` line is next in turn
+        self.point_i = 0  # the sensor moved_point() looks at first
+        self.look_points = True  # moved_point() is worth a call (set by each round)
+        self.seen_version = -1  # the settings' version details() last saw
+        self.look_i = 0  # the sensor whose level early() looks at next
+        self.played = False  # MIDI went out since early() last looked at the presses
         self.bytes_s = 0  # what monitor lines may use of the link (link_bytes_s())
         self.tokens = 0  # the budget left: bytes a second x ms (a line costs its bytes x 1000)
-        self.budget_ms = None  # the last poll budget() saw
-        self.early_i = 0  # the sensor the last early line was for
+        self.budget_ms = None  # when budget() last ran
         # a copy of the packets of the ticks since the last poll, for `* event` lines
         self._ev_buf = bytearray(_EVENTS_PER_POLL * 4)
         self._ev_src = bytearray(_EVENTS_PER_POLL)
@@ -112,69 +138,124 @@ class Telemetry:
                     write(protocol.notice("info", ch.name + " recovered"))
                 seen[i] = f
 
-    def monitor_lines(self, now_ms, only=None):
-        """`* monitor` lines for every sensor, or only sensor number `only`."""
-        chans = self.inst.channels
-        if only is not None:
-            self._line(now_ms, only, chans[only])
-            return
-        for i in range(len(chans)):
-            self._line(now_ms, i, chans[i])
+    def _pay(self, cost):
+        tok = self.tokens - cost
+        self.tokens = tok if tok > -_TOP else -_TOP
 
-    def _line(self, now_ms, i, ch, tail=b""):
-        # one `%` format: a single object made in C (the old chain of `+` and str() made
-        # ~15 strings a line, a cost the Pico paid 120 times a second for a 4-sensor meter);
+    def frame(self, now_ms):
+        """One `* levels` line: every sensor's level and press (one `%` format, made in C)."""
+        a = self.frame_args
+        a[0] = now_ms
+        lv = self.sent_level
+        pr = self.sent_pressed
+        chans = self.inst.channels
+        for i in range(len(chans)):
+            ch = chans[i]
+            lvl = ch.level
+            p = 1 if ch.pressed else 0
+            a[1 + 2 * i] = lvl
+            a[2 + 2 * i] = p
+            lv[i] = lvl
+            pr[i] = p
+        self.con.write_line(self.frame_fmt % tuple(a))
+        self.frame_ms = now_ms
+        self._pay(self.frame_cost)
+
+    def detail(self, now_ms, i):
+        """Sensor number `i`'s `* monitor` line: all it reports (docs/protocol.md)."""
+        ch = self.inst.channels[i]
         # the conditioner's levels read straight from it (Channel's properties are calls)
         cond = ch.cond
-        lvl = ch.level
         if cond:
+            trig = cond.trigger_level
+            rel = cond.release_level
             data = _LINE % (
                 now_ms,
                 self.names[i],
                 ch.raw,
-                lvl,
-                cond.trigger_level,
+                ch.level,
+                trig,
                 ch.pressed,
-                cond.release_level,
+                rel,
                 cond.noise_level,
                 cond.move,
-                tail,
             )
         else:
-            data = _LINE_PLAIN % (
-                now_ms,
-                self.names[i],
-                ch.raw,
-                lvl,
-                ch.trigger_level,
-                ch.pressed,
-                ch.release_level,
-                tail,
-            )
+            trig = ch.trigger_level
+            rel = ch.release_level
+            data = _LINE_PLAIN % (now_ms, self.names[i], ch.raw, ch.level, trig, ch.pressed, rel)
         self.con.write_line(data)
-        self.sent_level[i] = lvl
-        self.sent_pressed[i] = 1 if ch.pressed else 0
-        self.sent_ms[i] = now_ms
+        self.detail_trigger[i] = trig
+        self.detail_release[i] = rel
+        self.detail_ms = now_ms
         # every line costs the 96 bytes the cap assumes (not its own, shorter length): what
         # that leaves is margin the link keeps for replies, `* event` and `* act` lines
-        tok = self.tokens - _MONITOR_LINE * 1000
-        self.tokens = tok if tok > -_TOP else -_TOP
-        # (one early line for a moved level between a sensor's round lines; a press or release
-        # has one whenever it comes: early())
-        self.early_ok[i] = 0 if tail else 1
+        self._pay(_MONITOR_LINE * 1000)
+
+    def moved_point(self):
+        """The first sensor (from the one after the last found) whose trigger or release point
+        moved since its last `* monitor` line, or -1."""
+        chans = self.inst.channels
+        n = len(chans)
+        i = self.point_i
+        for _ in range(n):
+            ch = chans[i]
+            cond = ch.cond
+            if cond:
+                trig = cond.trigger_level
+                rel = cond.release_level
+            else:
+                trig = ch.trigger_level
+                rel = ch.release_level
+            if trig != self.detail_trigger[i] or rel != self.detail_release[i]:
+                self.point_i = i + 1 if i + 1 < n else 0
+                return i
+            i = i + 1 if i + 1 < n else 0
+        return -1
+
+    def details(self, now_ms):
+        """Between frames: a `* monitor` line for a sensor whose trigger or release point
+        moved (looked for after each round and each change of settings, until none has; from
+        what the frames leave of the budget, _EARLY_GAP_MS apart), else the next sensor's in
+        turn every _DETAIL_MS. True when one was made."""
+        last = self.detail_ms
+        since = _DETAIL_MS if last is None else time.ticks_diff(now_ms, last)
+        i = -1
+        v = self.con.settings.version
+        if v != self.seen_version:  # a setting changed: a sensitivity, say (moves a trigger)
+            self.seen_version = v
+            self.look_points = True
+        if self.look_points and since >= _EARLY_GAP_MS:
+            i = self.moved_point()
+            if i < 0:
+                self.look_points = False
+            elif self.detail_trigger[i] >= 0:  # (a sensor with no line yet has one at once)
+                self.budget(now_ms)
+                if self.tokens < _MONITOR_LINE * 1000:
+                    i = -1
+        if i < 0 and since >= _DETAIL_MS:
+            i = self.detail_i
+        if i < 0:
+            return False
+        self.detail(now_ms, i)
+        self.detail_i = i + 1 if i + 1 < len(self.names) else 0
+        return True
 
     def start(self, hz, bytes_s):
         """Monitor at `hz` (0: off) on a link giving monitor lines `bytes_s` a second."""
         self.monitor_hz = hz
         self.next_monitor = None
-        self.mon_i = len(self.inst.channels)  # (a new round starts at once)
         self.bytes_s = bytes_s
         self.tokens = 0
         self.budget_ms = None
+        self.detail_ms = None
+        for i in range(len(self.names)):
+            self.detail_trigger[i] = self.detail_release[i] = -1  # every sensor's, at once
 
     def budget(self, now_ms):
-        """Each poll: the link's monitor bytes since the last poll join the budget every line
-        is paid from (bytes a second x ms; at most _EARLY_BURST lines saved up)."""
+        """Before a line is paid for: the link's monitor bytes since the last call join the
+        budget every line is paid from (bytes a second x ms; at most _EARLY_BURST long lines
+        saved up)."""
         last = self.budget_ms
         self.budget_ms = now_ms
         if last is not None:
@@ -183,37 +264,49 @@ class Telemetry:
             self.tokens = tok if tok < _TOP else _TOP
 
     def early(self, now_ms):
-        """Between rounds: the line of one sensor whose level moved past its noise band (or
-        whose press began or ended) since its last line, sent now rather than at the next
-        round, so a meter shows a move within a poll (~4 ms), not a frame period. Only from
-        what the rounds leave of the budget (the link's monitor bytes: never more than the cap),
-        one a sensor between two of its round lines, and _EARLY_GAP_MS after its last line."""
-        if self.tokens < _MONITOR_LINE * 1000:
-            return
+        """Between rounds: a frame now rather than at the next round when a sensor's press
+        began or ended, or (once between two rounds) its level moved past its noise band,
+        since the last frame; so a meter shows a move within a poll (~4 ms), not a frame
+        period. Only from what the rounds leave of the budget, and _EARLY_GAP_MS after the
+        last frame (the caller looks); True when one was made. Cheap on the many polls with
+        nothing to send: every press is looked at once something has played, else one sensor
+        a poll, and the budget only once there is a frame to pay for."""
         chans = self.inst.channels
-        n = len(chans)
-        i = self.early_i
-        for _ in range(n):  # from where the last early line left off: no sensor starves
-            i = i + 1 if i + 1 < n else 0
-            if time.ticks_diff(now_ms, self.sent_ms[i]) < _EARLY_GAP_MS:
-                continue
+        sent = self.sent_pressed
+        moved = 0  # 1: a press began or ended; 2: a level moved
+        if self.played:  # MIDI went out since the last look: a press may have begun or ended
+            for i in range(len(chans)):
+                if (1 if chans[i].pressed else 0) != sent[i]:
+                    moved = 1
+                    break
+            else:
+                self.played = False
+        if not moved:
+            # one sensor a poll, in turn: a press that began or ended with no MIDI of its own
+            # (a note another sensor still holds), or a level that moved
+            i = self.look_i
+            self.look_i = i + 1 if i + 1 < len(chans) else 0
             ch = chans[i]
-            # a press that began or ended is always worth an early line; a level that moved,
-            # once between two round lines (a press can come a little after its move: the
-            # twitch check may hold it until the level levels off)
-            if (1 if ch.pressed else 0) == self.sent_pressed[i]:
-                if not self.early_ok[i]:
-                    continue
-                cond = ch.cond
+            if (1 if ch.pressed else 0) != sent[i]:
+                moved = 1
+            elif self.early_ok:
                 d = ch.level - self.sent_level[i]
                 if d < 0:
                     d = -d
+                cond = ch.cond
                 band = cond.noise_level if cond else 0
-                if d <= (band if band > _MIN_BAND else _MIN_BAND):
-                    continue
-            self._line(now_ms, i, ch, _EARLY)
-            self.early_i = i
-            return
+                if d > (band if band > _MIN_BAND else _MIN_BAND):
+                    moved = 2
+        if not moved:
+            return False
+        self.budget(now_ms)
+        if self.tokens < self.frame_cost:
+            return False
+        if moved == 2:
+            self.early_ok = False
+        self.played = False
+        self.frame(now_ms)
+        return True
 
     def events(self):
         if self._capturing:
@@ -228,6 +321,9 @@ class Telemetry:
             n = midi.count
             if n > _EVENTS_PER_POLL:
                 n = _EVENTS_PER_POLL
+        if not n:
+            return  # (most polls)
+        self.played = True
         names = self.con.settings.names
         write = self.con.write
         for k in range(n):
@@ -271,10 +367,11 @@ def link_bytes_s():
     return _MONITOR_BYTES_S if usbserial.running() is None else _MONITOR_BYTES_S_USB
 
 
-def max_rate(channels, bytes_s=_MONITOR_BYTES_S):
-    """The fastest monitor rate (Hz) a link carrying `bytes_s` of monitor lines a second
-    (link_bytes_s()) carries for this many sensors."""
-    hz = bytes_s // (_MONITOR_LINE * (channels if channels > 0 else 1))
+def max_rate(names, bytes_s=_MONITOR_BYTES_S):
+    """The fastest monitor rate (frames a second) a link carrying `bytes_s` of monitor lines a
+    second (link_bytes_s()) carries for sensors called `names` (bytes): their frames, and the
+    `* monitor` line every _DETAIL_MS."""
+    hz = (bytes_s - _DETAIL_BYTES_S) // frame_bytes(names)
     if hz > _MONITOR_MAX_HZ:
         return _MONITOR_MAX_HZ
     return hz if hz > 1 else 1
@@ -283,7 +380,7 @@ def max_rate(channels, bytes_s=_MONITOR_BYTES_S):
 @command("monitor", "monitor <rate_hz> | monitor off")
 def monitor(con, rest):
     bytes_s = link_bytes_s()
-    cap = max_rate(len(con.inst.channels), bytes_s)
+    cap = max_rate(con.telemetry.names, bytes_s)
     if rest.lower() == "off":
         hz = 0
     else:
@@ -296,7 +393,7 @@ def monitor(con, rest):
                 "value",
                 "monitor takes a rate from 1 to "
                 + str(_MONITOR_MAX_HZ)
-                + " (lines a second for each sensor; this instrument's link carries up to "
+                + " (meter frames a second; this instrument's link carries up to "
                 + str(cap)
                 + "), or off.",
             )
@@ -318,15 +415,7 @@ def _faults(con, now_ms):
 def _monitor(con, now_ms):
     t = con.telemetry
     if t.monitor_hz:
-        t.budget(now_ms)
         t.events()
-        i = t.mon_i
-        if i < len(t.inst.channels):
-            # one sensor's line per poll (every 4 ms): a round of four lines made at once would
-            # hold up a tick on a Pico. The round's lines share its time (tools group them by t)
-            t.monitor_lines(t.mon_t, i)
-            t.mon_i = i + 1
-            return
         nxt = t.next_monitor
         if nxt is None or time.ticks_diff(now_ms, nxt) >= 0:
             period = 1000 // t.monitor_hz
@@ -334,8 +423,13 @@ def _monitor(con, now_ms):
                 nxt = now_ms  # the first, or far behind: start afresh
             # from when it was due, not when the poll (every 4 ms) saw it: 30 Hz stays 30 Hz
             t.next_monitor = time.ticks_add(nxt, period)
-            t.mon_t = now_ms
-            t.monitor_lines(now_ms, 0)
-            t.mon_i = 1
-        else:
-            t.early(now_ms)
+            t.budget(now_ms)
+            t.frame(now_ms)
+            t.early_ok = True
+            t.look_points = True
+            return
+        # (one line a poll at most: two made at once would hold up a tick on a Pico)
+        if t.details(now_ms):
+            return
+        if time.ticks_diff(now_ms, t.frame_ms) >= _EARLY_GAP_MS and t.early(now_ms):
+            t.next_monitor = time.ticks_add(now_ms, 1000 // t.monitor_hz)

@@ -69,8 +69,7 @@ class Instrument:
         self.requests: queue.Queue[tuple[str, Done]] = queue.Queue()
         self.thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._frame: list[dict[str, Any]] = []
-        self._frame_t: Any = None
+        self._meter: dict[str, dict[str, Any]] = {}  # each sensor's last meter values
         self._stale_since: float | None = None  # a set changed what status says, not read yet
         self.released_until = 0.0  # monotonic: the port is let go (for `attune deploy`) until
         self.released_for = ""
@@ -345,21 +344,13 @@ class Instrument:
         self.hub.emit_line(self.id, line)
         parsed = parse_async(line)
         kind = parsed.get("kind")
-        if kind == "monitor" and parsed.get("early"):
-            # a sensor that moved between rounds: a frame of its own, sent at once (the
-            # round being gathered goes on)
-            ch = messages.meter_channel(parsed)
-            self.hub.emit(
-                {"type": "meter", "device": self.id, "t": parsed.get("t"), "channels": [ch]}
-            )
-        elif kind == "monitor":
-            t = parsed.get("t", self._frame_t)
-            if self._frame and t != self._frame_t:
-                self._flush_frame()
-            self._frame_t = t
-            self._frame.append(messages.meter_channel(parsed))
-            if len(self._frame) >= max(1, len(self.status.get("channels") or ())):
-                self._flush_frame()
+        if kind in ("monitor", "levels"):
+            # a frame (every sensor's level and press) or one sensor's whole state (its
+            # trigger moved, or its turn): either is shown at once
+            chans = messages.meter_frame(self._meter, parsed)
+            if chans:
+                t = parsed.get("t")
+                self.hub.emit({"type": "meter", "device": self.id, "t": t, "channels": chans})
         elif kind == "event":
             note = messages.note_message(self.id, parsed, self.midi_channel)
             if note is not None:
@@ -368,10 +359,6 @@ class Instrument:
             pass  # a press that ended: the journal's recorder takes it, it is no notice
         else:
             self.hub.emit(messages.notice_message(self.id, parsed))
-
-    def _flush_frame(self) -> None:
-        frame, self._frame = self._frame, []
-        self.hub.emit({"type": "meter", "device": self.id, "t": self._frame_t, "channels": frame})
 
 
 def _in_step(client: Client, line: str, key: str) -> dict[str, Any]:

@@ -90,6 +90,25 @@ def meter_channel(parsed: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def meter_frame(known: dict[str, dict[str, Any]], parsed: dict[str, Any]) -> list[dict[str, Any]]:
+    """The meter channels of a `* monitor` line (one sensor, all it reports) or a `* levels`
+    frame (every sensor's level and press: the rest as its last `* monitor` line said, kept
+    in `known` by sensor name)."""
+    if parsed.get("kind") == "monitor":
+        ch = meter_channel(parsed)
+        known[ch["name"]] = ch
+        return [ch]
+    out = []
+    for s in parsed.get("sensors", ()):
+        name = s["sensor"]
+        ch = dict(known.get(name) or meter_channel({"sensor": name}))
+        ch["level"] = s["level"]
+        ch["pressed"] = 1 if s["pressed"] else 0
+        known[name] = ch
+        out.append(ch)
+    return out
+
+
 def note_message(device: str, parsed: dict[str, Any], channel: int) -> dict[str, Any] | None:
     """A `* event` line as a note message, or None for a kind the page does not know."""
     kind = parsed.get("type")

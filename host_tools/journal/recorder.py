@@ -15,8 +15,8 @@ the default clock); the journal stores unix seconds.
 What becomes an activation:
 - `* act <sensor> t=<onset ms> hold= vel= peak= level=` (one line per press, sent when it
   ends): the onset's host time is t + offset, the offset being the smallest (host receive ms -
-  device ms) over the last 10 s of `* monitor t=` lines and `* act` lines (whose device ms is
-  t + hold, when it was sent): the least delayed line.
+  device ms) over the last 10 s of `* monitor t=` and `* levels t=` lines and `* act` lines
+  (whose device ms is t + hold, when it was sent): the least delayed line.
 - Older firmware sends no `* act`: a press is then a `* event <sensor> note_on` ... `note_off`
   pair (the first note-on to the last note-off, so a chord is one press), timed by when the
   host read them; velocity from the first note-on, the level's and reading's peak from the
@@ -102,7 +102,8 @@ class DeviceClock:
         return self._base + _ticks_diff(t, self._last)
 
     def tick(self, t: int, host_ms: float) -> None:
-        """A `* monitor t=` line: the clock moves on (backwards means a restart)."""
+        """A `* monitor t=` or `* levels t=` line: the clock moves on (backwards means a
+        restart)."""
         if self._last is not None and _ticks_diff(t, self._last) < 0:
             self._mins.clear()  # the device restarted: its clock means something new
             self.restarts += 1
@@ -335,6 +336,8 @@ class Recorder:
         kind = words[1]
         if kind == "monitor":
             self._monitor(words, host_ms)
+        elif kind == "levels":
+            self._levels(words, host_ms)
         elif kind == "act":
             self._act(words, host_ms)
         elif kind == "event" and len(words) >= 5 and words[3] in ("note_on", "note_off"):
@@ -357,13 +360,30 @@ class Recorder:
                 level = v
             elif k == "pressed":
                 pressed = v
+        self._tick(t, host_ms)
+        if sensor is not None:
+            self._sensor(sensor, level, raw, pressed, host_ms)
+
+    def _levels(self, words: list[str], host_ms: float) -> None:
+        # `* levels t=<ms> <sensor>=<level>,<pressed> ...`: every sensor's level and press
+        for w in words[2:]:
+            k, eq, v = w.partition("=")
+            if k == "t":
+                self._tick(v, host_ms)
+            elif eq:
+                level, _, pressed = v.partition(",")
+                self._sensor(k, level, None, pressed, host_ms)
+
+    def _tick(self, t: str | None, host_ms: float) -> None:
         if t is not None:
             try:
                 self._clock.tick(int(t), host_ms)
             except ValueError:
                 pass
-        if sensor is None:
-            return
+
+    def _sensor(
+        self, sensor: str, level: str | None, raw: str | None, pressed: str | None, host_ms: float
+    ) -> None:
         if pressed is not None:
             now = pressed not in ("0", "False", "false")
             if self._pressed.get(sensor) and not now:
