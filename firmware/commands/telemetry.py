@@ -45,7 +45,8 @@ _FRAME_PER = const(9)  # a sensor's bytes in a frame besides its name (" =16383,
 _MIN_BAND = const(64)  # a level change smaller than this never sends an early frame (of 16383)
 _EARLY_BURST = const(4)  # long lines' worth of budget that may be saved up
 _TOP = const(_MONITOR_LINE * 1000 * _EARLY_BURST)
-_EARLY_GAP_MS = const(20)  # an early frame comes at least this long after the last frame
+_EARLY_GAP_MS = const(20)  # an early frame for a moved level: this long after the last frame
+_PRESS_GAP_MS = const(8)  # ... for a press that began or ended (a few a second at most)
 _BURST_MS = const(250)  # (a long gap between polls adds no more than this to the allowance)
 _EVENTS_PER_POLL = const(8)  # `* event` lines per poll at most
 _CHECK_MS = const(50)  # how often sensor faults are looked at
@@ -267,10 +268,13 @@ class Telemetry:
         """Between rounds: a frame now rather than at the next round when a sensor's press
         began or ended, or (once between two rounds) its level moved past its noise band,
         since the last frame; so a meter shows a move within a poll (~4 ms), not a frame
-        period. Only from what the rounds leave of the budget, and _EARLY_GAP_MS after the
-        last frame (the caller looks); True when one was made. Cheap on the many polls with
-        nothing to send: every press is looked at once something has played, else one sensor
-        a poll, and the budget only once there is a frame to pay for."""
+        period. Only from what the rounds leave of the budget, and _PRESS_GAP_MS (a press) or
+        _EARLY_GAP_MS (a level) after the last frame; True when one was made. Cheap on the
+        many polls with nothing to send: every press is looked at once something has played,
+        else one sensor a poll, and the budget only once there is a frame to pay for."""
+        since = time.ticks_diff(now_ms, self.frame_ms)
+        if since < _PRESS_GAP_MS:
+            return False
         chans = self.inst.channels
         sent = self.sent_pressed
         moved = 0  # 1: a press began or ended; 2: a level moved
@@ -289,7 +293,7 @@ class Telemetry:
             ch = chans[i]
             if (1 if ch.pressed else 0) != sent[i]:
                 moved = 1
-            elif self.early_ok:
+            elif self.early_ok and since >= _EARLY_GAP_MS:
                 d = ch.level - self.sent_level[i]
                 if d < 0:
                     d = -d
@@ -431,5 +435,5 @@ def _monitor(con, now_ms):
         # (one line a poll at most: two made at once would hold up a tick on a Pico)
         if t.details(now_ms):
             return
-        if time.ticks_diff(now_ms, t.frame_ms) >= _EARLY_GAP_MS and t.early(now_ms):
+        if t.early(now_ms):
             t.next_monitor = time.ticks_add(now_ms, 1000 // t.monitor_hz)
