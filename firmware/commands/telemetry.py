@@ -4,7 +4,7 @@ line a frame), `* monitor` (one sensor's whole state), `* event` (the MIDI playe
 
 A meter frame is one `* levels` line for all sensors: on the emulated Pico a line costs about
 the same to make and send whatever it carries, and four `* monitor` lines a frame (one per
-sensor, every field) made a 4-sensor 30 Hz meter cost the loop ~100 ticks a second. What moves
+sensor, every field) made a 4-sensor 30 Hz meter cost the loop ~90 ticks a second. What moves
 slowly (the trigger and release points, the noise band, the learned movement, the raw reading)
 comes in `* monitor` lines: one sensor's at once when its trigger or release point moves (a
 sensitivity slider dragged), else each in turn every _DETAIL_MS. The rate is capped to what the
@@ -26,9 +26,10 @@ _MONITOR_MAX_HZ = const(50)
 # wrote on the emulated Pico, the rest kept for replies and events.
 _MONITOR_BYTES_S = const(2400)
 # usbserial's port (chunks, 20+ KB/s out): the loop's time, not the link, limits a monitor. On
-# the emulated Pico a 4-sensor meter at 30 Hz as `* levels` frames (~2.6 KB/s with its
-# `* monitor` lines) costs the loop no more than a 1 Hz one did (benchmarks/hil_monitor.py,
-# docs/benchmarks.md, session 13); this leaves room for early frames and a sensitivity drag
+# the emulated Pico a 4-sensor meter at 30 Hz as `* levels` frames (~2.2 KB/s with its
+# `* monitor` lines) takes 258 ms a second of console polls and link calls, against 461 as
+# four `* monitor` lines a frame and 226 at the old cap of 6 Hz (benchmarks/hil_monitor.py,
+# docs/benchmarks.md, session 13); 4800 leaves room for early frames and a sensitivity drag
 _MONITOR_BYTES_S_USB = const(4800)
 _MONITOR_LINE = const(96)  # bytes in a long `* monitor` line (5-digit values, a 10-letter name)
 _DETAIL_MS = const(250)  # one sensor's `* monitor` line this often (in turn), at least
@@ -47,7 +48,7 @@ _EARLY_BURST = const(4)  # long lines' worth of budget that may be saved up
 _TOP = const(_MONITOR_LINE * 1000 * _EARLY_BURST)
 _EARLY_GAP_MS = const(20)  # an early frame for a moved level: this long after the last frame
 _PRESS_GAP_MS = const(8)  # ... for a press that began or ended (a few a second at most)
-_BURST_MS = const(250)  # (a long gap between polls adds no more than this to the allowance)
+_BURST_MS = const(250)  # (a long gap between budget() calls adds no more than this)
 _EVENTS_PER_POLL = const(8)  # `* event` lines per poll at most
 _CHECK_MS = const(50)  # how often sensor faults are looked at
 
@@ -82,8 +83,8 @@ class Telemetry:
         self.early_ok = False  # a level's move may bring a frame early (once between rounds)
         self.sent_level = [0] * n  # each sensor's level and press in the last frame
         self.sent_pressed = bytearray(n)
-        self.detail_trigger = [0] * n  # each sensor's trigger and release in its last
-        self.detail_release = [0] * n  # `* monitor` line (-1: none sent yet)
+        self.detail_trigger = [-1] * n  # each sensor's trigger and release in its last
+        self.detail_release = [-1] * n  # `* monitor` line (-1: none sent yet)
         self.detail_ms = None  # when the last `* monitor` line was made (None: none yet)
         self.detail_i = 0  # the sensor whose `* monitor` line is next in turn
         self.point_i = 0  # the sensor moved_point() looks at first
