@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from host_tools.client import Client, parse_async
 from host_tools.errors import Refused
@@ -115,3 +117,10 @@ def test_a_damaged_frame_parses_to_what_it_holds(line: str) -> None:
     msg = parse_async(line)
     assert msg["kind"] == "levels"
     assert all(s["sensor"] in ("sw",) for s in msg.get("sensors", []))
+
+
+@given(st.text(max_size=80), st.sampled_from(["* levels ", "* monitor ", "* levels t=5 "]))
+def test_any_meter_line_parses_and_merges_without_raising(tail: str, head: str) -> None:
+    known: dict = {}
+    for ch in messages.meter_frame(known, parse_async(head + tail)):
+        assert isinstance(ch["name"], str) and ch["pressed"] in (0, 1)
