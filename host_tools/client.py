@@ -184,14 +184,21 @@ class Client:
             return True
         return False
 
+    def _take_line(self) -> str | None:
+        """A complete line already read (without its line ending), or None."""
+        nl = self._buf.find(b"\n")
+        if nl < 0:
+            return None
+        raw = bytes(self._buf[:nl])
+        del self._buf[: nl + 1]
+        return raw.decode("utf-8", errors="replace").rstrip("\r")
+
     def _next_line(self, deadline: float) -> str | None:
         """The next complete line (without its line ending), or None when the deadline passes."""
         while True:
-            nl = self._buf.find(b"\n")
-            if nl >= 0:
-                raw = bytes(self._buf[:nl])
-                del self._buf[: nl + 1]
-                return raw.decode("utf-8", errors="replace").rstrip("\r")
+            line = self._take_line()
+            if line is not None:
+                return line
             if time.monotonic() >= deadline:
                 return None
             self._fill()
@@ -321,6 +328,26 @@ class Client:
             elif line.strip():
                 self.stale += 1
         self._buf.clear()
+
+    def next_async(self) -> str | None:
+        """The next `* ` line (set aside earlier, or complete after at most one read of the
+        port), or None. The read waits up to the port's own timeout, and pyserial's
+        `cancel_read` ends it: Studio's hub waits here between requests, and a request that
+        arrives meanwhile must not wait for a second read (up to 50 ms, or the next line)."""
+        if self.async_lines:
+            return self.async_lines.popleft()
+        filled = False
+        while True:
+            line = self._take_line()
+            if line is None:
+                if filled:
+                    return None
+                self._fill()
+                filled = True
+            elif line.startswith("*"):
+                return line
+            elif line.strip():
+                self.noise.append(line)  # a stray reply or REPL output: not for us
 
     def read_async(self, timeout: float) -> str | None:
         """The next `* ` line (set aside earlier or newly arrived), or None after `timeout`."""

@@ -229,3 +229,34 @@ def test_parse_async_lines():
     assert j["values"] == {"range": 58}
     assert parse_async("* ")["kind"] == "other"
     assert parse_async("* event")["kind"] == "other"
+
+
+class _SlowPort:
+    """A port with nothing to read: each read waits out its timeout (50 ms on the hub's ports)
+    unless cancelled, as pyserial's `cancel_read` ends one wait."""
+
+    in_waiting = 0
+
+    def __init__(self, lines: bytes = b"") -> None:
+        self.data = lines
+        self.reads = 0
+
+    def read(self, size: int = 1) -> bytes:
+        self.reads += 1
+        out, self.data = self.data, b""
+        return out
+
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+
+def test_next_async_reads_the_port_at_most_once():
+    # Studio's hub waits here between requests; a request's cancel_read ends one wait, and a
+    # second one would hold the request up to the next line (33 ms at 30 Hz) or 50 ms
+    port = _SlowPort()
+    client = Client(port)
+    assert client.next_async() is None and port.reads == 1
+    port.data = b"OK stray\n* levels t=5 pad=10,0\n* event pad note_on 60 90\n"
+    assert client.next_async() == "* levels t=5 pad=10,0" and port.reads == 2
+    assert client.next_async() == "* event pad note_on 60 90" and port.reads == 2
+    assert client.noise[-1] == "OK stray"

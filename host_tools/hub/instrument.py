@@ -244,7 +244,7 @@ class Instrument:
                 if stale is not None and time.monotonic() - stale > IDLE_S:
                     self._refresh_status(client)
                     continue
-                got = client.read_async(0.001)
+                got = client.next_async()  # (one wait for bytes, which submit() ends)
                 if got is not None:
                     self._on_line(got)
                 continue
