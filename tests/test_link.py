@@ -397,16 +397,21 @@ def test_a_closed_host_pipe_drops_the_output_instead_of_raising(pipe_port):
     assert lnk.pending == 0 and lnk.dropped == 2
 
 
-def test_service_stops_reading_once_its_time_budget_is_spent(port, monkeypatch):
+def costly_clock(monkeypatch, us_per_look):
+    """The link's clock, moved on `us_per_look` by every look at it."""
     clock = [0]
 
     def ticks_us():
-        clock[0] += 50  # every look at the clock costs 50 us
+        clock[0] += us_per_look
         return clock[0]
 
     monkeypatch.setattr(link_mod.time, "ticks_us", ticks_us, raising=False)
     monkeypatch.setattr(link_mod.time, "ticks_ms", lambda: clock[0] // 1000, raising=False)
     monkeypatch.setattr(link_mod.time, "ticks_diff", lambda a, b: a - b, raising=False)
+
+
+def test_service_stops_reading_once_its_time_budget_is_spent(port, monkeypatch):
+    costly_clock(monkeypatch, 50)
     calls = []
     lnk = port.link(None)
     port.send(b"a\n" * 30)
@@ -417,15 +422,7 @@ def test_service_stops_reading_once_its_time_budget_is_spent(port, monkeypatch):
 
 def test_a_service_whose_time_is_spent_before_it_reads_still_takes_a_request(port, monkeypatch):
     # a loop near full: every look at the clock says the service's 400 us are gone
-    clock = [0]
-
-    def ticks_us():
-        clock[0] += 500
-        return clock[0]
-
-    monkeypatch.setattr(link_mod.time, "ticks_us", ticks_us, raising=False)
-    monkeypatch.setattr(link_mod.time, "ticks_ms", lambda: clock[0] // 1000, raising=False)
-    monkeypatch.setattr(link_mod.time, "ticks_diff", lambda a, b: a - b, raising=False)
+    costly_clock(monkeypatch, 500)
     calls = []
     lnk = port.link(None)
     port.send(b"zzz\r\n")
