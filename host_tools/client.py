@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import random
 import re
@@ -184,24 +185,19 @@ class Client:
             return True
         return False
 
-    def _take_line(self) -> str | None:
-        """A complete line already read (without its line ending), or None."""
-        nl = self._buf.find(b"\n")
-        if nl < 0:
-            return None
-        raw = bytes(self._buf[:nl])
-        del self._buf[: nl + 1]
-        return raw.decode("utf-8", errors="replace").rstrip("\r")
-
-    def _next_line(self, deadline: float) -> str | None:
-        """The next complete line (without its line ending), or None when the deadline passes."""
+    def _next_line(self, deadline: float, reads: int = -1) -> str | None:
+        """The next complete line (without its line ending), or None when the deadline passes
+        or after `reads` reads of the port (-1: as many as the deadline allows)."""
         while True:
-            line = self._take_line()
-            if line is not None:
-                return line
-            if time.monotonic() >= deadline:
+            nl = self._buf.find(b"\n")
+            if nl >= 0:
+                raw = bytes(self._buf[:nl])
+                del self._buf[: nl + 1]
+                return raw.decode("utf-8", errors="replace").rstrip("\r")
+            if time.monotonic() >= deadline or reads == 0:
                 return None
             self._fill()
+            reads -= 1
 
     def _set_aside(self, line: str) -> None:
         if self.on_async is not None:
@@ -334,28 +330,18 @@ class Client:
         port), or None. The read waits up to the port's own timeout, and pyserial's
         `cancel_read` ends it: Studio's hub waits here between requests, and a request that
         arrives meanwhile must not wait for a second read (up to 50 ms, or the next line)."""
-        if self.async_lines:
-            return self.async_lines.popleft()
-        filled = False
-        while True:
-            line = self._take_line()
-            if line is None:
-                if filled:
-                    return None
-                self._fill()
-                filled = True
-            elif line.startswith("*"):
-                return line
-            elif line.strip():
-                self.noise.append(line)  # a stray reply or REPL output: not for us
+        return self.read_async(math.inf, reads=1)
 
-    def read_async(self, timeout: float) -> str | None:
-        """The next `* ` line (set aside earlier or newly arrived), or None after `timeout`."""
+    def read_async(self, timeout: float, reads: int = -1) -> str | None:
+        """The next `* ` line (set aside earlier or newly arrived), or None after `timeout`
+        (or after `reads` reads of the port)."""
         if self.async_lines:
             return self.async_lines.popleft()
         deadline = time.monotonic() + timeout
         while True:
-            line = self._next_line(deadline)
+            line = self._next_line(deadline, reads)
+            if reads > 0:
+                reads = 0  # (a limit is for the whole call: the lines left are already read)
             if line is None:
                 return None
             if line.startswith("*"):
