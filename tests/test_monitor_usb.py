@@ -1,5 +1,5 @@
 """The monitor on usbserial's port (the simulated combo with usb-device-cdc, as Studio's simulated
-instruments run): a pad's press and release reach the host in an early line within a few ms of
+instruments run): a pad's press and release reach the host in an early frame within a few ms of
 the move, not a frame period later; sensors that stay still send only their rounds. Virtual time.
 """
 

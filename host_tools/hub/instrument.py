@@ -221,7 +221,7 @@ class Instrument:
             cap = got.get("max")
             if isinstance(cap, int) and cap > 2 and got.get("monitor", 0) >= cap:
                 # clamped to what the link carries: a round a second less leaves the device
-                # room for early lines, so a sensor that moves shows within a poll, not a
+                # room for early frames, so a sensor that moves shows within a poll, not a
                 # frame period later (docs/protocol.md, Monitor cap)
                 _in_step(client, "monitor " + str(cap - 1), "monitor")
             break

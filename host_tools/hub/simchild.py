@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         console=sys.stderr,
     ) as sim:
         # the serial port a Pico with usb-device-cdc has (firmware/usbserial.py), so the
-        # monitor's cap and early lines are a real board's, not the built-in port's
+        # monitor's cap and early frames are a real board's, not the built-in port's
         setattr(sim.world, "usb_cdc", True)  # noqa: B010 (the fake cdc module reads it)
         sim.world.make_live()
         # the simulator lists every MIDI event for its files and summary; here nobody reads
