@@ -242,6 +242,18 @@ def test_captions_say_each_figure_in_plain_words(journal):
     assert caps["tempo"].startswith("Mia's rhythm was very steady in the latest session")
 
 
+def test_the_reaction_caption_reads_well_when_every_answer_was_as_quick(journal):
+    play(journal, "Mia", JAN, presses=pad_presses(20, every_s=5),
+         cues=[(5, 800.0), (60, 800.0), (90, 820.0)])  # fmt: skip
+    play(journal, "Ben", JAN, presses=pad_presses(20, every_s=5),
+         cues=[(5, 1000.0), (60, 1500.0), (90, 2000.0), (120, 2500.0)])  # fmt: skip
+    mia = client_report(journal, "Mia")["captions"]["reaction"]
+    assert "(half of the answers all came at about 0.8 s)" in mia
+    assert "between" not in mia
+    ben = client_report(journal, "Ben")["captions"]["reaction"]
+    assert "(half of the answers came between 1.4 and 2.1 s)" in ben
+
+
 def test_a_client_without_sessions_gets_a_clear_message(journal):
     journal.client_id("Noor")
     report = client_report(journal, "Noor")

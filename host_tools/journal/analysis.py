@@ -488,10 +488,13 @@ def _captions(name: str, sessions: list[dict], goals: list[dict]) -> dict[str, s
         timed = [s for s in cued if s["reaction_ms_median"] is not None]
         if timed:
             s = timed[-1]
+            q1 = f"{s['reaction_ms_q1'] / 1000:.1f}"
+            q3 = f"{s['reaction_ms_q3'] / 1000:.1f}"
+            # (answers all about as quick: "between 0.8 and 0.8 s" reads as a mistake)
+            spread = f"came between {q1} and {q3} s" if q1 != q3 else f"all came at about {q1} s"
             text = (
                 f"{name}'s median reaction time was {s['reaction_ms_median'] / 1000:.1f} s in the "
-                f"latest session (half of the answers came between "
-                f"{s['reaction_ms_q1'] / 1000:.1f} and {s['reaction_ms_q3'] / 1000:.1f} s)"
+                f"latest session (half of the answers {spread})"
             )
             if len(timed) > 1:
                 f0 = timed[0]
