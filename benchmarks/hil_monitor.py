@@ -12,7 +12,10 @@ The instrument: three pads (GP26-28, the Pico's three ADC pins) and a switch. Ea
 pressed and released in turn while the monitor runs; `move_to_line_ms` is from the ADC change to
 the first `* levels` frame (or `* monitor` line) showing that pad's press flipped: the device's
 part of the meter's latency. `monitor_lines_s` counts both kinds; `frames_s` the frames alone.
-Times are emulated (CPU cycles at 125 MHz): they repeat run to run.
+What the meter costs the player: the switch is pressed between the pads' moves, and
+`switch_ms` is its press to its note's USB MIDI packet, `pad_note_ms` a pad's squeeze to its
+note (`--rate 0`: the same run with no monitor, to compare). Times are emulated (CPU cycles at
+125 MHz): they repeat run to run.
 """
 
 from __future__ import annotations
@@ -44,10 +47,11 @@ PADS = 3
 REST, PRESS = 125, 2500  # 12-bit ADC codes: a pad at rest, squeezed
 WINDOW_MS = 4000  # the monitor's measured span
 MOVE_EVERY_MS = 330  # a pad moves this often (in turn), at odd times against the frame
+SWITCH_HOLD_MS = 60  # the switch is held this long, once between two pad moves
 
 
-def scenario(rate: int) -> tuple[dict, dict]:
-    t = BOOT_MS
+def scenario(rate: int, offset: float = 0.0) -> tuple[dict, dict]:
+    t = BOOT_MS + offset
     acts: list[dict] = [{"t_ms": 0, "gpio": 15, "value": 1}]
     acts += [{"t_ms": 0, "adc": k, "value": REST} for k in range(PADS)]
     marks: dict = {"reply": [], "moves": []}
@@ -58,11 +62,13 @@ def scenario(rate: int) -> tuple[dict, dict]:
     send(t, "status\r\n")
     marks["status0"] = t
     t += 1500
-    send(t, "monitor " + str(rate) + "\r\n")
+    if rate:  # (0: no monitor at all, to compare)
+        send(t, "monitor " + str(rate) + "\r\n")
     marks["monitor"] = t
     start = t + 1000  # settled
     send(start, "status\r\n")
     marks["status_start"] = start
+    marks["switch"] = []
     k = 0
     at = start + 200
     while at < start + WINDOW_MS - 200:
@@ -70,6 +76,12 @@ def scenario(rate: int) -> tuple[dict, dict]:
         value = PRESS if (k // PADS) % 2 == 0 else REST
         acts.append({"t_ms": at, "adc": pad, "value": value})
         marks["moves"].append((at, pad, value == PRESS))
+        # the switch, half-way between two moves (its note is not taken for a pad's), at a
+        # different point of the tick each time
+        sw = at + MOVE_EVERY_MS // 2 + 0.137 * (k % 7)
+        acts.append({"t_ms": sw, "gpio": 15, "value": 0})
+        acts.append({"t_ms": sw + SWITCH_HOLD_MS, "gpio": 15, "value": 1})
+        marks["switch"].append(sw)
         k += 1
         at += MOVE_EVERY_MS + 7 * (k % 5)
     for j in range(6):
@@ -79,7 +91,8 @@ def scenario(rate: int) -> tuple[dict, dict]:
     end = start + WINDOW_MS
     send(end, "status\r\n")
     marks["status_end"] = end
-    send(end + 600, "monitor off\r\n")
+    if rate:
+        send(end + 600, "monitor off\r\n")
     return {"duration_ms": end + 1200, "actions": acts}, marks
 
 
@@ -109,12 +122,12 @@ def staged(firmware: Path, tmp: Path, cap: int | None) -> Path:
     return hil.staged(board, inst, tmp, firmware)
 
 
-def run(firmware: Path, rate: int, cap: int | None) -> dict:
+def run(firmware: Path, rate: int, cap: int | None, offset: float = 0.0) -> dict:
     found = hil_paths()
     if isinstance(found, str):
         return {"skipped": found}
     cache, run_sh = found
-    sc, marks = scenario(rate)
+    sc, marks = scenario(rate, offset)
     with tempfile.TemporaryDirectory() as tmp:
         stage = staged(firmware, Path(tmp), cap)
         sc_file = Path(tmp) / "scenario.json"
@@ -192,6 +205,7 @@ def measure(events: list[dict], marks: dict) -> dict:
             r.append(round(got[0] - q, 1))
     res["reply_ms_monitoring_max"] = max(r) if r else None
     res["reply_ms_monitoring_all"] = r
+    res.update(play_latency(events, marks))
     got = _after(lines, end, lambda s: s.startswith("OK {") and "late_ticks" in s)
     res["status_reply_ms_monitoring"] = round(got[0] - end, 1) if got else None
     s0, s1 = _status(lines, start), _status(lines, end)
@@ -202,19 +216,62 @@ def measure(events: list[dict], marks: dict) -> dict:
     return res
 
 
+def _ms(lat: list[float], name: str) -> dict:
+    if not lat:
+        return {name + "_notes": 0}
+    lat.sort()
+    return {
+        name + "_notes": len(lat),
+        name + "_ms_mean": round(sum(lat) / len(lat), 2),
+        name + "_ms_p50": round(statistics.median(lat), 2),
+        name + "_ms_max": round(lat[-1], 2),
+    }
+
+
+def play_latency(events: list[dict], marks: dict) -> dict:
+    """What the player hears meanwhile: each switch press, and each pad squeeze, to the first
+    note-on packet after it (within 50 ms: the pads' notes come within ~10 ms of their moves,
+    165 ms away from any switch press)."""
+    ons = [
+        e["t_ms"] for e in events if "midi" in e and e["midi"][1] & 0xF0 == 0x90 and e["midi"][3]
+    ]
+
+    def first(t: float) -> float | None:
+        for at in ons:
+            if at >= t:
+                return at - t if at - t < 50 else None
+        return None
+
+    sw = [d for d in map(first, marks.get("switch", [])) if d is not None]
+    pads = [d for d in (first(at) for at, _, down in marks["moves"] if down) if d is not None]
+    out = _ms(sw, "switch")
+    out.update(_ms(pads, "pad_note"))
+    out["switch_presses"] = len(marks.get("switch", []))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--firmware", type=Path, default=ROOT / "firmware")
-    ap.add_argument("--rate", type=int, default=30, help="the monitor rate asked for (Hz)")
+    ap.add_argument(
+        "--rate", type=int, default=30, help="the monitor rate asked for (Hz; 0: no monitor)"
+    )
     ap.add_argument("--cap", type=int, help="the usb monitor cap to run with (bytes a second)")
     ap.add_argument("--from-raw", type=Path, help="measure a saved run ($ATTUNE_HIL_RAW) again")
+    ap.add_argument(
+        "--offset",
+        type=float,
+        default=0.0,
+        help="start the scenario this many ms later: another alignment with the loop's ticks "
+        "and collections (late-tick counts move by hundreds with it; average a few)",
+    )
     args = ap.parse_args(argv)
     if args.from_raw:
         lines = args.from_raw.read_text().splitlines()
         events = [json.loads(line) for line in lines if line.startswith("{")]
-        res = measure(events, scenario(args.rate)[1])
+        res = measure(events, scenario(args.rate, args.offset)[1])
     else:
-        res = run(args.firmware, args.rate, args.cap)
+        res = run(args.firmware, args.rate, args.cap, args.offset)
     if "skipped" in res:
         print("hil_monitor skipped: " + res["skipped"], file=sys.stderr)
     print(json.dumps(res, indent=1))
