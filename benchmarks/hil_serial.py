@@ -2,7 +2,8 @@
 short request is answered, how fast a long line is read and replies are written, and a 4-sensor
 monitor at 30 Hz (`* levels` frames a second it reached, replies meanwhile, late ticks). Prints
 JSON:
-`serial_reply_ms` (median; `_p95`), `serial_in_kbps`, `serial_out_kbps`, and the late ticks
+`serial_reply_ms` (median; `_p95`; `_whole_packet`: a reply of exactly 64 bytes),
+`serial_in_kbps`, `serial_out_kbps`, and the late ticks
 during each part (`late_ticks_replies`, `late_ticks_input`, `late_ticks_output`).
 
 Usage: ATTUNE_HIL_LIB=DIR python -m benchmarks.hil_serial [--firmware DIR] [--spread 1.5]
@@ -81,6 +82,10 @@ def scenario(spread: float = 1.0) -> tuple[dict, dict]:
         send(t, "zzz\r\n")
         marks["reply"].append(t)
         t += 200 * spread
+    # a reply that fills one packet exactly (64 bytes with its newline): a host's driver hands
+    # it on only once a shorter packet follows (usbserial sends a zero-length one)
+    send(t - 160 * spread, "zzzzz\r\n")
+    marks["whole"] = t - 160 * spread
     # (late ticks per part: a `status` between the parts, in gaps that leave the other
     # requests' times as they were, so runs saved before these were added still measure)
     send(t - 100 * spread, "status\r\n")
@@ -194,6 +199,9 @@ def measure(events: list[dict], marks: dict) -> dict:
 
     r = replies(marks["reply"])
     res["serial_reply_ms"] = statistics.median(r) if r else None
+    if "whole" in marks:
+        w = replies([marks["whole"]])
+        res["serial_reply_ms_whole_packet"] = w[0] if w else None
     res["serial_reply_ms_p95"] = _p95(r)
     res["serial_reply_ms_all"] = r
     long = _after(lines, marks["long"], lambda s: s.startswith("ERR toolong"))

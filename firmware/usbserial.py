@@ -14,6 +14,12 @@ has come (one byte per check again). Here `send` copies what fits into sixteen 6
 `recv_into` what has arrived, and each USB transfer carries one slot (one bulk packet: longer
 transfers came out of order on the emulated Pico).
 
+A bulk transfer ends with a packet shorter than 64 bytes (USB 2.0, 5.8.3): a host's driver may
+keep whole packets until one comes (the emulated Pico's host does not; TinyUSB's own CDC class
+sends a zero-length packet for this). So when a full packet goes and nothing follows it yet, a
+zero-length packet goes after it: else a reply that ended on a packet boundary could wait for
+the next output (for ever, with no monitor running).
+
 Completion callbacks run between any two bytecodes of the loop, so they touch only what the
 loop is not using: a send callback frees its slot and sends the next *closed* one (never the
 slot being filled: the loop's `pump`, called once the link has handed over what it had, closes
@@ -62,6 +68,7 @@ class SerialPort(CDCInterface):
         super().__init__(timeout=0, txbuf=1, rxbuf=_SLOT)
         tx = memoryview(bytearray(_TXS * _TX_SLOTS))
         self._txm = tuple(tx[i * _TXS : (i + 1) * _TXS] for i in range(_TX_SLOTS))
+        self._zlp = self._txm[0][:0]  # a zero-length packet
         self._tlen = bytearray(_TX_SLOTS)  # bytes in each send slot (0: free)
         self._tw = 0  # the slot being filled (the loop's)
         self._tr = 0  # the slot sent next or in flight
@@ -73,6 +80,7 @@ class SerialPort(CDCInterface):
         self._roff = 0  # bytes of it already read
         self._rdone = self._received  # bound once: a bound method made per transfer allocates
         self._tdone = self._sent
+        self._zdone = self._zlp_sent
         self.on_data = _nothing  # called from the receive callback when bytes arrive
         # a send transfer of ours may be in flight (set before each submit, cleared by its
         # completion): when clear, usb.device's xfer_pending() (~0.1 ms of Python calls on an
@@ -139,10 +147,15 @@ class SerialPort(CDCInterface):
                 self._tw = (r + 1) % _TX_SLOTS  # close it: later bytes go to the next slot
             self._inflight = True  # (before: the completion may run within submit_xfer)
             try:
-                self.submit_xfer(ep, self._txm[r][: self._tlen[r]], self._tdone)
+                self.submit_xfer(ep, self._view(r), self._tdone)
             except Exception:
                 self._inflight = False
                 raise
+
+    def _view(self, r):
+        # slot r's bytes to send (a full slot whole: no slice made)
+        k = self._tlen[r]
+        return self._txm[r] if k == _TXS else self._txm[r][:k]
 
     def _sent(self, ep, res, num_bytes):
         # a completion callback: free the slot, and send the next one if it is closed (the
@@ -153,14 +166,27 @@ class SerialPort(CDCInterface):
         tlen[r] = 0
         r = (r + 1) % _TX_SLOTS
         self._tr = r
-        k = tlen[r]
-        if res == 0 and k and r != self._tw:
+        if res == 0 and num_bytes == _TXS and not tlen[r]:
+            # a whole packet and nothing after it yet: a zero-length one ends the host's read
             self._inflight = True
-            # (a full slot is sent whole: no slice of it made per packet)
-            buf = self._txm[r] if k == _TXS else self._txm[r][:k]
+            if not start_transfer(self, ep, self._zlp, self._zdone):
+                self._inflight = False
+            return
+        self._next(ep, res)
+
+    def _zlp_sent(self, ep, res, num_bytes):
+        # a completion callback: the zero-length packet went; on with what came meanwhile
+        self._inflight = False
+        self._next(ep, res)
+
+    def _next(self, ep, res):
+        # (from a completion) send the next slot if it is closed
+        r = self._tr
+        if res == 0 and self._tlen[r] and r != self._tw:
+            self._inflight = True
             # from a completion the endpoint is open and free (usb.device's own _xfer_cb has
             # just cleared it), so its checks can be skipped (~70 us a packet, emulated Pico)
-            if not start_transfer(self, ep, buf, self._tdone):
+            if not start_transfer(self, ep, self._view(r), self._tdone):
                 self._inflight = False
 
     def waiting(self):

@@ -11,7 +11,10 @@ Pico, so a callback that submits the next transfer keeps the same frame's 64 byt
 An OUT transfer (host to device) waits until the simulation sends something (`_host_out`).
 The serial port's endpoints (a fake usb.device.cdc interface, `sim_serial`) carry the bytes of
 simulator/serialport.py instead: IN up to 256 bytes a frame while the host side takes them, OUT
-a packet a frame of what the host sent.
+a packet a frame of what the host sent. As a host's serial driver may (a bulk transfer ends with
+a short packet: USB 2.0, 5.8.3), IN bytes reach the serial port only once a short packet (a
+zero-length one too) ends the host's read or its read buffer (_HOST_READ bytes) is full: whole
+packets are read, and wait for that (firmware/usbserial.py sends a zero-length packet).
 
 Cost in virtual time: `world.usb_xfer_cost_us` per transfer the firmware submits (not those
 submitted from a transfer's completion callback).
@@ -29,6 +32,7 @@ _EP_IN_FLAG = const(0x80)
 _FRAME_US = const(1000)
 _BYTES_PER_FRAME = const(64)
 _SERIAL_PER_FRAME = const(256)  # serial bytes a frame (a host reads several bulk packets)
+_HOST_READ = const(512)  # a host driver's read buffer (Linux's cdc-acm: 128 bytes, 16 of them)
 _BUILTIN_ITFS = const(2)  # the built-in CDC serial port: interfaces 0 and 1 ...
 _BUILTIN_EP_MAX = const(3)  # ... and endpoints 1 and 2
 _XFER_OK = const(0)
@@ -58,6 +62,7 @@ class _Device:
         self._cb_ep = None  # endpoint whose completion callback is running
         self._xfers = {}  # endpoint address -> [data, bytes done] of the pending transfer
         self._ep_base = {}  # Interface -> its first endpoint number (set by config)
+        self._held = bytearray()  # serial IN bytes read in whole packets, not yet handed on
         self._frame_due = False
         self._active = False
         self._warned = False
@@ -156,6 +161,7 @@ class _Device:
         self._eps = {}
         self._ep_cbs = {}
         self._xfers = {}  # outstanding transfers are cancelled; their callbacks never run
+        self._held = bytearray()
 
     def _submit_xfer(self, ep_addr, data, done_cb=None):
         if ep_addr not in self._eps:
@@ -208,10 +214,19 @@ class _Device:
         for ep in [e for e in self._xfers if e & _EP_IN_FLAG]:
             if self._serial(ep):
                 data, done = self._xfers[ep]
-                chunk = bytes(data[done : done + _SERIAL_PER_FRAME])
+                whole = len(data) and len(data) % _BYTES_PER_FRAME == 0
+                if done == 0 and whole and len(self._held) + len(data) < _HOST_READ:
+                    # whole packets: read, but the host's driver waits for a short one
+                    self._held += data
+                    self._xfer_cb(ep, _XFER_OK, len(data))
+                    continue
+                held = len(self._held)
+                chunk = bytes(self._held) + bytes(data[done : done + _SERIAL_PER_FRAME])
                 n = serial.host_receive(chunk) if serial is not None else len(chunk)
+                del self._held[: min(n, held)]
+                n = max(0, n - held)
                 self._xfers[ep][1] = done + n
-                if done + n >= len(data):
+                if done + n >= len(data) and not self._held:
                     self._xfer_cb(ep, _XFER_OK, len(data))
                 continue
             if not _world.usb_host_reading:
