@@ -35,11 +35,14 @@ class Console:
 
     Collaborators: `inst` (the Instrument), `settings`, `profiles` (Profiles: the one in use),
     `system` (System: who we are, reboot, maintenance), `stats` (loop figures), `write` (sends
-    one asynchronous line; `write_line`, if given, one made as bytes with its newline). Command
+    one asynchronous line; `write_line`, if given, one made as bytes with its newline;
+    `write_frame`, if given, a meter frame's own buffer: link.send_frame). Command
     modules keep their own state on the console (see `start`).
     """
 
-    def __init__(self, instrument, profiles, system, stats, write, write_line=None):
+    def __init__(
+        self, instrument, profiles, system, stats, write, write_line=None, write_frame=None
+    ):
         self.inst = instrument
         self.settings = instrument.settings
         self.profiles = profiles
@@ -48,6 +51,9 @@ class Console:
         self.write = write
         # the same for a line made as bytes with its newline (link.send_line): monitor lines
         self.write_line = write_line if write_line is not None else self._write_line
+        # a meter frame's buffer, rewritten in place for each frame (link.send_frame sends the
+        # latest): without a link, a copy of its text
+        self.write_frame = write_frame if write_frame is not None else self._write_line
         self.now = 0  # ticks_ms of the last poll
         self.cal = None  # the calibration run (running or finished), if any: commands/calibrate
         for fn in commands.STARTS:
@@ -56,7 +62,7 @@ class Console:
 
     def _write_line(self, data):
         # (a `write` that takes text only: tests' line lists)
-        self.write(data[:-1].decode())
+        self.write(bytes(data).decode().rstrip())
 
     def capture(self):
         """Right after a tick, before its MIDI is sent (commands/telemetry.py replaces it)."""

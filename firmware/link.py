@@ -11,6 +11,12 @@ lines go out and come in in chunks (a chunk's line ends are found with bytearray
 pieces copied with one slice assignment each: no Python step per byte). Otherwise (an older
 install, tests on pipes) the built-in port's streams, one byte per readiness check (below).
 
+The meter frame (`send_frame`) waits apart from both queues: it is the telemetry's own buffer,
+rewritten in place for each frame, so only the latest waits (one not yet sent is replaced, never
+queued twice), after the `* ` lines. On usbserial's port it goes out whole or not at all, in
+whole packets copied straight from that buffer (nothing allocated); elsewhere a copy of it is
+written like any line.
+
 Replies before telemetry: replies and asynchronous `* ` lines wait in two queues. At every line
 boundary a waiting reply goes first, so a reply waits behind at most the one `* ` line already
 being written; replies have their own byte budget per call, and reading stops only while
@@ -95,6 +101,9 @@ class Link:
         self._last = 0  # when the last byte arrived (ms)
         self._replies = []  # encoded reply lines waiting, oldest first
         self._asyncs = []  # encoded `* ` lines waiting, oldest first
+        self._frame = None  # the meter frame waiting (its buffer), if any
+        self._fbuf = None  # the buffer _chunks were cut from...
+        self._chunks = ()  # ...and it in packet-sized memoryviews (cut once, not per frame)
         self._cur = None  # the line being written (taken from one of the queues)
         self._cur_reply = False
         self._pos = 0  # bytes of _cur already written
@@ -162,6 +171,15 @@ class Link:
         self.sending = True
         return True
 
+    def send_frame(self, buf):
+        """Send the meter frame in `buf` (a bytearray with its newline, padded on usbserial's
+        port to whole packets): the caller rewrites it in place for the next frame, so a frame
+        not yet sent is simply replaced by the newer one."""
+        self._frame = buf
+        self.busy = True
+        self.sending = True
+        return True
+
     def reply(self, text):
         """Queue a reply line: never dropped; it goes out before any waiting `* ` line."""
         data = text.encode() + b"\n"
@@ -178,6 +196,7 @@ class Link:
             self._cur is None
             and not self._replies
             and not self._asyncs
+            and self._frame is None
             and not self._n
             and not self._long
             and self._cpos >= self._cend
@@ -199,6 +218,13 @@ class Link:
             self._cur_reply = True
         elif self._asyncs:
             self._cur = self._asyncs.pop(0)
+            self._cur_reply = False
+        elif self._frame is not None and self._port is None:
+            # (a byte at a time here, over several calls: a copy, as its buffer is rewritten
+            # by the next frame; its bytes count against the asynchronous budget)
+            self._cur = bytes(self._frame)
+            self._abytes += len(self._cur)
+            self._frame = None
             self._cur_reply = False
         else:
             self._cur = None
@@ -270,6 +296,7 @@ class Link:
         pos = self._pos
         rbudget = _PORT_REPLY_BUDGET
         abudget = _PORT_ASYNC_BUDGET
+        wrote = 0
         while line is not None:
             is_reply = self._cur_reply
             end = len(line)
@@ -282,6 +309,7 @@ class Link:
                 self._gone()
                 return
             pos += done
+            wrote += done
             if is_reply:
                 rbudget -= done
                 self._rbytes -= done
@@ -298,16 +326,37 @@ class Link:
         port = self._port
         if port is None:
             return
+        frame = self._frame
+        if (
+            line is None
+            and frame is not None
+            and not (wrote and budget_us and _over(t0, budget_us))
+        ):
+            # the meter frame, after the queued lines: whole packets from its own buffer (the
+            # time budget holds it back only behind other lines: a busy loop can spend it all
+            # before this call, and the next frame would replace this one unsent)
+            if frame is not self._fbuf:
+                self._cut(frame, port.PACKET)
+            if port.send_packets(self._chunks):
+                self._frame = None
         port.pump()  # (what the buffers hold goes out as soon as the endpoint is free)
-        out = line is not None or port.waiting() > 0
+        out = line is not None or self._frame is not None or port.waiting() > 0
         self.sending = out
         self.busy = out or self._cpos < self._cend or port.readable()
+
+    def _cut(self, buf, size):
+        # the frame's buffer as packet-sized memoryviews, made once per buffer (a slice made
+        # per frame would be garbage)
+        mv = memoryview(buf)
+        self._chunks = tuple(mv[i : i + size] for i in range(0, len(buf), size))
+        self._fbuf = buf
 
     def _gone(self):
         # the port is gone (CPython: pipe closed); what was waiting cannot arrive
         self.dropped += len(self._replies) + len(self._asyncs) + (self._cur is not None)
         self._replies.clear()
         self._asyncs.clear()
+        self._frame = None
         self._cur = None
         self._pos = 0
         self._rbytes = 0
@@ -487,6 +536,7 @@ class Link:
                 self._cur is not None
                 or self._replies
                 or self._asyncs
+                or self._frame is not None
                 or self._n
                 or self._long
                 or self._cpos < self._cend
@@ -502,6 +552,7 @@ class Link:
             self._cur is not None
             or self._replies
             or self._asyncs
+            or self._frame is not None
             or self._n
             or self._long
             or self._ready(self._pin)

@@ -185,6 +185,7 @@ class Player:
             self.stats,
             self.link.send_async,
             self.link.send_line,
+            self.link.send_frame,
         )
         self.wdt = None
 

@@ -5,6 +5,7 @@ Usage: port = usbserial.start()          # boot.py, before USB starts (ImportErr
                                          # usb-device-cdc package is not installed)
        usb.device.get().init(midi, port, builtin_driver=False, ...)
        n = port.send(data, start, end)   # bytes of data[start:end] taken now (0: no room)
+       ok = port.send_packets(views)     # each view (<= 64 bytes) whole in a slot, all or none
        n = port.recv_into(buf)           # bytes read into buf now (0: none)
 
 Why not the built-in serial port while playing: it has no way to say how much room it has, and a
@@ -63,11 +64,16 @@ def _nothing():
 class SerialPort(CDCInterface):
     """USB CDC serial with non-blocking chunked `send` / `recv_into` (and a stream API)."""
 
+    PACKET = _TXS  # what send_packets takes in each view, at most
+
     def __init__(self):
         # the base class's own ring buffers are not used: keep them minimal
         super().__init__(timeout=0, txbuf=1, rxbuf=_SLOT)
         tx = memoryview(bytearray(_TXS * _TX_SLOTS))
         self._txm = tuple(tx[i * _TXS : (i + 1) * _TXS] for i in range(_TX_SLOTS))
+        # each slot one byte short of full: what a meter frame's last packet fills (its length
+        # is 64k - 1, telemetry.frame_bytes), sent with no slice made (and it ends the read)
+        self._txs = tuple(m[: _TXS - 1] for m in self._txm)
         self._zlp = self._txm[0][:0]  # a zero-length packet
         self._tlen = bytearray(_TX_SLOTS)  # bytes in each send slot (0: free)
         self._tw = 0  # the slot being filled (the loop's)
@@ -119,6 +125,36 @@ class SerialPort(CDCInterface):
         self._wr_xfer()
         return i - start
 
+    def send_packets(self, views):
+        """Copy each of `views` (memoryviews of up to PACKET bytes, made once by the caller)
+        into a slot of its own, all of them or none; True when taken. Nothing is allocated: a
+        view fills its slot from the start, and a full slot is sent whole (link.py's meter
+        frame, rewritten in place for each frame). Bytes already in the slot being filled go
+        out first, in their own packet."""
+        if not self.connected():
+            return True  # (as `send`: with no host holding the port open, taken and lost)
+        tlen = self._tlen
+        w = self._tw
+        s = w
+        if tlen[w]:  # part of a line waits there: the views start in the next slot
+            s = (w + 1) % _TX_SLOTS
+        k = s
+        for _ in views:  # room for every one?
+            if tlen[k] or (k == self._tr and k != w):
+                return False
+            k = (k + 1) % _TX_SLOTS
+        k = s
+        for v in views:
+            self._txm[k][: len(v)] = v
+            tlen[k] = len(v)
+            k = (k + 1) % _TX_SLOTS
+        # the slot being filled is the next one after them, if free (else the last of them,
+        # full or not: `send` moves on from a full one when the next is free)
+        last = (k - 1) % _TX_SLOTS
+        self._tw = k if not tlen[k] and k != self._tr else last
+        self._wr_xfer()
+        return True
+
     def pump(self):
         """Close the slot being filled (the link calls this once it has handed over what it
         had), so it goes out right after the slots before it, and start the next IN transfer
@@ -153,9 +189,11 @@ class SerialPort(CDCInterface):
                 raise
 
     def _view(self, r):
-        # slot r's bytes to send (a full slot whole: no slice made)
+        # slot r's bytes to send: a full slot, or a frame's last packet, with no slice made
         k = self._tlen[r]
-        return self._txm[r] if k == _TXS else self._txm[r][:k]
+        if k == _TXS:
+            return self._txm[r]
+        return self._txs[r] if k == _TXS - 1 else self._txm[r][:k]
 
     def _sent(self, ep, res, num_bytes):
         # a completion callback: free the slot, and send the next one if it is closed (the

@@ -366,9 +366,10 @@ def test_monitor_sends_a_frame_of_every_sensor_at_the_chosen_rate(kit):
     kit.play(1000)
     frame = frames(kit.lines)
     assert 5 <= len(frame) <= 6  # 5 a second, one line for all 3 sensors
-    assert frame[1] == "* levels t=" + frame[1].split("=")[1].split()[0] + (
-        " switch=0,0 pad=0,0 hand=0,0"
-    )
+    # fixed widths (zero-padded: the device rewrites one buffer's digits in place)
+    t = frame[1].split("=")[1].split()[0]
+    assert len(t) == 10 and int(t) <= kit.t_ms
+    assert frame[1] == "* levels t=" + t + " switch=00000,0 pad=00000,0 hand=00000,0"
     # each sensor's whole state: at once when the monitor starts, then in turn every 250 ms
     mon = details(kit.lines)
     assert [x.split()[3] for x in mon[:3]] == ["switch", "pad", "hand"]
@@ -392,7 +393,41 @@ def test_a_monitor_rate_above_what_the_link_carries_is_clamped_to_the_cap(kit):
     kit.lines.clear()
     kit.play(1000)
     assert 31 <= len(frames(kit.lines)) <= 33
-    assert sum(len(x) + 1 for x in kit.lines) <= 2400
+    # (the first second also carries every sensor's `* monitor` line at once: measured after)
+    kit.lines.clear()
+    kit.play(2000)
+    assert 63 <= len(frames(kit.lines)) <= 65
+    assert sum(len(x) + 1 for x in kit.lines) <= 2 * 2400
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, (1 << 30) - 1),
+            st.lists(st.tuples(st.integers(-5, 20000), st.booleans()), min_size=3, max_size=3),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_a_frame_rewritten_in_place_always_reads_as_if_written_afresh(frames_in):
+    # only changed digits are rewritten (t's high digits every 10 s, a level when it moves):
+    # whatever came before, each frame is the whole truth, in fixed widths
+    kit = Kit()
+    tel = kit.console.telemetry
+    chans = kit.inst.channels
+    sent = []
+    kit.console.write_frame = lambda buf: sent.append(bytes(buf).decode())
+    for t, values in frames_in:
+        for ch, (level, pressed) in zip(chans, values, strict=True):
+            ch.level, ch.pressed = level, int(pressed)
+        tel.frame(t)
+        want = "* levels t=%010d" % t + "".join(  # noqa: UP031
+            " %s=%05d,%d" % (ch.name, v if 0 <= v <= 16383 else 0, p)  # noqa: UP031
+            for ch, (v, p) in zip(chans, values, strict=True)
+        )
+        assert sent[-1].rstrip() == want
 
 
 def test_the_monitor_cap_falls_with_more_sensors_and_stays_within_1_to_50():
@@ -403,9 +438,12 @@ def test_the_monitor_cap_falls_with_more_sensors_and_stays_within_1_to_50():
 
     # a frame: "* levels t=<10 digits>" and " padN=16383,1" a sensor
     assert frame_bytes(pads(4)) == len("* levels t=1234567890" + " pad1=16383,1" * 4 + "\n")
+    assert frame_bytes(pads(4), 64) == 127  # usbserial's port: 2 packets, the last a byte short
     assert [max_rate(pads(n)) for n in (1, 2, 4, 8, 12)] == [50, 42, 27, 16, 11]
     assert max_rate([]) == 50 and max_rate(pads(1000)) == 1
-    assert max_rate(pads(12), 4800) == 24  # usbserial's port
+    assert max_rate(pads(12), 4800) == 24  # usbserial's port, if it took the bytes as they are
+    assert max_rate(pads(4), 4800, 64) == 34  # ...in whole packets, as it does
+    assert max_rate(pads(12), 4800, 64) == 23
 
 
 def test_monitor_lines_carry_the_release_point_and_the_top_of_the_noise_band(kit):
@@ -455,7 +493,7 @@ def test_a_sensor_that_moves_between_rounds_brings_the_next_frame_early(kit):
     assert early and kit.t_ms - t0 <= 20, (kit.t_ms - t0, kit.lines)
     fields = dict(w.split("=") for w in early[0].split()[2:])
     assert int(fields["pad"].split(",")[0]) > 300
-    assert early[0].startswith("* levels t=" + str(kit.t_ms - 1))
+    assert early[0].startswith(f"* levels t={kit.t_ms - 1:010d}")
     # the next round comes a period after it, not at its old time
     kit.lines.clear()
     kit.play(480)
@@ -486,7 +524,7 @@ def test_a_press_that_ends_with_no_midi_of_its_own_still_brings_a_frame_early(ki
         kit.console.poll(kit.t_ms + 4 * k)
         if frames(kit.lines):
             break
-    assert frames(kit.lines) and " pad=0,1 " in frames(kit.lines)[0], kit.lines
+    assert frames(kit.lines) and " pad=00000,1 " in frames(kit.lines)[0], kit.lines
 
 
 def test_events_are_reported_while_monitoring(kit):

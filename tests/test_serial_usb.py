@@ -112,10 +112,10 @@ def test_a_30_hz_meter_leaves_replies_quick_and_ticks_on_time():
     frames = [t for t, x in rec.lines if x.startswith("* levels ") and 2000 <= t < 5000]
     assert len(frames) >= 0.95 * 30 * 3  # 30 frames a second, on time
     before, after = status(rec, 1000), status(rec, 5000)
-    # no tick late but for the garbage collections the lines' text calls for (2 ms each in the
-    # simulator, at most one a second)
+    # no tick late but for the garbage collections the replies' text calls for (2 ms each in
+    # the simulator): the frames make no garbage (two collections in 4 s before, with them)
     gcs = after["collections"] - before["collections"]
-    assert gcs <= 4
+    assert gcs <= 1
     assert after["late_ticks"] - before["late_ticks"] <= 2 * gcs
 
 
@@ -126,7 +126,7 @@ def test_the_cap_follows_the_bytes_a_second_the_link_gives_monitor_lines():
     # a 4-sensor meter at 30 Hz on usbserial's port, with room left for early frames; the
     # built-in port (a byte per readiness check) carries a little less
     assert _MONITOR_BYTES_S_USB > _MONITOR_BYTES_S
-    assert max_rate(four, _MONITOR_BYTES_S_USB) == 50
+    assert max_rate(four, _MONITOR_BYTES_S_USB, 64) == 34  # frames of 127 bytes (2 packets)
     assert max_rate(four, _MONITOR_BYTES_S) == 28
 
 
