@@ -480,6 +480,45 @@ def _classes(p: Press, tr: Trace) -> list[str]:
     return out
 
 
+def _windows(tr: Trace, times: list[int]):
+    """Each press of `tr` with the note-on times (sorted) inside its window: from its start to
+    GRACE_MS after its end, or to where the next press starts (taps in a phrase)."""
+    starts = [p.start for p in tr.presses[1:]] + [10**12]
+    for p, nxt in zip(tr.presses, starts, strict=True):
+        stop = min(p.end + GRACE_MS, nxt)
+        yield p, [t for t in times if p.start <= t < stop]
+
+
+def twitch_bound(seed: int = 1, minutes: float = 30) -> dict:
+    """The least main-set p50 a twitch check could cost, on these traces: a press that rises
+    in 20 ms or less to no more than the client's size is, until its peak, the same signal as a
+    twitch the traces hold (TWITCH_MS, TWITCH_SHARE: same shape, rise and size; the same
+    noise), so a detector that plays no such twitch cannot play that press before its peak.
+    Each press's latency is the engine's with both twitch rules off, and for those presses
+    at least their peak's (rise minus half-way). Compare with the engine's p50."""
+    traces = make_traces(seed, minutes)
+    with without("twitch_check"), without("twitch_prior"):
+        notes = [attune_notes(tr.raw) for tr in traces]
+    free, bound, alike = [], [], 0
+    rise_max = TWITCH_MS[1] // 2
+    for tr, times in zip(traces, notes, strict=True):
+        for p, inside in _windows(tr, sorted(times)):
+            if not inside:
+                continue
+            lat = inside[0] - p.t50
+            free.append(lat)
+            if p.rise <= rise_max and p.pct <= tr.client_pct * TWITCH_SHARE[1]:
+                alike += 1
+                lat = max(lat, p.start + p.rise - p.t50)
+            bound.append(lat)
+    return {
+        "latency_ms_p50_without_twitch_rules": percentile(free, 50),
+        "latency_ms_p50_bound": percentile(bound, 50),
+        "presses_like_a_twitch": alike,
+        "presses": len(bound),
+    }
+
+
 def score(traces: list[Trace], notes: list[list[int]]) -> dict:
     """Score note-on times per trace against the ground truth, identically for any detector.
 
@@ -496,12 +535,8 @@ def score(traces: list[Trace], notes: list[list[int]]) -> dict:
     for tr, times in zip(traces, notes, strict=True):
         times = sorted(times)
         used: set[int] = set()
-        starts = [p.start for p in tr.presses[1:]] + [10**12]
-        for p, nxt in zip(tr.presses, starts, strict=True):
+        for p, inside in _windows(tr, times):
             presses += 1
-            # the grace after a press ends where the next press starts (taps in a phrase)
-            stop = min(p.end + GRACE_MS, nxt)
-            inside = [t for t in times if p.start <= t < stop]
             hit = inside[0] if inside else None
             causes["duplicate"] += max(0, len(inside) - 1)
             used.update(inside)
@@ -688,7 +723,10 @@ def run(seed: int = 1, minutes: float = 30, rules: bool | None = None) -> dict:
     out = {"attune": attune, "baseline": base, "traces": info, "classes": classes}
     if full if rules is None else rules:
         out["without_rule"] = rule_costs(seed, minutes, sessions)
-        info["seconds"]["without_rule"] = round(time.perf_counter() - t4, 1)
+        t5 = time.perf_counter()
+        info["seconds"]["without_rule"] = round(t5 - t4, 1)
+        out["twitch_bound"] = twitch_bound(seed, minutes)
+        info["seconds"]["twitch_bound"] = round(time.perf_counter() - t5, 1)
     return out
 
 

@@ -154,3 +154,12 @@ def test_run_reports_every_class_side_by_side_with_the_baseline():
             for key in ("detect_rate", "false_per_hour", "latency_ms_p50"):
                 assert key in c[side]
             assert "latency_ms_p50_first_minute" in c[side]
+
+
+def test_the_twitch_bound_waits_for_the_peak_of_presses_a_twitch_could_be():
+    # presses rising in 20 ms or less to at most the client's size look like the set's twitches
+    # until their peak: the bound plays them there at the earliest, the rest as the engine
+    # without its twitch rules does
+    b = D.twitch_bound(seed=1, minutes=2)
+    assert b["presses"] > 10 and 0 < b["presses_like_a_twitch"] < b["presses"]
+    assert b["latency_ms_p50_bound"] >= b["latency_ms_p50_without_twitch_rules"]
