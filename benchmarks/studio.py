@@ -173,19 +173,51 @@ def _children(pid: int) -> list[int]:
     return out
 
 
+def _moving(ws: Any) -> list[tuple[str, str]]:
+    """(device, sensor): each instrument's first sensor that is not a switch, else its first,
+    from the page's first `instruments` message."""
+    while True:
+        msg = json.loads(ws.recv(timeout=10))
+        if msg["type"] == "instruments":
+            out = []
+            for i in msg["instruments"]:
+                chans = i["channels"]
+                ch = next((c for c in chans if c.get("kind") != "switch"), chans[0])
+                out.append((i["id"], ch["name"]))
+            return out
+
+
 def group_load(seconds: float = 20.0) -> dict[str, Any]:
     """The hub with 4 simulated instruments streaming meters to one page for `seconds`: the
-    hub's CPU (one core = 100 %), its memory at the start and end, the frames the page got."""
+    hub's CPU (one core = 100 %), its memory at the start and end, the frames the page got.
+    One sensor of each keeps moving (the page's virtual input, a slow press and let-go every
+    second): still sensors bring one frame a second (docs/protocol.md), moving ones every
+    round, 30 a second."""
     with running_studio(GROUP) as doc, _page(doc) as ws:
         pid = doc["pid"]
         sims = _children(pid)
+        moving = _moving(ws)
         frames = 0
         notes = 0
         time.sleep(1.0)  # past the connect-time burst (schemas, status)
         rss0 = _rss_mb(pid)
         cpu0, sims0, t0 = _cpu_s(pid), sum(_cpu_s(c) for c in sims), time.monotonic()
+        t_in = t0
         while time.monotonic() - t0 < seconds:
-            msg = json.loads(ws.recv(timeout=5))
+            now = time.monotonic()
+            if now >= t_in:  # every 20 ms: each moving sensor a step further
+                t_in = now + 0.02
+                value = abs((now - t0) % 1.0 - 0.5) * 2
+                for device, sensor in moving:
+                    ws.send(
+                        json.dumps(
+                            {"type": "input", "device": device, "sensor": sensor, "value": value}
+                        )
+                    )
+            try:
+                msg = json.loads(ws.recv(timeout=0.02))
+            except TimeoutError:
+                continue
             frames += msg["type"] == "meter"
             notes += msg["type"] == "note"
         wall = time.monotonic() - t0

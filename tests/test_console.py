@@ -360,20 +360,39 @@ def details(lines, name=""):
     return [x for x in lines if x.startswith("* monitor ") and " " + name in x]
 
 
+def sweep(kit, sensor, ms, step):
+    # a level that keeps moving: the pad's reading rises by `step` a ms
+    for _ in range(ms):
+        kit.sensors[sensor].value += step
+        kit.tick()
+
+
 def test_monitor_sends_a_frame_of_every_sensor_at_the_chosen_rate(kit):
     assert ok(kit.ask("monitor 5")) == {"monitor": 5, "max": 32}
     kit.lines.clear()
     kit.play(1000)
-    frame = frames(kit.lines)
-    assert 5 <= len(frame) <= 6  # 5 a second, one line for all 3 sensors
+    first = list(kit.lines)
+    frame = frames(first)
+    # all still: the first frame, then one a second (a round with nothing moved is skipped)
+    assert len(frame) == 1
     # fixed widths (zero-padded: the device rewrites one buffer's digits in place)
-    t = frame[1].split("=")[1].split()[0]
+    t = frame[0].split("=")[1].split()[0]
     assert len(t) == 10 and int(t) <= kit.t_ms
-    assert frame[1] == "* levels t=" + t + " switch=00000,0 pad=00000,0 hand=00000,0"
+    assert frame[0] == "* levels t=" + t + " switch=00000,0 pad=00000,0 hand=00000,0"
+    kit.lines.clear()
+    sweep(kit, "pad", 1000, 30)  # moving: 5 rounds a second, one line for all 3 sensors...
+    moving = [int(x.split()[2][2:]) for x in frames(kit.lines)]
+    assert max(b - a for a, b in zip(moving, moving[1:], strict=False)) <= 200 + 4  # (polls)
+    # ...and between two rounds at most one early frame for the moving level, one for the
+    # press that began
+    assert 5 <= len(moving) <= 2 * 5 + 1, moving
     # each sensor's whole state: at once when the monitor starts, then in turn every 250 ms
-    mon = details(kit.lines)
+    mon = details(first)
     assert [x.split()[3] for x in mon[:3]] == ["switch", "pad", "hand"]
     assert 6 <= len(mon) <= 7 and "raw=2000" in mon[1] and "pressed=0" in mon[1]
+    kit.lines.clear()
+    kit.play(2100)  # still again: one a second
+    assert len(frames(kit.lines)) == 2
     assert ok(kit.ask("monitor off")) == {"monitor": 0, "max": 32}
     kit.lines.clear()
     kit.play(500)
@@ -391,13 +410,18 @@ def test_a_monitor_rate_above_what_the_link_carries_is_clamped_to_the_cap(kit):
     assert ok(kit.ask("monitor 50")) == {"monitor": 32, "max": 32}
     assert ok(kit.ask("status"))["monitor"] == 32
     kit.lines.clear()
-    kit.play(1000)
+    for k in range(1000):  # a pad that keeps moving (a round with nothing moved is skipped)
+        kit.sensors["pad"].value = 2000 + (k * 37) % 38000
+        kit.tick()
     assert 31 <= len(frames(kit.lines)) <= 33
     # (the first second also carries every sensor's `* monitor` line at once: measured after)
     kit.lines.clear()
-    kit.play(2000)
+    for k in range(2000):
+        kit.sensors["pad"].value = 2000 + (k * 37) % 38000
+        kit.tick()
     assert 63 <= len(frames(kit.lines)) <= 65
-    assert sum(len(x) + 1 for x in kit.lines) <= 2 * 2400
+    mon = [x for x in kit.lines if x.startswith(("* monitor ", "* levels "))]
+    assert sum(len(x) + 1 for x in mon) <= 2 * 2400
 
 
 @hsettings(max_examples=60, deadline=None)
@@ -479,7 +503,8 @@ def test_a_trigger_point_that_moves_is_sent_at_once(kit):
 def test_a_sensor_that_moves_between_rounds_brings_the_next_frame_early(kit):
     ok(kit.ask("monitor 2"))
     kit.play(1100)  # rounds at 0, 500 and 1000 ms
-    assert len(frames(kit.lines)) == 3  # still sensors: the rounds alone
+    # still sensors: the first round, then one a second (a round with nothing moved is skipped)
+    assert len(frames(kit.lines)) == 2
     last = int(frames(kit.lines)[-1].split()[2][2:])
     kit.play(last + 200 - kit.t_ms)  # between two rounds (500 ms apart)
     kit.lines.clear()

@@ -56,6 +56,10 @@ _FRAME_FIXED = const(22)  # a frame's bytes besides its sensors' (head, t, the n
 _FRAME_PER = const(9)  # a sensor's bytes in a frame besides its name (" =16383,1")
 _PACKET = const(64)  # usbserial's packet: a frame there fills whole ones
 _MIN_BAND = const(64)  # a level change smaller than this never sends an early frame (of 16383)
+# a round is skipped while nothing moved since the last frame (no press began or ended, no level
+# left its noise band), for up to this long: a still meter needs no new frame, and each one
+# costs the loop ~1.5 ms on the emulated Pico (its two USB packets)
+_KEEP_MS = const(1000)
 _EARLY_BURST = const(4)  # long lines' worth of budget that may be saved up
 _TOP = const(_MONITOR_LINE * 1000 * _EARLY_BURST)
 _EARLY_GAP_MS = const(20)  # an early frame for a moved level: this long after the last frame
@@ -323,6 +327,27 @@ class Telemetry:
             tok = self.tokens + self.bytes_s * (dt if dt < _BURST_MS else _BURST_MS)
             self.tokens = tok if tok < _TOP else _TOP
 
+    def still(self, now_ms):
+        """Nothing moved since the last frame, made under _KEEP_MS ago: every sensor's press
+        as it was, and its level within its noise band (at least _MIN_BAND) of what it was."""
+        if time.ticks_diff(now_ms, self.frame_ms) >= _KEEP_MS:
+            return False
+        chans = self.inst.channels
+        lv = self.sent_level
+        pr = self.sent_pressed
+        for i in range(len(chans)):
+            ch = chans[i]
+            if (1 if ch.pressed else 0) != pr[i]:
+                return False
+            d = ch.level - lv[i]
+            if d < 0:
+                d = -d
+            cond = ch.cond
+            band = cond.noise_level if cond else 0
+            if d > (band if band > _MIN_BAND else _MIN_BAND):
+                return False
+        return True
+
     def early(self, now_ms):
         """Between rounds: a frame now rather than at the next round when a sensor's press
         began or ended, or (once between two rounds) its level moved past its noise band,
@@ -496,12 +521,14 @@ def _monitor(con, now_ms):
             if nxt is None or time.ticks_diff(now_ms, nxt) >= period:
                 nxt = now_ms  # the first, or far behind: start afresh
             # from when it was due, not when the poll (every 4 ms) saw it: 30 Hz stays 30 Hz
+            first = t.next_monitor is None
             t.next_monitor = time.ticks_add(nxt, period)
-            t.budget(now_ms)
-            t.frame(now_ms)
             t.early_ok = True
             t.look_points = True
-            return
+            if first or not t.still(now_ms):
+                t.budget(now_ms)
+                t.frame(now_ms)
+                return
         # (one line a poll at most: two made at once would hold up a tick on a Pico)
         if t.details(now_ms):
             return
