@@ -169,6 +169,14 @@ def test_the_page_loads_with_both_instruments_and_stop_all_sound(page):
         [dev],
     )
     assert rate >= 20, rate
+    # (the pad let go: its meter back at rest, and its last note's flash faded, before the
+    # guide's picture is taken)
+    page.wait_for_function(
+        """([d]) => (window.attuneStudio.levels.get(d + '/pad') ?? 0) < 100
+            && [...document.querySelectorAll('.meter .flash')].every(
+                (f) => getComputedStyle(f).opacity === '0')""",
+        arg=[dev],
+    )
     shot(page, "instruments", docs=True)
 
 
