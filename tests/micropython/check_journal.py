@@ -14,6 +14,7 @@ from console import Console
 from fakesensor import FakeSensor
 from instrument import Instrument, kind_defaults
 from journal import CUT_PART, Journal
+from loopstats import Stats
 from profiles import Profiles
 from settings import Settings
 from store import Store
@@ -21,17 +22,6 @@ from system import System
 
 VM_PATHS = ("benchmarks/mp",)
 _MASK = (1 << 30) - 1
-
-
-class Stats:
-    def __init__(self):
-        self.tick_hz = 1000
-        self.late_ticks = 0
-        self.uptime_ms = 0
-        self.mem_free = 0
-        self.gc_us = 0
-        self.collections = 0
-        self.restarts = 0
 
 
 def _folder(name):

@@ -15,6 +15,7 @@ from console import Console
 from fakesensor import FakeSensor
 from instrument import Instrument, kind_defaults
 from link import Link
+from loopstats import Stats
 from profiles import Profiles
 from settings import Settings
 from store import Store
@@ -24,17 +25,6 @@ from usb.device import core
 VM_PATHS = ("benchmarks/mp", "tests/micropython/usbfake")
 _EP = 0x82
 _NAMES = ("pad1", "pad2", "pad3", "sw")
-
-
-class Stats:
-    def __init__(self):
-        self.tick_hz = 1000
-        self.late_ticks = 0
-        self.uptime_ms = 0
-        self.mem_free = 0
-        self.gc_us = 0
-        self.collections = 0
-        self.restarts = 0
 
 
 def _player():

@@ -19,6 +19,7 @@ from console import Console
 from fakesensor import FakeSensor
 from fourchannel import Noise
 from instrument import Instrument, kind_defaults
+from loopstats import Stats
 from profiles import Profiles
 from settings import Settings
 from store import Store
@@ -67,12 +68,6 @@ class Troubled(FakeSensor):
                 v = self.FULL_SCALE
         self.last = v
         return v
-
-
-class Stats:
-    # runtime.Stats as `status` reads it; no play loop runs here to fill it in
-    tick_hz = 1000
-    late_ticks = uptime_ms = mem_free = restarts = gc_us = collections = 0
 
 
 class Out:
