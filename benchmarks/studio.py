@@ -174,17 +174,12 @@ def _children(pid: int) -> list[int]:
 
 
 def _moving(ws: Any) -> list[tuple[str, str]]:
-    """(device, sensor): each instrument's first sensor that is not a switch, else its first,
-    from the page's first `instruments` message."""
-    while True:
-        msg = json.loads(ws.recv(timeout=10))
-        if msg["type"] == "instruments":
-            out = []
-            for i in msg["instruments"]:
-                chans = i["channels"]
-                ch = next((c for c in chans if c.get("kind") != "switch"), chans[0])
-                out.append((i["id"], ch["name"]))
-            return out
+    """(device, sensor): each instrument's first sensor that is not a switch, else its first."""
+    out = []
+    for i in _instruments(ws):
+        ch = next((c for c in i["channels"] if c.get("kind") != "switch"), i["channels"][0])
+        out.append((i["id"], ch["name"]))
+    return out
 
 
 def group_load(seconds: float = 20.0) -> dict[str, Any]:
@@ -343,12 +338,17 @@ def _record_all(doc: dict[str, Any], seconds: float = 20.0) -> None:
     raise RuntimeError("the hub did not record every instrument: " + str(live))
 
 
-def _sensors(ws: Any) -> list[tuple[str, str]]:
-    """(device, sensor) of every instrument, from the page's first `instruments` message."""
+def _instruments(ws: Any) -> list[dict[str, Any]]:
+    """The instruments of the page's first `instruments` message."""
     while True:
         msg = json.loads(ws.recv(timeout=10))
         if msg["type"] == "instruments":
-            return [(i["id"], c["name"]) for i in msg["instruments"] for c in i["channels"]]
+            return msg["instruments"]
+
+
+def _sensors(ws: Any) -> list[tuple[str, str]]:
+    """(device, sensor) of every instrument's every sensor."""
+    return [(i["id"], c["name"]) for i in _instruments(ws) for c in i["channels"]]
 
 
 def _meter_latency(ws: Any, device: str, sensor: str, n: int) -> list[float]:

@@ -178,7 +178,6 @@ class Link:
         self._frame = buf
         self.busy = True
         self.sending = True
-        return True
 
     def reply(self, text):
         """Queue a reply line: never dropped; it goes out before any waiting `* ` line."""

@@ -86,7 +86,7 @@ class SerialPort(CDCInterface):
         self._roff = 0  # bytes of it already read
         self._rdone = self._received  # bound once: a bound method made per transfer allocates
         self._tdone = self._sent
-        self._zdone = self._zlp_sent
+        self._zlp_out = False  # the transfer in flight is the zero-length packet
         self.on_data = _nothing  # called from the receive callback when bytes arrive
         # a send transfer of ours may be in flight (set before each submit, cleared by its
         # completion): when clear, usb.device's xfer_pending() (~0.1 ms of Python calls on an
@@ -196,49 +196,34 @@ class SerialPort(CDCInterface):
         return self._txs[r] if k == _TXS - 1 else self._txm[r][:k]
 
     def _sent(self, ep, res, num_bytes):
-        # a completion callback: free the slot, and send the next one if it is closed (the
-        # loop is not filling it); the slot being filled waits for the loop's pump(). (It runs
-        # once a packet: no method call of its own, as each costs tens of us on an RP2040)
+        # a completion callback: free the slot just sent (not for the zero-length packet), and
+        # send the next one if it is closed (the loop is not filling it); the slot being filled
+        # waits for the loop's pump(). A whole packet with nothing after it yet is followed by
+        # a zero-length one: it ends the host's read
         self._inflight = False
         r = self._tr
         tlen = self._tlen
-        tlen[r] = 0
-        r = (r + 1) % _TX_SLOTS
-        self._tr = r
+        if self._zlp_out:
+            self._zlp_out = False
+        else:
+            tlen[r] = 0
+            r = (r + 1) % _TX_SLOTS
+            self._tr = r
         if res:
             return
-        k = tlen[r]
-        if k and r != self._tw:
-            buf = self._txm[r] if k == _TXS else (self._txs[r] if k == _TXS - 1 else None)
-            if buf is None:
-                buf = self._txm[r][:k]
-            done = self._tdone
-        elif num_bytes == _TXS and not k:
-            # a whole packet and nothing after it yet: a zero-length one ends the host's read
+        if tlen[r] and r != self._tw:
+            buf = self._view(r)
+        elif num_bytes == _TXS and not tlen[r]:
             buf = self._zlp
-            done = self._zdone
+            self._zlp_out = True
         else:
             return
         self._inflight = True
         # from a completion the endpoint is open and free (usb.device's own _xfer_cb has just
         # cleared it), so its checks can be skipped (~70 us a packet, emulated Pico)
-        if not start_transfer(self, ep, buf, done):
+        if not start_transfer(self, ep, buf, self._tdone):
             self._inflight = False
-
-    def _zlp_sent(self, ep, res, num_bytes):
-        # a completion callback: the zero-length packet went; on with what came meanwhile
-        self._inflight = False
-        self._next(ep, res)
-
-    def _next(self, ep, res):
-        # (from a completion) send the next slot if it is closed
-        r = self._tr
-        if res == 0 and self._tlen[r] and r != self._tw:
-            self._inflight = True
-            # from a completion the endpoint is open and free (usb.device's own _xfer_cb has
-            # just cleared it), so its checks can be skipped (~70 us a packet, emulated Pico)
-            if not start_transfer(self, ep, self._view(r), self._tdone):
-                self._inflight = False
+            self._zlp_out = False
 
     def waiting(self):
         """Bytes only a pump() sends (in the slot being filled); 0: all sent or on their way
@@ -298,6 +283,7 @@ class SerialPort(CDCInterface):
         # the host reset the bus: transfers are cancelled without callbacks
         super().on_reset()
         self._inflight = False
+        self._zlp_out = False
         for i in range(_TX_SLOTS):
             self._tlen[i] = 0
         self._tw = self._tr = 0

@@ -327,24 +327,25 @@ class Telemetry:
             tok = self.tokens + self.bytes_s * (dt if dt < _BURST_MS else _BURST_MS)
             self.tokens = tok if tok < _TOP else _TOP
 
+    def moved(self, i, ch):
+        """Since the last frame, sensor number `i` (channel `ch`): 1 its press began or ended,
+        2 its level left its noise band (at least _MIN_BAND) around the frame's, 0 neither."""
+        if (1 if ch.pressed else 0) != self.sent_pressed[i]:
+            return 1
+        d = ch.level - self.sent_level[i]
+        if d < 0:
+            d = -d
+        cond = ch.cond
+        band = cond.noise_level if cond else 0
+        return 2 if d > (band if band > _MIN_BAND else _MIN_BAND) else 0
+
     def still(self, now_ms):
-        """Nothing moved since the last frame, made under _KEEP_MS ago: every sensor's press
-        as it was, and its level within its noise band (at least _MIN_BAND) of what it was."""
+        """Nothing moved since the last frame (`moved`), made under _KEEP_MS ago."""
         if time.ticks_diff(now_ms, self.frame_ms) >= _KEEP_MS:
             return False
         chans = self.inst.channels
-        lv = self.sent_level
-        pr = self.sent_pressed
         for i in range(len(chans)):
-            ch = chans[i]
-            if (1 if ch.pressed else 0) != pr[i]:
-                return False
-            d = ch.level - lv[i]
-            if d < 0:
-                d = -d
-            cond = ch.cond
-            band = cond.noise_level if cond else 0
-            if d > (band if band > _MIN_BAND else _MIN_BAND):
+            if self.moved(i, chans[i]):
                 return False
         return True
 
@@ -374,17 +375,9 @@ class Telemetry:
             # (a note another sensor still holds), or a level that moved
             i = self.look_i
             self.look_i = i + 1 if i + 1 < len(chans) else 0
-            ch = chans[i]
-            if (1 if ch.pressed else 0) != sent[i]:
-                moved = 1
-            elif self.early_ok and since >= _EARLY_GAP_MS:
-                d = ch.level - self.sent_level[i]
-                if d < 0:
-                    d = -d
-                cond = ch.cond
-                band = cond.noise_level if cond else 0
-                if d > (band if band > _MIN_BAND else _MIN_BAND):
-                    moved = 2
+            moved = self.moved(i, chans[i])
+            if moved == 2 and not (self.early_ok and since >= _EARLY_GAP_MS):
+                moved = 0
         if not moved:
             return False
         self.budget(now_ms)
