@@ -254,6 +254,13 @@ def test_the_reaction_caption_reads_well_when_every_answer_was_as_quick(journal)
     assert "(half of the answers came between 1.4 and 2.1 s)" in ben
 
 
+def test_the_hold_caption_says_under_a_tenth_of_a_second_for_quick_taps(journal):
+    play(journal, "Mia", JAN, presses=pad_presses(20, every_s=5, hold=30))
+    assert client_report(journal, "Mia")["captions"]["hold"].startswith(
+        "Mia typically held a press for under 0.1 s in the latest session"
+    )
+
+
 def test_a_client_without_sessions_gets_a_clear_message(journal):
     journal.client_id("Noor")
     report = client_report(journal, "Noor")

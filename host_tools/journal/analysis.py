@@ -527,8 +527,11 @@ def _captions(name: str, sessions: list[dict], goals: list[dict]) -> dict[str, s
     held = [s for s in live if s["hold_ms_median"] is not None]
     if held:
         s = held[-1]
+        hold = f"{s['hold_ms_median'] / 1000:.1f} s"
+        # (quick taps: "for 0.0 s" reads as no press at all)
+        hold = hold if hold != "0.0 s" else "under 0.1 s"
         caps["hold"] = (
-            f"{name} typically held a press for {s['hold_ms_median'] / 1000:.1f} s in the "
+            f"{name} typically held a press for {hold} in the "
             "latest session (the median: half of the presses were shorter)."
         )
     steady = [s for s in sessions if s["tempo_cv"] is not None]
