@@ -136,6 +136,20 @@ def test_the_page_gets_meters_and_replies(studio: Studio) -> None:
         assert not reply["ok"] and reply["code"] and reply["message"]
 
 
+def test_a_page_that_connects_gets_every_meter_at_once_though_the_sensors_are_still(
+    studio: Studio,
+) -> None:
+    # a still instrument sends a frame a second; the hub hands a new page what it knows
+    with page(studio) as first:
+        next_of(first, "meter", device=SIM)  # (the hub has heard the device)
+    with page(studio) as ws:
+        assert json.loads(ws.recv(timeout=5))["type"] == "instruments"
+        meter = json.loads(ws.recv(timeout=0.2))
+        assert meter["type"] == "meter" and meter["device"] == SIM
+        assert [c["name"] for c in meter["channels"]] == ["switch", "pad", "hand"]
+        assert all(isinstance(c["trigger"], int) and c["trigger"] > 0 for c in meter["channels"])
+
+
 def test_the_virtual_input_plays_a_note_reported_at_once(studio: Studio) -> None:
     with page(studio) as ws:
         next_of(ws, "meter")

@@ -240,6 +240,15 @@ class Hub:
     def instruments_message(self) -> str:
         return json.dumps({"type": "instruments", "instruments": self.instruments_json()})
 
+    def meter_messages(self) -> list[str]:
+        """Each connected instrument's meters as last known (a page's first view of them)."""
+        out = []
+        for inst in list(self.instruments.values()):
+            msg = inst.meter_message() if inst.ever_connected else None
+            if msg is not None:
+                out.append(json.dumps(msg, separators=(",", ":")))
+        return out
+
     def _send_instruments(self) -> None:
         self._broadcast(self.instruments_message())
 

@@ -110,6 +110,17 @@ class Instrument:
     def send_input(self, sensor: str, value: float) -> None:
         raise AttuneError("Only a simulated instrument has a virtual input; this one is real.")
 
+    def meter_message(self) -> dict[str, Any] | None:
+        """Every sensor's meter as last known, for a page that has just connected (a still
+        instrument sends a frame only once a second: docs/protocol.md), or None."""
+        try:
+            chans = [dict(ch) for ch in list(self._meter.values())]
+        except RuntimeError:  # (a sensor's first values arrived meanwhile: the next frame shows)
+            return None
+        if not chans:
+            return None
+        return {"type": "meter", "device": self.id, "t": None, "channels": chans}
+
     def to_json(self) -> dict[str, Any]:
         info = self.client.info if self.client is not None else None
         channels = []

@@ -104,6 +104,8 @@ def build_app(hub: Hub, sec: Security, static_dir: Path = STATIC_DIR) -> Any:
         listener = Listener()
         hub.listeners.add(listener)
         listener.put(hub.instruments_message())
+        for text in hub.meter_messages():  # (the meters at once, still instruments' too)
+            listener.put(text)
         sender = asyncio.create_task(_send_all(socket, listener))
         tasks: set[asyncio.Task[None]] = set()
         try:

@@ -225,8 +225,11 @@ function onMeter(m) {
   const now = performance.now();
   state.meterFrames += 1;
   // [arrival, device ms] of recent frames: how late frames come, for benchmarks
-  state.frameTimes.push([now, m.t]);
-  if (state.frameTimes.length > 300) state.frameTimes.shift();
+  if (typeof m.t === "number") {
+    // (not the hub's snapshot for a page that has just connected: t null)
+    state.frameTimes.push([now, m.t]);
+    if (state.frameTimes.length > 300) state.frameTimes.shift();
+  }
   for (const ch of m.channels || []) {
     const key = m.device + "/" + ch.name;
     state.levels.set(key, ch.level);
