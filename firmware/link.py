@@ -63,8 +63,9 @@ _PORT_ASYNC_BUDGET = const(512)  # asynchronous bytes written per call
 _BA_FIND = hasattr(bytearray, "find")
 
 
-def _usb_port():
-    # the port boot.py started, if usb-device-cdc is installed (else None: the built-in port)
+def usb_port():
+    """The port boot.py started (usbserial.py), if usb-device-cdc is installed (else None: the
+    built-in port)."""
     try:
         import usbserial
     except ImportError:
@@ -86,7 +87,7 @@ class Link:
     def __init__(self, handler=None, inp=None, out=None, port=None):
         self.handler = handler
         if port is None and inp is None and out is None:
-            port = _usb_port()
+            port = usb_port()
         self._port = port
         chunk = bytearray(_CHUNK) if port is not None else None
         self._chunk = chunk

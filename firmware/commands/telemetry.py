@@ -24,6 +24,7 @@ Pico, every second while notes were held) held up any press made meanwhile: a sw
 import time
 
 import protocol
+from link import usb_port
 from micropython import const
 
 from commands import between_ticks, command, start
@@ -54,7 +55,6 @@ _LEVEL_DIGITS = const(5)  # a sensor's level (0..16383), zero-padded
 _LEVEL_TOP = const(16383)
 _FRAME_FIXED = const(22)  # a frame's bytes besides its sensors' (head, t, the newline)
 _FRAME_PER = const(9)  # a sensor's bytes in a frame besides its name (" =16383,1")
-_PACKET = const(64)  # usbserial's packet: a frame there fills whole ones
 _MIN_BAND = const(64)  # a level change smaller than this never sends an early frame (of 16383)
 # a round is skipped while nothing moved since the last frame (no press began or ended, no level
 # left its noise band), for up to this long: a still meter needs no new frame, and each one
@@ -439,23 +439,16 @@ def _start(con):
     con.capture = t.capture  # the runtime calls it after each tick with MIDI: no extra hop
 
 
-def _usb_port():
-    try:
-        import usbserial
-    except ImportError:  # no usb-device-cdc: the built-in port
-        return False
-    return usbserial.running() is not None
-
-
 def link_bytes_s():
     """What `* monitor` lines may use of this board's serial link, in bytes a second."""
-    return _MONITOR_BYTES_S_USB if _usb_port() else _MONITOR_BYTES_S
+    return _MONITOR_BYTES_S_USB if usb_port() is not None else _MONITOR_BYTES_S
 
 
 def frame_unit():
     """What a frame's length is padded to fill: usbserial's packet (frame_bytes), else 1 (the
     built-in port writes a byte at a time: no padding)."""
-    return _PACKET if _usb_port() else 1
+    port = usb_port()
+    return port.PACKET if port is not None else 1
 
 
 def max_rate(names, bytes_s=_MONITOR_BYTES_S, unit=1):
