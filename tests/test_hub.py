@@ -234,7 +234,8 @@ def test_attune_monitor_through_the_hub_shows_the_sensors(
     studio: Studio, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("ATTUNE_DATA", str(studio.data_dir))
-    assert cli.main(["monitor", "--json", "--seconds", "0.5"]) == 0
+    # (a still instrument sends a frame a second: 1.5 s sees one whatever ran before)
+    assert cli.main(["monitor", "--json", "--seconds", "1.5"]) == 0
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.strip()]
     frames = [x for x in lines if x.get("kind") == "levels"]
     assert frames and {s["sensor"] for s in frames[-1]["sensors"]} == {"switch", "pad", "hand"}
