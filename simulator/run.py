@@ -20,8 +20,10 @@ import json
 import os
 import runpy
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Iterator, Sequence
@@ -258,7 +260,7 @@ class Simulation:
             self.clock.call_at(0, self._sample)
         t0 = real_perf_counter()
         try:
-            with self.installed():
+            with self.installed(), _interruptible():
                 self._boot_loop()
         finally:
             self.wall_s = real_perf_counter() - t0
@@ -598,3 +600,21 @@ def measure_speed(
         return out
     finally:
         shutil.rmtree(flash, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _interruptible() -> Iterator[None]:
+    """For a run: SIGINT raises KeyboardInterrupt even if this process inherited it ignored.
+    A host's Ctrl-C reaches the firmware through _thread.interrupt_main (the serial port's
+    thread), which does nothing while SIGINT is ignored, as in a process a script starts in the
+    background (no job control): `attune doctor --sim-firmware` then never got its prompt."""
+    main = threading.current_thread() is threading.main_thread()
+    old = signal.getsignal(signal.SIGINT) if main else None
+    if old not in (signal.SIG_IGN, signal.SIG_DFL):
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)

@@ -5,7 +5,10 @@ with its cause and a fix in plain words; BOOTSEL drives are found in a fake moun
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -109,6 +112,30 @@ def test_other_firmware_is_stopped_read_and_named(capsys, tmp_path):
     assert code == errors.FAILED and list(found) == ["attune_missing"], report
     assert "Attune is not installed" in found["attune_missing"]["text"]
     assert "attune deploy --board pico --instrument" in found["attune_missing"]["fix"]
+
+
+@needs_simulator
+def test_other_firmware_is_stopped_with_sigint_ignored_as_in_a_background_script(tmp_path):
+    # a script without job control starts its background commands with SIGINT ignored; the
+    # simulated board's Ctrl-C (_thread.interrupt_main) did nothing then, so doctor, and this
+    # suite run as `make test &` from a script, saw no prompt
+    other = tmp_path / "blink"
+    other.mkdir()
+    (other / "main.py").write_text("import time\nwhile True:\n    time.sleep(0.5)\n")
+    cmd = [sys.executable, "-m", "host_tools.cli", "doctor", "--json", "--sim", "combo"]
+    cmd += ["--sim-firmware", str(other), "--timeout", "10"]
+    env = dict(os.environ, ATTUNE_MOUNT_ROOTS=str(tmp_path / "no-mounts"))
+    done = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        cwd=REPO_DIR,
+        env=env,
+        timeout=120,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    report = json.loads(done.stdout)["devices"][0]
+    assert list(causes(report)) == ["attune_missing"], report
 
 
 def _miswired(tmp_path: Path) -> Path:
