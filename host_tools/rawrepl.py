@@ -14,7 +14,6 @@ from host_tools.errors import AttuneError
 
 _ENTERED = b"raw REPL; CTRL-B to exit\r\n>"
 _CHUNK = 256  # bytes written at a time, then a pause: a Pico's USB buffer is small
-_RETRY_S = 1.5  # Ctrl-C and Ctrl-A are sent again this often until the raw REPL answers
 
 
 class NoRepl(AttuneError):
@@ -54,7 +53,10 @@ def run_code(path: str, code: str, timeout: float = 8.0, port: Any = None) -> tu
         port = device.open_serial(path)
     try:
         reader = _Reader(port, timeout)
-        _enter(port, reader, timeout)
+        port.write(b"\r\x03\x03")  # stop a running program (twice: one may be swallowed)
+        time.sleep(0.2)
+        port.write(b"\x01")
+        reader.until(_ENTERED)
         data = code.encode()
         for i in range(0, len(data), _CHUNK):
             port.write(data[i : i + _CHUNK])
@@ -72,24 +74,6 @@ def run_code(path: str, code: str, timeout: float = 8.0, port: Any = None) -> tu
                 port.close()
             except Exception:  # noqa: BLE001 (a vanished port: the result matters more)
                 pass
-
-
-def _enter(port: Any, reader: _Reader, timeout: float) -> None:
-    # stop a running program (Ctrl-C, twice: one may be swallowed) and enter the raw REPL
-    # (Ctrl-A); again every _RETRY_S until `timeout`, as a board still starting (just plugged
-    # in, or a simulated one on a busy machine) can take the first Ctrl-C before its program runs
-    deadline = time.monotonic() + timeout
-    while True:
-        port.write(b"\r\x03\x03")
-        time.sleep(0.2)
-        port.write(b"\x01")
-        left = deadline - time.monotonic()
-        try:
-            reader.until(_ENTERED, timeout=min(_RETRY_S, max(left, 0.0)))
-            return
-        except NoRepl:
-            if time.monotonic() >= deadline:
-                raise
 
 
 def at_prompt(path: str, wait: float = 1.0) -> bool:
