@@ -526,10 +526,9 @@ def _captions(name: str, sessions: list[dict], goals: list[dict]) -> dict[str, s
         caps["range"] = text
     held = [s for s in live if s["hold_ms_median"] is not None]
     if held:
-        s = held[-1]
-        hold = f"{s['hold_ms_median'] / 1000:.1f} s"
+        ms = held[-1]["hold_ms_median"]
         # (quick taps: "for 0.0 s" reads as no press at all)
-        hold = hold if hold != "0.0 s" else "under 0.1 s"
+        hold = "under 0.1 s" if ms < 50 else f"{ms / 1000:.1f} s"
         caps["hold"] = (
             f"{name} typically held a press for {hold} in the "
             "latest session (the median: half of the presses were shorter)."

@@ -14,8 +14,8 @@ from console import Console
 from fakesensor import FakeSensor
 from instrument import Instrument, kind_defaults
 from journal import CUT_PART, Journal
-from loopstats import Stats
 from profiles import Profiles
+from runtime import Stats
 from settings import Settings
 from store import Store
 from system import System

@@ -19,8 +19,8 @@ from console import Console
 from fakesensor import FakeSensor
 from fourchannel import Noise
 from instrument import Instrument, kind_defaults
-from loopstats import Stats
 from profiles import Profiles
+from runtime import Stats
 from settings import Settings
 from store import Store
 from system import System
